@@ -1,0 +1,114 @@
+"""The `TextEnv` protocol every built-in environment follows, and the env registry.
+
+An environment is a live simulator of one AgentGym text environment. Rules of the
+protocol (checked for every registered env by :mod:`patchworld.envs.checker`):
+
+* ``tasks``: the valid task ids, a sorted sequence of ints. A task id fixes everything
+  random about an episode (it is the seed AgentGym passes), so ``reset(task)`` followed by
+  the same actions always yields the same observations, rewards and done flags.
+* ``reset(task) -> str``: starts an episode and returns the first observation, exactly as
+  the AgentGym client shows it to the agent. An invalid task raises :class:`EnvError`
+  with the original server's error message.
+* ``step(action) -> Step``: applies an action. ``Step.observation`` is the text the
+  original server returns, byte for byte; ``Step.reward`` is the step's reward with the
+  original's numeric type; ``Step.done`` ends the episode. Stepping a finished episode
+  raises :class:`EnvError` with the original's message.
+* ``available_actions() -> list[str]``: the actions the env currently offers (for envs
+  with free-form input, a finite list of well-formed actions); every one of them is
+  accepted by ``step`` without raising.
+* ``is_success() -> bool``: whether the current episode has reached the task's success
+  condition (strict, the env's own rule).
+* ``progress(task, observation) -> float``: task progress in [0, 1] read from an
+  observation, derived from the env's rules (1.0 means solved). Used by planners.
+* ``clone() -> TextEnv``: an independent copy in the same state (for trying actions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+__all__ = ["Step", "EnvError", "TextEnv", "EnvSpec", "register", "make", "registered", "spec"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one ``step`` returns: observation text, reward, done flag and extra info."""
+
+    observation: str
+    reward: float
+    done: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class EnvError(RuntimeError):
+    """The environment refused a call; ``str(err)`` is the original server's message."""
+
+
+@runtime_checkable
+class TextEnv(Protocol):
+    """A live text environment (see the module docstring for the rules)."""
+
+    name: str
+
+    @property
+    def tasks(self) -> Sequence[int]: ...
+
+    def reset(self, task: int) -> str: ...
+
+    def step(self, action: str) -> Step: ...
+
+    def available_actions(self) -> list[str]: ...
+
+    def is_success(self) -> bool: ...
+
+    def progress(self, task: int, observation: str) -> float: ...
+
+    def clone(self) -> "TextEnv": ...
+
+
+ExpertPolicy = Callable[[Any], str]
+"""An expert: given a live env mid-episode (its own class), return the next action."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A registry entry: how to build an env and its expert policy."""
+
+    name: str
+    factory: Callable[..., TextEnv]
+    expert: ExpertPolicy
+    description: str = ""
+
+
+_REGISTRY: dict[str, EnvSpec] = {}
+
+
+def register(name: str, factory: Callable[..., TextEnv], expert: ExpertPolicy, description: str = "") -> None:
+    """Register an environment under ``name`` (done by each env module at import)."""
+    _REGISTRY[name] = EnvSpec(name, factory, expert, description)
+
+
+def _load_builtins() -> None:
+    # Importing the env modules registers them; done lazily so that importing the
+    # package stays cheap (BabyAI pulls in minigrid).
+    from patchworld.envs import _builtins  # noqa: F401
+
+
+def registered() -> list[str]:
+    """Names of all registered environments, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def spec(name: str) -> EnvSpec:
+    """The registry entry for ``name``; ``KeyError`` lists the known names."""
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown environment {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def make(name: str, **options: Any) -> TextEnv:
+    """Build a fresh environment by registry name (``maze``, ``wordle``, ``textcraft``, ``babyai``)."""
+    return spec(name).factory(**options)
