@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from patchworld.envs import EnvError, Step, registered
+from patchworld.envs import EnvError, Step, make, registered, spec
 from patchworld.envs.checker import EnvCheckError, assert_env_ok, check_env
 
 _counter = itertools.count()
@@ -106,8 +106,14 @@ def test_broken_env_fails_the_check(broken, expected):
         assert_env_ok(broken, max_steps=40)
 
 
-def test_all_four_envs_are_registered():
+def test_all_four_envs_are_registered_with_expert_and_description():
     assert set(registered()) >= {"maze", "wordle", "textcraft", "babyai"}
+    for name in ("maze", "wordle", "textcraft", "babyai"):
+        entry = spec(name)
+        assert entry.name == name and callable(entry.expert) and len(entry.description) > 80
+        assert make(name).name == name
+    with pytest.raises(KeyError, match="known: babyai"):
+        spec("alfworld")
 
 
 @pytest.mark.parametrize("name", ["maze", "wordle", "textcraft", "babyai"])

@@ -40,12 +40,15 @@ import contextlib
 import copy
 import io
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
-import gymnasium
-import minigrid  # noqa: F401  (importing registers the BabyAI-* ids with gymnasium)
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # minigrid imports pygame, which greets on stdout
+
+import gymnasium  # noqa: E402
+import minigrid  # noqa: F401,E402  (importing registers the BabyAI-* ids with gymnasium)
 
 from patchworld.envs.babyai_text import Rendered, action_list_text, render
 from patchworld.envs.base import EnvError, Step, register

@@ -25,8 +25,10 @@ protocol (checked for every registered env by :mod:`patchworld.envs.checker`):
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Step", "EnvError", "TextEnv", "EnvSpec", "register", "make", "registered", "spec"]
 
@@ -64,7 +66,7 @@ class TextEnv(Protocol):
 
     def progress(self, task: int, observation: str) -> float: ...
 
-    def clone(self) -> "TextEnv": ...
+    def clone(self) -> TextEnv: ...
 
 
 ExpertPolicy = Callable[[Any], str]
@@ -89,23 +91,26 @@ def register(name: str, factory: Callable[..., TextEnv], expert: ExpertPolicy, d
     _REGISTRY[name] = EnvSpec(name, factory, expert, description)
 
 
-def _load_builtins() -> None:
-    # Importing the env modules registers them; done lazily so that importing the
-    # package stays cheap (BabyAI pulls in minigrid).
-    from patchworld.envs import _builtins  # noqa: F401
+_BUILTINS: dict[str, str] = {
+    "maze": "patchworld.envs.maze",
+    "wordle": "patchworld.envs.wordle",
+    "textcraft": "patchworld.envs.textcraft",
+    "babyai": "patchworld.envs.babyai",
+}
+"""Built-in envs and the module that registers each; imported on first use (BabyAI pulls in minigrid)."""
 
 
 def registered() -> list[str]:
-    """Names of all registered environments, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Names of all registered environments (built-in ones included), sorted."""
+    return sorted(set(_REGISTRY) | set(_BUILTINS))
 
 
 def spec(name: str) -> EnvSpec:
     """The registry entry for ``name``; ``KeyError`` lists the known names."""
-    _load_builtins()
+    if name not in _REGISTRY and name in _BUILTINS:
+        importlib.import_module(_BUILTINS[name])
     if name not in _REGISTRY:
-        raise KeyError(f"unknown environment {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise KeyError(f"unknown environment {name!r}; known: {', '.join(registered())}")
     return _REGISTRY[name]
 
 

@@ -17,7 +17,7 @@ honours the protocol in :mod:`patchworld.envs.base`); ``assert_env_ok`` raises
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from patchworld.envs.base import EnvError, TextEnv, make
 

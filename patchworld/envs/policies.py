@@ -8,7 +8,7 @@ rollout is a pure function of (env, task, seed).
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from patchworld.envs.base import TextEnv, spec
 
