@@ -1,0 +1,375 @@
+"""The offline proposer: targeted AST mutations of the methods counterexamples implicate.
+
+No LLM needed. For each request it
+
+1. weighs the program's functions: frames named in exception tracebacks (the innermost one
+   most, its line "hot"), plus the method that built the belief the crashing one received
+   (``predict_belief`` for a crash in ``readout_observation``); ``predict_belief``/``readout_observation`` (and, less,
+   ``correct_belief``/``parse_observation``) for mismatches; helpers they call inherit part
+   of their caller's weight;
+2. mines phrase pairs (predicted -> true) from the counterexamples' observations;
+3. enumerates mutations in the weighted functions (see :mod:`.mutation_ops`: swap sibling
+   variables/subscripts/tuple elements, move a ``± k`` offset, flip ``+``/``-`` and
+   comparisons, integer constants ±1, negate a condition, delete a statement, replace a
+   string by a mined phrase, swap two mined literals);
+4. ranks them: function weight x operator prior x site factor (a site inside an ``if`` whose
+   test names the failing actions, e.g. ``action == "move down"``, gains; one in a branch for
+   other actions loses; a traceback's line gains), ties broken by a seeded shuffle;
+5. returns the best ``request.n`` as SEARCH/REPLACE patches, at most ``max_per_operator`` per
+   operator (default: 60% of ``n``, at least 2) unless too few others exist.
+
+The proposer remembers the patches it already returned for a parent and skips them, so
+successive rounds on an unchanged program go deeper down the ranking; it never proposes a
+child equal to a program it was asked about before (undoing an accepted patch). Deterministic: the
+same seed and the same sequence of requests give the same proposals. Fewer than ``n``
+proposals come back when the ranking runs out; a program that does not parse gives one
+``kind="error"`` proposal (mutation cannot repair syntax).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+import random
+import re
+import textwrap
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from patchworld.patches import Patch, patch_from_sources, source_hash
+from patchworld.proposers.base import Proposal, ProposalRequest
+from patchworld.proposers.mutation_ops import Mutation, SourceIndex, function_mutations
+
+__all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "function_weights"]
+
+_FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
+_MISMATCH_WEIGHTS = {"predict_belief": 1.0, "readout_observation": 1.0, "correct_belief": 0.5, "parse_observation": 0.5}
+_UPSTREAM = {"readout_observation": {"predict_belief": 2.0}, "predict_belief": {"correct_belief": 1.0, "parse_observation": 0.5}}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass
+class Candidate:
+    """A ranked mutation: the child source, its patch, and why it scored as it did."""
+
+    score: float
+    function: str
+    mutation: Mutation
+    child: str
+    counterexample_ids: tuple[str, ...]
+    patch: Patch | None = None
+
+
+def _functions(tree: ast.Module) -> dict[str, list[ast.AST]]:
+    out: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.setdefault(node.name, []).append(node)
+    return out
+
+
+def _calls(func: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                names.add(node.func.attr)
+            elif isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+    return names
+
+
+def function_weights(tree: ast.Module, counterexamples: Sequence[Any]) -> tuple[dict[str, float], set[int]]:
+    """Weight per function name (max 1.0) and the traceback lines ("hot" lines) inside the program."""
+    funcs = _functions(tree)
+    spans = {name: [(f.lineno, f.end_lineno) for f in fs] for name, fs in funcs.items()}
+    weights: Counter[str] = Counter()
+    hot: set[int] = set()
+    for cx in counterexamples:
+        kind = getattr(cx, "error_kind", "mismatch")
+        frames = []
+        for filename, line, name in _FRAME.findall(getattr(cx, "error", "") or ""):
+            line_no = int(line)
+            in_span = any(a <= line_no <= b for a, b in spans.get(name, ()))
+            # program frames are "<program>" (patchworld.program); other pseudo-files only when the line fits
+            if name in spans and (filename == "<program>" or (filename.startswith("<") and in_span)):
+                frames.append((name, line_no))
+        if frames:
+            for k, (name, _line) in enumerate(frames):
+                weights[name] += 2.0 if k == len(frames) - 1 else 1.0
+            hot.add(frames[-1][1])
+            # the belief a crashing method received was made by the step before it in the replay loop
+            upstream = _UPSTREAM.get(frames[0][0], {})
+            for name, w in upstream.items():
+                weights[name] += w
+        elif kind in ("load_error",):
+            for name in funcs:
+                weights[name] += 0.5
+        else:
+            for name, w in _MISMATCH_WEIGHTS.items():
+                if name in funcs:
+                    weights[name] += w
+    if not weights:  # no counterexamples (or none implicating anything): everything is fair game
+        weights.update({name: 1.0 for name in funcs})
+    out = {name: float(w) for name, w in weights.items()}
+    cap = max(out.values(), default=1.0)
+    calls = {name: {c for f in fs for c in _calls(f) if c in funcs and c != name} for name, fs in funcs.items()}
+    for _ in range(3):  # helpers inherit blame from every implicated caller (shared helpers the most)
+        incoming: Counter[str] = Counter()
+        for name, w in out.items():
+            for callee in sorted(calls.get(name, ())):
+                incoming[callee] += 0.8 * w
+        for callee, w in incoming.items():
+            out[callee] = max(out.get(callee, 0.0), min(cap, w))
+    top = max(out.values(), default=1.0) or 1.0
+    return {name: round(w / top, 6) for name, w in out.items() if w > 0}, hot
+
+
+def mine_phrase_pairs(counterexamples: Sequence[Any], limit: int = 24) -> dict[tuple[str, str], int]:
+    """(predicted phrase, true phrase) -> number of counterexamples showing that difference."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for cx in counterexamples:
+        pred, true = getattr(cx, "predicted", "") or "", getattr(cx, "true", "") or ""
+        if not pred.strip() or not true.strip() or pred == true:
+            continue
+        p_tok = [(m.start(), m.end()) for m in _TOKEN.finditer(pred)]
+        t_tok = [(m.start(), m.end()) for m in _TOKEN.finditer(true)]
+        p_words = [pred[a:b] for a, b in p_tok]
+        t_words = [true[a:b] for a, b in t_tok]
+        found: set[tuple[str, str]] = set()
+        if len(p_words) == len(t_words):
+            for pw, tw in zip(p_words, t_words, strict=True):
+                if pw != tw:
+                    found.add((pw, tw))
+        ops = difflib.SequenceMatcher(None, p_words, t_words, autojunk=False).get_opcodes()
+        for tag, i1, i2, j1, j2 in ops:
+            if tag == "replace":
+                found.add((pred[p_tok[i1][0]:p_tok[i2 - 1][1]], true[t_tok[j1][0]:t_tok[j2 - 1][1]]))
+        for old, new in found:
+            if any(ch.isalpha() for ch in old) and any(ch.isalpha() for ch in new):
+                pairs[(old, new)] += 1  # numbers come from state, not from literals: not mined
+    return dict(pairs.most_common(limit))
+
+
+def _parents(tree: ast.AST) -> dict[int, ast.AST]:
+    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _branch_strings(node: ast.AST, parents: dict[int, ast.AST]) -> list[str]:
+    """String constants in the tests of the ``if`` s whose body (or test) contains ``node``."""
+    out, child = [], node
+    cur = parents.get(id(node))
+    while cur is not None and not isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        body = cur.body if isinstance(cur, (ast.If, ast.IfExp)) else None
+        in_body = any(x is child for x in body) if isinstance(body, list) else child is body
+        if body is not None and (child is cur.test or in_body):
+            out += [n.value for n in ast.walk(cur.test) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        child, cur = cur, parents.get(id(cur))
+    if isinstance(node, (ast.If, ast.IfExp)):
+        out += [n.value for n in ast.walk(node.test) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [s for s in out if len(s.strip()) >= 2]
+
+
+def _swap_text(text: str, a: str, b: str) -> str:
+    if len(a.strip()) < 3 or len(b.strip()) < 3:
+        return "".join(b if t == a else a if t == b else t for t in re.split(r"(\W+)", text))
+    return text.replace(a, "\0").replace(b, a).replace("\0", b)
+
+
+def _text_gain(extra: dict, cxs: Sequence[Any]) -> float:
+    """Multiplier for a string edit from what it would do to the predicted texts.
+
+    The edit is simulated on the text alone (no code runs): swapping two literals swaps
+    them in each prediction, replacing one replaces it. The more the edited predictions
+    approach the true observations, the higher the multiplier (0.3 to 3).
+    """
+    gains = []
+    for cx in cxs:
+        pred, true = getattr(cx, "predicted", "") or "", getattr(cx, "true", "") or ""
+        if not pred or not true:
+            continue
+        if "swap" in extra:
+            edited = _swap_text(pred, *extra["swap"])
+        else:
+            old, new = extra["replace"]
+            edited = _swap_text(pred, old, new) if len(old.strip()) < 3 else pred.replace(old, new)
+            if len(old.strip()) < 3:  # a one-way replacement: undo the reverse direction of the swap
+                edited = "".join(new if t == old else t for t in re.split(r"(\W+)", pred))
+        before = difflib.SequenceMatcher(None, pred, true, autojunk=False).ratio()
+        after = difflib.SequenceMatcher(None, edited, true, autojunk=False).ratio()
+        gains.append(after - before)
+    if not gains:
+        return 1.0
+    return min(3.0, max(0.3, 0.5 + 5.0 * sum(gains) / len(gains)))
+
+
+def _interface_factor(node: ast.AST, func: ast.AST, parents: dict[int, ast.AST]) -> float:
+    """x1.3 for a site in a statement that reads/writes the belief argument or returns a value.
+
+    Bugs at the belief <-> locals interface (unpacking a position, storing it back, the
+    readout's return) are the classic ones; statements elsewhere are left at 1.
+    """
+    stmt = node
+    while stmt is not None and not isinstance(stmt, ast.stmt):
+        stmt = parents.get(id(stmt))
+    if stmt is None or stmt is func or not isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return)):
+        return 1.0
+    if isinstance(stmt, ast.Return):
+        return 1.3 if stmt.value is not None and not isinstance(stmt.value, ast.Constant) else 1.0
+    args = [a.arg for a in getattr(func, "args", ast.arguments(args=[])).args if a.arg != "self"]
+    if args and any(isinstance(n, ast.Name) and n.id == args[0] for n in ast.walk(stmt)):
+        return 1.3
+    return 1.0
+
+
+def _parses(source: str, child: str, func: ast.AST, idx: SourceIndex, mut: Mutation) -> bool:
+    """Whether the mutated program still parses; only the mutated function is reparsed when possible."""
+    lo, hi = idx.starts[func.lineno - 1], idx.starts[func.end_lineno]
+    if all(lo <= start and end <= hi for start, end, _ in mut.splices):
+        text = source[lo:hi]
+        for start, end, new in sorted(mut.splices, key=lambda sp: sp[0], reverse=True):
+            text = text[: start - lo] + new + text[end - lo:]
+        try:
+            ast.parse(textwrap.dedent(text))
+            return True
+        except SyntaxError:
+            pass  # dedent can fail on odd multi-line strings: decide on the whole program
+    try:
+        ast.parse(child)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _action_base_rates(tree: ast.Module, cxs: Sequence[Any], train: Sequence[Any]) -> dict[str, float]:
+    """For each string in an ``if`` test that occurs in known actions: its share of training actions.
+
+    Without training data every such string gets 0.25 (a typical 4-way action branch).
+    """
+    actions = [t.action.lower() for traj in list(train)[:300] for t in traj.transitions]
+    known = set(actions) | {getattr(cx, "action", "").lower() for cx in cxs}
+    known.discard("")
+    tests = [n for n in ast.walk(tree) if isinstance(n, (ast.If, ast.IfExp))]
+    strings = {c.value.lower() for t in tests for c in ast.walk(t.test)
+               if isinstance(c, ast.Constant) and isinstance(c.value, str) and len(c.value.strip()) >= 2}
+    out = {}
+    for s in strings:
+        if any(s in a for a in known):
+            out[s] = (sum(s in a for a in actions) / len(actions)) if actions else 0.25
+    return out
+
+
+class MutationProposer:
+    """Offline proposer of targeted AST mutations (see the module docstring)."""
+
+    name = "mutation"
+
+    def __init__(self, seed: int = 0, max_per_operator: int | None = None, remember: bool = True):
+        self.seed = seed
+        self.max_per_operator = max_per_operator
+        self.remember = remember
+        self._seen: dict[str, set[str]] = {}
+        self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
+
+    def candidates(self, request: ProposalRequest) -> list[Candidate]:
+        """All mutations of the program, best first (no patches built yet, nothing remembered)."""
+        source = request.program.source
+        tree = ast.parse(source)
+        weights, hot = function_weights(tree, request.counterexamples)
+        pairs = mine_phrase_pairs(request.counterexamples)
+        cxs = list(request.counterexamples)
+        base = _action_base_rates(tree, cxs, request.train)
+        parents = _parents(tree)
+        idx = SourceIndex(source)
+        best: dict[str, Candidate] = {}
+        rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
+        funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0 for f in fs]
+        for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
+            for mut in function_mutations(func, idx, pairs):
+                child = mut.apply(source)
+                if child == source or not _parses(source, child, func, idx, mut):
+                    continue
+                site, ids = self._site_factor(mut.node, parents, cxs, base, hot)
+                site *= _interface_factor(mut.node, func, parents)
+                bonus = 1.0 + min(mut.extra.get("count", 0), 5) / 5
+                if "swap" in mut.extra or "replace" in mut.extra:
+                    bonus *= _text_gain(mut.extra, cxs)
+                score = w * mut.prior * site * bonus * (1.0 + 1e-3 * rng.random())
+                prev = best.get(child)
+                if prev is None or score > prev.score:
+                    best[child] = Candidate(score, name, mut, child, ids)
+        return sorted(best.values(), key=lambda c: -c.score)
+
+    def ranking(self, request: ProposalRequest, top: int = 20) -> Any:
+        """The ``top`` ranked candidates as a polars frame (rank, score, function, line, operator, note)."""
+        import polars as pl
+
+        rows = [{"rank": i + 1, "score": round(c.score, 4), "function": c.function,
+                 "line": int(getattr(c.mutation.node, "lineno", 0)), "operator": c.mutation.operator,
+                 "note": c.mutation.note} for i, c in enumerate(self.candidates(request)[:top])]
+        schema = {"rank": pl.Int64, "score": pl.Float64, "function": pl.Utf8, "line": pl.Int64, "operator": pl.Utf8,
+                  "note": pl.Utf8}
+        return pl.DataFrame(rows, schema=schema)
+
+    @staticmethod
+    def _site_factor(node: ast.AST, parents: dict[int, ast.AST], cxs: list[Any], base: dict[str, float],
+                     hot: set[int]) -> tuple[float, tuple[str, ...]]:
+        """How likely this site explains the counterexamples.
+
+        A site inside an ``if`` on actions only matters for counterexamples with those
+        actions: its factor is coverage x sqrt(lift), coverage being the share of
+        counterexamples whose action the branch names and lift that share over the
+        actions' share in the training data (0.25 when unknown). A traceback line gains x1.5.
+        """
+        factor = 1.0
+        all_ids = tuple(getattr(cx, "id", "") for cx in cxs)
+        lo, hi = getattr(node, "lineno", 0), getattr(node, "end_lineno", 0)
+        if any(lo <= h <= hi for h in hot):
+            factor *= 1.5  # the crash site; the cause is often upstream, so only a mild boost
+        strings = [s.lower() for s in _branch_strings(node, parents)]
+        action_like = [s for s in strings if s in base]
+        if not action_like or not cxs:
+            return factor, all_ids
+        matched = [cx for cx in cxs if any(s in getattr(cx, "action", "").lower() for s in action_like)]
+        coverage = len(matched) / len(cxs)
+        prior = min(1.0, sum(base[s] for s in set(action_like))) or 0.25
+        factor *= max(0.15, coverage * (coverage / prior) ** 0.5)
+        return factor, tuple(getattr(cx, "id", "") for cx in matched) or all_ids
+
+    def propose(self, request: ProposalRequest) -> list[Proposal]:
+        """Up to ``request.n`` mutation patches, best first, skipping ones already proposed for this parent."""
+        program = request.program
+        try:
+            ranked = self.candidates(request)
+        except SyntaxError as exc:
+            msg = f"cannot mutate: the program does not parse (line {exc.lineno}: {exc.msg})"
+            return [Proposal(None, "error", error=msg)]
+        seen = self._seen.setdefault(program.hash, set())
+        self._programs.add(program.hash)
+        chosen: list[Candidate] = []
+        skipped: list[Candidate] = []
+        per_op: Counter[str] = Counter()
+        cap = self.max_per_operator if self.max_per_operator is not None else max(2, math.ceil(0.6 * request.n))
+        for cand in ranked:
+            if len(chosen) >= request.n:
+                break
+            op = cand.mutation.operator
+            note = f"{cand.function}:{getattr(cand.mutation.node, 'lineno', 0)} {op}: {cand.mutation.note}"
+            cand.patch = patch_from_sources(program, cand.child, origin=f"mutation:{op}", note=note,
+                                            counterexample_ids=[i for i in cand.counterexample_ids if i])
+            if cand.patch.id in seen or source_hash(cand.child) in self._programs:
+                continue  # already proposed, or it would undo a step back to an earlier program
+            if per_op[op] >= cap:
+                skipped.append(cand)
+                continue
+            per_op[op] += 1
+            chosen.append(cand)
+        chosen += skipped[: request.n - len(chosen)]
+        if self.remember:
+            seen.update(c.patch.id for c in chosen if c.patch is not None)
+        return [Proposal(c.patch, "ast_mutation", response=c.patch.note if c.patch else "",
+                         extra={"score": round(c.score, 4), "function": c.function})
+                for c in chosen]

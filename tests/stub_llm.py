@@ -1,0 +1,157 @@
+"""An OpenAI-compatible stub chat server on 127.0.0.1, for testing LLM code paths offline.
+
+Serves ``POST /v1/chat/completions`` from a script of replies (first in, first out), counts the
+calls and keeps the request bodies. A scripted :class:`Reply` can be an HTTP error (e.g. 429),
+or sleep before answering (to trigger client timeouts). When the script runs out the stub
+answers with ``default`` if set, else HTTP 400 (which the LLM proposer raises as an error, so
+a test that makes too many calls fails loudly).
+
+Use in a test module (the tests folder is on ``sys.path`` under pytest's default import mode)::
+
+    from stub_llm import Reply, stub_llm  # noqa: F401  (stub_llm is a pytest fixture)
+
+    def test_something(stub_llm):
+        stub_llm.script("<<<<<<< SEARCH ...", Reply(status=429), "...")
+        proposer = LLMProposer(model="stub", base_url=stub_llm.url, api_key="test", cache_dir=tmp)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+__all__ = ["Reply", "StubLLM", "stub_llm"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer: content with status 200, or an error status; ``delay`` seconds first."""
+
+    content: str = ""
+    status: int = 200
+    delay: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StubLLM:
+    """The stub server; start with ``with StubLLM() as stub:`` or ``start()``/``stop()``."""
+
+    def __init__(self, replies: list[Reply | str] | None = None, default: str | None = None):
+        self._script: deque[Reply] = deque()
+        self.default = default
+        self.calls = 0
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.script(*(replies or []))
+
+    def script(self, *replies: Reply | str) -> None:
+        """Append replies (plain strings are 200 replies with that content)."""
+        with self._lock:
+            self._script.extend(r if isinstance(r, Reply) else Reply(content=r) for r in replies)
+
+    @property
+    def pending(self) -> int:
+        return len(self._script)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "stub not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.calls += 1
+            self.requests.append(body)
+            if self._script:
+                return self._script.popleft()
+        if self.default is not None:
+            return Reply(content=self.default)
+        return Reply(status=400, content="stub: no scripted reply left")
+
+    def start(self) -> StubLLM:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
+                    return
+                body = json.loads(raw or b"{}")
+                reply = stub._next(body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status != 200:
+                    error = {"error": {"message": reply.content or f"stub error {reply.status}", "type": "stub"}}
+                    self._send(reply.status, error, reply.headers)
+                    return
+                prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+                usage = {
+                    "prompt_tokens": reply.prompt_tokens if reply.prompt_tokens is not None else len(prompt.split()),
+                    "completion_tokens": (reply.completion_tokens if reply.completion_tokens is not None
+                                          else len(reply.content.split())),
+                }
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                payload = {
+                    "id": f"chatcmpl-stub-{stub.calls}", "object": "chat.completion", "created": 0,
+                    "model": body.get("model", "stub"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply.content}}],
+                    "usage": usage,
+                }
+                self._send(200, payload, reply.headers)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="stub-llm", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StubLLM:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def stub_llm() -> Iterator[StubLLM]:
+    """A running :class:`StubLLM` with an empty script; stopped after the test."""
+    with StubLLM() as stub:
+        yield stub
