@@ -1,0 +1,92 @@
+"""``patchworld induce``: run patch rounds on an environment's train/val trajectories.
+
+    patchworld induce --env maze --proposer mutation --rounds 5 --out runs/maze1 [--variant residual]
+                      [--program data/programs/maze_flawed.py] [--resume]
+
+``--resume`` continues the run folder ``--out`` from its last accepted program. The test
+split is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", default=None, help="environment (required unless --resume)")
+    parser.add_argument("--proposer", choices=("mutation", "llm"), default=None,
+                        help="candidate source (default mutation; on --resume, the run's own)")
+    parser.add_argument("--rounds", type=int, default=5, help="maximum rounds (default 5)")
+    parser.add_argument("--out", required=True, help="run folder (created; or continued with --resume)")
+    parser.add_argument("--variant", choices=("simple", "residual"), default="simple")
+    parser.add_argument("--program", default=None, help="starting program (default: the LLM writes one)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--candidates", type=int, default=4, help="candidates per round (default 4)")
+    parser.add_argument("--counterexamples", type=int, default=8, help="counterexamples shown (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel val replays (default 2)")
+    parser.add_argument("--patience", type=int, default=3, help="stop after this many rounds without acceptance")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None, help="folder with <env>_traj_{train,val}.jsonl")
+    parser.add_argument("--model", default=None, help="LLM model name (llm proposer)")
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (llm proposer)")
+    parser.add_argument("--cache-dir", default=None, help="LLM reply cache folder (llm proposer)")
+    parser.add_argument("--no-sandbox", action="store_true", help="run programs in-process (trusted code only)")
+    parser.add_argument("--report", action="store_true", help="write <out>/report.html at the end")
+
+
+def _proposer(args: argparse.Namespace, name: str, saved: dict | None = None):
+    """Build the proposer; on resume, ``saved`` (the run header's settings) fills what the flags leave out."""
+    if name == "mutation":
+        from patchworld.proposers.mutation import MutationProposer
+
+        return MutationProposer(seed=int((saved or {}).get("seed", args.seed)))
+    from patchworld.proposers.llm import LLMProposer
+
+    kw = {k: (saved or {})[k] for k in ("model", "base_url", "cache_dir", "temperature", "max_tokens")
+          if (saved or {}).get(k) is not None}
+    kw.update({k: v for k, v in (("model", args.model), ("base_url", args.base_url), ("cache_dir", args.cache_dir))
+               if v})
+    return LLMProposer(**kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    from patchworld.demo import round_table, split_path
+    from patchworld.program import Program
+    from patchworld.progress import TextProgress
+    from patchworld.synthesis import Session
+
+    try:
+        if args.resume:
+            from patchworld.store import RunStore
+
+            saved = RunStore(args.out).header.get("proposer") or {}
+            name = args.proposer or saved.get("name")
+            proposer = _proposer(args, name, saved.get("settings") if name == saved.get("name") else None) \
+                if name in ("mutation", "llm") else None
+            session = Session.resume(args.out, proposer=proposer, workers=args.workers,
+                                     sandbox=False if args.no_sandbox else None)
+            print(f"resuming {args.out} at round {session.round + 1} from program {session.current.hash}")
+        else:
+            if not args.env:
+                print("patchworld induce: --env is required for a new run", file=sys.stderr)
+                return 2
+            program = Program.from_file(args.program) if args.program else None
+            session = Session(args.env, split_path(args.env, "train", args.data_dir),
+                              split_path(args.env, "val", args.data_dir), program=program,
+                              proposer=_proposer(args, args.proposer or "mutation"), variant=args.variant,
+                              run_dir=args.out, n_candidates=args.candidates, n_counterexamples=args.counterexamples,
+                              seed=args.seed, workers=args.workers, sandbox=not args.no_sandbox)
+    except (OSError, ValueError) as exc:
+        print(f"patchworld induce: {exc}", file=sys.stderr)
+        return 1
+    before = session.score["token_f1"]
+    results = session.run(args.rounds, patience=args.patience, progress=TextProgress("rounds"))
+    print(round_table(results, before))
+    if args.report:
+        from patchworld.report import write_report
+
+        print(f"report: {write_report(session.store.path)}")
+    print(f"induce: val token_f1 {before:.3f} -> {session.score['token_f1']:.3f} "
+          f"({len(results)} rounds, program {session.current.hash}, run folder {session.store.path})")
+    return 0

@@ -1,0 +1,43 @@
+"""``patchworld replay``: replay a program file on a trajectory split and print its metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("program", help="world-model program (.py)")
+    parser.add_argument("--env", required=True, help="environment whose shipped data to use")
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"), help="split (default val)")
+    parser.add_argument("--data", nargs="*", default=None, help="trajectory files instead of the shipped split")
+    parser.add_argument("--data-dir", default=None, help="folder with <env>_traj_<split>.jsonl")
+    parser.add_argument("--mode", default="teacher", choices=("teacher", "rollout"))
+    parser.add_argument("--no-sandbox", action="store_true", help="run the program in-process (trusted code only)")
+    parser.add_argument("--show", type=int, default=3, help="print this many counterexamples (default 3)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from patchworld.data import load_trajectories
+    from patchworld.demo import split_path
+    from patchworld.program import Program
+    from patchworld.progress import TextProgress
+    from patchworld.replay import replay
+
+    try:
+        program = Program.from_file(args.program)
+        trajs = load_trajectories(args.data if args.data else split_path(args.env, args.split, args.data_dir))
+    except (OSError, ValueError) as exc:
+        print(f"patchworld replay: {exc}", file=sys.stderr)
+        return 1
+    result = replay(program, trajs, mode=args.mode, sandbox=not args.no_sandbox, progress=TextProgress("replay"))
+    print(f"program {program.hash} ({args.program}) on {len(trajs)} trajectories ({result.split}), mode {result.mode}")
+    if result.outcome != "ok":
+        print(f"outcome: {result.outcome}: {result.detail}")
+    for key, value in result.metrics.items():
+        print(f"  {key:<16} {value:.4f}" if isinstance(value, float) else f"  {key:<16} {value}")
+    for ce in result.counterexamples()[: max(0, args.show)]:
+        print(f"\n{ce.id} [{ce.error_kind}] action {ce.action!r}\n  predicted: {ce.predicted!r}\n  true:      {ce.true!r}")
+        if ce.error:
+            print(f"  error: {ce.error.strip().splitlines()[-1]}")
+    return 0 if result.outcome == "ok" else 1

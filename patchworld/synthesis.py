@@ -1,0 +1,359 @@
+"""Patch rounds: propose local patches from counterexamples, evaluate them on val, gate, persist.
+
+A :class:`Session` holds the current program and a run folder (:class:`~patchworld.store.RunStore`).
+One :meth:`Session.step` is one round: replay the current program on val (cached), pick
+counterexamples, ask the proposer for candidates, apply each patch, replay every child on
+val in parallel (each replay runs in its own sandbox process), and accept the best child
+only if it strictly beats the current program under :func:`patchworld.gate.score_key`.
+Everything is written to the run folder before the session moves on, so a killed run
+resumes (:meth:`Session.resume`) from its last accepted program. The test split is never
+read: the session refuses test trajectories outright.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from patchworld.gate import RoundResult, Verdict, beats, compare, describe, score, score_key
+from patchworld.store import RunStore, data_summary, proposer_from_header, proposer_settings, versions
+
+__all__ = ["Session", "Verdict", "RoundResult", "compare", "TestSplitError"]
+
+Progress = Callable[[int, int, str], None]
+
+
+class TestSplitError(ValueError):
+    """Raised when test-split trajectories are handed to the gate (it must never see them)."""
+
+    __test__ = False  # not a pytest class
+
+
+def _lazy(propose: Callable[[Any], list[Any]], request: Any) -> Iterator[Any]:
+    """Call ``propose(request)`` only when the first proposal is asked for (so its time is counted)."""
+    yield from propose(request)
+
+
+def _as_trajectories(value: Any, role: str) -> list[Any]:
+    from patchworld.data import load_trajectories
+
+    trajs = load_trajectories(value) if isinstance(value, (str, os.PathLike)) else list(value)
+    bad = [t.id for t in trajs if t.split == "test"]
+    if bad:
+        raise TestSplitError(f"{role}: {len(bad)} trajectories of the test split (e.g. {bad[0]}); "
+                             "the synthesis gate never reads test data")
+    if not trajs:
+        raise ValueError(f"{role}: no trajectories")
+    return trajs
+
+
+class Session:
+    """A synthesis run: the current program, its val replay, a proposer and a run folder."""
+
+    def __init__(self, env: str, train: Any, val: Any, program: Any | None = None, proposer: Any | None = None,
+                 variant: str = "simple", run_dir: str | os.PathLike[str] | None = None, n_candidates: int = 4,
+                 n_counterexamples: int = 8, seed: int = 0, workers: int = 2, sandbox: bool = True,
+                 residual_options: dict | None = None, limits: Any | None = None):
+        if variant not in ("simple", "residual"):
+            raise ValueError(f"variant must be 'simple' or 'residual', not {variant!r}")
+        files = {role: [value] for role, value in (("train", train), ("val", val)) if isinstance(value, (str, os.PathLike))}
+        self.train = _as_trajectories(train, "train")
+        self.val = _as_trajectories(val, "val")
+        self.env, self.proposer, self.variant = env, proposer, variant
+        self.n_candidates, self.n_counterexamples, self.seed = n_candidates, n_counterexamples, seed
+        self.workers, self.sandbox, self.limits = max(1, workers), sandbox, limits
+        self.residual_options = dict(residual_options or {})
+        self.round = 0
+        self._initial_proposal = None
+        if program is None:
+            program = self._initial_program()
+        self.current = program
+        self._build_residual()
+        header = {
+            "env": env, "variant": variant, "seed": seed, "n_candidates": n_candidates,
+            "n_counterexamples": n_counterexamples, "workers": self.workers, "sandbox": sandbox,
+            "residual_options": self.residual_options, "proposer": proposer_settings(proposer),
+            "data": {"train": data_summary(self.train, files.get("train", ())),
+                     "val": data_summary(self.val, files.get("val", ()))},
+            "versions": versions(), "initial_program": program.hash,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        run_dir = run_dir or tempfile.mkdtemp(prefix="patchworld-run-")
+        self.store = RunStore.create(run_dir, header)
+        self.store.save_data("train", self.train)
+        self.store.save_data("val", self.val)
+        self.store.save_program(program)
+        if self._initial_proposal is not None:   # keep the LLM's prompt and reply for the first program
+            p = self._initial_proposal
+            self.store.save_patch_files("initial", {"prompt.txt": p.prompt or "", "response.txt": p.response or "",
+                                                    "edits.json": p.patch.to_dict()})
+        self._replay_cache: tuple[str, Any] | None = None
+
+    @classmethod
+    def resume(cls, run_dir: str | os.PathLike[str], proposer: Any | None = None, workers: int | None = None,
+               sandbox: bool | None = None) -> Session:
+        """Reopen a run folder and continue from its last accepted program (after any kill)."""
+        store = RunStore(run_dir)
+        h = store.header
+        self = cls.__new__(cls)
+        self.store, self.env, self.variant = store, h["env"], h.get("variant", "simple")
+        self.train = _as_trajectories(store.load_data("train"), "train")
+        self.val = _as_trajectories(store.load_data("val"), "val")
+        self.n_candidates, self.n_counterexamples = int(h["n_candidates"]), int(h["n_counterexamples"])
+        self.seed = int(h.get("seed", 0))
+        self.workers = max(1, workers or int(h.get("workers", 2)))
+        self.sandbox = bool(h.get("sandbox", True)) if sandbox is None else sandbox
+        self.limits, self.residual_options = None, dict(h.get("residual_options") or {})
+        self.proposer = proposer if proposer is not None else proposer_from_header(h.get("proposer", {}), self.seed)
+        self.current = store.load_program(store.last_accepted() or h["initial_program"])
+        self.round = store.last_round()
+        self._build_residual()
+        self._replay_cache = None
+        return self
+
+    # -- setup --------------------------------------------------------------------------------------
+    def _initial_program(self) -> Any:
+        from patchworld.patches import apply_patch
+        from patchworld.program import Program
+
+        make = getattr(self.proposer, "initial_program", None)
+        if make is None:
+            raise ValueError("no starting program: pass program= (CLI: --program FILE) or a proposer that writes one (llm)")
+        proposal = make(self.env, self.train)
+        if proposal.patch is None:
+            raise ValueError(f"the proposer could not write an initial program: {proposal.error or proposal.kind}")
+        self._initial_proposal = proposal
+        return Program(source=apply_patch("", proposal.patch).source, origin="initial", label="initial")
+
+    def _build_residual(self) -> None:
+        self.residual = None
+        if self.variant == "residual":
+            from patchworld.residual import ResidualMemory
+
+            self.residual = ResidualMemory.build(self.train, **self.residual_options)
+
+    # -- replay -------------------------------------------------------------------------------------
+    def _replay(self, program: Any) -> Any:
+        from patchworld.replay import replay
+
+        return replay(program, self.val, mode="teacher", sandbox=self.sandbox, residual=self.residual,
+                      limits=self.limits)
+
+    def val_replay(self) -> Any:
+        """The current program's val replay (cached; round 0 of the round log is written on first use)."""
+        if self._replay_cache is None or self._replay_cache[0] != self.current.hash:
+            result = self._replay(self.current)
+            self._replay_cache = (self.current.hash, result)
+            if not any(int(r.get("round", -1)) == 0 for r in self.store.rounds()):
+                s = score(result)
+                self.store.append_round({"round": 0, "candidates": 0, "accepted": False, "program": self.current.hash,
+                                         "val_token_f1": s["token_f1"], "score": s, "fixed": 0, "broken": 0})
+        return self._replay_cache[1]
+
+    @property
+    def score(self) -> dict:
+        """The current program's val score (see :func:`patchworld.gate.score`)."""
+        return score(self.val_replay())
+
+    # -- rounds -------------------------------------------------------------------------------------
+    def step(self, progress: Progress | None = None) -> RoundResult:
+        """One patch round; returns its :class:`RoundResult` (already persisted)."""
+        from patchworld.counterexamples import select_counterexamples
+        from patchworld.proposers.base import ProposalRequest
+
+        if self.proposer is None:
+            raise ValueError("this session has no proposer: use submit() for hand edits, or pass proposer=")
+        start = time.perf_counter()
+        parent_replay = self.val_replay()
+        r = self.round + 1
+        shown = select_counterexamples(parent_replay, k=self.n_counterexamples, seed=self.seed + r)
+        if not shown:
+            return self._finish(r, iter(()), "c", parent_replay, shown, start, ["no counterexamples left on val"])
+        request = ProposalRequest(env=self.env, program=self.current, counterexamples=shown, n=self.n_candidates,
+                                  round=r, seed=self.seed + r, train=self.train)
+        # a proposer with propose_iter() streams its proposals: each child is evaluated as soon as it
+        # arrives, overlapping the replays with the wait for the next LLM reply
+        stream = getattr(self.proposer, "propose_iter", None)
+        proposals = iter(stream(request)) if stream is not None else _lazy(self.proposer.propose, request)
+        return self._finish(r, proposals, "c", parent_replay, shown, start, [], progress)
+
+    def run(self, max_rounds: int, patience: int = 3, progress: Progress | None = None) -> list[RoundResult]:
+        """Up to ``max_rounds`` rounds; stops after ``patience`` rounds in a row without an acceptance,
+        or when val is reproduced exactly."""
+        results: list[RoundResult] = []
+        stale = 0
+        for i in range(max_rounds):
+            res = self.step()
+            results.append(res)
+            stale = 0 if res.accepted else stale + 1
+            if progress:
+                progress(i + 1, max_rounds, f"round {res.round}: val token_f1 {res.val_token_f1:.3f}"
+                         + (" (accepted)" if res.accepted else ""))
+            perfect = res.score.get("exact_match", 0.0) >= 1.0 and score_key(res.score)[:2] == (0, 0)
+            if stale >= patience or perfect:
+                break
+        return results
+
+    def submit(self, source: str, origin: str = "manual") -> Verdict:
+        """Put a hand-edited program through the same gate, as a round with one candidate."""
+        from patchworld.patches import patch_from_sources
+        from patchworld.proposers.base import Proposal
+
+        start = time.perf_counter()
+        parent_replay = self.val_replay()
+        r = self.round + 1
+        try:
+            proposal = Proposal(patch=patch_from_sources(self.current, source, origin=origin, note="hand edit"),
+                                kind="manual")
+        except ValueError as exc:
+            proposal = Proposal(patch=None, kind="manual", error=str(exc))
+        res = self._finish(r, iter([proposal]), "m", parent_replay, [], start, [])
+        return res.verdicts[0]
+
+    # -- the gate -----------------------------------------------------------------------------------
+    def _finish(self, r: int, proposals: Iterator[Any], tag: str, parent_replay: Any, shown: Sequence[Any],
+                start: float, notes: list[str], progress: Progress | None = None) -> RoundResult:
+        """Apply each proposal as it arrives, replay the children on val in the pool, gate, persist."""
+        before = score(parent_replay)
+        verdicts: list[Verdict] = []
+        items: list[tuple[str, Any]] = []
+        children: dict[str, Any] = {}
+        futures: dict[str, Future] = {}
+        applied_for: dict[str, tuple[Any, Any]] = {}   # candidate_id -> (proposal, child program)
+        propose_seconds = 0.0
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            while True:
+                t = time.perf_counter()
+                p = next(proposals, None)
+                propose_seconds += time.perf_counter() - t
+                if p is None:
+                    break
+                cid = f"r{r:03d}{tag}{len(items):02d}"
+                items.append((cid, p))
+                v, child = self._apply(cid, r, p, before)
+                verdicts.append(v)
+                if child is not None:
+                    applied_for[cid] = (p, child)
+                    if child.hash not in futures:
+                        children[child.hash] = child
+                        futures[child.hash] = pool.submit(self._replay_safe, child)
+            eval_start = time.perf_counter()
+            replays: dict[str, Any] = {}
+            for done, (h, fut) in enumerate(futures.items(), start=1):
+                replays[h] = fut.result()
+                if progress:
+                    progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
+            eval_seconds = time.perf_counter() - eval_start
+        for v in verdicts:
+            if v.child is None:
+                continue
+            rep = replays.get(v.child)
+            if isinstance(rep, BaseException):
+                v.reason = f"replay failed: {type(rep).__name__}: {rep}"
+                continue
+            v.score_after = score(rep)
+            v.fixed, v.broken = compare(parent_replay, rep)
+        better = [v for v in verdicts if v.score_after is not None and beats(v.score_after, before)]
+        winner = max(better, key=lambda v: score_key(v.score_after)) if better else None
+        for v in verdicts:
+            if v.reason:
+                continue
+            if v is winner:
+                v.accepted, v.reason = True, f"accepted: {describe(before)} -> {describe(v.score_after)}"
+            elif v in better:
+                v.reason = f"beats the parent but {winner.candidate_id} scores higher"
+            elif score_key(v.score_after) == score_key(before):
+                v.reason = f"ties the parent ({describe(v.score_after)}): the current program is kept"
+            else:
+                v.reason = f"not better than the parent ({describe(v.score_after)} vs {describe(before)})"
+        self._persist(r, verdicts, items, applied_for, replays, parent_replay, shown)
+        if winner is not None:
+            self.current = children[winner.child]
+            self._replay_cache = (self.current.hash, replays[winner.child])
+        self.round = r
+        after = winner.score_after if winner else before
+        self.store.append_round({"round": r, "candidates": len(verdicts), "accepted": winner is not None,
+                                 "program": self.current.hash, "val_token_f1": after["token_f1"], "score": after,
+                                 "fixed": len(winner.fixed) if winner else 0,
+                                 "broken": len(winner.broken) if winner else 0,
+                                 "seconds": round(time.perf_counter() - start, 3),
+                                 "propose_seconds": round(propose_seconds, 3), "notes": notes})
+        return RoundResult(r, verdicts, winner, self.current, after, time.perf_counter() - start, propose_seconds,
+                           eval_seconds, notes)
+
+    def _apply(self, cid: str, r: int, p: Any, before: dict) -> tuple[Verdict, Any | None]:
+        """A verdict skeleton for one proposal and its child program (None if the patch is unusable)."""
+        from patchworld.patches import PatchError, apply_patch
+        from patchworld.program import Program
+
+        parent, patch = self.current, p.patch
+        v = Verdict(cid, r, parent.hash, None, patch.id if patch else None, "", before, None, [], [], False, "",
+                    int(p.prompt_tokens or 0), int(p.completion_tokens or 0),
+                    origin=(patch.origin if patch and patch.origin else p.kind), note=patch.note if patch else "")
+        if patch is None:
+            v.reason = f"no patch ({p.kind}): {p.error or 'the reply held no usable edit'}"
+            return v, None
+        try:
+            applied = apply_patch(parent.source, patch)
+        except PatchError as exc:
+            v.reason = f"patch does not apply: {exc}"
+            return v, None
+        v.apply_tier = applied.tier
+        if applied.source == parent.source:
+            v.reason = "patch changes nothing"
+            return v, None
+        child = Program(source=applied.source, origin=v.origin or "patch", parent=parent.hash, label=cid)
+        v.child = child.hash
+        return v, child
+
+    def _replay_safe(self, program: Any) -> Any:
+        """A val replay (in its own sandbox process); an internal failure rejects this candidate only."""
+        try:
+            return self._replay(program)
+        except Exception as exc:  # noqa: BLE001
+            return exc
+
+    def _persist(self, r: int, verdicts: list[Verdict], items: list, applied_for: dict, replays: dict, parent_replay: Any,
+                 shown: Sequence[Any]) -> None:
+        """Write programs and patch folders first, then the round's candidate lines in one fsynced write."""
+        from patchworld.gate import replay_summary
+        from patchworld.patches import side_by_side_html, unified_diff
+
+        for v, (_, proposal) in zip(verdicts, items, strict=True):
+            entry = applied_for.get(v.candidate_id)
+            if entry is None:
+                if proposal.prompt or proposal.response or proposal.patch is not None:
+                    files = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or "",
+                             "verdict.json": v.to_record()}
+                    if proposal.patch is not None:
+                        files["edits.json"] = proposal.patch.to_dict()
+                    self.store.save_patch_files(v.patch_id or v.candidate_id, files)
+                continue
+            proposal, child = entry
+            self.store.save_program(child)
+            rep = replays.get(child.hash)
+            files: dict[str, Any] = {
+                "edits.json": proposal.patch.to_dict(),
+                "diff.patch": unified_diff(self.current.source, child.source, f"{v.parent}.py", f"{child.hash}.py"),
+                "side_by_side.html": side_by_side_html(self.current.source, child.source, v.parent, child.hash),
+                "prompt.txt": proposal.prompt or "", "response.txt": proposal.response or "",
+                "replay_summary.json": replay_summary(v, parent_replay, None if isinstance(rep, BaseException) else rep,
+                                                      shown),
+            }
+            self.store.save_patch_files(v.patch_id or v.candidate_id, files)
+        self.store.append_candidates([v.to_record() for v in verdicts])
+
+
+def default_run_dir(env: str, root: str | os.PathLike[str] = "runs") -> Path:
+    """A fresh run folder name: ``runs/<env>-<UTC timestamp>`` (``-2``, ``-3``... if taken)."""
+    base = Path(root) / f"{env}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
