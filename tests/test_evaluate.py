@@ -1,0 +1,157 @@
+"""Evaluation: reference programs, the planning proxy, the tidy results frame and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from stub_llm import stub_llm  # noqa: F401  (pytest fixture)
+
+from patchworld.baselines import (
+    COPY_LAST,
+    LOOKUP,
+    MOST_FREQUENT,
+    copy_last_source,
+    lookup_table_source,
+    null_source,
+    reference_programs,
+    transition_key,
+)
+from patchworld.envs.generate import GenerationConfig, generate
+from patchworld.evaluate import (
+    RESULT_SCHEMA,
+    action_discrimination,
+    evaluate,
+    load_results,
+    load_split,
+    macro_average,
+    save_results,
+    wide,
+)
+from patchworld.program import Program
+from patchworld.replay import replay
+
+HANDWRITTEN = Path(__file__).resolve().parents[1] / "data" / "programs" / "handwritten"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("trajectories")
+    generate("maze", 0, root / "maze", GenerationConfig(n_tasks=(8, 2, 4), max_steps=15))
+    generate("textcraft", 0, root / "textcraft", GenerationConfig(n_tasks=(8, 2, 4), max_steps=12))
+    return root
+
+
+def test_lookup_table_is_perfect_on_train_and_poor_on_unseen_test(data_dir: Path) -> None:
+    for env in ("maze", "textcraft"):
+        train, test = load_split(env, "train", data_dir), load_split(env, "test", data_dir)
+        program = Program.from_source(lookup_table_source(train))
+        if env == "maze":  # deterministic env: every train pair has one next observation
+            assert replay(program, train, sandbox=False).metrics["exact_match"] == 1.0
+        seen = {transition_key(t.observation, t.action) for tr in train for t in tr.transitions}
+        steps = replay(program, test, sandbox=False).steps
+        keys = [transition_key(o, a) for o, a in zip(steps["observation"], steps["action"], strict=True)]
+        unseen = steps.filter(pl.Series([k not in seen for k in keys]))
+        assert unseen.height > 0, env
+        assert unseen["exact"].sum() == 0 and (unseen["predicted"] == "").all()
+    assert replay(program, test, sandbox=False).metrics["exact_match"] < 0.5  # textcraft: mostly unseen
+
+
+def test_reference_sources_behave_as_documented(data_dir: Path) -> None:
+    train = load_split("maze", "train", data_dir)
+    labels = [label for label, _ in reference_programs(train, "maze")]
+    assert labels == [LOOKUP, COPY_LAST, MOST_FREQUENT]
+    steps = replay(Program.from_source(copy_last_source()), train[:3], sandbox=False).steps
+    assert (steps["predicted"] == steps["observation"]).all()
+    frequent = dict(reference_programs(train, "maze"))[MOST_FREQUENT]
+    assert replay(frequent, train[:3], sandbox=False).steps["predicted"].n_unique() == 1
+
+
+def test_action_discrimination_separates_oracle_and_null(data_dir: Path) -> None:
+    test = load_split("maze", "test", data_dir)
+    oracle = action_discrimination("oracle", "maze", test, max_states=8)
+    null = action_discrimination(Program.from_source(null_source()), "maze", test, max_states=8, sandbox=False)
+    hand = action_discrimination(Program.from_file(HANDWRITTEN / "maze.py"), "maze", test, max_states=8,
+                                 sandbox=False)
+    assert oracle["n_states"] == null["n_states"] == 8
+    assert oracle["action_accuracy"] == 1.0 and oracle["decision_agreement"] == 1.0
+    assert null["action_accuracy"] == 0.0 and null["decision_agreement"] < 0.5
+    assert hand["decision_agreement"] == 1.0  # positions are right even where the wall text is not
+
+
+def test_evaluate_frame_shape_and_columns(data_dir: Path, tmp_path: Path) -> None:
+    program = Program.from_file(HANDWRITTEN / "maze.py")
+    entries = [("handwritten", program, "simple", "maze"), ("handwritten", program, "residual", "maze")]
+    calls: list[tuple[int, int, str]] = []
+    results = evaluate(entries, ["maze"], data_dir=data_dir, n_tasks=2, proxy_states=4, rollout_limit=3,
+                       sandbox=False, progress=lambda d, t, m: calls.append((d, t, m)))
+    assert results.schema == pl.Schema(RESULT_SCHEMA)
+    assert calls[-1][0] == calls[-1][1] == 6  # 2 entries + 3 references + the oracle
+    keys = set(results.select("label", "variant").unique().iter_rows())
+    assert keys == {("handwritten", "simple"), ("handwritten", "residual"), (LOOKUP, "reference"),
+                    (COPY_LAST, "reference"), (MOST_FREQUENT, "reference"), ("perfect model", "oracle")}
+    simple = results.filter((pl.col("label") == "handwritten") & (pl.col("variant") == "simple"))
+    by_rq = simple.group_by("rq").agg(pl.col("metric")).sort("rq")
+    metrics = dict(zip(by_rq["rq"], [set(m) for m in by_rq["metric"]], strict=True))
+    assert {"token_f1", "exact_match", "bleu4", "coverage"} == metrics["rq1"]
+    assert {"rollout_auc", "rollout_drop", "f1@1"} <= metrics["rq2"]
+    assert {"success", "lenient_success", "steps"} <= metrics["rq3"]
+    assert {"action_accuracy", "decision_agreement"} <= metrics["proxy"]
+    rates = results.filter(pl.col("metric").is_in(["token_f1", "exact_match", "success", "action_accuracy"]))
+    assert rates["value"].is_between(0, 1).all()
+    table = wide(results)
+    assert table.height == 6 and {"token_f1", "success", "decision_agreement"} <= set(table.columns)
+    assert macro_average(results)["env"].unique().to_list() == ["macro"]
+    path = save_results(results, tmp_path / "out", {"note": "test"})
+    back, meta = load_results(path.parent)
+    assert back.equals(results) and meta["note"] == "test" and "created" in meta
+    assert (path.parent / "results.csv").exists()
+
+
+def test_evaluate_rejects_bad_input(data_dir: Path, tmp_path: Path) -> None:
+    program = Program.from_source(null_source())
+    with pytest.raises(ValueError, match="variant"):
+        evaluate([("x", program, "fancy")], ["maze"], data_dir=data_dir, rqs=["rq1"])
+    with pytest.raises(ValueError, match="unknown rq"):
+        evaluate([], ["maze"], data_dir=data_dir, rqs=["rq9"])
+    with pytest.raises(FileNotFoundError, match="wordle_traj_train"):
+        evaluate([], ["wordle"], data_dir=data_dir, rqs=["rq1"])
+    pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "results.parquet")
+    with pytest.raises(ValueError, match="missing columns"):
+        load_results(tmp_path)
+
+
+def test_cli_evaluate_then_figures(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from patchworld.cli import main
+
+    out = tmp_path / "results"
+    code = main(["evaluate", "--programs", str(HANDWRITTEN / "maze.py"), "--data", str(data_dir), "--out", str(out),
+                 "--rqs", "rq1", "proxy", "--n-tasks", "1", "--proxy-states", "3", "--no-sandbox"])
+    assert code == 0
+    frame, meta = load_results(out)
+    assert set(frame["variant"]) == {"simple", "residual", "reference", "oracle"}
+    assert meta["programs"] and meta["arguments"]["n_tasks"] == 1
+    figs = tmp_path / "figures"
+    assert main(["figures", "--results", str(out), "--out", str(figs), "--formats", "html", "--plotlyjs", "cdn"]) == 0
+    assert {p.name for p in figs.iterdir()} >= {"pareto.html", "pareto_proxy.html", "table.html",
+                                                 "results_wide.csv", "results.tex"}
+    assert main(["figures", "--results", str(tmp_path / "nowhere"), "--out", str(figs)]) == 2
+    assert "no results file" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="ENV=FILE"):
+        main(["evaluate", "--programs", str(tmp_path / "x.py"), "--out", str(out)])
+
+
+def test_rq3_uses_the_llm_chooser_when_configured(data_dir: Path, stub_llm) -> None:  # noqa: F811
+    from patchworld.planning import LLMSettings
+
+    stub_llm.default = "Choice: 1"
+    llm = LLMSettings(base_url=stub_llm.url, api_key="t", model="stub", max_retries=0, timeout=5)
+    program = Program.from_file(HANDWRITTEN / "maze.py")
+    results = evaluate([("hw", program, "simple", "maze")], ["maze"], data_dir=data_dir, rqs=["rq3"],
+                       references=False, oracle=False, n_tasks=1, sandbox=False, llm=llm,
+                       max_steps={"maze": 3})
+    assert results["metric"].to_list() == ["success", "lenient_success", "steps", "final_progress"]
+    # each step: one proposal request and one choice request
+    assert stub_llm.calls == 2 * results.filter(pl.col("metric") == "steps")["value"][0] == 6
+    assert any("Candidates:" in r["messages"][0]["content"] for r in stub_llm.requests)

@@ -1,0 +1,102 @@
+"""Figures: round curve, Pareto, horizon and table, checked from the figure objects."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from patchworld.evaluate import RESULT_SCHEMA
+from patchworld.viz import horizon_figure, pareto_figure, pareto_front, results_table, round_curve
+
+
+def _results() -> pl.DataFrame:
+    """A small synthetic results frame: two envs, a program in both variants, a reference, the oracle."""
+    points = {  # (env, label, variant): (token_f1, success, decision_agreement)
+        ("maze", "prog", "simple"): (0.8, 0.6, 0.7),
+        ("maze", "prog", "residual"): (0.9, 0.5, 0.6),
+        ("maze", "lookup table", "reference"): (0.7, 0.2, 0.3),
+        ("maze", "perfect model", "oracle"): (1.0, 1.0, 1.0),
+        ("wordle", "prog", "simple"): (0.4, 0.3, 0.5),
+        ("wordle", "prog", "residual"): (0.5, 0.3, 0.5),
+        ("wordle", "lookup table", "reference"): (0.6, 0.1, 0.2),
+        ("wordle", "perfect model", "oracle"): (1.0, 0.9, 1.0),
+    }
+    rows = []
+    for (env, label, variant), (f1, success, agree) in points.items():
+        for rq, metric, value in (("rq1", "token_f1", f1), ("rq3", "success", success),
+                                  ("proxy", "decision_agreement", agree)):
+            rows.append({"env": env, "label": label, "variant": variant, "program": "h", "rq": rq, "metric": metric,
+                         "value": value, "n": 4, "note": ""})
+        if variant != "oracle":
+            for h, v in ((1, f1), (3, f1 - 0.1), (2, f1 - 0.05)):
+                rows.append({"env": env, "label": label, "variant": variant, "program": "h", "rq": "rq2",
+                             "metric": f"f1@{h}", "value": v, "n": 4, "note": ""})
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA)
+
+
+def test_round_curve_line_and_candidate_points() -> None:
+    cands = pl.DataFrame({"round": [1, 1, 2, 2, 3], "candidate_id": list("abcde"),
+                          "score_before": [0.5, 0.5, 0.6, 0.6, 0.6], "score_after": [0.6, 0.4, None, 0.55, 0.7],
+                          "accepted": [True, False, False, False, True]})
+    fig = round_curve(cands)
+    traces = {t.name: t for t in fig.data}
+    assert list(traces) == ["accepted program", "accepted candidate", "rejected candidate",
+                            "rejected candidate (no score)"]
+    assert list(traces["accepted program"].x) == [0, 1, 2, 3]
+    assert list(traces["accepted program"].y) == [0.5, 0.6, 0.6, 0.7]
+    assert list(traces["accepted candidate"].y) == [0.6, 0.7]
+    assert list(traces["rejected candidate"].y) == [0.4, 0.55]
+    assert traces["accepted candidate"].marker.symbol != traces["rejected candidate"].marker.symbol
+    assert fig.layout.xaxis.title.text == "round" and fig.layout.yaxis.title.text == "val token F1"
+    with pytest.raises(ValueError, match="accepted"):
+        round_curve(cands.drop("accepted"))
+
+
+def test_pareto_front_is_the_non_dominated_set() -> None:
+    pts = [(0.1, 0.9), (0.5, 0.5), (0.4, 0.4), (0.9, 0.1), (0.5, 0.2)]
+    assert pareto_front(pts) == [0, 1, 3]
+    assert pareto_front([]) == []
+
+
+def test_pareto_figure_traces_legend_and_front() -> None:
+    fig = pareto_figure(_results())
+    names = {t.name for t in fig.data if t.showlegend}
+    assert names == {"Simple (program)", "Residual (program + memory)", "reference: lookup table",
+                     "perfect model (oracle)", "Pareto front"}
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["maze", "wordle", "macro"]
+    assert fig.layout.xaxis.title.text.startswith("fidelity") and fig.layout.yaxis.title.text.startswith("planning")
+    fronts = [t for t in fig.data if t.name == "Pareto front"]
+    assert len(fronts) == 3
+    # maze: simple (0.8, 0.6) and residual (0.9, 0.5) are both on the front, the oracle is excluded
+    maze_front = fronts[0]
+    assert list(maze_front.x)[1:-1] == [0.8, 0.9] and list(maze_front.y)[1:-1] == [0.6, 0.5]
+    connectors = [t for t in fig.data if t.name == "prog: simple-residual"]
+    assert len(connectors) == 3
+    proxy = pareto_figure(_results(), y="decision_agreement", macro=False)
+    assert [a.text for a in proxy.layout.annotations] == ["maze", "wordle"]
+    assert "decision agreement" in proxy.layout.yaxis.title.text
+
+
+def test_pareto_defaults_to_the_proxy_without_rq3() -> None:
+    fig = pareto_figure(_results().filter(pl.col("rq") != "rq3"))
+    assert "decision agreement" in fig.layout.yaxis.title.text
+
+
+def test_horizon_figure_curves() -> None:
+    fig = horizon_figure(_results())
+    legend = {t.name for t in fig.data if t.showlegend}
+    assert legend == {"prog (simple)", "prog (residual)", "lookup table (reference)"}
+    first = fig.data[0]
+    assert list(first.x) == [1, 2, 3]  # sorted by horizon
+    assert fig.layout.xaxis.title.text.startswith("horizon") and fig.layout.yaxis.title.text == "token F1"
+    assert len(fig.data) == 6  # 3 curves x 2 envs
+
+
+def test_results_table_cells() -> None:
+    fig = results_table(_results(), metrics=("token_f1", "success"))
+    table = fig.data[0]
+    assert list(table.header.values) == ["env", "label", "variant", "token_f1", "success"]
+    envs = list(table.cells.values[0])
+    assert envs.count("macro") == 4 and envs.count("maze") == 4
+    assert all(isinstance(v, str) and len(v.split(".")[1]) == 3 for v in table.cells.values[3])
