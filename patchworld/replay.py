@@ -1,0 +1,223 @@
+"""Replaying trajectories through a world-model program: teacher-forced (RQ1) and rollout (RQ2).
+
+For each trajectory: ``b = correct_belief(init_belief(), first observation)``; then per
+transition ``b' = predict_belief(b, a)``, ``o_hat = readout_observation(b', a)``, compare with
+the true next observation, and ``b = correct_belief(b', o_true)`` (``mode="teacher"``) or
+``b = correct_belief(b', o_hat)`` (``mode="rollout"``: the model feeds on its own predictions).
+An exception in predict keeps the belief and predicts ""; an exception in correct keeps the
+prior. With a :class:`ResidualMemory`, a memory hit on (current observation text, action) --
+the true observation in teacher mode, the model's last prediction in rollout -- replaces the
+readout; the program's belief still advances.
+
+The whole job runs in one sandbox worker (:func:`patchworld.sandbox.run_job`). The steps frame
+always has one row per transition, even when the program fails to load or the job dies.
+
+Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
+``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
+``token_f1_covered`` (mean over covered rows only: the reference's ``mean_token_f1``) and
+counts of rows: ``n_load_errors``, ``n_exceptions`` (exceptions and step timeouts),
+``n_timeouts`` (rows lost to a job-level timeout), ``n_job_failures`` (rows lost to any job
+failure: timeout, memory, crashed, output limit), ``n_mismatches`` (mismatch or empty),
+``n_from_memory`` (residual hits); ``outcome`` repeats the job outcome. Rollout mode adds ``f1@h`` for h in 1, 2, 3, 5, 8, 10, 15 (mean token F1 of the h-th
+prediction over trajectories at least h long), ``rollout_auc`` (mean of the reported
+horizons) and ``rollout_drop`` (first reported minus last reported), as the reference does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from patchworld.counterexamples import Counterexample, from_frame
+from patchworld.data import Trajectory
+from patchworld.metrics import bleu4, is_covered, token_f1
+from patchworld.program import Program
+from patchworld.residual import ResidualMemory
+from patchworld.sandbox import Limits, run_job
+
+__all__ = ["replay", "Replay", "HORIZONS", "STEP_SCHEMA"]
+
+HORIZONS: tuple[int, ...] = (1, 2, 3, 5, 8, 10, 15)
+STEP_SCHEMA: dict[str, Any] = {
+    "traj_id": pl.Utf8, "step": pl.Int64, "id": pl.Utf8, "observation": pl.Utf8, "action": pl.Utf8,
+    "predicted": pl.Utf8, "true": pl.Utf8, "token_f1": pl.Float64, "exact": pl.Boolean, "bleu4": pl.Float64,
+    "error_kind": pl.Utf8, "error": pl.Utf8, "belief": pl.Utf8, "from_memory": pl.Boolean,
+}
+_HORIZON_SCHEMA = {"horizon": pl.Int64, "token_f1": pl.Float64, "exact_match": pl.Float64, "n": pl.Int64}
+
+
+@dataclass
+class Replay:
+    """The result of replaying one program over a set of trajectories."""
+
+    program_hash: str
+    mode: str
+    split: str
+    outcome: str
+    detail: str
+    steps: pl.DataFrame
+    metrics: dict
+    horizon: pl.DataFrame | None = None
+    output: str = ""  # the first few KB the program printed
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def counterexamples(self) -> list[Counterexample]:
+        """Every row that is not an exact match, as counterexamples."""
+        return from_frame(self.steps)
+
+    def summary(self) -> str:
+        """One line: outcome and headline metrics."""
+        m = self.metrics
+        return (f"{self.program_hash} {self.mode} on {self.split}: {self.outcome} "
+                f"f1={m['token_f1']:.3f} exact={m['exact_match']:.3f} n={m['n_transitions']}")
+
+
+def _split_of(trajectories: Sequence[Trajectory]) -> str:
+    splits = {t.split for t in trajectories}
+    return splits.pop() if len(splits) == 1 else ("mixed" if splits else "")
+
+
+def replay(
+    program: Program,
+    trajectories: Sequence[Trajectory],
+    mode: str = "teacher",
+    sandbox: bool = True,
+    residual: ResidualMemory | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Replay:
+    """Replay ``trajectories`` through ``program`` (see the module docstring).
+
+    Never raises for anything the program does; ``Replay.outcome`` says how the job ended.
+    """
+    if mode not in ("teacher", "rollout"):
+        raise ValueError(f"mode must be 'teacher' or 'rollout', got {mode!r}")
+    trajectories = list(trajectories)
+    payload = [[i, [[t.observation, t.action, t.next_observation] for t in traj.transitions]]
+               for i, traj in enumerate(trajectories) if traj.transitions]
+    total = sum(len(traj.transitions) for traj in trajectories)
+    done = [0]
+    scored: dict[int, list[tuple]] = {}
+
+    def on_rows(index: int, rows: list) -> None:
+        # score while the worker carries on with the next trajectory
+        if len(rows) == len(trajectories[index].transitions):
+            scored[index] = _score(trajectories[index], rows)
+        done[0] += len(trajectories[index].transitions)
+        if progress is not None:
+            progress(done[0], total, f"replay {program.hash}")
+
+    if progress is not None:
+        progress(0, total, f"replay {program.hash}")
+    job = run_job(program, payload, mode, residual, limits, sandbox, on_rows)
+    steps = _steps_frame(trajectories, job.rows, scored, job.outcome, job.detail)
+    metrics = _metrics(steps, job.outcome)
+    horizon = None
+    if mode == "rollout":
+        horizon = _horizon_frame(steps)
+        metrics.update(_horizon_metrics(horizon))
+    if progress is not None:
+        progress(total, total, f"replay {program.hash}: {job.outcome}")
+    return Replay(program.hash, mode, _split_of(trajectories), job.outcome, job.detail, steps, metrics, horizon,
+                  job.output, job.seconds)
+
+
+def _text(value: object) -> str:
+    """A string safe for polars (program output may hold lone surrogates)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _score(traj: Trajectory, rows: list, fill_kind: str = "", fill_error: str = "") -> list[tuple]:
+    """Full step rows for one trajectory: the worker's rows, then filler rows for any missing."""
+    out = []
+    tid = traj.id
+    for step, t in enumerate(traj.transitions):
+        row = rows[step] if step < len(rows) else None
+        if row is not None and len(row) == 5:
+            predicted, kind, error, belief, hit = _text(row[0]), str(row[1]), _text(row[2]), _text(row[3]), bool(row[4])
+        else:
+            predicted, kind, error, belief, hit = "", fill_kind, fill_error, "", False
+        true = t.next_observation
+        exact = predicted == true and (kind == "" or (kind in ("exception", "step_timeout") and predicted != ""))
+        if kind == "":
+            kind = "" if exact else ("empty" if not predicted.strip() else "mismatch")
+        out.append((tid, step, f"{tid}#{step}", t.observation, t.action, predicted, true, token_f1(predicted, true),
+                    exact, bleu4(predicted, true), kind, error, belief, hit))
+    return out
+
+
+def _steps_frame(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, list[tuple]],
+                 outcome: str, detail: str) -> pl.DataFrame:
+    """One row per transition: rows scored as they streamed in, fillers for anything missing."""
+    fill_kind = outcome if outcome != "ok" else "crashed"
+    fill_error = detail if outcome != "ok" else "no result for this transition"
+    rows: list[tuple] = []
+    for index, traj in enumerate(trajectories):
+        got = scored.get(index)
+        if got is None or len(got) != len(traj.transitions):
+            got = _score(traj, raw.get(index, []), fill_kind, fill_error)
+        rows.extend(got)
+    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in STEP_SCHEMA]
+    return pl.DataFrame(dict(zip(STEP_SCHEMA, columns, strict=True)), schema=STEP_SCHEMA)
+
+
+def _metrics(steps: pl.DataFrame, outcome: str) -> dict:
+    n = steps.height
+    kinds = steps["error_kind"].to_list()
+    predicted = steps["predicted"].to_list()
+    covered = [is_covered(p) and k not in ("exception", "step_timeout") for p, k in zip(predicted, kinds, strict=True)]
+    f1 = steps["token_f1"].to_list()
+    n_cov = sum(covered)
+
+    def count(*names: str) -> int:
+        return sum(1 for k in kinds if k in names)
+
+    return {
+        "token_f1": sum(f1) / n if n else 0.0,
+        "exact_match": sum(steps["exact"].to_list()) / n if n else 0.0,
+        "bleu4": sum(steps["bleu4"].to_list()) / n if n else 0.0,
+        "coverage": n_cov / n if n else 0.0,
+        "token_f1_covered": sum(v for v, c in zip(f1, covered, strict=True) if c) / n_cov if n_cov else 0.0,
+        "n_transitions": n,
+        "n_load_errors": count("load_error"),
+        "n_exceptions": count("exception", "step_timeout"),
+        "n_timeouts": count("timeout"),
+        "n_job_failures": count("timeout", "memory", "crashed", "output_limit"),
+        "n_mismatches": count("mismatch", "empty"),
+        "n_from_memory": sum(steps["from_memory"].to_list()),
+    }
+
+
+def _horizon_frame(steps: pl.DataFrame) -> pl.DataFrame:
+    at = steps.filter(pl.col("step").is_in([h - 1 for h in HORIZONS]))
+    grouped = (
+        at.group_by("step")
+        .agg(pl.col("token_f1").mean().alias("token_f1"), pl.col("exact").cast(pl.Float64).mean().alias("exact_match"),
+             pl.len().cast(pl.Int64).alias("n"))
+        .with_columns((pl.col("step") + 1).alias("horizon"))
+    )
+    frame = pl.DataFrame({"horizon": list(HORIZONS)}, schema={"horizon": pl.Int64})
+    frame = frame.join(grouped.select("horizon", "token_f1", "exact_match", "n"), on="horizon", how="left")
+    return frame.with_columns(pl.col("n").fill_null(0)).cast(_HORIZON_SCHEMA).sort("horizon")
+
+
+def _horizon_metrics(horizon: pl.DataFrame) -> dict:
+    out: dict[str, float] = {}
+    observed = []
+    for row in horizon.iter_rows(named=True):
+        value = row["token_f1"] if row["n"] else 0.0
+        out[f"f1@{row['horizon']}"] = value
+        if row["n"]:
+            observed.append(value)
+    out["rollout_auc"] = sum(observed) / len(observed) if observed else 0.0
+    out["rollout_drop"] = observed[0] - observed[-1] if observed else 0.0
+    return out

@@ -1,0 +1,368 @@
+"""Worker processes for the sandbox: a fork server (fast path) and plain spawned workers (fallback).
+
+The fork server is one long-lived ``python -m patchworld.sandbox_worker --server`` process,
+started once with a scrubbed environment; for each job it forks a child (a millisecond, no
+interpreter start-up) that starts its own session, installs the guards and runs the job.
+If the fork server cannot be used, each job gets a freshly spawned worker, one of which is
+kept warm as a spare. Either way a worker serves exactly one job and is then killed with its
+whole process group. Frames are length-prefixed JSON (never pickle) in both directions.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+__all__ = ["clean_environment", "take_worker", "release_worker", "shutdown_pool", "Worker"]
+
+_HEADER_SIZE = 8
+_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+_ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "HOME", "TMPDIR")
+_WORKER_CMD = [sys.executable, "-m", "patchworld.sandbox_worker"]
+
+
+def clean_environment() -> dict[str, str]:
+    """The environment given to workers: an allow-list, minus anything that looks secret."""
+    env = {k: v for k, v in os.environ.items() if k in _ALLOWED_ENV and not _SECRET.search(k)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the dir holding patchworld/
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONHASHSEED"] = "0"  # set iteration order inside programs is reproducible
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return str(-code)
+
+
+class Worker:
+    """One job process seen from the parent: send frames, receive frames with a deadline."""
+
+    pid: int
+    returncode: int | None = None
+    cpu: float = 0.0
+
+    def __init__(self, job_fd: int, result_fd: int, scratch: str):
+        self.job_fd, self.fd, self.scratch = job_fd, result_fd, scratch
+        self.buffer = bytearray()
+        self.closed = False
+
+    def send(self, obj: Any) -> bool:
+        """Write one frame; False if the worker is gone."""
+        data = json.dumps(obj).encode("utf-8")
+        view = memoryview(len(data).to_bytes(_HEADER_SIZE, "little") + data)
+        try:
+            while view:
+                view = view[os.write(self.job_fd, view) :]
+            return True
+        except OSError:
+            return False
+
+    def recv(self, deadline: float) -> Any:
+        """The next frame, or "eof" when the worker closed its end or died, or "deadline"."""
+        while True:
+            if len(self.buffer) >= _HEADER_SIZE:
+                size = int.from_bytes(self.buffer[:_HEADER_SIZE], "little")
+                if len(self.buffer) >= _HEADER_SIZE + size:
+                    body = bytes(self.buffer[_HEADER_SIZE : _HEADER_SIZE + size])
+                    del self.buffer[: _HEADER_SIZE + size]
+                    try:
+                        return json.loads(body)
+                    except ValueError:
+                        return "eof"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "deadline"
+            if not select.select([self.fd], [], [], min(remaining, 0.25))[0]:
+                if self.poll() is not None and not select.select([self.fd], [], [], 0)[0]:
+                    return "eof"
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return "eof"
+            self.buffer.extend(chunk)
+
+    def poll(self) -> int | None:
+        """The exit code if the worker has ended (negative: killed by that signal)."""
+        raise NotImplementedError
+
+    def reap(self, timeout: float = 2.0) -> float:
+        """Wait up to ``timeout`` for the exit status; the CPU seconds used (0.0 if unknown)."""
+        end = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < end:
+            time.sleep(0.005)
+        return self.cpu
+
+    def kill(self) -> None:
+        """Kill the worker's process group, close pipes, remove the scratch directory."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.poll() is None:
+            for killer in (os.killpg, os.kill):
+                try:
+                    killer(self.pid, signal.SIGKILL)
+                    break
+                except OSError:
+                    continue
+        for fd in (self.job_fd, self.fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def death(self) -> str:
+        """Why the worker ended, for a "crashed" detail."""
+        code = self.poll()
+        if code is None:
+            return "worker stopped answering"
+        if code < 0:
+            return f"worker killed by signal {_signal_name(code)}"
+        return f"worker exited with code {code} before finishing"
+
+
+class SpawnedWorker(Worker):
+    """A worker started as its own interpreter (the fallback path)."""
+
+    def __init__(self) -> None:
+        scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
+        job_r, job_w = os.pipe()
+        result_r, result_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [*_WORKER_CMD, str(result_w)], stdin=job_r, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(result_w,), env=clean_environment(), cwd=scratch,
+                start_new_session=True,
+            )
+        finally:
+            os.close(job_r)
+            os.close(result_w)
+        self.pid = self.proc.pid
+        super().__init__(job_w, result_r, scratch)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = self.proc.poll() if self.proc.returncode is None else self.proc.returncode
+                return self.returncode
+            if pid:
+                self.returncode = self.proc.returncode = os.waitstatus_to_exitcode(status)
+                self.cpu = usage.ru_utime + usage.ru_stime
+        return self.returncode
+
+    def kill(self) -> None:
+        super().kill()
+        if self.returncode is None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self.returncode = self.proc.returncode
+
+
+class _ForkServer:
+    """The parent's handle on the fork server process."""
+
+    def __init__(self) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.root = tempfile.mkdtemp(prefix="pw-forkserver-")
+        try:
+            self.proc = subprocess.Popen(
+                [*_WORKER_CMD, "--server", str(theirs.fileno())], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                env=clean_environment(), cwd=self.root, start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.sock = mine
+        self.lock = threading.Lock()
+        self.forked: dict[int, int] = {}
+        self.exits: dict[int, tuple[int, float]] = {}
+        self.counter = 0
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _pump(self, timeout: float) -> None:
+        """Read the server's messages (caller holds the lock)."""
+        while select.select([self.sock], [], [], timeout)[0]:
+            data = self.sock.recv(1 << 16)
+            if not data:
+                raise OSError("the fork server closed its socket")
+            msg = json.loads(data)
+            if msg[0] == "forked":
+                self.forked[int(msg[1])] = int(msg[2])
+            elif msg[0] == "exit":
+                self.exits[int(msg[1])] = (int(msg[2]), float(msg[3]))
+                while len(self.exits) > 4096:
+                    self.exits.pop(next(iter(self.exits)))
+            timeout = 0
+
+    def fork(self) -> ForkedWorker:
+        scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
+        job_r, job_w = os.pipe()
+        result_r, result_w = os.pipe()
+        try:
+            with self.lock:
+                self.counter += 1
+                rid = self.counter
+                payload = json.dumps({"id": rid, "scratch": scratch}).encode()
+                socket.send_fds(self.sock, [payload], [job_r, result_w])
+                deadline = time.monotonic() + 10
+                while rid not in self.forked:
+                    if time.monotonic() > deadline or not self.alive():
+                        raise OSError("the fork server did not answer")
+                    self._pump(0.05)
+                pid = self.forked.pop(rid)
+        except BaseException:
+            for fd in (job_w, result_r):
+                os.close(fd)
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        finally:
+            os.close(job_r)
+            os.close(result_w)
+        return ForkedWorker(self, pid, job_w, result_r, scratch)
+
+    def exit_of(self, pid: int) -> tuple[int, float] | None:
+        with self.lock:
+            try:
+                self._pump(0)
+            except OSError:
+                pass
+            return self.exits.get(pid)
+
+    def stop(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class ForkedWorker(Worker):
+    """A job process forked by the fork server (not our child: the server reports its exit)."""
+
+    def __init__(self, server: _ForkServer, pid: int, job_fd: int, result_fd: int, scratch: str):
+        self.server, self.pid = server, pid
+        super().__init__(job_fd, result_fd, scratch)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            status = self.server.exit_of(self.pid)
+            if status is not None:
+                self.returncode, self.cpu = status
+        return self.returncode
+
+
+class _Pool:
+    """The fork server when it works, else spawned workers with one warm spare (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.server: _ForkServer | None = None
+        self.server_failed = False
+        self.spare: SpawnedWorker | None = None
+
+    def _server(self) -> _ForkServer | None:
+        with self.lock:
+            if self.server is not None and not self.server.alive():
+                self.server.stop()
+                self.server = None
+            if self.server is None and not self.server_failed:
+                try:
+                    self.server = _ForkServer()
+                except OSError:
+                    self.server_failed = True
+            return self.server
+
+    def take(self) -> Worker:
+        server = self._server()
+        if server is not None:
+            try:
+                return server.fork()
+            except OSError:
+                with self.lock:
+                    self.server_failed = True
+        with self.lock:
+            worker, self.spare = self.spare, None
+        if worker is None or worker.poll() is not None:
+            if worker is not None:
+                worker.kill()
+            worker = SpawnedWorker()
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        worker.kill()
+        if isinstance(worker, SpawnedWorker):
+            with self.lock:
+                if self.spare is None:
+                    self.spare = SpawnedWorker()
+
+    def shutdown(self) -> None:
+        with self.lock:
+            if self.spare is not None:
+                self.spare.kill()
+                self.spare = None
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
+
+
+    def forget(self) -> None:
+        """In a forked copy of this process: drop the parent's workers without touching them."""
+        self.lock = threading.Lock()
+        self.server = None
+        self.spare = None
+
+
+_POOL = _Pool()
+atexit.register(_POOL.shutdown)
+os.register_at_fork(after_in_child=_POOL.forget)
+
+
+def take_worker() -> Worker:
+    """A fresh worker process, ready for one job."""
+    return _POOL.take()
+
+
+def release_worker(worker: Worker) -> None:
+    """Kill a worker after its job (and prepare the next one when spawning)."""
+    _POOL.release(worker)
+
+
+def shutdown_pool() -> None:
+    """Stop the fork server and any spare worker (they restart on the next job)."""
+    _POOL.shutdown()
+
+
+def use_fork_server(enabled: bool) -> None:
+    """Switch between the fork server (default) and spawned workers, e.g. to compare them."""
+    _POOL.shutdown()
+    _POOL.server_failed = not enabled

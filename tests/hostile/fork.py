@@ -1,0 +1,31 @@
+"""Hostile program: forks a child that would outlive the job"""
+import os, time
+
+class Model:
+    def parse_observation(self, obs):
+        pass
+        return {"text": obs}
+
+    def extract_valid_action_forms(self):
+        pass
+        return ["noop"]
+
+    def init_belief(self):
+        pass
+        return {}
+
+    def correct_belief(self, belief, obs):
+        pass
+        belief["obs"] = obs
+        return belief
+
+    def predict_belief(self, belief, action):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        return belief
+
+    def readout_observation(self, belief, action=""):
+        pass
+        return belief.get("obs", "")

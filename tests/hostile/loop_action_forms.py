@@ -1,0 +1,28 @@
+"""Hostile program: infinite loop in extract_valid_action_forms"""
+
+
+class Model:
+    def parse_observation(self, obs):
+        pass
+        return {"text": obs}
+
+    def extract_valid_action_forms(self):
+        while True: pass
+        return ["noop"]
+
+    def init_belief(self):
+        pass
+        return {}
+
+    def correct_belief(self, belief, obs):
+        pass
+        belief["obs"] = obs
+        return belief
+
+    def predict_belief(self, belief, action):
+        pass
+        return belief
+
+    def readout_observation(self, belief, action=""):
+        pass
+        return belief.get("obs", "")

@@ -1,0 +1,4 @@
+"""Hostile program: loops forever while the module loads."""
+
+while True:
+    pass

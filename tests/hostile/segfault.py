@@ -1,0 +1,35 @@
+"""Hostile program: overflows the C stack (repr of a deeply nested list with the recursion limit lifted): the interpreter segfaults"""
+import sys
+
+def _down(n):
+    return _down(n + 1) + 1
+
+class Model:
+    def parse_observation(self, obs):
+        pass
+        return {"text": obs}
+
+    def extract_valid_action_forms(self):
+        pass
+        return ["noop"]
+
+    def init_belief(self):
+        pass
+        return {}
+
+    def correct_belief(self, belief, obs):
+        pass
+        belief["obs"] = obs
+        return belief
+
+    def predict_belief(self, belief, action):
+        nested = []
+        for _ in range(300_000):
+            nested = [nested]
+        sys.setrecursionlimit(10**8)
+        repr(nested)
+        return belief
+
+    def readout_observation(self, belief, action=""):
+        pass
+        return belief.get("obs", "")

@@ -1,0 +1,87 @@
+"""Text metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from patchworld.metrics import bleu4, exact_match, is_covered, token_f1
+
+
+def test_exact_match_is_character_exact() -> None:
+    assert exact_match("You see a door.", "You see a door.")
+    assert not exact_match("You see a door.", "you see a door.")
+    assert not exact_match("a  b", "a b")
+
+
+def test_token_f1_is_set_based_and_lower_cased() -> None:
+    # pred set {a, b, c}, true set {a, b, d, e}: common 2, P = 2/3, R = 2/4, F1 = 4/7
+    assert token_f1("A b c", "a B d e") == pytest.approx(4 / 7)
+    # duplicates count once: {the, cat} vs {the, cat, sat}: P = 1, R = 2/3, F1 = 0.8
+    assert token_f1("the the the cat", "the cat sat") == pytest.approx(0.8)
+    assert token_f1("x y", "x y") == 1.0
+    assert token_f1("x", "y") == 0.0
+
+
+def test_token_f1_empty_sides_score_zero_like_the_reference() -> None:
+    assert token_f1("", "a") == 0.0
+    assert token_f1("a", "   ") == 0.0
+    assert token_f1("", "") == 0.0
+
+
+def test_bleu4_hand_computed() -> None:
+    # p1 = 3/4, p2 = 2/3, p3 = 1/2, p4 = 0 matches of 1 -> 0.1/1; same length: no brevity penalty
+    expected = (0.75 * (2 / 3) * 0.5 * 0.1) ** 0.25
+    assert bleu4("a b c d", "a b c e") == pytest.approx(expected)
+    assert bleu4("a b c d e", "a b c d e") == pytest.approx(1.0)
+
+
+def test_bleu4_brevity_penalty_and_short_hypotheses() -> None:
+    # hyp "a b" vs ref "a b c d": p1 = 1, p2 = 1, p3 and p4 have no n-grams -> 0.1/1 each
+    # brevity penalty exp(1 - 4/2) = e^-1
+    expected = math.exp(-1) * (1 * 1 * 0.1 * 0.1) ** 0.25
+    assert bleu4("a b", "a b c d") == pytest.approx(expected)
+
+
+def test_bleu4_clips_counts_and_is_case_sensitive() -> None:
+    # "the the the" vs "the cat": clipped unigram matches 1/3; p2 = 0/2 -> 0.1/2; p3 0/1 -> 0.1; p4 0/1 -> 0.1
+    expected = ((1 / 3) * (0.1 / 2) * 0.1 * 0.1) ** 0.25
+    assert bleu4("the the the", "the cat") == pytest.approx(expected)
+    assert bleu4("A", "a") == 0.0
+    assert bleu4("", "a") == 0.0 and bleu4("a", "") == 0.0
+
+
+def test_coverage_rejects_empty_and_error_text() -> None:
+    assert is_covered("You see a door.")
+    assert not is_covered("   ")
+    assert not is_covered("Traceback (most recent call last)")
+    assert not is_covered("Error: nothing")
+
+
+def _plain_bleu4(predicted: str, true: str) -> float:
+    """A direct, slow transcription of the definition, to check the optimized version."""
+    hyp, ref = predicted.split(), true.split()
+    if not hyp or not ref:
+        return 0.0
+    log_sum = 0.0
+    for n in range(1, 5):
+        hyp_grams = [tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1)]
+        ref_grams = [tuple(ref[i : i + n]) for i in range(len(ref) - n + 1)]
+        matched = sum(min(hyp_grams.count(g), ref_grams.count(g)) for g in set(hyp_grams))
+        total = max(1, len(hyp_grams))
+        if matched == 0 and n == 1:
+            return 0.0
+        log_sum += 0.25 * math.log(matched / total if matched else 0.1 / total)
+    brevity = 1.0 if len(hyp) > len(ref) else math.exp(1 - len(ref) / len(hyp))
+    return brevity * math.exp(log_sum)
+
+
+def test_bleu4_agrees_with_the_plain_definition_on_random_texts() -> None:
+    import random
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        p = " ".join(rng.choice("abcd") for _ in range(rng.randint(0, 10)))
+        t = " ".join(rng.choice("abcd") for _ in range(rng.randint(0, 10)))
+        assert bleu4(p, t) == pytest.approx(_plain_bleu4(p, t), abs=1e-12), (p, t)

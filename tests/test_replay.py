@@ -1,0 +1,135 @@
+"""Teacher-forced and rollout replay against hand-computed expectations on a tiny fixture."""
+
+from __future__ import annotations
+
+import pytest
+
+from patchworld.data import Trajectory, Transition
+from patchworld.program import Program
+from patchworld.replay import HORIZONS, STEP_SCHEMA, replay
+
+COUNTER = '''
+import re
+
+class Counter:
+    def init_belief(self):
+        return -1
+    def correct_belief(self, belief, obs):
+        m = re.search(r"count (\\d+)", obs)
+        return int(m.group(1)) if m else belief
+    def predict_belief(self, belief, action):
+        if action == "boom":
+            raise ValueError("boom!")
+        return belief + 1
+    def readout_observation(self, belief, action=""):
+        return f"count {belief}"
+'''
+
+
+def _fixture() -> list[Trajectory]:
+    def traj(i: int, rows: list[tuple[str, str, str]]) -> Trajectory:
+        ts = tuple(Transition(o, a, n, 0.0, False) for o, a, n in rows)
+        return Trajectory("toy", str(i), i, 0, "val", False, 0.0, ts)
+
+    return [
+        traj(0, [("count 0", "inc", "count 1"), ("count 1", "inc", "count 3"), ("count 3", "inc", "count 4")]),
+        traj(1, [("count 5", "boom", "count 5"), ("count 5", "inc", "count 6")]),
+    ]
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_teacher_forced(sandbox: bool) -> None:
+    seen: list[tuple[int, int]] = []
+    r = replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox, progress=lambda d, t, m: seen.append((d, t)))
+    assert r.outcome == "ok" and r.mode == "teacher" and r.split == "val"
+    assert r.steps.schema == STEP_SCHEMA
+    assert r.steps["id"].to_list() == ["toy/0/0#0", "toy/0/0#1", "toy/0/0#2", "toy/1/0#0", "toy/1/0#1"]
+    assert r.steps["predicted"].to_list() == ["count 1", "count 2", "count 4", "", "count 6"]
+    assert r.steps["error_kind"].to_list() == ["", "mismatch", "", "exception", ""]
+    assert r.steps["token_f1"].to_list() == pytest.approx([1.0, 0.5, 1.0, 0.0, 1.0])
+    assert r.steps["belief"].to_list() == ["0", "1", "3", "5", "5"]  # the belief before each step
+    assert "boom!" in r.steps["error"][3] and "line" in r.steps["error"][3]
+    m = r.metrics
+    assert m["token_f1"] == pytest.approx(0.7)
+    assert m["token_f1_covered"] == pytest.approx(3.5 / 4)
+    assert m["exact_match"] == pytest.approx(0.6) and m["coverage"] == pytest.approx(0.8)
+    assert (m["n_exceptions"], m["n_mismatches"], m["n_load_errors"], m["n_transitions"]) == (1, 1, 0, 5)
+    assert r.horizon is None
+    assert seen[-1] == (5, 5)
+    assert [c.id for c in r.counterexamples()] == ["toy/0/0#1", "toy/1/0#0"]
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_rollout_feeds_on_its_own_predictions(sandbox: bool) -> None:
+    r = replay(Program.from_source(COUNTER), _fixture(), mode="rollout", sandbox=sandbox)
+    assert r.steps["predicted"].to_list() == ["count 1", "count 2", "count 3", "", "count 6"]
+    assert r.steps["token_f1"].to_list() == pytest.approx([1.0, 0.5, 0.5, 0.0, 1.0])
+    h = {row["horizon"]: row for row in r.horizon.iter_rows(named=True)}
+    assert list(h) == list(HORIZONS)
+    assert (h[1]["token_f1"], h[2]["token_f1"], h[3]["token_f1"]) == pytest.approx((0.5, 0.75, 0.5))
+    assert (h[1]["n"], h[2]["n"], h[3]["n"], h[5]["n"]) == (2, 2, 1, 0)
+    assert r.metrics["f1@2"] == pytest.approx(0.75) and r.metrics["f1@5"] == 0.0
+    assert r.metrics["rollout_auc"] == pytest.approx((0.5 + 0.75 + 0.5) / 3)
+    assert r.metrics["rollout_drop"] == pytest.approx(0.0)
+
+
+def test_load_error_still_gives_one_row_per_transition() -> None:
+    r = replay(Program.from_source("class Broken(:\n    pass\n"), _fixture())
+    assert r.outcome == "load_error" and "line 1" in r.detail
+    assert r.steps.height == 5 and set(r.steps["error_kind"]) == {"load_error"}
+    assert r.metrics["n_load_errors"] == 5 and r.metrics["token_f1"] == 0.0
+
+
+def test_bad_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        replay(Program.from_source(COUNTER), _fixture(), mode="dream")
+
+
+GLITCHY = COUNTER.replace(
+    '        return f"count {belief}"',
+    '        if action == "glitch":\n            raise KeyError("no readout")\n        return f"count {belief}"',
+).replace(
+    "        m = re.search",
+    '        if "bad" in obs:\n            raise RuntimeError("cannot correct")\n        m = re.search',
+)
+
+
+def test_failed_readout_still_corrects_and_failed_correction_keeps_the_prior() -> None:
+    trajs = [Trajectory("toy", "0", 0, 0, "train", False, 0.0, (
+        Transition("count 0", "glitch", "count 7", 0.0, False),   # readout fails; belief still corrected to 7
+        Transition("count 7", "inc", "count 8 bad", 0.0, False),  # predicted "count 8"; correction fails -> prior 8
+        Transition("count 8 bad", "inc", "count 9", 0.0, False),  # prior 8 + 1 = 9: exact
+    ))]
+    r = replay(Program.from_source(GLITCHY), trajs, sandbox=False)
+    assert r.steps["predicted"].to_list() == ["", "count 8", "count 9"]
+    assert r.steps["error_kind"].to_list() == ["exception", "exception", ""]
+    assert "in readout_observation" in r.steps["error"][0] and "in correct_belief" in r.steps["error"][1]
+    assert r.steps["belief"].to_list() == ["0", "7", "8"]
+
+
+def test_belief_summaries_are_short_and_safe() -> None:
+    from patchworld.sandbox_runner import summarize
+
+    class Hostile:
+        __slots__ = ()
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr for you")
+
+    assert summarize({"a": [1, (2,)], "b": set()}) == "{'a': [1, (2,)], 'b': set()}"
+    huge = {"cells": {(i, j): ["wall"] for i in range(300) for j in range(300)}, "goal": (1, 2)}
+    text = summarize(huge)
+    assert len(text) <= 200 and text.startswith("{'cells': {(0, 0): ['wall']")
+    assert "summary failed" in summarize([Hostile()])
+
+
+def test_odd_readouts_do_not_break_the_frame() -> None:
+    odd = COUNTER.replace('        return f"count {belief}"', '        return "\\ud800 bad" if action == "odd" else 42')
+    trajs = [Trajectory("toy", "0", 0, 0, "train", False, 0.0, (
+        Transition("count 0", "odd", "count 1", 0.0, False), Transition("count 1", "inc", "count 2", 0.0, False),
+    ))]
+    for sandbox in (False, True):
+        r = replay(Program.from_source(odd), trajs, sandbox=sandbox)
+        assert r.outcome == "ok"
+        assert r.steps["error_kind"].to_list() == ["mismatch", "exception"]  # 42 is not a str
+        assert "expected str" in r.steps["error"][1]

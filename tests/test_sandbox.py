@@ -1,0 +1,165 @@
+"""The hostile-program corpus: every program yields its typed outcome and this process survives."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from patchworld.data import Trajectory, Transition
+from patchworld.program import Program, ProgramLoadError
+from patchworld.replay import replay
+from patchworld.sandbox import Limits, ModelCallError, clean_environment, open_model, use_fork_server
+
+HOSTILE = Path(__file__).parent / "hostile"
+LIMITS = Limits(cpu_seconds=4, memory_mb=200, wall_seconds=4, step_seconds=0.5, output_bytes=100_000,
+                max_step_timeouts=2)
+
+
+# the wall clock alone must stop the swallowing loop; the C-stack overflow needs a second to get there
+SLOW = {"loop_swallows_timeout": {"step_seconds": 0}, "segfault": {"step_seconds": 3, "wall_seconds": 6}}
+
+
+def _trajs() -> list[Trajectory]:
+    def traj(i: int) -> Trajectory:
+        ts = tuple(Transition(f"obs {i}.{s}", "noop", f"obs {i}.{s + 1}", 0.0, False) for s in range(3))
+        return Trajectory("toy", str(i), i, 0, "train", False, 0.0, ts)
+
+    return [traj(0), traj(1)]
+
+
+def _run(name: str, **kw):
+    limits = dataclasses.replace(LIMITS, **SLOW.get(name, {}))
+    return replay(Program.from_file(HOSTILE / f"{name}.py"), _trajs(), limits=limits, **kw)
+
+
+# name -> (job outcome, an error kind some row must have, text the detail/error must contain)
+CASES = {
+    "loop_init_belief": ("timeout", "step_timeout", "step timeouts"),
+    "loop_correct_belief": ("timeout", "step_timeout", "step timeouts"),
+    "loop_predict_belief": ("timeout", "step_timeout", "step timeouts"),
+    "loop_readout_observation": ("timeout", "step_timeout", "step timeouts"),
+    "loop_swallows_timeout": ("timeout", "timeout", "wall-clock"),
+    "memory_bomb": ("memory", "memory", "MemoryError"),
+    "deep_recursion": ("ok", "exception", "RecursionError"),
+    "sys_exit": ("ok", "exception", "SystemExit"),
+    "os_exit": ("crashed", "crashed", "exited with code 0"),
+    "segfault": ("crashed", "crashed", "SIGSEGV"),
+    "fork": ("ok", "exception", "os.fork is not allowed"),
+    "kill_parent": ("ok", "exception", "os.kill is not allowed"),
+    "print_flood": ("output_limit", "output_limit", "exceeded"),
+    "syntax_error": ("load_error", "load_error", "line 4"),
+    "no_class": ("load_error", "load_error", "no world-model class"),
+    "two_classes": ("load_error", "load_error", "Model, OtherModel"),
+    "missing_import": ("load_error", "load_error", "numpy_that_does_not_exist"),
+    "module_loop": ("load_error", "load_error", "loading took longer"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_program_gets_its_outcome(name: str) -> None:
+    outcome, kind, text = CASES[name]
+    result = _run(name)
+    assert result.outcome == outcome, (result.outcome, result.detail)
+    assert result.steps.height == 6  # one row per transition, always
+    kinds = set(result.steps["error_kind"].to_list())
+    assert kind in kinds, kinds
+    messages = result.detail + " ".join(result.steps["error"].to_list())
+    assert text in messages, messages[:500]
+    assert not result.steps["exact"].any()
+
+
+def test_secrets_do_not_reach_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-123")
+    monkeypatch.setenv("PATCHWORLD_LLM_TOKEN", "tok-fake")
+    monkeypatch.setenv("MY_SECRET", "shh")
+    assert "OPENAI_API_KEY" not in clean_environment()
+    result = _run("read_api_key")
+    assert result.outcome == "ok", result.detail
+    predicted = result.steps["predicted"].to_list()
+    assert predicted[0].startswith("ENV: VALUE:- PARENT:blocked"), predicted[0]
+    assert not any("sk-fake" in p or "LEAK" in p or "tok-fake" in p for p in predicted)
+
+
+def test_in_process_mode_matches_sandbox_on_a_good_program() -> None:
+    program = Program.from_file(HOSTILE / "good_maze.py")
+    trajs = [Trajectory("maze", "0", 0, 0, "train", True, 1.0, (
+        Transition("The goal is at position 3, 1. Your current position is at position 1, 1. There is a wall above you.",
+                   "move down", "The goal is at position 3, 1. Your current position is at position 2, 1.", 0.0, False),
+        Transition("The goal is at position 3, 1. Your current position is at position 2, 1.",
+                   "move down", "Success", 1.0, True),
+    ))]
+    boxed = replay(program, trajs, sandbox=True, limits=LIMITS)
+    local = replay(program, trajs, sandbox=False)
+    assert boxed.outcome == local.outcome == "ok"
+    assert boxed.steps["predicted"].to_list() == local.steps["predicted"].to_list()
+    assert boxed.steps["exact"].to_list() == [True, True]
+
+
+def test_model_client_holds_beliefs_by_handle() -> None:
+    program = Program.from_file(HOSTILE / "good_maze.py")
+    first = "The goal is at position 3, 1. Your current position is at position 1, 1."
+    for sandbox in (True, False):
+        with open_model(program, sandbox=sandbox, limits=LIMITS) as model:
+            h = model.init(first)
+            down = model.predict(h, "move down")
+            right = model.predict(h, "move right")  # the same handle again: beliefs are copied
+            assert down.observation.endswith("position 2, 1.")
+            assert right.observation.endswith("position 1, 2."), right
+            assert down.handle != right.handle and down.error_kind == ""
+            h2 = model.correct(down.handle, "The goal is at position 3, 1. Your current position is at position 2, 1.")
+            assert model.predict(h2, "move down").observation == "Success"
+            assert "move up" in model.action_forms()
+            assert "GraphState" in model.summary(h2) and len(model.summary(h2)) <= 200
+            model.release([h, h2])
+            assert model.predict(h, "move up").error_kind == "handle"
+
+
+def test_model_client_hostile_calls_are_typed() -> None:
+    with open_model(Program.from_file(HOSTILE / "loop_action_forms.py"), limits=LIMITS) as model:
+        with pytest.raises(ModelCallError) as info:
+            model.action_forms()
+        assert info.value.kind == "step_timeout"
+        assert model.init("hello") > 0  # still usable after a timed-out call
+    with open_model(Program.from_file(HOSTILE / "loop_parse_observation.py"), limits=LIMITS) as model:
+        with pytest.raises(ModelCallError):
+            model.parse("x")
+    with open_model(Program.from_file(HOSTILE / "os_exit.py"), limits=LIMITS) as model:
+        h = model.init("hello")
+        assert model.predict(h, "noop").error_kind == "crashed"
+        with pytest.raises(ModelCallError):
+            model.init("again")
+    with pytest.raises(ProgramLoadError, match="line 4"):
+        open_model(Program.from_file(HOSTILE / "syntax_error.py"), limits=LIMITS)
+    assert os.getpid() > 0  # still here
+
+
+@pytest.mark.parametrize("name", ["os_exit", "memory_bomb", "loop_predict_belief", "print_flood", "missing_import"])
+def test_spawned_worker_fallback_gives_the_same_outcomes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-123")
+    use_fork_server(False)
+    try:
+        result = _run(name)
+        secret = _run("read_api_key")
+    finally:
+        use_fork_server(True)
+    assert result.outcome == CASES[name][0], result.detail
+    assert CASES[name][1] in set(result.steps["error_kind"].to_list())
+    assert secret.outcome == "ok" and not any("sk-fake" in p for p in secret.steps["predicted"].to_list())
+
+
+def test_model_client_reports_reward_and_done_when_the_program_predicts_them() -> None:
+    source = (HOSTILE / "good_maze.py").read_text() + '''
+    def predict_reward_done(self, belief, action):
+        return (1.0, True) if self.predict_observation(belief, action) == "Success" else (0.0, False)
+'''
+    with open_model(Program.from_source(source), limits=LIMITS) as model:
+        h = model.init("The goal is at position 2, 1. Your current position is at position 1, 1.")
+        win, lose = model.predict(h, "move down"), model.predict(h, "move right")
+    assert (win.observation, win.reward, win.done) == ("Success", 1.0, True)
+    assert (lose.reward, lose.done) == (0.0, False)
+    with open_model(Program.from_file(HOSTILE / "good_maze.py"), sandbox=False) as model:
+        p = model.predict(model.init("The goal is at position 2, 1. Your current position is at position 1, 1."), "move up")
+    assert p.reward is None and p.done is None
