@@ -1,7 +1,7 @@
 """PatchWorld workbench: induce executable world models of text agents by local patches.
 
-The public API is re-exported here lazily (PEP 562), so ``import patchworld`` stays cheap
-and notebooks can pull only what they use.
+The public API is re-exported here lazily (PEP 562): ``import patchworld`` stays cheap and
+notebooks pull in only what they use (BabyAI's minigrid, plotly, the openai client).
 """
 
 from __future__ import annotations
@@ -11,28 +11,51 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS: dict[str, str] = {
-    # data
-    "Transition": "patchworld.data",
-    "Trajectory": "patchworld.data",
-    "TrajectoryFormatError": "patchworld.data",
-    "load_trajectories": "patchworld.data",
-    "save_trajectories": "patchworld.data",
-    "to_frame": "patchworld.data",
-    # environments
-    "make_env": "patchworld.envs",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "patchworld.data": ("Transition", "Trajectory", "TrajectoryFormatError", "load_trajectories",
+                        "save_trajectories", "to_frame"),
+    "patchworld.envs": ("make", "registered"),
+    "patchworld.program": ("Program", "ProgramLoadError"),
+    "patchworld.worldmodel_base": ("BaseWorldModel", "GraphState"),
+    "patchworld.replay": ("replay", "Replay"),
+    "patchworld.sandbox": ("Limits", "open_model", "ModelClient", "Prediction"),
+    "patchworld.residual": ("ResidualMemory",),
+    "patchworld.counterexamples": ("Counterexample", "select_counterexamples"),
+    "patchworld.metrics": ("token_f1", "exact_match", "bleu4"),
+    "patchworld.patches": ("Edit", "Patch", "PatchError", "apply_patch", "patch_from_sources", "unified_diff",
+                           "side_by_side_html"),
+    "patchworld.proposers": ("Proposer", "ProposalRequest", "Proposal", "MutationProposer", "LLMProposer",
+                             "ManualProposer", "manual_patch"),
+    "patchworld.synthesis": ("Session",),
+    "patchworld.gate": ("Verdict", "RoundResult", "compare"),
+    "patchworld.store": ("RunStore", "Run", "load_run"),
+    "patchworld.report": ("write_report",),
+    "patchworld.demo": ("run_demo",),
+    "patchworld.planning": ("run_episodes", "PerfectWorldModel", "ProgressChooser", "LLMChooser"),
+    "patchworld.agents": ("LookaheadAgent", "SearchAgent"),
+    "patchworld.evaluate": ("evaluate", "save_results", "load_results"),
+    "patchworld.viz": ("pareto_figure", "horizon_figure", "round_curve", "results_table"),
+    "patchworld.export": ("export_figures",),
 }
+_ALIASES = {"make_env": ("patchworld.envs", "make"), "registered_envs": ("patchworld.envs", "registered")}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names if module != "patchworld.envs"}
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+__all__ = sorted([*_WHERE, *_ALIASES, "__version__"])
+
+# `replay` and `evaluate` are both a submodule and a function: bind the functions eagerly, or
+# the first `import patchworld.replay` anywhere would shadow them with the module (they need
+# only polars).
+from patchworld.evaluate import evaluate as evaluate  # noqa: E402
+from patchworld.replay import replay as replay  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:
-    if name == "make_env":
-        return importlib.import_module("patchworld.envs").make
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'patchworld' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    if name in _ALIASES:
+        module, attr = _ALIASES[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'patchworld' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

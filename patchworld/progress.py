@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called as ``progress(done, total, message)``; ``total`` may be 0 when unknown."""
