@@ -44,7 +44,7 @@ __all__ = sorted([*_WHERE, *_ALIASES, "__version__"])
 
 # `replay` and `evaluate` are both a submodule and a function: bind the functions eagerly, or
 # the first `import patchworld.replay` anywhere would shadow them with the module (they need
-# only polars).
+# only polars). To get the modules themselves, use importlib.import_module("patchworld.replay").
 from patchworld.evaluate import evaluate as evaluate  # noqa: E402
 from patchworld.replay import replay as replay  # noqa: E402
 
