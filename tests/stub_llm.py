@@ -2,7 +2,10 @@
 
 Serves ``POST /v1/chat/completions`` from a script of replies (first in, first out), counts the
 calls and keeps the request bodies. A scripted :class:`Reply` can be an HTTP error (e.g. 429),
-or sleep before answering (to trigger client timeouts). When the script runs out the stub
+or sleep before answering (to trigger client timeouts), or be held back until the test sets
+an event (to force out-of-order completion without timing). The stub
+records how many requests it was serving at once (``max_in_flight``), so a test can check that
+a client really overlaps its calls. When the script runs out the stub
 answers with ``default`` if set, else HTTP 400 (which the LLM proposer raises as an error, so
 a test that makes too many calls fails loudly).
 
@@ -30,14 +33,20 @@ import pytest
 
 __all__ = ["Reply", "StubLLM", "stub_llm"]
 
+HOLD_LIMIT = 10.0  # seconds a held reply waits at most for its release (a sequential client ends up here)
+
 
 @dataclass
 class Reply:
-    """One scripted answer: content with status 200, or an error status; ``delay`` seconds first."""
+    """One scripted answer: content with status 200, or an error status; ``delay`` seconds first.
+
+    ``release``: hold the answer until the test sets this event (at most ``HOLD_LIMIT`` seconds).
+    """
 
     content: str = ""
     status: int = 200
     delay: float = 0.0
+    release: threading.Event | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -51,6 +60,8 @@ class StubLLM:
         self.default = default
         self.calls = 0
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0       # requests being served right now
+        self.max_in_flight = 0   # the most requests served at once
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -71,6 +82,15 @@ class StubLLM:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    def _enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def _next(self, body: dict[str, Any]) -> Reply:
         with self._lock:
             self.calls += 1
@@ -88,6 +108,13 @@ class StubLLM:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                stub._enter()
+                try:
+                    self._serve()
+                finally:
+                    stub._leave()
+
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
                 data = json.dumps(payload).encode()
                 try:
@@ -101,7 +128,7 @@ class StubLLM:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 if self.path.rstrip("/") != "/v1/chat/completions":
@@ -109,6 +136,8 @@ class StubLLM:
                     return
                 body = json.loads(raw or b"{}")
                 reply = stub._next(body)
+                if reply.release is not None:
+                    reply.release.wait(HOLD_LIMIT)
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:

@@ -1,16 +1,20 @@
-"""LLM proposer end to end against the local stub server: parsing, retries, timeouts, cache, tokens."""
+"""LLM proposer end to end against the local stub server: parsing, retries, timeouts, cache, tokens,
+concurrent samples and the order they come back in."""
 
 from __future__ import annotations
 
+import json
+import threading
+
 import pytest
-from stub_llm import Reply, StubLLM, stub_llm  # noqa: F401  (stub_llm is a fixture)
+from stub_llm import HOLD_LIMIT, Reply, StubLLM, stub_llm  # noqa: F401  (stub_llm is a fixture)
 
 from patchworld.counterexamples import Counterexample
 from patchworld.data import Trajectory, Transition
 from patchworld.patches import PatchError, apply_patch
 from patchworld.program import Program
 from patchworld.proposers.base import ProposalRequest
-from patchworld.proposers.llm import LLMError, LLMProposer, MalformedRepliesError
+from patchworld.proposers.llm import MAX_CONCURRENCY, LLMError, LLMProposer, MalformedRepliesError
 from patchworld.proposers.llm_prompts import contrastive_examples, parse_reply
 
 SRC = '''class Model:
@@ -67,7 +71,7 @@ def _proposer(stub: StubLLM, tmp_path, **kw) -> LLMProposer:
 def test_scripted_replies_all_proceed_then_replay_from_cache(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
     stub_llm.script(GOOD, NO_MATCH, WHOLE, GARBAGE, Reply(status=429, content="slow down"), GOOD2,
                     Reply(content=GOOD, delay=1.5), GOOD3)
-    proposer = _proposer(stub_llm, tmp_path)
+    proposer = _proposer(stub_llm, tmp_path, concurrency=1)  # the script maps onto samples in order
     proposals = proposer.propose(_request(6))
     assert [p.kind for p in proposals] == ["search_replace", "search_replace", "whole_module", "malformed",
                                            "search_replace", "search_replace"]
@@ -128,7 +132,7 @@ def test_consecutive_malformed_replies_raise(stub_llm: StubLLM, tmp_path) -> Non
 
 def test_exhausted_retries_give_an_error_proposal_and_others_proceed(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
     stub_llm.script(Reply(status=500), Reply(status=503), GOOD)
-    proposer = _proposer(stub_llm, tmp_path, max_retries=1)
+    proposer = _proposer(stub_llm, tmp_path, max_retries=1, concurrency=1)
     first, second = proposer.propose(_request(2))
     assert first.kind == "error" and first.patch is None and "2 attempts" in first.error
     assert second.kind == "search_replace"
@@ -190,3 +194,103 @@ def test_contrastive_examples_cover_actions_and_outcomes() -> None:
     text = contrastive_examples(_train(), k=3)
     assert text.count("### Example") == 3
     assert "'jump'" in text and "episode succeeded" in text and "episode failed" in text
+
+
+def _cached_contents(cache_dir) -> dict[int, str]:
+    """Sample index -> reply text, read back from the on-disk cache entries."""
+    records = [json.loads(f.read_text()) for f in cache_dir.rglob("*.json")]
+    return {r["sample"]: r["content"] for r in records}
+
+
+def test_samples_run_concurrently_and_come_back_by_sample_index(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
+    replies = [GOOD, GOOD2, GOOD3, WHOLE]
+    stub_llm.script(Reply(status=429), *(Reply(content=r, delay=0.5) for r in replies))
+    proposer = _proposer(stub_llm, tmp_path, timeout=10.0)
+    proposals = proposer.propose(_request(4))
+    assert stub_llm.max_in_flight > 1  # the stub served overlapping requests
+    assert stub_llm.calls == 5 and proposer.http_calls == 5  # the 429 was retried by one sample only
+    assert sorted(p.response for p in proposals) == sorted(replies)
+    assert [p.extra["sample"] for p in proposals] == [0, 1, 2, 3]
+    contents = _cached_contents(tmp_path / "cache")
+    assert [p.response for p in proposals] == [contents[i] for i in range(4)]
+    # counters updated from several threads add up
+    assert proposer.prompt_tokens == sum(p.prompt_tokens for p in proposals) > 0
+    assert proposer.completion_tokens == sum(p.completion_tokens for p in proposals) > 0
+
+
+def test_propose_iter_streams_in_arrival_order_then_replays_from_cache(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
+    # the first request to arrive is held until two proposals have been yielded: it must come back last
+    release = threading.Event()
+    stub_llm.script(Reply(content=GOOD, release=release), GOOD2, GOOD3)
+    proposer = _proposer(stub_llm, tmp_path, timeout=HOLD_LIMIT + 5)
+    streamed = []
+    for p in proposer.propose_iter(_request(3)):
+        streamed.append(p)
+        if len(streamed) == 2:
+            release.set()
+    assert stub_llm.max_in_flight >= 2 and stub_llm.calls == 3
+    assert streamed[-1].response == GOOD and {p.response for p in streamed[:2]} == {GOOD2, GOOD3}
+    assert sorted(p.extra["sample"] for p in streamed) == [0, 1, 2]
+    by_sample = {p.extra["sample"]: p.response for p in streamed}
+    assert by_sample == _cached_contents(tmp_path / "cache")
+
+    # a rerun replays from the cache: zero HTTP calls, yielded at once in sample order
+    again = _proposer(stub_llm, tmp_path)
+    replay = list(again.propose_iter(_request(3)))
+    assert stub_llm.calls == 3 and again.http_calls == 0 and again.prompt_tokens == 0
+    assert all(p.cached for p in replay)
+    assert [p.extra["sample"] for p in replay] == [0, 1, 2]
+    assert [p.response for p in replay] == [by_sample[i] for i in range(3)]
+    assert [p.response for p in again.propose(_request(3))] == [by_sample[i] for i in range(3)]
+
+
+def test_concurrency_is_bounded(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
+    stub_llm.script(*(Reply(content=r, delay=0.2) for r in (GOOD, GOOD2, GOOD3, WHOLE, GOOD)))
+    proposer = _proposer(stub_llm, tmp_path, concurrency=2, timeout=10.0)
+    assert len(proposer.propose(_request(5))) == 5
+    assert stub_llm.calls == 5 and 1 <= stub_llm.max_in_flight <= 2
+    assert proposer.workers(5) == 2
+    default = _proposer(stub_llm, tmp_path)
+    assert default.workers(4) == 4 and default.workers(1) == 1 and default.workers(50) == MAX_CONCURRENCY == 8
+    with pytest.raises(ValueError, match="concurrency"):
+        _proposer(stub_llm, tmp_path, concurrency=0)
+
+
+def _held_proposer(tmp_path, replies: dict[int, str], held: int, release: threading.Event, **kw) -> LLMProposer:
+    """A proposer whose sample ``held`` answers only once ``release`` is set (the others answer at once)."""
+    proposer = LLMProposer(model="stub-model", base_url="http://127.0.0.1:9/v1", api_key="k",
+                           cache_dir=tmp_path / "cache", **kw)
+
+    def fake_fetch(body: dict, sample: int) -> tuple[dict, str]:
+        if sample == held:
+            assert release.wait(10), "released too late: samples are not concurrent"
+        return {"content": replies[sample], "prompt_tokens": 1, "completion_tokens": 1}, ""
+
+    proposer._fetch_safe = fake_fetch  # type: ignore[method-assign]
+    return proposer
+
+
+def test_malformed_streak_counts_in_sample_order_not_arrival_order(tmp_path) -> None:
+    # index order: malformed, ok, malformed -> a streak of 1, no stop (arrival order 0, 2, 1 would stop at 2)
+    release = threading.Event()
+    proposer = _held_proposer(tmp_path, {0: GARBAGE, 1: GOOD, 2: GARBAGE}, held=1, release=release,
+                              max_consecutive_malformed=2)
+    got = []
+    for p in proposer.propose_iter(_request(3)):
+        got.append(p)
+        if len(got) == 2:
+            release.set()
+    assert [p.extra["sample"] for p in got][-1] == 1 and proposer.malformed_streak == 1
+    assert sorted(p.kind for p in got) == ["malformed", "malformed", "search_replace"]
+
+    # index order: ok, malformed, malformed -> stops, but only once sample 0 is known (arrival: 1, 2, 0)
+    release = threading.Event()
+    proposer = _held_proposer(tmp_path / "b", {0: GOOD, 1: GARBAGE, 2: "still nothing"}, held=0, release=release,
+                              max_consecutive_malformed=2)
+    got = []
+    with pytest.raises(MalformedRepliesError, match="2 consecutive malformed"):
+        for p in proposer.propose_iter(_request(3)):
+            got.append(p)
+            if len(got) == 2:
+                release.set()
+    assert sorted(p.extra["sample"] for p in got) == [1, 2] and all(p.kind == "malformed" for p in got)

@@ -3,8 +3,8 @@
 The key is a SHA-256 of the full request (model, messages, temperature, max tokens, ...)
 plus the sample index: the ``n`` samples of one request are distinct entries, and the same
 request asked again returns the same ``n`` replies in the same order. One JSON file per
-entry (``<dir>/<key[:2]>/<key>.json``), written atomically, so concurrent workers and a
-killed run never leave a half-written entry.
+entry (``<dir>/<key[:2]>/<key>.json``), written atomically, so concurrent workers (processes or
+threads) and a killed run never leave a half-written entry.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,6 @@ class LLMCache:
             return
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # unique per writer thread
         tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path)
