@@ -152,6 +152,72 @@ def test_progress() -> None:
             assert 0.0 <= env.progress(episode["data_idx"], s["response"]["observation"]) <= 1.0
 
 
+
+# single-clause levels plus every multi-stage kind: ordered doors (Debug: strict), put-next,
+# key-then-door, blocked doors, sequences joined by then / after you / and (Synth*, Boss*)
+MONOTONE_TASKS = (0, 7, 12, 14, 15, 21, 22, 23, 26, 27, 28, 31, 33, 35, 36, 37, 38, 54, 55, 73, 76, 113, 116, 118)
+
+
+def _expert_progress(task: int) -> tuple[str, list[float], list[bool]]:
+    """The goal line, and the progress of the reset and of every step observation along the expert's episode
+    (from the env that plays it, right after each step, as a planner sees it) with the done flags."""
+    env = BabyAIEnv()
+    expert = base._REGISTRY["babyai"].expert
+    obs = env.reset(task)
+    values, dones = [env.progress(task, obs)], [False]
+    while not dones[-1] and len(dones) <= 60:
+        step = env.step(expert(env))
+        values.append(env.progress(task, step.observation))
+        dones.append(step.done)
+    return obs.split("\n", 1)[0], values, dones
+
+
+def test_progress_is_monotone_along_expert_play_and_one_exactly_at_success() -> None:
+    multi = 0
+    for task in MONOTONE_TASKS:
+        goal, values, dones = _expert_progress(task)
+        assert dones[-1], task
+        assert all(b >= a for a, b in zip(values, values[1:], strict=False)), (task, values)
+        assert [v == 1.0 for v in values] == dones, (task, values)  # 1.0 only at (and at every) success
+        assert all(0.0 <= v <= 1.0 for v in values)
+        if " and " in goal:  # a multi-part mission earns credit for its finished parts before the end
+            multi += 1
+            assert max(v for v, d in zip(values, dones, strict=True) if not d) >= 0.95 / 2, (task, values)
+    assert multi >= 10
+
+
+def test_progress_completion_text_is_not_success_on_mission_failure() -> None:
+    env = BabyAIEnv()
+    env.reset(15)  # open the purple door after you open the red door (strict Debug level)
+    env.step("go to red closed door 1")
+    probe = env.clone()
+    failed = probe.step("toggle")  # minigrid's strict verifier fails here; the text still says completed
+    assert "The task is completed." in failed.observation and not failed.done
+    assert probe.progress(15, failed.observation) < 1.0  # the env's own observation: live facts
+    assert env.progress(15, failed.observation) < 1.0  # a prediction from the live state: purple still to open
+    assert BabyAIEnv().progress(15, failed.observation) < 1.0  # text alone: the last part (purple) is not shown done
+    # the red door counts as a finished part in all three readings
+    assert min(probe.progress(15, failed.observation), env.progress(15, failed.observation)) >= 0.95 / 2
+    probe.step("go to purple closed door 1")
+    twin = probe.clone()
+    done = twin.step("toggle")
+    assert done.done and twin.progress(15, done.observation) == 1.0 and probe.progress(15, done.observation) == 1.0
+
+
+def test_progress_keeps_finished_parts_from_live_state() -> None:
+    blind = "You cannot see any objects within sight.The room has walls around you. You are not carrying anything."
+    env = BabyAIEnv()
+    env.reset(14)  # open the red door, then open the blue door
+    before = env.progress(14, blind)
+    env.step("go to red closed door 1")
+    env.step("toggle")
+    assert env.progress(14, blind) >= 0.95 / 2 > before  # the red door stays open although no longer visible
+    assert BabyAIEnv().progress(14, blind) == 0.0  # no episode of the task: the text alone shows nothing done
+    # the same text is worth less for the mission's first part while it is still pending
+    env.reset(14)
+    assert env.progress(14, blind) == before
+
+
 def test_registry_entry() -> None:
     entry = base._REGISTRY["babyai"]  # registered at import (not via spec(): that imports every other env too)
     assert entry.factory is BabyAIEnv and "Available actions" in entry.description

@@ -24,10 +24,21 @@ Return values:
   (``env_id``, the AgentGym server's env slot, defaults to 0).
 * ``available_actions()``: the action names listed in AL (``[]`` once done).
 * ``is_success()``: AgentGym's ``done`` flag (mission completed with reward > 0.5).
-* ``progress(task, obs)``: 1.0 when ``obs`` says ``The task is completed.``; else partial
-  credit in [0, 0.95] averaged over the object phrases of the mission: 0.6 for a matching
-  object carried (or a matching door already open), otherwise 0.1-0.5 for the nearest
-  matching visible object (0.5 when adjacent, falling with distance), 0 when not visible.
+* ``progress(task, obs)``: 1.0 only when ``obs`` shows the mission completed successfully;
+  else ``0.95 * (clauses done + milestone credit of the next pending clause) / clauses``
+  (rules in :mod:`patchworld.envs.babyai_progress`; clauses and their order come from the
+  level's verifier tree, as ``then``/``after you`` are lost in the goal line). The env keeps,
+  per task, the facts of its live state for every observation it returned in the task's
+  latest episode (clauses its verifier completed, AgentGym's done flag, targets seen so far;
+  copied by ``clone``, dropped by the task's next ``reset``). An observation it returned is
+  scored from those facts: 1.0 exactly when that step ended the episode successfully (not
+  on a mission failure or a late success, which also print ``The task is completed.``).
+  Any other observation (e.g. a model's prediction) is read as a successor of the task's
+  latest live state: clauses done there stay done, and the completion sentence counts
+  only if the text shows every remaining clause done. Without any episode of the task,
+  the mission's clauses and the text alone are used. Along the expert's episodes of tasks
+  0-399 it is non-decreasing on 398 (the milestones never use distances; the two others
+  drop an object being moved to fetch a key) and 1.0 exactly at the successful step.
 * ``clone()``: an independent deep copy (minigrid env included).
 
 Expert (registered with the env): :func:`patchworld.envs.babyai_expert.expert_action`, a
@@ -50,6 +61,17 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # minigrid imports pyg
 import gymnasium  # noqa: E402
 import minigrid  # noqa: F401,E402  (importing registers the BabyAI-* ids with gymnasium)
 
+from patchworld.envs.babyai_progress import (
+    Facts,
+    Mission,
+    clause_status,
+    facing_door,
+    mission_from_goal,
+    mission_from_instrs,
+    read_view,
+    score,
+    seen_targets,
+)
 from patchworld.envs.babyai_text import Rendered, action_list_text, render
 from patchworld.envs.base import EnvError, Step, register
 
@@ -91,6 +113,9 @@ class BabyAIEnv:
         self._reward: float = 0
         self._score: float = 0
         self._done = False
+        self._missions: dict[int, Mission] = {}
+        self._known: dict[int, dict[str, Facts]] = {}  # task -> observation returned in its latest episode -> facts
+        self._latest: dict[int, Facts] = {}  # task -> facts of its latest live state
 
     @property
     def tasks(self) -> list[int]:
@@ -135,7 +160,17 @@ class BabyAIEnv:
         self._view = self._render(obs)
         self._image = obs["image"]
         self._reward, self._score, self._done = 0, 0, False
-        return "Your goal: " + self.goal + "\n" + self._view.description + action_list_text(self._view.actions)
+        mission = self._missions[task] = mission_from_instrs(env.instrs)
+        self._known[task] = {}
+        text = "Your goal: " + self.goal + "\n" + self._view.description + action_list_text(self._view.actions)
+        view = read_view(text)
+        self._remember(text, Facts(clause_status(env.instrs), False, seen_targets(mission, view), facing_door(view)))
+        return text
+
+    def _remember(self, observation: str, facts: Facts) -> None:
+        """Record the live facts behind an observation this env returned (for :meth:`progress`)."""
+        self._latest[self.task] = facts
+        self._known[self.task][observation] = facts
 
     def _render(self, obs) -> Rendered:
         env = self._env
@@ -149,6 +184,7 @@ class BabyAIEnv:
             raise EnvError(f"The task with environment {self.env_id} has finished.")
         view = self._view
         a = action.lower().strip()
+        stepped = False
         if "check" in a:
             text = "You can take the following actions: " + ", ".join(view.actions)
         elif a == "":
@@ -159,8 +195,16 @@ class BabyAIEnv:
             text = "No change in state."
         else:
             text = self._execute(view.actions[a])
+            stepped = True
         self._score = self._score + self._reward
-        return Step(text + action_list_text(self._view.actions), self._reward, self._done, {"score": self._score})
+        observation = text + action_list_text(self._view.actions)
+        facts = self._latest[self.task]
+        if stepped:
+            view = read_view(text)
+            seen = facts.seen | seen_targets(self._missions[self.task], view)
+            facts = Facts(clause_status(self._env.instrs), self._done, seen, facing_door(view))
+        self._remember(observation, facts)
+        return Step(observation, self._reward, self._done, {"score": self._score})
 
     def _execute(self, primitives: list[int]) -> str:
         env = self._env
@@ -190,56 +234,48 @@ class BabyAIEnv:
         return self._done
 
     def progress(self, task: int, observation: str) -> float:
-        return progress_from_text(mission_of(task), observation)
+        """Task progress of ``observation`` in [0, 1] (rules and the per-task facts: module docstring)."""
+        mission = self._missions.get(task) or _task_info(task)[1]
+        view = read_view(observation)
+        facts = self._known.get(task, {}).get(observation)
+        if facts is not None:
+            return score(mission, view, facts, known=True)
+        return score(mission, view, self._latest.get(task), known=False)
 
     def clone(self) -> BabyAIEnv:
         other = copy.copy(self)
         other._env = copy.deepcopy(self._env)
         other._view = copy.deepcopy(self._view)
+        other._missions = dict(self._missions)
+        other._latest = dict(self._latest)
+        other._known = dict(self._known)
+        if self.task is not None:
+            other._known[self.task] = dict(self._known[self.task])
         return other
 
 
 @lru_cache(maxsize=4096)
-def mission_of(task: int) -> str:
-    """The goal line of a task (generates the level once; cached)."""
+def _task_info(task: int) -> tuple[str, Mission]:
+    """The goal line and mission clauses of a task (generates the level once; cached)."""
     env = BabyAIEnv(n_tasks=task + 1)
     env.reset(task)
-    return env.goal
+    return env.goal, env._missions[task]
 
 
-_PHRASE = re.compile(r"\b(?:the|a)\s+(?:(red|green|blue|purple|yellow|grey)\s+)?(ball|box|key|door|object)\b")
-_ENTRY = re.compile(
-    r"There is a (\w+) (?:(open|closed|locked) )?(\w+) \d+ (?:right in front of you (\d+) steps away"
-    r"|(\d+) steps in front of you and (\d+) steps to your (?:left|right))\."
-)
-_CARRY = re.compile(r"You are carrying a (\w+) (\w+)\.")
+def mission_of(task: int) -> str:
+    """The goal line of a task (generates the level once; cached)."""
+    return _task_info(task)[0]
 
 
 def progress_from_text(goal: str, observation: str) -> float:
-    """Task progress in [0, 1] from a goal line and an observation (rules in the module docstring)."""
-    if "The task is completed." in observation:
-        return 1.0
-    match = re.match(r"Your goal: (.*)\n", observation)
-    goal = match.group(1) if match else goal
-    phrases = _PHRASE.findall(goal)
-    if not phrases:
-        return 0.0
-    seen = [(c, s, t, int(f1) if f1 else int(f2) + int(r)) for c, s, t, f1, f2, r in _ENTRY.findall(observation)]
-    carry = _CARRY.search(observation)
-    total = 0.0
-    for color, kind in phrases:
-        def fits(c: str, t: str, color: str = color, kind: str = kind) -> bool:
-            return (not color or c == color) and (kind == "object" or t == kind)
+    """Text-only task progress in [0, 1]: no live facts, so clauses count done only while the text shows them.
 
-        if (carry and fits(carry.group(1), carry.group(2))) or any(
-            s == "open" and fits(c, t) for c, s, t, _ in seen
-        ):
-            total += 0.6
-            continue
-        dists = [d for c, _, t, d in seen if fits(c, t)]
-        if dists:
-            total += 0.1 + 0.4 * max(0, 7 - min(dists)) / 6
-    return min(0.95, total / len(phrases))
+    The goal is the observation's ``Your goal:`` line if it has one, else ``goal``; its
+    clauses form one order group (the goal line has lost ``then``/``after you``), and the
+    completion sentence counts as success when the text shows some clause done.
+    """
+    match = re.match(r"Your goal: (.*)\n", observation)
+    return score(mission_from_goal(match.group(1) if match else goal), read_view(observation), None, known=False)
 
 
 def _expert(env: BabyAIEnv) -> str:
