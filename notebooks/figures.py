@@ -1,0 +1,256 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="PatchWorld: figures")
+
+
+@app.cell
+def _():
+    import hashlib
+    import os
+    import re
+    from pathlib import Path
+
+    import marimo as mo
+    import polars as pl
+
+    return Path, hashlib, mo, os, pl, re
+
+
+@app.cell
+def _(Path, mo, os):
+    ROOT = Path(mo.notebook_dir() or Path.cwd()).resolve().parent
+    RESULTS_DIR = Path(os.environ.get("PATCHWORLD_RESULTS_DIR") or ROOT / "data" / "results")
+    FIGURES_DIR = Path(os.environ.get("PATCHWORLD_FIGURES_DIR") or ROOT / "figures")
+    RUNS_DIR = Path(os.environ.get("PATCHWORLD_RUNS_DIR") or ROOT / "runs")
+    PROGRAMS_DIR = ROOT / "data" / "programs"
+    return FIGURES_DIR, PROGRAMS_DIR, RESULTS_DIR, ROOT, RUNS_DIR
+
+
+@app.cell
+def _(mo):
+    mo.md("""
+    # PatchWorld: figures
+
+    Results of `patchworld evaluate` (RQ1 fidelity, RQ2 rollouts, RQ3 planning and the offline proxy):
+    the Pareto plot of fidelity against planning utility (click a point for that program's metrics and
+    source), rollout curves, synthesis round curves and the results table. The export buttons write
+    SVG/PDF/CSV/LaTeX into the figures folder.
+    """)
+    return
+
+
+@app.cell
+def _(FIGURES_DIR, RESULTS_DIR, mo):
+    results_folder = mo.ui.text(value=str(RESULTS_DIR), label="Results folder", full_width=True)
+    figures_folder = mo.ui.text(value=str(FIGURES_DIR), label="Figures folder (exports)", full_width=True)
+    mo.vstack([results_folder, figures_folder])
+    return figures_folder, results_folder
+
+
+@app.cell
+def _(Path, mo, results_folder):
+    from patchworld.evaluate import load_results, wide
+
+    try:
+        results, results_meta = load_results(Path(results_folder.value).expanduser())
+        load_problem = ""
+    except (FileNotFoundError, ValueError) as _exc:
+        results, results_meta, load_problem = None, {}, str(_exc)
+    mo.stop(results is None, mo.callout(mo.md(f"**No results loaded.** {load_problem}"), kind="warn"))
+    table = wide(results)
+    return load_problem, results, results_meta, table, wide
+
+
+@app.cell
+def _(mo, results):
+    from patchworld.viz import FIDELITY_METRICS, UTILITY_METRICS
+
+    _present = set(results["metric"].unique().to_list())
+    _xs = [m for m in FIDELITY_METRICS if m in _present] or sorted(_present)
+    _ys = [m for m in UTILITY_METRICS if m in _present] or sorted(_present)
+    x_metric = mo.ui.dropdown(_xs, value=_xs[0], label="Fidelity (x)")
+    y_metric = mo.ui.dropdown(_ys, value=_ys[0], label="Utility (y)")
+    return x_metric, y_metric
+
+
+@app.cell
+def _(re):
+    def tag_points(fig, envs: list[str]) -> dict[tuple[int, int], tuple[str, str, str]]:
+        """Map (trace number, point index) of a faceted Pareto figure to (env, label, variant), and make
+        its markers clickable in marimo (which reports clicks on scatter traces drawn with lines)."""
+        keys = {}
+        for number, trace in enumerate(fig.data):
+            found = re.search(r"<extra>(.*)</extra>", trace.hovertemplate or "")
+            if not trace.mode or "markers" not in trace.mode or not found:
+                continue
+            n = len(trace.x)
+            custom = list(trace.customdata) if trace.customdata is not None else [None] * n
+            texts = list(trace.text) if trace.text is not None else [""] * n
+            names = [c if isinstance(c, str) else t for c, t in zip(custom, texts, strict=True)]
+            k = int((trace.xaxis or "x")[1:] or 1) - 1
+            for index, label in enumerate(names):
+                keys[(number, index)] = (envs[k] if k < len(envs) else "", label, found.group(1))
+            trace.mode = trace.mode + "+lines"
+            trace.line = {"width": 0}
+        return keys
+
+    return (tag_points,)
+
+
+@app.cell
+def _(mo, results, tag_points, x_metric, y_metric):
+    from patchworld.viz import pareto_figure
+
+    pareto = pareto_figure(results, x=x_metric.value, y=y_metric.value)
+    point_keys = tag_points(pareto, [a.text for a in pareto.layout.annotations])
+    pareto_plot = mo.ui.plotly(pareto)
+    mo.vstack([mo.md("## Fidelity vs planning utility (click a point)"), mo.hstack([x_metric, y_metric],
+              justify="start"), pareto_plot])
+    return pareto, pareto_plot, point_keys
+
+
+@app.cell
+def _(pareto_plot):
+    # The clicked/selected Pareto points (tests substitute this value through app.run(defs=...)).
+    clicked_points = list(pareto_plot.value or [])
+    return (clicked_points,)
+
+
+@app.cell
+def _(clicked_points, pl, point_keys, table):
+    def _key(point: dict):
+        index = point.get("pointIndex", point.get("pointNumber"))
+        return point_keys.get((int(point.get("curveNumber", -1)), int(-1 if index is None else index)))
+
+    picked_keys = [k for k in (_key(p) for p in clicked_points) if k]
+    picked = table.filter(pl.any_horizontal(*[
+        (pl.col("env") == e) & (pl.col("label") == lab) & (pl.col("variant") == v) for e, lab, v in picked_keys
+    ])) if picked_keys else table.clear()
+    return picked, picked_keys
+
+
+@app.cell
+def _(PROGRAMS_DIR, Path, RUNS_DIR, hashlib, results_folder):
+    def find_source(program_hash: str) -> str | None:
+        """A program's source by hash: the results folder, data/programs, then run folders (layout only)."""
+        for path in [Path(results_folder.value) / "programs" / f"{program_hash}.py",
+                     *RUNS_DIR.glob(f"*/programs/{program_hash}.py")]:
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+        for path in PROGRAMS_DIR.rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if hashlib.sha256(text.encode("utf-8")).hexdigest()[:12] == program_hash:
+                return text
+        return None
+
+    return (find_source,)
+
+
+@app.cell
+def _(find_source, mo, picked, pl, results):
+    _views = []
+    picked_sources = {}
+    for _row in picked.iter_rows(named=True):
+        _rows = results.filter((pl.col("env") == _row["env"]) & (pl.col("label") == _row["label"])
+                               & (pl.col("variant") == _row["variant"]))
+        _hash = _rows["program"][0]
+        picked_sources[_hash] = find_source(_hash)
+        _views.append(mo.vstack([
+            mo.md(f"### {_row['label']} ({_row['variant']}) on {_row['env']}: program `{_hash}`"),
+            mo.ui.table(_rows.select("rq", "metric", pl.col("value").round(4), "n", "note"), selection=None,
+                        page_size=30),
+            mo.ui.code_editor(picked_sources[_hash], language="python", disabled=True, max_height=400)
+            if picked_sources[_hash] else mo.md("_Source not stored (a reference model built from train data, "
+                                               "or a program from elsewhere)._"),
+        ]))
+    mo.vstack(_views) if _views else mo.md("_Click a point in the Pareto plot to see its metrics and source._")
+    return (picked_sources,)
+
+
+@app.cell
+def _(mo, results):
+    from patchworld.viz import horizon_figure
+
+    horizon = horizon_figure(results) if results["metric"].str.starts_with("f1@").any() else None
+    mo.vstack([mo.md("## Rollout fidelity vs horizon (RQ2)"),
+               horizon if horizon is not None else mo.md("_No RQ2 rollout metrics in these results._")])
+    return (horizon,)
+
+
+@app.cell
+def _(RUNS_DIR, mo, results_meta):
+    _listed = list((results_meta.get("arguments") or {}).get("runs") or [])
+    _found = sorted(str(p.parent) for p in RUNS_DIR.glob("*/header.json"))
+    _runs = list(dict.fromkeys(_listed + _found))
+    run_pick = mo.ui.multiselect(_runs, value=_runs[:3], label="Synthesis runs (round curves)")
+    return (run_pick,)
+
+
+@app.cell
+def _(Path, mo, run_pick):
+    from patchworld.store import load_run
+    from patchworld.viz import round_curve
+
+    round_figures = {}
+    for _d in run_pick.value:
+        if (Path(_d) / "header.json").exists():
+            round_figures[f"rounds_{Path(_d).name}"] = round_curve(load_run(_d).candidates,
+                                                                   title=f"Validation score per round: {Path(_d).name}")
+    mo.vstack([mo.md("## Synthesis rounds"), run_pick, *round_figures.values()]
+              if round_figures else [mo.md("## Synthesis rounds"), run_pick, mo.md("_No run selected._")])
+    return (round_figures,)
+
+
+@app.cell
+def _(mo, pl, table):
+    mo.vstack([mo.md("## Results table"),
+               mo.ui.table(table.with_columns(pl.col(pl.Float64).round(3)), selection=None, page_size=25)])
+    return
+
+
+@app.cell
+def _(mo):
+    svg_button = mo.ui.run_button(label="Export SVG")
+    pdf_button = mo.ui.run_button(label="Export PDF")
+    csv_button = mo.ui.run_button(label="Export CSV")
+    latex_button = mo.ui.run_button(label="Export LaTeX")
+    mo.hstack([svg_button, pdf_button, csv_button, latex_button], justify="start")
+    return csv_button, latex_button, pdf_button, svg_button
+
+
+@app.cell
+def _(csv_button, latex_button, pdf_button, svg_button):
+    # Which exports were asked for (tests substitute this value through app.run(defs=...)).
+    export_formats = [fmt for fmt, button in (("svg", svg_button), ("pdf", pdf_button), ("csv", csv_button),
+                                              ("latex", latex_button)) if button.value]
+    return (export_formats,)
+
+
+@app.cell
+def _(Path, export_formats, figures_folder, horizon, mo, pareto, results, round_figures, table):
+    from patchworld.export import export_csv, export_figure, export_latex
+
+    exported = []
+    export_notes = set()
+    _out = Path(figures_folder.value).expanduser()
+    _figures = {"pareto": pareto, **({"horizon": horizon} if horizon is not None else {}), **round_figures}
+    _static = [f for f in export_formats if f in ("svg", "pdf")]
+    if _static:
+        with mo.status.progress_bar(total=len(_figures), title="Exporting figures", remove_on_exit=True) as _bar:
+            for _name, _fig in _figures.items():
+                _done = export_figure(_fig, _out / _name, _static)
+                exported += [str(p) for p in _done.files.values()]
+                export_notes.update(_done.skipped.values())
+                _bar.update(title=_name)
+    if "csv" in export_formats:
+        exported.append(str(export_csv(table, _out / "results_wide.csv")))
+    if "latex" in export_formats:
+        exported.append(str(export_latex(results, _out / "results.tex")))
+    mo.md("Wrote:\n\n" + "\n".join(f"- `{p}`" for p in exported)
+          + "".join(f"\n\n_Note: {n}_" for n in sorted(export_notes))) if exported or export_notes else mo.md("")
+    return export_notes, exported
+
+
+if __name__ == "__main__":
+    app.run()

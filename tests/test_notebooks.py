@@ -1,0 +1,217 @@
+"""The notebooks: marimo ones lint clean, run as scripts and through ``app.run()`` with substituted
+button values; the Jupyter one executes headless with nbclient and is committed without outputs.
+
+The notebooks hold layout only, so these tests check that the package's results reach the
+values the notebooks define (candidates table, diff HTML, counterexamples, replay deltas,
+exports). Run folders go to a temp dir through ``PATCHWORLD_RUNS_DIR``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+MARIMO_NOTEBOOKS = ["synthesis.py", "hand_edit.py", "figures.py"]
+FLAWED = ROOT / "data" / "programs" / "maze_flawed.py"
+BIN = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    path = BIN / name
+    return str(path) if path.exists() else (shutil.which(name) or name)
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"nb_{Path(name).stem}", NOTEBOOKS / name)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def _text(fragment: str) -> str:
+    """The visible text of an HTML fragment (tags dropped, entities and &nbsp; decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).replace("\xa0", " ")
+
+
+@pytest.fixture(scope="module")
+def traj_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped trajectories, or (before they are shipped) maze trajectories generated into a temp dir."""
+    shipped = ROOT / "data" / "trajectories"
+    if (shipped / "maze" / "maze_traj_val.jsonl").exists():
+        return shipped
+    from patchworld.envs.generate import generate
+
+    out = tmp_path_factory.mktemp("trajectories")
+    generate("maze", 0, out / "maze")
+    return out
+
+
+@pytest.fixture()
+def nb_env(tmp_path: Path, traj_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    results_dir, _ = _results_folder(tmp_path)
+    env = {"PATCHWORLD_RUNS_DIR": str(tmp_path / "runs"), "PATCHWORLD_TRAJ_DIR": str(traj_dir),
+           "PATCHWORLD_FIGURES_DIR": str(tmp_path / "figures"), "PATCHWORLD_RESULTS_DIR": str(results_dir)}
+    (tmp_path / "runs").mkdir()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def test_marimo_check_passes() -> None:
+    proc = subprocess.run([_tool("marimo"), "check", "--strict", *(str(NOTEBOOKS / n) for n in MARIMO_NOTEBOOKS)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", MARIMO_NOTEBOOKS)
+def test_marimo_notebook_runs_as_script(name: str, nb_env: dict[str, str]) -> None:
+    import os
+
+    proc = subprocess.run([sys.executable, str(NOTEBOOKS / name)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **nb_env}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_synthesis_step_round_fills_table_diff_and_counterexamples(nb_env: dict[str, str]) -> None:
+    app = _load("synthesis.py").app
+    _, defs = app.run(defs={"n_requested": 1})
+    candidates = defs["candidates"]
+    assert candidates.height > 0 and set(candidates["round"].to_list()) == {1}
+    assert len(defs["candidates_table"].data) == candidates.height   # the mo.ui.table shows every candidate
+    run_dir = Path(defs["run_dir"])
+    assert run_dir.is_relative_to(Path(nb_env["PATCHWORLD_RUNS_DIR"]))
+    assert (run_dir / "candidates.jsonl").exists()
+
+    selected = defs["selected"]
+    assert selected is not None and selected["child"], "no candidate produced a program"
+    run = defs["run"]
+    parent, child = run.program(selected["parent"]).source, run.program(selected["child"]).source
+    added = [line[1:].strip() for line in difflib.unified_diff(parent.splitlines(), child.splitlines(), n=0)
+             if line.startswith("+") and not line.startswith("+++") and line[1:].strip()]
+    assert added, "the selected candidate changes nothing"
+    shown = " ".join(_text(defs["diff_html"]).split())
+    assert any(" ".join(a.split())[:60] in shown for a in added), "the patched line is not in the diff view"
+
+    rows = defs["counterexample_rows"]
+    assert rows and {"id", "action", "belief_before", "true", "predicted_before", "predicted_after"} <= set(rows[0])
+    statuses = {r["status"] for r in rows}
+    assert ("fixed" in statuses) == (selected["n_fixed"] > 0)
+    assert "pw-counterexamples" in defs["counterexamples_html"]
+
+    # the run folder persists: running the notebook again resumes it and continues with more rounds
+    _, again = app.run(defs={"n_requested": 2})
+    assert again["session_note"].startswith("Resumed")
+    assert again["candidates"]["round"].max() > 1
+    assert again["candidates"].height > candidates.height
+
+
+def test_hand_edit_reports_fixed_broken_errors_and_saves(nb_env: dict[str, str]) -> None:
+    app = _load("hand_edit.py").app
+    _, plain = app.run()
+    assert plain["fixed"] == [] and plain["broken"] == [] and plain["load_error"] == ""
+    source = plain["loaded"].source
+    edited = source.replace("{GOAL[1]}, {GOAL[0]}", "{GOAL[0]}, {GOAL[1]}")
+    assert edited != source, "maze_flawed.py no longer has the goal-coordinates bug this test fixes"
+
+    _, after = app.run(defs={"edited_source": edited, "save_requested": True})
+    assert after["fixed"], "fixing the goal coordinates fixed no transition"
+    deltas = {r["metric"]: r["delta"] for r in after["deltas"].iter_rows(named=True)}
+    assert deltas["token_f1"] > 0
+    assert after["remaining"].height == int(after["edited_replay"].metrics["n_transitions"]) - int(
+        after["edited_replay"].steps["exact"].sum())
+    verdict = after["verdict"]
+    assert verdict is not None and verdict.fixed == after["fixed"] and verdict.accepted
+    saved = Path(after["saved_to"])
+    assert saved.is_relative_to(Path(nb_env["PATCHWORLD_RUNS_DIR"]))
+    from patchworld.store import load_run
+
+    assert load_run(saved).candidates["accepted"].to_list() == [True]
+
+    broken_source = source.replace("def predict_belief(self, belief, action):", "def predict_belief(self, belief, action)")
+    _, bad = app.run(defs={"edited_source": broken_source})
+    line = source[: source.index("def predict_belief(self, belief, action):")].count("\n") + 1
+    assert bad["edited_replay"].outcome == "load_error"
+    assert f"line {line}" in bad["load_error"]
+
+
+def _results_folder(tmp_path: Path) -> tuple[Path, str]:
+    """A small results folder in evaluate's tidy schema (the flawed maze program, two variants, references)."""
+    from patchworld.evaluate import RESULT_SCHEMA, save_results
+    from patchworld.program import Program
+
+    flawed = Program.from_file(FLAWED).hash
+    rows = []
+    points = [("maze_flawed", "simple", flawed, 0.70, 0.10), ("maze_flawed", "residual", flawed, 0.95, 0.60),
+              ("lookup table", "reference", "lookup0000000", 0.90, 0.70)]
+    for label, variant, program, f1, success in points:
+        metrics = {"token_f1": f1, "success": success, "decision_agreement": success, "f1@1": f1, "f1@2": f1 - 0.1}
+        for metric, value in metrics.items():
+            rq = "rq2" if metric.startswith("f1@") else ("rq3" if metric == "success" else "rq1")
+            rows.append({"env": "maze", "label": label, "variant": variant, "program": program, "rq": rq,
+                         "metric": metric, "value": value, "n": 10, "note": ""})
+    out = tmp_path / "results"
+    save_results(pl.DataFrame(rows, schema=RESULT_SCHEMA), out)
+    return out, flawed
+
+
+def test_figures_click_shows_program_and_exports(nb_env: dict[str, str]) -> None:
+    from patchworld.program import Program
+
+    flawed = Program.from_file(FLAWED).hash
+    app = _load("figures.py").app
+    _, defs = app.run()
+    assert defs["picked"].height == 0 and defs["horizon"] is not None
+    keys = defs["point_keys"]
+    assert ("maze", "lookup table", "reference") in keys.values()
+    curve, index = next(k for k, v in keys.items() if v == ("maze", "maze_flawed", "residual"))
+    trace = defs["pareto"].data[curve]
+    point = {"curveNumber": curve, "pointIndex": index, "x": trace.x[index], "y": trace.y[index]}
+    _, clicked = app.run(defs={"clicked_points": [point], "export_formats": ["csv", "latex"]})
+    picked = clicked["picked"]
+    assert picked.select("label", "variant").rows() == [("maze_flawed", "residual")]
+    assert clicked["picked_sources"] == {flawed: FLAWED.read_text(encoding="utf-8")}
+    figures = Path(nb_env["PATCHWORLD_FIGURES_DIR"])
+    assert sorted(p.name for p in figures.iterdir()) == ["results.tex", "results_wide.csv"]
+    assert "maze\\_flawed" in (figures / "results.tex").read_text(encoding="utf-8")
+    assert pl.read_csv(figures / "results_wide.csv").height == 3
+
+
+def test_workbench_ipynb_executes_headless(nb_env: dict[str, str]) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(NOTEBOOKS / "workbench.ipynb", as_version=4)
+    # drive the widgets the way the Step button does, then check what they show
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "result = on_step()\n"
+        "assert result.candidates > 0 and len(pick_w.options) == result.candidates, pick_w.options\n"
+        "assert 'class=\"diff\"' in diff_w.value, diff_w.value[:500]\n"
+        "assert 'pw-counterexamples' in cex_w.value and '<td>' in cex_w.value\n"
+        "assert result.verdicts[0].candidate_id in table_w.value\n"
+        "print('STEPPED', result.round, len(pick_w.options))"))
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    assert "STEPPED 1" in out
+    runs = list(Path(nb_env["PATCHWORLD_RUNS_DIR"]).glob("*/candidates.jsonl"))
+    assert len(runs) == 1
+
+
+def test_committed_notebooks_are_stripped() -> None:
+    notebooks = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert notebooks
+    proc = subprocess.run([_tool("nbstripout"), "--verify", *map(str, notebooks)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"notebooks carry outputs; run `nbstripout {' '.join(map(str, notebooks))}`"
