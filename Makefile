@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 # Regenerate the shipped datasets (byte-identical for the same seed).
 data: $(STAMP)

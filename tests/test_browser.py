@@ -2,7 +2,7 @@
 
 Each test serves one notebook with ``marimo run --headless`` on 127.0.0.1 (a free port; marimo
 serves its own bundled frontend, so nothing is fetched from the network), opens it in headless
-Chromium, drives it like a person would and saves a screenshot to ``notebooks/screenshots/``
+Chromium, drives it like a person would and saves a screenshot (to ``notebooks/screenshots/`` with PATCHWORLD_UPDATE_SCREENSHOTS=1)
 (the README shows them). Skipped, with a message saying how to enable it, when Chromium or the
 ``playwright`` package is missing. No browser is downloaded: ``/usr/bin/chromium`` is used.
 """
@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,7 +27,10 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SHOTS = NOTEBOOKS / "screenshots"
+# Screenshots land in a temp folder; set PATCHWORLD_UPDATE_SCREENSHOTS=1 to refresh the README's
+# copies in notebooks/screenshots/ (so a plain test run never dirties tracked files).
+SHOTS = (NOTEBOOKS / "screenshots" if os.environ.get("PATCHWORLD_UPDATE_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "patchworld-screenshots")
 CHROMIUM = os.environ.get("PATCHWORLD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -38,6 +42,9 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None  # type: ignore[assignment]
 
+if (sync_playwright is None or not Path(CHROMIUM).exists()) and os.environ.get("PATCHWORLD_REQUIRE_BROWSER") == "1":
+    pytest.fail("PATCHWORLD_REQUIRE_BROWSER=1 but Chromium or playwright is missing (CI installs Debian's chromium)",
+                pytrace=False)
 if sync_playwright is None or not Path(CHROMIUM).exists():
     pytest.skip(
         "browser test skipped: needs Debian's Chromium at /usr/bin/chromium and the playwright package. "
