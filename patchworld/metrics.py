@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from functools import lru_cache
-from operator import itemgetter
 
 __all__ = ["exact_match", "token_f1", "bleu4", "is_covered", "BLEU_EPSILON"]
 
@@ -32,7 +31,6 @@ BLEU_EPSILON = 0.1
 """Smoothing constant of method 1 (NLTK's default ``epsilon``)."""
 
 _ERROR_MARKERS = ("traceback", "exception", "error:")
-_COUNT = itemgetter(1)
 
 
 def exact_match(predicted: str, true: str) -> bool:
@@ -42,6 +40,8 @@ def exact_match(predicted: str, true: str) -> bool:
 
 def token_f1(predicted: str, true: str) -> float:
     """Set-based unigram F1 over lower-cased whitespace tokens (0.0 if either is empty)."""
+    if predicted == true:  # the common case in replay: skip building the sets (same value)
+        return 1.0 if true and not true.isspace() else 0.0
     pred = set(predicted.lower().split())
     gold = set(true.lower().split())
     if not pred or not gold:
@@ -54,37 +54,61 @@ def token_f1(predicted: str, true: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _ngrams(tokens: list[str], n: int) -> Counter:
-    if n == 1:
-        return Counter(tokens)
-    return Counter(zip(*(tokens[i:] for i in range(n)), strict=False))  # slices of unequal length
+def _shared_ends(hyp: list[str], ref: list[str]) -> tuple[int, int]:
+    """Lengths of the longest common token prefix and (non-overlapping) suffix, by bisection."""
+    lo, hi = 0, min(len(hyp), len(ref))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if hyp[:mid] == ref[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    prefix, lo, hi = lo, 0, min(len(hyp), len(ref)) - lo
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if hyp[len(hyp) - mid :] == ref[len(ref) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return prefix, lo
+
+
+def _middle_grams(tokens: list[str], n: int, prefix: int, suffix: int) -> Counter:
+    """Counts of the n-grams not wholly inside the first ``prefix`` or last ``suffix`` tokens."""
+    start, stop = max(0, prefix - n + 1), min(len(tokens) - n + 1, len(tokens) - suffix)
+    if stop <= start:
+        return Counter()
+    return Counter(tokens[start:stop] if n == 1 else zip(*(tokens[start + i : stop + i] for i in range(n)), strict=True))
 
 
 @lru_cache(maxsize=1 << 16)
 def bleu4(predicted: str, true: str) -> float:
-    """Sentence BLEU-4 with method-1 smoothing (see the module docstring); results are cached."""
+    """Sentence BLEU-4 with method-1 smoothing (see the module docstring); results are cached.
+
+    Clipped matches are counted as (n-grams of the prediction) minus the excess of each
+    n-gram over its count in the reference; n-grams wholly inside a shared prefix or suffix
+    occur equally often on both sides, so only the differing middle is counted (a near-miss
+    costs little). An order with no match means no match for any higher order.
+    """
     hyp = predicted.split()
     ref = true.split()
     if not hyp or not ref:
         return 0.0
     if hyp == ref and len(hyp) >= 4:
         return 1.0
+    prefix, suffix = _shared_ends(hyp, ref)
     log_sum = 0.0
+    matched = 1
     for n in range(1, 5):
-        hyp_counts = _ngrams(hyp, n)
-        ref_counts = _ngrams(ref, n)
-        common = hyp_counts.keys() & ref_counts.keys()
         total = max(1, len(hyp) - n + 1)
-        # clipped matches: each common n-gram counts min(count in prediction, count in reference);
-        # start from one per common n-gram and add the extra only for the (few) repeated ones
-        matched = len(common)
-        if len(hyp_counts) != total:
-            for gram, count in sorted(hyp_counts.items(), key=_COUNT, reverse=True):
-                if count == 1:
-                    break
+        if matched:
+            ref_counts = _middle_grams(ref, n, prefix, suffix)
+            excess = 0
+            for gram, count in _middle_grams(hyp, n, prefix, suffix).items():
                 other = ref_counts.get(gram, 0)
-                if other > 1:
-                    matched += min(count, other) - 1
+                if count > other:
+                    excess += count - other
+            matched = max(0, len(hyp) - n + 1) - excess
         if matched == 0:
             if n == 1:
                 return 0.0

@@ -101,21 +101,22 @@ def replay(
                for i, traj in enumerate(trajectories) if traj.transitions]
     total = sum(len(traj.transitions) for traj in trajectories)
     done = [0]
-    scored: dict[int, list[tuple]] = {}
+    scored: dict[int, dict[str, list]] = {}
 
-    def on_rows(index: int, rows: list) -> None:
+    def on_columns(index: int, columns: list) -> None:
         # score while the worker carries on with the next trajectory
-        if len(rows) == len(trajectories[index].transitions):
-            scored[index] = _score(trajectories[index], rows)
+        if _width(columns) == len(trajectories[index].transitions):
+            scored[index] = _score(trajectories[index], columns)
         done[0] += len(trajectories[index].transitions)
         if progress is not None:
             progress(done[0], total, f"replay {program.hash}")
 
     if progress is not None:
         progress(0, total, f"replay {program.hash}")
-    job = run_job(program, payload, mode, residual, limits, sandbox, on_rows)
-    steps = _steps_frame(trajectories, job.rows, scored, job.outcome, job.detail)
-    metrics = _metrics(steps, job.outcome)
+    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns)
+    columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail)
+    metrics = _metrics(columns)
+    steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     horizon = None
     if mode == "rollout":
         horizon = _horizon_frame(steps)
@@ -126,9 +127,61 @@ def replay(
                   job.output, job.seconds)
 
 
+def _width(columns: object) -> int:
+    """How many steps a worker's columns cover: 0 unless five lists (the shortest counts)."""
+    if not isinstance(columns, list) or len(columns) != 5 or not all(isinstance(c, list) for c in columns):
+        return 0
+    return min(len(c) for c in columns)
+
+
+def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: str = "") -> dict[str, list]:
+    """Step columns for one trajectory: the worker's rows, then filler rows for any missing.
+
+    Exact matches skip the text metrics' work (token F1 and BLEU-4 shortcut them with the
+    same values); the worker sends ``None`` for a prediction equal to the true text.
+    """
+    transitions = traj.transitions
+    n = len(transitions)
+    width = min(_width(columns), n)
+    trues = [t.next_observation for t in transitions]
+    predicted, kinds, errors, beliefs, hits = [], [], [], [], []
+    f1s, exacts, bleus = [], [], []
+    if width:
+        preds, kind_col, error_col, belief_col, hit_col = columns  # type: ignore[misc]
+    for step in range(n):
+        true = trues[step]
+        if step < width:
+            raw = preds[step]
+            pred = _text(true if raw is None else raw)
+            kind, error, belief, hit = str(kind_col[step]), _text(error_col[step]), _text(belief_col[step]), bool(
+                hit_col[step])
+        else:
+            pred, kind, error, belief, hit = "", fill_kind, fill_error, "", False
+        exact = pred == true and (kind == "" or (kind in ("exception", "step_timeout") and pred != ""))
+        if kind == "":
+            kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
+        predicted.append(pred)
+        kinds.append(kind)
+        errors.append(error)
+        beliefs.append(belief)
+        hits.append(hit)
+        f1s.append(token_f1(pred, true))
+        exacts.append(exact)
+        bleus.append(bleu4(pred, true))
+    tid = traj.id
+    return {
+        "traj_id": [tid] * n, "step": list(range(n)), "id": [f"{tid}#{step}" for step in range(n)],
+        "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
+        "predicted": predicted, "true": trues, "token_f1": f1s, "exact": exacts, "bleu4": bleus,
+        "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits,
+    }
+
+
 def _text(value: object) -> str:
     """A string safe for polars (program output may hold lone surrogates)."""
-    text = str(value)
+    text = value if type(value) is str else str(value)
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -136,55 +189,39 @@ def _text(value: object) -> str:
     return text
 
 
-def _score(traj: Trajectory, rows: list, fill_kind: str = "", fill_error: str = "") -> list[tuple]:
-    """Full step rows for one trajectory: the worker's rows, then filler rows for any missing."""
-    out = []
-    tid = traj.id
-    for step, t in enumerate(traj.transitions):
-        row = rows[step] if step < len(rows) else None
-        if row is not None and len(row) == 5:
-            predicted, kind, error, belief, hit = _text(row[0]), str(row[1]), _text(row[2]), _text(row[3]), bool(row[4])
-        else:
-            predicted, kind, error, belief, hit = "", fill_kind, fill_error, "", False
-        true = t.next_observation
-        exact = predicted == true and (kind == "" or (kind in ("exception", "step_timeout") and predicted != ""))
-        if kind == "":
-            kind = "" if exact else ("empty" if not predicted.strip() else "mismatch")
-        out.append((tid, step, f"{tid}#{step}", t.observation, t.action, predicted, true, token_f1(predicted, true),
-                    exact, bleu4(predicted, true), kind, error, belief, hit))
-    return out
-
-
-def _steps_frame(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, list[tuple]],
-                 outcome: str, detail: str) -> pl.DataFrame:
+def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],
+                  outcome: str, detail: str) -> dict[str, list]:
     """One row per transition: rows scored as they streamed in, fillers for anything missing."""
     fill_kind = outcome if outcome != "ok" else "crashed"
     fill_error = detail if outcome != "ok" else "no result for this transition"
-    rows: list[tuple] = []
+    columns: dict[str, list] = {name: [] for name in STEP_SCHEMA}
     for index, traj in enumerate(trajectories):
         got = scored.get(index)
-        if got is None or len(got) != len(traj.transitions):
-            got = _score(traj, raw.get(index, []), fill_kind, fill_error)
-        rows.extend(got)
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in STEP_SCHEMA]
-    return pl.DataFrame(dict(zip(STEP_SCHEMA, columns, strict=True)), schema=STEP_SCHEMA)
+        if got is None:
+            got = _score(traj, raw.get(index), fill_kind, fill_error)
+        for name, values in got.items():
+            columns[name].extend(values)
+    return columns
 
 
-def _metrics(steps: pl.DataFrame, outcome: str) -> dict:
-    n = steps.height
-    kinds = steps["error_kind"].to_list()
-    predicted = steps["predicted"].to_list()
-    covered = [is_covered(p) and k not in ("exception", "step_timeout") for p, k in zip(predicted, kinds, strict=True)]
-    f1 = steps["token_f1"].to_list()
+def _metrics(columns: dict[str, list]) -> dict:
+    kinds = columns["error_kind"]
+    f1 = columns["token_f1"]
+    n = len(kinds)
+    covered = [is_covered(p) and k not in ("exception", "step_timeout")
+               for p, k in zip(columns["predicted"], kinds, strict=True)]
     n_cov = sum(covered)
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
 
     def count(*names: str) -> int:
-        return sum(1 for k in kinds if k in names)
+        return sum(counts.get(name, 0) for name in names)
 
     return {
         "token_f1": sum(f1) / n if n else 0.0,
-        "exact_match": sum(steps["exact"].to_list()) / n if n else 0.0,
-        "bleu4": sum(steps["bleu4"].to_list()) / n if n else 0.0,
+        "exact_match": sum(columns["exact"]) / n if n else 0.0,
+        "bleu4": sum(columns["bleu4"]) / n if n else 0.0,
         "coverage": n_cov / n if n else 0.0,
         "token_f1_covered": sum(v for v, c in zip(f1, covered, strict=True) if c) / n_cov if n_cov else 0.0,
         "n_transitions": n,
@@ -193,7 +230,7 @@ def _metrics(steps: pl.DataFrame, outcome: str) -> dict:
         "n_timeouts": count("timeout"),
         "n_job_failures": count("timeout", "memory", "crashed", "output_limit"),
         "n_mismatches": count("mismatch", "empty"),
-        "n_from_memory": sum(steps["from_memory"].to_list()),
+        "n_from_memory": sum(columns["from_memory"]),
     }
 
 

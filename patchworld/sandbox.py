@@ -54,11 +54,16 @@ class Limits:
 
 @dataclass
 class JobResult:
-    """What came back from a replay job: rows per trajectory index, outcome and output."""
+    """What came back from a replay job: columns per trajectory index, outcome and output.
+
+    ``columns[index]`` is ``[predicted, error_kind, error, belief, from_memory]``, one list per
+    column as :func:`patchworld.sandbox_runner.run_replay` emits them (unvalidated when they
+    come from a worker: the reader checks shapes and types).
+    """
 
     outcome: str  # "ok" | "load_error" | "timeout" | "memory" | "crashed" | "output_limit"
     detail: str
-    rows: dict[int, list[list]] = field(default_factory=dict)
+    columns: dict[int, list] = field(default_factory=dict)
     output: str = ""
     seconds: float = 0.0
 
@@ -75,22 +80,24 @@ def run_job(
     residual: ResidualMemory | None = None,
     limits: Limits | None = None,
     sandbox: bool = True,
-    on_rows: Any = None,
+    on_columns: Any = None,
 ) -> JobResult:
     """Replay ``trajectories`` (``[[index, [[obs, action, next_obs], ...]], ...]``) in one job.
 
-    ``on_rows(index, rows)`` is called as each trajectory finishes (for progress). Never
-    raises for anything the program does: failures come back as the job outcome.
+    ``on_columns(index, columns)`` is called as each trajectory finishes (to score it while
+    the worker carries on). Never raises for anything the program does: failures come back
+    as the job outcome.
     """
     limits = limits or Limits()
     start = time.monotonic()
     result = JobResult("ok", "")
+    indices = {item[0] for item in trajectories}
 
     def take(msg: list) -> None:
-        if msg and msg[0] == "rows" and len(msg) == 3 and isinstance(msg[2], list):
-            result.rows[int(msg[1])] = msg[2]
-            if on_rows is not None:
-                on_rows(int(msg[1]), msg[2])
+        if msg and msg[0] == "cols" and len(msg) == 7 and type(msg[1]) is int and msg[1] in indices:
+            result.columns[msg[1]] = msg[2:]
+            if on_columns is not None:
+                on_columns(msg[1], msg[2:])
 
     if not sandbox:
         from patchworld.sandbox_runner import run_replay

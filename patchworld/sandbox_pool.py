@@ -30,7 +30,27 @@ __all__ = ["clean_environment", "take_worker", "release_worker", "shutdown_pool"
 _HEADER_SIZE = 8
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 _ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "HOME", "TMPDIR")
-_WORKER_CMD = [sys.executable, "-m", "patchworld.sandbox_worker"]
+# Workers start through a stub ``patchworld`` package: the real ``__init__`` imports polars
+# (for its eager ``replay``/``evaluate`` bindings), which costs ~0.3 s per start and makes every
+# fork of the fork server several times slower. Submodules import as usual; any other package
+# attribute a program asks for (``from patchworld import X``) runs the real ``__init__`` then.
+_BOOT = """
+import os, sys, types
+root = os.path.join(sys.argv.pop(1), "patchworld")
+pkg = types.ModuleType("patchworld")
+pkg.__path__, pkg.__file__ = [root], os.path.join(root, "__init__.py")
+def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
+    with open(pkg.__file__) as fh:
+        exec(compile(fh.read(), pkg.__file__, "exec"), pkg.__dict__)
+    return getattr(pkg, name)
+pkg.__getattr__ = __getattr__
+sys.modules["patchworld"] = pkg
+from patchworld.sandbox_worker import main
+sys.exit(main(sys.argv))
+"""
+_WORKER_CMD = [sys.executable, "-c", _BOOT, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 
 
 def clean_environment() -> dict[str, str]:

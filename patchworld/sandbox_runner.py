@@ -48,16 +48,22 @@ def run_replay(
     """Replay trajectories through a loaded model, emitting one message per trajectory.
 
     ``trajectories`` is ``[[traj_index, [[observation, action, next_observation], ...]], ...]``.
-    Emits ``["rows", traj_index, rows]`` with rows ``[predicted, error_kind, error, belief,
-    from_memory]`` (error_kind "", "exception" or "step_timeout"; the parent classifies
-    mismatches). Returns the job outcome: ("ok", "") or, when the job must stop early,
-    ("timeout" | "memory" | "output_limit", detail) after emitting the partial rows.
-    Beliefs are never copied: replay only moves forward.
+    Emits ``["cols", traj_index, predicted, error_kind, error, belief, from_memory]``: one list
+    per column, one entry per step done (error_kind "", "exception" or "step_timeout"; the
+    parent classifies mismatches). A predicted entry is ``None`` when it equals the true next
+    observation, so exact matches cost nothing on the wire. Returns the job outcome: ("ok", "")
+    or, when the job must stop early, ("timeout" | "memory" | "output_limit", detail) after
+    emitting the partial columns. Beliefs are never copied: replay only moves forward.
     """
     rollout = mode == "rollout"
     n_timeouts = 0
     for traj_index, steps in trajectories:
-        rows: list[list] = []
+        preds: list[str | None] = []
+        kinds: list[str] = []
+        errors: list[str] = []
+        summaries: list[str] = []
+        hits: list[bool] = []
+        cols = ["cols", traj_index, preds, kinds, errors, summaries, hits]
         belief: Any = None
         init_error: tuple[str, str] | None = None
         try:
@@ -70,7 +76,7 @@ def run_replay(
             timer.stop()
             fatal = is_fatal(exc)
             if fatal:
-                emit(["rows", traj_index, rows])
+                emit(cols)
                 return fatal, f"{type(exc).__name__}: {exc}"
             kind = "step_timeout" if isinstance(exc, StepTimeout) else "exception"
             n_timeouts += kind == "step_timeout"
@@ -78,7 +84,11 @@ def run_replay(
         last_text = steps[0][0] if steps else ""
         for observation, action, true_next in steps:
             if init_error is not None:
-                rows.append(["", init_error[0], init_error[1], "", False])
+                preds.append(None if true_next == "" else "")
+                kinds.append(init_error[0])
+                errors.append(init_error[1])
+                summaries.append("")
+                hits.append(False)
                 continue
             predicted, kind, error, summary, hit = "", "", "", "", False
             prior = belief
@@ -102,7 +112,7 @@ def run_replay(
                 timer.stop()
                 fatal = is_fatal(exc)
                 if fatal:
-                    emit(["rows", traj_index, rows])
+                    emit(cols)
                     return fatal, f"{type(exc).__name__}: {exc}"
                 kind = "step_timeout" if isinstance(exc, StepTimeout) else "exception"
                 error = f"in {phase}: " + _tail(exc)
@@ -120,19 +130,23 @@ def run_replay(
                 timer.stop()
                 fatal = is_fatal(exc)
                 if fatal:
-                    emit(["rows", traj_index, rows])
+                    emit(cols)
                     return fatal, f"{type(exc).__name__}: {exc}"
                 belief = prior  # as the reference: a failed correction keeps the prior
                 step_kind = "step_timeout" if isinstance(exc, StepTimeout) else "exception"
                 n_timeouts += step_kind == "step_timeout"
                 if not kind:
                     kind, error = step_kind, "in correct_belief: " + _tail(exc)
-            rows.append([predicted, kind, error, summary, hit])
+            preds.append(None if predicted == true_next else predicted)
+            kinds.append(kind)
+            errors.append(error)
+            summaries.append(summary)
+            hits.append(hit)
             last_text = predicted
             if n_timeouts >= max_step_timeouts > 0:
-                emit(["rows", traj_index, rows])
+                emit(cols)
                 return "timeout", f"stopped after {n_timeouts} step timeouts (last in {phase})"
-        emit(["rows", traj_index, rows])
+        emit(cols)
         if n_timeouts >= max_step_timeouts > 0:
             return "timeout", f"stopped after {n_timeouts} step timeouts"
     return "ok", ""
@@ -152,7 +166,49 @@ _SCALARS = (bool, float, type(None))
 
 
 def _walk(obj: Any, depth: int, budget: int) -> str:
-    """A bounded repr: containers stop adding items once ``budget`` characters are used."""
+    """A bounded repr: containers stop adding items once ``budget`` characters are used.
+
+    Exact built-in types (the bulk of most beliefs) take a fast path keyed on ``type``;
+    everything else, subclasses included, goes through :func:`_walk_any`. Same text either way.
+    """
+    cls = type(obj)
+    if cls is str:
+        return repr(obj) if len(obj) <= 60 else repr(obj[:57]) + "..."
+    if cls is float or cls is bool or obj is None or (cls is int and obj.bit_length() < 200):
+        return repr(obj)
+    if cls is dict:
+        open_, close = "{", "}"
+    elif cls is list:
+        open_, close = "[", "]"
+    elif cls is tuple:
+        open_, close = "(", ",)" if len(obj) == 1 else ")"
+    else:
+        return _walk_any(obj, depth, budget)
+    if depth >= 4:
+        return "..."
+    parts = []
+    used = len(open_)
+    if cls is dict:
+        for key, value in obj.items():
+            if used > budget:
+                parts.append("...")
+                break
+            piece = _walk(key, depth + 1, 40) + ": " + _walk(value, depth + 1, budget - used)
+            parts.append(piece)
+            used += len(piece) + 2
+    else:
+        for item in obj:
+            if used > budget:
+                parts.append("...")
+                break
+            piece = _walk(item, depth + 1, budget - used)
+            parts.append(piece)
+            used += len(piece) + 2
+    return open_ + ", ".join(parts) + close
+
+
+def _walk_any(obj: Any, depth: int, budget: int) -> str:
+    """The general case of :func:`_walk`: subclasses, tuples, sets, objects, anything else."""
     if isinstance(obj, str):
         return repr(obj) if len(obj) <= 60 else repr(obj[:57]) + "..."
     if isinstance(obj, _SCALARS) or (isinstance(obj, int) and obj.bit_length() < 200):

@@ -226,6 +226,11 @@ def run_one(job_fd: int, result_fd: int) -> int:
         send(result_fd, session_call(model, state, request, residual, timer, fatal))
 
 
+_PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertools", "functools", "math",
+            "dataclasses", "string", "heapq", "copy")
+"""Stateless modules world models commonly import (not ``random``: each job must seed its own)."""
+
+
 def serve(sock_fd: int) -> int:
     """The fork server: fork one guarded child per job request, report each child's exit.
 
@@ -235,9 +240,12 @@ def serve(sock_fd: int) -> int:
     program code; children start their own session and exit with ``os._exit``. When the
     parent goes away (socket closed) the server kills its children and exits.
     """
+    import importlib
     import select
     import socket
 
+    for name in _PRELOAD:  # imported once here instead of in every job (under the audit hook)
+        importlib.import_module(name)
     sock = socket.socket(fileno=sock_fd)
     children: set[int] = set()
     while True:
