@@ -1,20 +1,22 @@
-"""Round overhead: how much of a patch round's wall time is NOT spent waiting for the LLM, and
-how much faster 4 candidates are evaluated in parallel than one after another.
+"""Round overhead: how much of a patch round's wall time is NOT spent waiting for the LLM, how long
+the round runs on after the last LLM reply, and how much faster candidates are evaluated in
+parallel than one after another.
 
 A minimal OpenAI-compatible stub on 127.0.0.1 sleeps ``--delay`` seconds (default 2) per reply
-and answers with a valid SEARCH/REPLACE edit, so every candidate is applied and replayed on
-val (sandboxed). The LLM wait is the union of the stub's request intervals inside the round.
-Two proposer modes are timed: the LLM proposer as is (``propose`` returns all candidates at
-once), and streamed (a ``propose_iter`` wrapper asking for one candidate at a time, so the
-session replays each child while the next reply is awaited). Prints ratios; no asserts.
+and answers with a valid SEARCH/REPLACE edit, so every candidate is applied, replayed on val
+(sandboxed, ``--workers`` at a time) and persisted. The LLM wait is the union of the stub's
+request intervals inside the round; the tail is the time from the end of the last reply to the
+end of ``Session.step``. Two proposer modes are timed: "concurrent" (the LLM proposer's default:
+all samples in flight at once, so every reply lands together and the whole evaluation is tail)
+and "one sample at a time" (``concurrency=1``: each child is replayed while the next reply is
+awaited, so only the last child's evaluation is tail). Prints ratios; no asserts.
 
-    .venv/bin/python benchmarks/round_overhead.py [--delay 2] [--rounds 2] [--candidates 4]
+    .venv/bin/python benchmarks/round_overhead.py [--delay 2] [--rounds 3] [--candidates 4] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
@@ -79,21 +81,6 @@ class Stub:
         return total
 
 
-class Streamed:
-    """Wraps a proposer so the session gets candidates one by one (``propose_iter``)."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = inner.name
-
-    def propose(self, request):
-        return list(self.propose_iter(request))
-
-    def propose_iter(self, request):
-        for _ in range(request.n):
-            yield from self.inner.propose(dataclasses.replace(request, n=1))
-
-
 def _data():
     from patchworld.data import load_trajectories
 
@@ -106,30 +93,36 @@ def _data():
     return (load_trajectories(folder / "maze_traj_train.jsonl"), load_trajectories(folder / "maze_traj_val.jsonl"))
 
 
-def overhead(stub: Stub, train, val, rounds: int, candidates: int, streamed: bool) -> list[float]:
+def overhead(stub: Stub, train, val, rounds: int, candidates: int, workers: int, concurrency: int | None
+             ) -> list[tuple[float, float]]:
+    """(non-LLM share of the round, seconds after the last reply) for each of ``rounds`` rounds."""
     from patchworld.program import Program
     from patchworld.proposers.llm import LLMProposer
     from patchworld.synthesis import Session
 
-    proposer = LLMProposer(model="stub", base_url=stub.url, api_key="bench", use_cache=False, max_retries=0)
+    proposer = LLMProposer(model="stub", base_url=stub.url, api_key="bench", use_cache=False, max_retries=0,
+                           concurrency=concurrency)
     session = Session("maze", train, val, program=Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py"),
-                      proposer=Streamed(proposer) if streamed else proposer, n_candidates=candidates, workers=2,
+                      proposer=proposer, n_candidates=candidates, workers=workers,
                       run_dir=Path(tempfile.mkdtemp(prefix="pw-bench-")) / "run")
     session.val_replay()   # the parent's replay is cached across rounds; warm it like any running session
-    shares = []
+    out = []
     for _ in range(rounds):
         t0 = time.perf_counter()
         res = session.step()
         t1 = time.perf_counter()
         wait = stub.wait_within(t0, t1)
-        shares.append((t1 - t0 - wait) / (t1 - t0))
+        last = max((b for a, b in stub.intervals if t0 <= a <= t1), default=t0)
+        out.append(((t1 - t0 - wait) / (t1 - t0), t1 - last))
         print(f"  round {res.round}: wall {t1 - t0:.2f}s, LLM wait {wait:.2f}s, candidates {res.candidates}, "
-              f"evaluated {sum(v.score_after is not None for v in res.verdicts)}, "
-              f"non-LLM share {shares[-1] * 100:.1f}%")
-    return shares
+              f"evaluated {sum(v.score_after is not None for v in res.verdicts)}, tail after the last reply "
+              f"{out[-1][1]:.3f}s, non-LLM share {out[-1][0] * 100:.1f}%")
+    session.close()
+    return out
 
 
-def speedup(val, candidates: int, repeats: int, scale: int) -> tuple[float, float]:
+def speedup(val, candidates: int, workers: int, repeats: int, scale: int) -> tuple[float, float]:
+    """Median seconds to replay ``candidates`` children on val x ``scale``: one at a time, then ``workers`` at a time."""
     from patchworld.program import Program
     from patchworld.replay import replay
 
@@ -138,40 +131,42 @@ def speedup(val, candidates: int, repeats: int, scale: int) -> tuple[float, floa
     val = list(val) * scale    # a heavier job, so process start-up does not dominate
     replay(programs[0], val)   # warm imports and caches
 
-    def timed(workers: int) -> float:
+    def timed(n: int) -> float:
         t = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=n) as pool:
             list(pool.map(lambda p: replay(p, val, sandbox=True), programs))
         return time.perf_counter() - t
 
     serial = statistics.median(timed(1) for _ in range(repeats))
-    parallel = statistics.median(timed(candidates) for _ in range(repeats))
+    parallel = statistics.median(timed(workers) for _ in range(repeats))
     return serial, parallel
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=2.0, help="stub seconds per LLM reply (default 2)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="parallel replays (the session's workers)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=int, default=10, help="val repeated this many times for the speed-up")
     args = parser.parse_args(argv)
     train, val = _data()
     print(f"maze val: {len(val)} trajectories, {sum(len(t) for t in val)} transitions; "
-          f"stub delay {args.delay}s per reply, {args.candidates} candidates per round")
+          f"stub delay {args.delay}s per reply, {args.candidates} candidates per round, {args.workers} workers")
     stub = Stub(args.delay)
     results = {}
-    for streamed in (False, True):
-        label = "streamed (propose_iter)" if streamed else "LLM proposer as is"
+    for label, concurrency in (("concurrent", None), ("one sample at a time", 1)):
         print(f"{label}:")
-        results[label] = statistics.mean(overhead(stub, train, val, args.rounds, args.candidates, streamed))
-    serial, parallel = speedup(val, args.candidates, args.repeats, args.scale)
+        rows = overhead(stub, train, val, args.rounds, args.candidates, args.workers, concurrency)
+        results[label] = (statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows))
+    serial, parallel = speedup(val, args.candidates, args.workers, args.repeats, args.scale)
     print()
-    for label, share in results.items():
-        print(f"non-LLM share of round wall time, {label}: {share * 100:.1f}% (target < 5%)")
-    print(f"evaluating {args.candidates} candidates (val x{args.scale}): one after another {serial:.2f}s, in parallel {parallel:.2f}s, "
-          f"speed-up x{serial / parallel:.2f}")
+    for label, (share, tail) in results.items():
+        print(f"{label}: non-LLM share of round wall time {share * 100:.1f}% (target < 5%), "
+              f"tail after the last reply {tail:.3f}s")
+    print(f"evaluating {args.candidates} candidates (val x{args.scale}): one after another {serial:.2f}s, "
+          f"{args.workers} in parallel {parallel:.2f}s, speed-up x{serial / parallel:.2f}")
     stub.server.shutdown()
     return 0
 

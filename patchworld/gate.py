@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["Verdict", "RoundResult", "F1_DECIMALS", "score", "score_key", "beats", "compare", "describe", "before_after", "replay_summary"]
+__all__ = ["Verdict", "RoundResult", "F1_DECIMALS", "score", "score_key", "beats", "compare", "describe", "before_after",
+           "replay_summary", "judge"]
 
 F1_DECIMALS = 9
 """Token F1 is rounded to this many decimals before ordering, so float noise is a tie."""
@@ -65,6 +66,18 @@ def compare(before: Any, after: Any) -> tuple[list[str], list[str]]:
     fixed: not exact before, exact after; broken: exact before, not exact after. Ids are
     sorted for stable logs. Transitions present in only one replay are ignored.
     """
+    b_ids, a_ids = before.steps.get_column("id"), after.steps.get_column("id")
+    if b_ids.equals(a_ids):   # the usual case (same val set, same order): no join needed
+        ids = b_ids.to_list()
+        pairs = zip(ids, before.steps.get_column("exact").to_list(), after.steps.get_column("exact").to_list(),
+                    strict=True)
+        fixed, broken = [], []
+        for tid, x, y in pairs:
+            if x is False and y is True:
+                fixed.append(tid)
+            elif x is True and y is False:
+                broken.append(tid)
+        return sorted(fixed), sorted(broken)
     b = before.steps.select("id", pl.col("exact").alias("exact_before"))
     a = after.steps.select("id", pl.col("exact").alias("exact_after"))
     joined = b.join(a, on="id", how="inner")
@@ -86,17 +99,20 @@ def describe(s: Mapping[str, Any] | None) -> str:
     return text
 
 
-def before_after(before: Any, after: Any | None, ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Per transition id: observation, action, true next observation, prediction before and after."""
-    if not ids:
-        return []
-    cols = ["id", "observation", "action", "true", "predicted", "exact", "error_kind", "error", "belief"]
-    b = before.steps.filter(pl.col("id").is_in(list(ids))).select(cols)
-    rows = {r["id"]: r for r in b.iter_rows(named=True)}
-    a_rows: dict[str, dict[str, Any]] = {}
-    if after is not None:
-        a = after.steps.filter(pl.col("id").is_in(list(ids))).select("id", "predicted", "exact", "error_kind", "error")
-        a_rows = {r["id"]: r for r in a.iter_rows(named=True)}
+_BEFORE_COLS = ("id", "observation", "action", "true", "predicted", "exact", "error_kind", "error", "belief")
+_AFTER_COLS = ("id", "predicted", "exact", "error_kind", "error")
+
+
+def _rows(replay: Any, ids: Sequence[str], cols: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The rows of ``replay.steps`` with these ids (one filter for all of them), keyed by id."""
+    if replay is None or not ids:
+        return {}
+    frame = replay.steps.filter(pl.col("id").is_in(list(ids))).select(list(cols))
+    return {r["id"]: r for r in frame.iter_rows(named=True)}
+
+
+def _pairs(ids: Sequence[str], rows: dict[str, dict[str, Any]], a_rows: dict[str, dict[str, Any]]
+           ) -> list[dict[str, Any]]:
     out = []
     for tid in ids:
         r = rows.get(tid)
@@ -111,20 +127,28 @@ def before_after(before: Any, after: Any | None, ids: Sequence[str]) -> list[dic
     return out
 
 
+def before_after(before: Any, after: Any | None, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Per transition id: observation, action, true next observation, prediction before and after."""
+    return _pairs(ids, _rows(before, ids, _BEFORE_COLS), _rows(after, ids, _AFTER_COLS))
+
+
 def replay_summary(verdict: Any, before: Any, after: Any | None, shown: Sequence[Any], n_examples: int = 8
                    ) -> dict[str, Any]:
     """What ``patches/<id>/replay_summary.json`` holds: scores, fixed/broken ids, and for the
     counterexamples shown to the proposer (plus a few fixed and broken transitions) the
-    prediction before and after the patch."""
+    prediction before and after the patch. Each replay is filtered once for all these ids."""
+    groups = ([c.id for c in shown], list(verdict.fixed[:n_examples]), list(verdict.broken[:n_examples]))
+    wanted = sorted({tid for ids in groups for tid in ids})
+    rows, a_rows = _rows(before, wanted, _BEFORE_COLS), _rows(after, wanted, _AFTER_COLS)
     return {
         "candidate_id": verdict.candidate_id, "round": verdict.round, "parent": verdict.parent,
         "child": verdict.child, "patch_id": verdict.patch_id, "accepted": verdict.accepted,
         "reason": verdict.reason, "score_before": verdict.score_before, "score_after": verdict.score_after,
         "outcome_after": getattr(after, "outcome", None), "detail_after": getattr(after, "detail", None),
         "fixed": verdict.fixed, "broken": verdict.broken,
-        "counterexamples": before_after(before, after, [c.id for c in shown]),
-        "fixed_examples": before_after(before, after, verdict.fixed[:n_examples]),
-        "broken_examples": before_after(before, after, verdict.broken[:n_examples]),
+        "counterexamples": _pairs(groups[0], rows, a_rows),
+        "fixed_examples": _pairs(groups[1], rows, a_rows),
+        "broken_examples": _pairs(groups[2], rows, a_rows),
     }
 
 
@@ -182,3 +206,34 @@ class RoundResult:
     @property
     def broken(self) -> int:
         return len(self.accepted.broken) if self.accepted else 0
+
+
+def judge(verdicts: list[Verdict], replays: dict[str, Any], parent_replay: Any, before: dict) -> Verdict | None:
+    """Score each verdict's child from ``replays`` (child hash -> Replay, or the exception its replay
+    raised), fill fixed/broken and a reason for each, and return the winner: the best strict
+    improvement on ``before``; among exact ties, the first in ``verdicts`` order (callers sort it)."""
+    for v in verdicts:
+        if v.child is None:
+            continue
+        rep = replays.get(v.child)
+        if isinstance(rep, BaseException):
+            v.reason = f"replay failed: {type(rep).__name__}: {rep}"
+            continue
+        v.score_after = score(rep)
+        v.fixed, v.broken = compare(parent_replay, rep)
+    better = [v for v in verdicts if v.score_after is not None and beats(v.score_after, before)]
+    winner = max(better, key=lambda v: score_key(v.score_after)) if better else None   # max keeps the first
+    for v in verdicts:
+        if v.reason:
+            continue
+        if v is winner:
+            v.accepted, v.reason = True, f"accepted: {describe(before)} -> {describe(v.score_after)}"
+        elif v in better and score_key(v.score_after) == score_key(winner.score_after):
+            v.reason = f"beats the parent but ties {winner.candidate_id}, which comes first in sample order"
+        elif v in better:
+            v.reason = f"beats the parent but {winner.candidate_id} scores higher"
+        elif score_key(v.score_after) == score_key(before):
+            v.reason = f"ties the parent ({describe(v.score_after)}): the current program is kept"
+        else:
+            v.reason = f"not better than the parent ({describe(v.score_after)} vs {describe(before)})"
+    return winner

@@ -13,12 +13,16 @@ Layout of a run folder::
 Whole files are written atomically (temp file + ``os.replace``); log lines are appended
 with one ``write`` per round and fsynced, so a run killed with SIGKILL loses no accepted
 round. A torn last line (a kill mid-write) is skipped with a warning when loading.
+Programs and logs are fsynced (resume needs them after a power cut too); the files of a
+patch folder are records for reading, written atomically but without an fsync each, which
+keeps a round's tail short (a SIGKILL never loses them; only a power cut could).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,16 +40,18 @@ class RunStoreError(ValueError):
     """A run folder is missing or malformed; the message names the file (and line)."""
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder, fsync, then ``os.replace``."""
+def atomic_write_text(path: str | os.PathLike[str], text: str, fsync: bool = True) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder, fsync (unless ``fsync=False``),
+    then ``os.replace``: readers and a SIGKILL see the old file or the new one, never half of it."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -154,12 +160,13 @@ class RunStore:
     def patch_dir(self, patch_id: str) -> Path:
         return self.path / "patches" / patch_id
 
-    def save_patch_files(self, patch_id: str, files: dict[str, Any]) -> Path:
-        """Write each file of ``patches/<id>/`` atomically; dict/list values are written as JSON."""
+    def save_patch_files(self, patch_id: str, files: dict[str, Any], fsync: bool = False) -> Path:
+        """Write each file of ``patches/<id>/`` atomically (fsynced only if asked: they are records,
+        not resume state); dict/list values are written as JSON."""
         folder = self.patch_dir(patch_id)
         for name, content in files.items():
             text = content if isinstance(content, str) else json.dumps(content, indent=2, default=str)
-            atomic_write_text(folder / name, text)
+            atomic_write_text(folder / name, text, fsync=fsync)
         return folder
 
     # -- logs ---------------------------------------------------------------------------------------
@@ -347,6 +354,7 @@ def proposer_settings(proposer: Any) -> dict[str, Any]:
 
 
 def proposer_from_header(info: dict[str, Any], seed: int) -> Any:
+    """Rebuild the run's proposer from its header settings (for resume without ``proposer=``)."""
     name = (info or {}).get("name")
     settings = (info or {}).get("settings", {})
     if name == "mutation":
@@ -356,7 +364,7 @@ def proposer_from_header(info: dict[str, Any], seed: int) -> Any:
     if name == "llm":
         from patchworld.proposers.llm import LLMProposer
 
-        names = ("model", "base_url", "cache_dir", "temperature", "max_tokens", "n_examples")
+        names = ("model", "base_url", "cache_dir", "temperature", "max_tokens", "n_examples", "concurrency")
         keep = {k: settings[k] for k in names if settings.get(k) is not None}
         return LLMProposer(**keep)
     raise ValueError(f"cannot rebuild proposer {name!r} from the run header: pass proposer= to Session.resume")

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from patchworld.gate import RoundResult, Verdict, beats, compare, describe, score, score_key
+from patchworld.gate import RoundResult, Verdict, compare, judge, score, score_key
 from patchworld.store import RunStore, data_summary, proposer_from_header, proposer_settings, versions
 
 __all__ = ["Session", "Verdict", "RoundResult", "compare", "TestSplitError"]
@@ -216,62 +216,64 @@ class Session:
         return res.verdicts[0]
 
     # -- the gate -----------------------------------------------------------------------------------
+    def _executors(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        """The replay pool (``workers`` threads, each driving one sandbox job) and a one-thread file
+        writer; kept across rounds so no round pays for starting threads."""
+        pools = getattr(self, "_pools", None)
+        if pools is None or pools[0] != self.workers:
+            pools = (self.workers, ThreadPoolExecutor(self.workers, thread_name_prefix="pw-replay"),
+                     ThreadPoolExecutor(1, thread_name_prefix="pw-write"))
+            self._pools = pools
+        return pools[1], pools[2]
+
+    def close(self) -> None:
+        """Stop the session's helper threads (optional: they also end with the session)."""
+        pools = getattr(self, "_pools", None)
+        self._pools = None
+        if pools is not None:
+            pools[1].shutdown()
+            pools[2].shutdown()
+
     def _finish(self, r: int, proposals: Iterator[Any], tag: str, parent_replay: Any, shown: Sequence[Any],
                 start: float, notes: list[str], progress: Progress | None = None) -> RoundResult:
-        """Apply each proposal as it arrives, replay the children on val in the pool, gate, persist."""
+        """Apply each proposal as it arrives and start its child's val replay at once; while the
+        replays run, write each candidate's program and patch folder; then gate and log the round.
+
+        Candidates are ordered (ids, log lines, tie-breaks) by their sample index
+        (``proposal.extra["sample"]``, else arrival position), never by arrival time."""
         before = score(parent_replay)
-        verdicts: list[Verdict] = []
-        items: list[tuple[str, Any]] = []
+        pool, writer = self._executors()
+        parent = self.current
+        cands: list[tuple[int, Any, Verdict, Any | None]] = []   # (slot, proposal, verdict, child)
+        used: set[int] = set()
         children: dict[str, Any] = {}
         futures: dict[str, Future] = {}
-        applied_for: dict[str, tuple[Any, Any]] = {}   # candidate_id -> (proposal, child program)
+        writes: list[Future] = []
         propose_seconds = 0.0
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            while True:
-                t = time.perf_counter()
-                p = next(proposals, None)
-                propose_seconds += time.perf_counter() - t
-                if p is None:
-                    break
-                cid = f"r{r:03d}{tag}{len(items):02d}"
-                items.append((cid, p))
-                v, child = self._apply(cid, r, p, before)
-                verdicts.append(v)
-                if child is not None:
-                    applied_for[cid] = (p, child)
-                    if child.hash not in futures:
-                        children[child.hash] = child
-                        futures[child.hash] = pool.submit(self._replay_safe, child)
-            eval_start = time.perf_counter()
-            replays: dict[str, Any] = {}
-            for done, (h, fut) in enumerate(futures.items(), start=1):
-                replays[h] = fut.result()
-                if progress:
-                    progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
-            eval_seconds = time.perf_counter() - eval_start
-        for v in verdicts:
-            if v.child is None:
-                continue
-            rep = replays.get(v.child)
-            if isinstance(rep, BaseException):
-                v.reason = f"replay failed: {type(rep).__name__}: {rep}"
-                continue
-            v.score_after = score(rep)
-            v.fixed, v.broken = compare(parent_replay, rep)
-        better = [v for v in verdicts if v.score_after is not None and beats(v.score_after, before)]
-        winner = max(better, key=lambda v: score_key(v.score_after)) if better else None
-        for v in verdicts:
-            if v.reason:
-                continue
-            if v is winner:
-                v.accepted, v.reason = True, f"accepted: {describe(before)} -> {describe(v.score_after)}"
-            elif v in better:
-                v.reason = f"beats the parent but {winner.candidate_id} scores higher"
-            elif score_key(v.score_after) == score_key(before):
-                v.reason = f"ties the parent ({describe(v.score_after)}): the current program is kept"
-            else:
-                v.reason = f"not better than the parent ({describe(v.score_after)} vs {describe(before)})"
-        self._persist(r, verdicts, items, applied_for, replays, parent_replay, shown)
+        while True:
+            t = time.perf_counter()
+            p = next(proposals, None)
+            propose_seconds += time.perf_counter() - t
+            if p is None:
+                break
+            slot = _slot(p, len(cands), used)
+            v, child = self._apply(f"r{r:03d}{tag}{slot:02d}", r, p, before)
+            if child is not None and child.hash not in futures:
+                children[child.hash] = child
+                futures[child.hash] = pool.submit(self._replay_safe, child)
+            cands.append((slot, p, v, child))
+            writes.append(writer.submit(self._write_candidate, parent, p, v, child))
+        cands.sort(key=lambda c: c[0])
+        verdicts = [c[2] for c in cands]
+        eval_start = time.perf_counter()
+        replays: dict[str, Any] = {}
+        for done, (h, fut) in enumerate(futures.items(), start=1):
+            replays[h] = fut.result()
+            if progress:
+                progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
+        eval_seconds = time.perf_counter() - eval_start
+        winner = judge(verdicts, replays, parent_replay, before)
+        self._persist(cands, writes, replays, parent_replay, shown)
         if winner is not None:
             self.current = children[winner.child]
             self._replay_cache = (self.current.hash, replays[winner.child])
@@ -318,35 +320,50 @@ class Session:
         except Exception as exc:  # noqa: BLE001
             return exc
 
-    def _persist(self, r: int, verdicts: list[Verdict], items: list, applied_for: dict, replays: dict, parent_replay: Any,
-                 shown: Sequence[Any]) -> None:
-        """Write programs and patch folders first, then the round's candidate lines in one fsynced write."""
-        from patchworld.gate import replay_summary
+    def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None) -> None:
+        """Everything of one candidate that does not depend on its replay (runs in the writer thread
+        while the replays run): the child program (fsynced: resume needs it), edits, prompt, reply,
+        unified diff and side-by-side HTML; for a proposal without a child, its final verdict."""
         from patchworld.patches import side_by_side_html, unified_diff
 
-        for v, (_, proposal) in zip(verdicts, items, strict=True):
-            entry = applied_for.get(v.candidate_id)
-            if entry is None:
-                if proposal.prompt or proposal.response or proposal.patch is not None:
-                    files = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or "",
-                             "verdict.json": v.to_record()}
-                    if proposal.patch is not None:
-                        files["edits.json"] = proposal.patch.to_dict()
-                    self.store.save_patch_files(v.patch_id or v.candidate_id, files)
+        files: dict[str, Any] = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or ""}
+        if proposal.patch is not None:
+            files["edits.json"] = proposal.patch.to_dict()
+        if child is None:
+            if proposal.prompt or proposal.response or proposal.patch is not None:
+                self.store.save_patch_files(v.patch_id or v.candidate_id, {**files, "verdict.json": v.to_record()})
+            return
+        self.store.save_program(child)
+        files["diff.patch"] = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
+        files["side_by_side.html"] = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
+        self.store.save_patch_files(v.patch_id or v.candidate_id, files)
+
+    def _persist(self, cands: list, writes: list[Future], replays: dict, parent_replay: Any,
+                 shown: Sequence[Any]) -> None:
+        """Add each child's replay summary, wait for the writer, then append the round's candidate
+        lines in one fsynced write (so a logged candidate always has its files)."""
+        from patchworld.gate import replay_summary
+
+        for _, _, v, child in cands:
+            if child is None:
                 continue
-            proposal, child = entry
-            self.store.save_program(child)
             rep = replays.get(child.hash)
-            files: dict[str, Any] = {
-                "edits.json": proposal.patch.to_dict(),
-                "diff.patch": unified_diff(self.current.source, child.source, f"{v.parent}.py", f"{child.hash}.py"),
-                "side_by_side.html": side_by_side_html(self.current.source, child.source, v.parent, child.hash),
-                "prompt.txt": proposal.prompt or "", "response.txt": proposal.response or "",
-                "replay_summary.json": replay_summary(v, parent_replay, None if isinstance(rep, BaseException) else rep,
-                                                      shown),
-            }
-            self.store.save_patch_files(v.patch_id or v.candidate_id, files)
-        self.store.append_candidates([v.to_record() for v in verdicts])
+            summary = replay_summary(v, parent_replay, None if isinstance(rep, BaseException) else rep, shown)
+            self.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
+        for w in writes:
+            w.result()
+        self.store.append_candidates([c[2].to_record() for c in cands])
+
+
+def _slot(proposal: Any, arrival: int, used: set[int]) -> int:
+    """A candidate's place in its round: its sample index (``extra["sample"]``) when it has a free one,
+    else its arrival position (or the next free one), so ids and tie-breaks ignore arrival order."""
+    sample = (getattr(proposal, "extra", None) or {}).get("sample")
+    slot = sample if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 0 else arrival
+    while slot in used:
+        slot += 1
+    used.add(slot)
+    return slot
 
 
 def default_run_dir(env: str, root: str | os.PathLike[str] = "runs") -> Path:

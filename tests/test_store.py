@@ -8,7 +8,15 @@ import os
 import pytest
 
 from patchworld.program import Program
-from patchworld.store import RunStore, RunStoreError, atomic_write_text, load_run, read_jsonl
+from patchworld.store import (
+    RunStore,
+    RunStoreError,
+    atomic_write_text,
+    load_run,
+    proposer_from_header,
+    proposer_settings,
+    read_jsonl,
+)
 
 
 def _record(r: int, cid: str, parent: str, child: str | None, accepted: bool, f1_before: float, f1_after: float | None,
@@ -111,3 +119,19 @@ def test_report_of_a_run_without_candidates_still_renders(store):
     html = path.read_text(encoding="utf-8")
     assert path == store.path / "report.html"
     assert "Plotly.newPlot" in html and "No patch was accepted" in html and "empty run" in html
+
+
+def test_llm_proposer_rebuilt_from_the_header_keeps_its_concurrency(tmp_path):
+    from patchworld.proposers.llm import LLMProposer
+
+    original = LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", api_key="sk-secret-xyz", cache_dir=tmp_path / "cache",
+                           temperature=0.3, concurrency=3)
+    header = json.loads(json.dumps(proposer_settings(original)))   # what header.json holds
+    assert "sk-secret-xyz" not in json.dumps(header)                # the key is never written
+    rebuilt = proposer_from_header(header, seed=0)
+    assert isinstance(rebuilt, LLMProposer)
+    assert (rebuilt.concurrency, rebuilt.temperature, rebuilt.model) == (3, 0.3, "m")
+    assert rebuilt.workers(8) == 3
+    default = proposer_from_header(json.loads(json.dumps(proposer_settings(
+        LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path / "cache")))), seed=0)
+    assert default.concurrency is None and default.workers(4) == 4

@@ -250,3 +250,48 @@ def test_initial_program_from_the_proposer_and_progress(data, tmp_path):
     assert calls and calls[-1][:2] == (1, 1) and "val token_f1" in calls[-1][2]
     with pytest.raises(ValueError, match="no starting program"):
         Session("maze", train, val, proposer=ScriptedProposer([[]]), run_dir=tmp_path / "x", sandbox=False)
+
+
+class ShuffledProposer:
+    """Streams its proposals (``propose_iter``) in a given arrival order; each carries its sample index."""
+
+    name = "shuffled"
+
+    def __init__(self, edits: list[tuple[tuple[str, str], ...] | None], order: list[int]):
+        self.edits, self.order = edits, order
+
+    def propose(self, request):
+        return sorted(self.propose_iter(request), key=lambda p: p.extra["sample"])
+
+    def propose_iter(self, request):
+        for sample in self.order:
+            item = self.edits[sample]
+            if item is None:
+                yield Proposal(None, "malformed", response="garbage", error="no block", extra={"sample": sample})
+                continue
+            patch = Patch(request.program.hash, tuple(Edit(*e) for e in item), (), "llm", f"sample {sample}")
+            yield Proposal(patch, "search_replace", prompt="p", response=f"reply {sample}", extra={"sample": sample})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_tied_winner_and_candidate_ids_do_not_depend_on_arrival_order(data, tmp_path, seed):
+    # samples 1 and 2 fix the same bug (2 also adds a comment): exactly tied scores, different programs
+    edits = [(COMMENT,), (GOAL_BUG,), (GOAL_BUG, COMMENT), None, (BREAK,)]
+    order = list(range(len(edits)))
+    random.Random(seed).shuffle(order)
+    if (order.index(2) < order.index(1)) != (seed % 2 == 0):   # even seeds: 2 arrives before 1; odd: after
+        order[order.index(1)], order[order.index(2)] = 2, 1
+    train, val = data
+    s = Session("maze", train, val, program=Program.from_file(PROGRAMS / "maze_flawed.py"),
+                proposer=ShuffledProposer(edits, order), run_dir=tmp_path / "run", sandbox=False, workers=2)
+    res = s.step()
+    by_id = {v.candidate_id: v for v in res.verdicts}
+    assert [v.candidate_id for v in res.verdicts] == [f"r001c{i:02d}" for i in range(len(edits))]
+    assert [v.note for v in res.verdicts if v.note] == ["sample 0", "sample 1", "sample 2", "sample 4"]
+    tied = by_id["r001c01"], by_id["r001c02"]
+    assert tied[0].child != tied[1].child and tied[0].score_after == tied[1].score_after
+    assert res.accepted is tied[0] and s.current.hash == tied[0].child          # the lower sample wins the tie
+    assert "ties r001c01" in tied[1].reason
+    assert load_run(s.store.path).candidates["candidate_id"].to_list() == [v.candidate_id for v in res.verdicts]
+    assert json.loads((s.store.patch_dir(tied[0].patch_id) / "replay_summary.json").read_text())["accepted"]
+    s.close()
