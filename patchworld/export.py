@@ -67,6 +67,8 @@ def export_figures(figures: dict[str, go.Figure], out_dir: str | Path,
     ``png`` go through kaleido with the system Chromium; without one they are skipped
     (``Exported.skipped`` says why) and HTML is written even if it was not asked for, so
     there is always something to look at. Keys of ``Exported.files`` are ``<name>.<fmt>``.
+    Static images use each figure's own ``layout.width``/``layout.height`` unless ``width``/
+    ``height`` override them (plotly's 700x500 default only for a figure without a size).
     """
     if plotlyjs not in ("inline", "cdn"):
         raise ValueError(f"plotlyjs must be 'inline' or 'cdn', got {plotlyjs!r}")
@@ -83,9 +85,12 @@ def export_figures(figures: dict[str, go.Figure], out_dir: str | Path,
 
         os.environ.setdefault("BROWSER_PATH", browser)
         paths = [out_dir / f"{name}.{fmt}" for name, fmt in jobs]
+        # write_images ignores layout.width/height (it falls back to 700x500), so pass each figure's own size
+        widths = [width or figures[n].layout.width for n, _ in jobs]
+        heights = [height or figures[n].layout.height for n, _ in jobs]
         try:
-            pio.write_images([figures[n] for n, _ in jobs], paths, format=[f for _, f in jobs], width=width,
-                             height=height)
+            pio.write_images([figures[n] for n, _ in jobs], paths, format=[f for _, f in jobs], width=widths,
+                             height=heights)
             out.files.update({f"{n}.{f}": p for (n, f), p in zip(jobs, paths, strict=True)})
         except Exception as exc:  # kaleido/Chromium failures must not lose the HTML
             out.skipped.update({f"{n}.{f}": f"kaleido failed: {type(exc).__name__}: {exc}" for n, f in jobs})

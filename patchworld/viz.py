@@ -1,13 +1,10 @@
 """Plotly figures for synthesis runs and evaluation results (returned, never shown).
 
-* :func:`round_curve` — validation score per synthesis round, every candidate as a point.
-* :func:`pareto_figure` — fidelity (x) against planning utility (y), per env and macro-averaged,
-  with the Pareto front drawn.
-* :func:`horizon_figure` — RQ2 fidelity-vs-horizon curves.
-* :func:`results_table` — the per-env results as a plotly Table.
-
-The evaluation figures read the tidy frame of :func:`patchworld.evaluate.evaluate`
-(columns ``env, label, variant, kind, metric, value``).
+:func:`round_curve` (val score per synthesis round, every candidate a point), :func:`pareto_figure`
+(fidelity vs planning utility per env and macro-averaged, Pareto front drawn), :func:`horizon_figure`
+(RQ2 fidelity vs horizon) and :func:`results_table` (a plotly Table). The evaluation figures read the
+tidy frame of :func:`patchworld.evaluate.evaluate`. Every figure carries its own ``layout.width``/
+``height`` (facets: a fixed plot area each), which :mod:`patchworld.export` uses for static images.
 """
 
 from __future__ import annotations
@@ -26,6 +23,26 @@ KIND_STYLE: dict[str, dict[str, str]] = {
     "reference": {"symbol": "x", "color": "#7f7f7f"},
     "oracle": {"symbol": "star", "color": "#2ca02c"},
 }
+REFERENCE_SYMBOLS = {"lookup table": "x", "copy last": "triangle-up", "most frequent": "square"}
+REFERENCE_COLORS = {"lookup table": "#4d4d4d", "copy last": "#7f7f7f", "most frequent": "#a6a6a6"}
+PROGRAM_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#bcbd22")  # no red/green
+
+FONT = "Arial, Helvetica, sans-serif"
+PANEL_W, PANEL_H = 290, 240   # plot area of one facet, px
+GAP_X, GAP_Y = 70, 100        # between facets: tick labels, an x title and the next row's facet title
+MARGIN = {"l": 80, "r": 30, "t": 90, "b": 70}
+LEGEND_W, LEGEND_ROW = 250, 20  # a legend to the right of the facets; height of one legend entry
+
+
+def _style(fig: go.Figure, title: str, width: int, height: int, margin: dict[str, int]) -> None:
+    """Shared look: white template, one font, a left-aligned title, explicit size and margins."""
+    fig.update_layout(template="plotly_white", width=width, height=height, margin=margin,
+                      font={"family": FONT, "size": 12, "color": "#222222"},
+                      title={"text": title, "x": 0.0, "xref": "paper", "xanchor": "left", "font": {"size": 16}},
+                      hoverlabel={"font": {"family": FONT}})
+    axis = {"showline": True, "linecolor": "#888888", "ticks": "outside", "ticklen": 4, "tickfont": {"size": 11},
+            "title_font": {"size": 13}, "title_standoff": 6, "zeroline": False}
+    fig.update_xaxes(**axis).update_yaxes(**axis)
 
 
 def _accepted_line(candidates: pl.DataFrame) -> tuple[list[float], list[float]]:
@@ -54,10 +71,9 @@ def _accepted_line(candidates: pl.DataFrame) -> tuple[list[float], list[float]]:
 def round_curve(candidates: pl.DataFrame, title: str = "Validation score per round") -> go.Figure:
     """Accepted val score per round as a line; each candidate a point (accepted vs rejected).
 
-    ``candidates`` is ``load_run(dir).candidates`` (columns ``round, score_before, score_after,
-    accepted`` and optionally ``candidate_id, origin, reason``). Candidates without a score
-    (the patch did not apply or the program did not load) are drawn at the round's
-    ``score_before`` with an open marker so they still show up.
+    ``candidates`` is ``load_run(dir).candidates`` (columns ``round, score_before, score_after, accepted``,
+    optionally ``candidate_id, origin, reason``). Candidates without a score (the patch did not apply or
+    the program did not load) are drawn at the round's ``score_before`` with an open marker.
     """
     for col in ("round", "score_before", "score_after", "accepted"):
         if col not in candidates.columns:
@@ -65,32 +81,32 @@ def round_curve(candidates: pl.DataFrame, title: str = "Validation score per rou
     fig = go.Figure()
     xs, ys = _accepted_line(candidates)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="accepted program",
-                             line={"color": "#1f77b4", "shape": "hv"}, marker={"size": 6}))
+                             line={"color": "#1f77b4", "shape": "hv", "width": 2}, marker={"size": 6},
+                             hovertemplate="after round %{x}: %{y:.4f}<extra>accepted program</extra>"))
     for accepted, name, color, symbol in ((True, "accepted candidate", "#2ca02c", "circle"),
                                           (False, "rejected candidate", "#d62728", "x")):
         rows = candidates.filter(pl.col("accepted").fill_null(False) == accepted)
-        scored = rows.filter(pl.col("score_after").is_not_null())
-        unscored = rows.filter(pl.col("score_after").is_null())
-        texts = [_hover(r) for r in scored.iter_rows(named=True)]
+        has = pl.col("score_after").is_not_null()
+        scored, unscored = rows.filter(has), rows.filter(~has)
         fig.add_trace(go.Scatter(x=scored["round"].to_list(), y=scored["score_after"].to_list(), mode="markers",
-                                 name=name, text=texts, hoverinfo="text",
-                                 marker={"color": color, "symbol": symbol, "size": 9, "opacity": 0.8}))
+                                 name=name, text=[_hover(r) for r in scored.iter_rows(named=True)], hoverinfo="text",
+                                 marker={"color": color, "symbol": symbol, "size": 10, "opacity": 0.8,
+                                         "line": {"width": 1, "color": "white"}}))
         if unscored.height:
             fig.add_trace(go.Scatter(x=unscored["round"].to_list(), y=unscored["score_before"].to_list(),
                                      mode="markers", name=f"{name} (no score)",
                                      text=[_hover(r) for r in unscored.iter_rows(named=True)], hoverinfo="text",
-                                     marker={"color": color, "symbol": f"{symbol}-open", "size": 9}))
-    fig.update_layout(title=title, xaxis_title="round", yaxis_title="val token F1", template="plotly_white",
-                      legend={"orientation": "h", "y": -0.2})
-    fig.update_xaxes(dtick=1)
+                                     marker={"color": color, "symbol": f"{symbol}-open", "size": 10}))
+    _style(fig, title, 760, 460, {"l": 80, "r": 30, "t": 70, "b": 110})
+    fig.update_layout(xaxis_title="round", yaxis_title="val token F1",
+                      legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -70 / 280, "yanchor": "top"})
+    fig.update_xaxes(dtick=1, range=[-0.4, max([int(v) for v in candidates["round"].to_list()] + [1]) + 0.4])
     return fig
 
 
 def _hover(row: dict) -> str:
-    parts = [f"round {row.get('round')}"]
-    for key in ("candidate_id", "origin", "reason"):
-        if row.get(key):
-            parts.append(f"{key}: {row[key]}")
+    parts = [f"round {row.get('round')}"] + [f"{k}: {row[k]}" for k in ("candidate_id", "origin", "reason")
+                                            if row.get(k)]
     if row.get("score_after") is not None:
         parts.append(f"score {row['score_after']:.4f} (before {row.get('score_before') or 0:.4f})")
     return "<br>".join(parts)
@@ -115,16 +131,18 @@ UTILITY_METRICS = ("success", "lenient_success", "decision_agreement", "action_a
 _NICE = {"token_f1": "fidelity: test token F1 (RQ1)", "exact_match": "fidelity: test exact match (RQ1)",
          "bleu4": "fidelity: test BLEU-4 (RQ1)", "rollout_auc": "fidelity: rollout AUC (RQ2)",
          "success": "planning: live success (RQ3)", "lenient_success": "planning: lenient success (RQ3)",
-         "decision_agreement": "planning proxy: decision agreement", "action_accuracy": "planning proxy: action accuracy",
-         "action_f1": "planning proxy: action token F1", "coverage": "coverage"}
+         "decision_agreement": "planning proxy: decision agreement", "coverage": "coverage",
+         "action_accuracy": "planning proxy: action accuracy", "action_f1": "planning proxy: action token F1"}
+X_RANGE, Y_RANGE = (-0.05, 1.08), (-0.05, 1.12)  # Pareto panels; headroom above 1 for point labels
+TICKS = [0, 0.25, 0.5, 0.75, 1]
 
 
 def _points(results: pl.DataFrame, x: str, y: str) -> pl.DataFrame:
     """One row per (env, label, variant) with columns x and y (both present)."""
     sub = results.filter(pl.col("metric").is_in([x, y]))
     if sub.is_empty():
-        return pl.DataFrame(schema={"env": pl.String, "label": pl.String, "variant": pl.String, x: pl.Float64,
-                                    y: pl.Float64})
+        return pl.DataFrame(schema={"env": pl.String, "label": pl.String, "variant": pl.String} | {x: pl.Float64,
+                                                                                               y: pl.Float64})
     wide = sub.pivot(on="metric", index=["env", "label", "variant"], values="value", aggregate_function="first")
     for col in (x, y):
         if col not in wide.columns:
@@ -135,91 +153,165 @@ def _points(results: pl.DataFrame, x: str, y: str) -> pl.DataFrame:
 def _with_macro(results: pl.DataFrame) -> pl.DataFrame:
     from patchworld.evaluate import macro_average
 
-    if results["env"].n_unique() < 2:
-        return results
-    return pl.concat([results, macro_average(results)], how="vertical_relaxed")
+    return results if results["env"].n_unique() < 2 else pl.concat([results, macro_average(results)],
+                                                                    how="vertical_relaxed")
 
 
-def _facets(envs: list[str], title: str, x_title: str, y_title: str) -> go.Figure:
+def _grid(n: int) -> tuple[int, int]:
+    """(rows, cols) for n facets: one row up to 3, 2x2 for 4, else rows of 3."""
+    cols = max(n, 1) if n <= 3 else 2 if n == 4 else 3
+    return (max(n, 1) + cols - 1) // cols, cols
+
+
+def _facets(envs: list[str], title: str, x_title: str, y_title: str, n_legend: int) -> go.Figure:
+    """Facet grid, :data:`PANEL_W` x :data:`PANEL_H` px per facet, axis titles on the outer facets only;
+    the legend (``n_legend`` entries) in the last row's empty cells if it fits, else right of the grid."""
     from plotly.subplots import make_subplots
 
-    cols = min(len(envs), 3) or 1
-    rows = (len(envs) + cols - 1) // cols or 1
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=envs or [""], horizontal_spacing=0.08,
-                        vertical_spacing=0.14)
-    fig.update_layout(title=title, template="plotly_white", height=330 * rows + 90, width=360 * cols + 120,
-                      legend={"orientation": "h", "y": -0.08 if rows > 1 else -0.2})
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
+    n = max(len(envs), 1)
+    rows, cols = _grid(n)
+    area_w, area_h = cols * PANEL_W + (cols - 1) * GAP_X, rows * PANEL_H + (rows - 1) * GAP_Y
+    specs = [[{} if r * cols + c < n else None for c in range(cols)] for r in range(rows)]
+    fig = make_subplots(rows=rows, cols=cols, specs=specs, subplot_titles=envs or [""],
+                        horizontal_spacing=GAP_X / area_w if cols > 1 else 0.1,
+                        vertical_spacing=GAP_Y / area_h if rows > 1 else 0.1)
+    margin, legend_h = dict(MARGIN), n_legend * LEGEND_ROW + 10
+    if rows * cols > n and legend_h <= PANEL_H + GAP_Y / 2:
+        first_free = n - (rows - 1) * cols  # column index of the first empty cell of the last row
+        legend = {"x": (first_free * (PANEL_W + GAP_X) + 10) / area_w, "y": PANEL_H / area_h}
+    else:
+        legend = {"x": 1 + 20 / area_w, "y": 1.0}
+        margin["r"] = LEGEND_W + 20
+        margin["b"] = max(margin["b"], legend_h - area_h + 10)
+    _style(fig, title, margin["l"] + area_w + margin["r"], margin["t"] + area_h + margin["b"], margin)
+    fig.update_layout(legend={**legend, "xanchor": "left", "yanchor": "top", "orientation": "v",
+                              "tracegroupgap": 2, "font": {"size": 12}, "bgcolor": "rgba(255,255,255,0.9)"})
+    fig.update_annotations(font={"size": 14})  # the facet titles
+    for k in range(len(envs)):
+        r, c = k // cols + 1, k % cols + 1
+        if k + cols >= n:  # nothing below this facet
+            fig.update_xaxes(title_text=x_title, row=r, col=c)
+        if c == 1:
+            fig.update_yaxes(title_text=y_title, row=r, col=c)
     return fig
 
 
-REFERENCE_SYMBOLS = {"lookup table": "x", "copy last": "triangle-up", "most frequent": "square"}
+def _marker(variant: str, label: str) -> tuple[str, str]:
+    """Marker symbol and colour: per kind of model (:data:`KIND_STYLE`), reference points per label."""
+    style = KIND_STYLE.get(variant, {"symbol": "circle", "color": "#9467bd"})
+    if variant == "reference":
+        return REFERENCE_SYMBOLS.get(label, style["symbol"]), REFERENCE_COLORS.get(label, style["color"])
+    return style["symbol"], style["color"]
 
 
 def _legend_name(variant: str, label: str) -> str:
-    if variant == "reference":
-        return f"reference: {label}"
-    if variant == "oracle":
-        return f"{label} (oracle)"
-    return {"simple": "Simple (program)", "residual": "Residual (program + memory)"}.get(variant, variant)
+    return {"simple": "Simple (program)", "residual": "Residual (program + memory)", "reference": f"reference: {label}",
+            "oracle": f"{label} (oracle)"}.get(variant, variant)
 
 
 def _groups(here: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     """Point groups of one panel: one per Simple/Residual variant, one per reference/oracle label."""
-    out = []
     order = {"reference": 0, "oracle": 1, "simple": 2, "residual": 3}  # residual's open diamond drawn over simple
-    for variant in sorted(dict.fromkeys(here["variant"].to_list()), key=lambda v: (order.get(v, 4), v)):
-        part = here.filter(pl.col("variant") == variant)
-        if variant in ("reference", "oracle"):
-            out += [(variant, lab, part.filter(pl.col("label") == lab)) for lab in dict.fromkeys(part["label"].to_list())]
-        else:
-            out.append((variant, "", part))
+    keys = dict.fromkeys((v, lab if v in ("reference", "oracle") else "")
+                         for v, lab in zip(here["variant"].to_list(), here["label"].to_list(), strict=True))
+    return [(v, lab, here.filter((pl.col("variant") == v) & ((pl.col("label") == lab) if lab else pl.lit(True))))
+            for v, lab in sorted(keys, key=lambda k: (order.get(k[0], 4), k[0]))]
+
+
+_RANK = {"simple": 1, "residual": 2, "oracle": 3, "reference": 4}  # legend order of the Pareto plot
+_REF_ORDER = {label: i for i, label in enumerate(REFERENCE_SYMBOLS)}
+_POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "top left",
+              "bottom right", "bottom left")
+
+
+def _place_labels(points: Sequence[tuple[float, float]], texts: Sequence[str],
+                  staircase: tuple[list[float], list[float]] = ([], [])) -> list[str]:
+    """A textposition per point of one Pareto panel, chosen greedily so each label (its box estimated
+    in pixels) avoids the labels placed before, every marker, the front's ``staircase`` (a ``vh`` line)
+    and the panel edges."""
+    sx, sy = PANEL_W / (X_RANGE[1] - X_RANGE[0]), PANEL_H / (Y_RANGE[1] - Y_RANGE[0])
+    px = [((x - X_RANGE[0]) * sx, (y - Y_RANGE[0]) * sy) for x, y in points]
+    taken = [(x - 6, y - 6, x + 6, y + 6) for x, y in px]
+    sx_, sy_ = [(v - X_RANGE[0]) * sx for v in staircase[0]], [(v - Y_RANGE[0]) * sy for v in staircase[1]]
+    for xa, ya, xb, yb in zip(sx_, sy_, sx_[1:], sy_[1:], strict=False):  # vh: up/down at xa, then across at yb
+        taken += [(xa - 1, min(ya, yb), xa + 1, max(ya, yb)), (min(xa, xb), yb - 1, max(xa, xb), yb + 1)]
+
+    def box(x: float, y: float, text: str, position: str) -> tuple[float, float, float, float]:
+        w, h, gap = 5.6 * len(text) + 2, 12.0, 7.0
+        vert, horiz = position.split()
+        x0 = {"left": x - gap - w, "center": x - w / 2, "right": x + gap}[horiz]
+        y0 = {"top": y + gap, "middle": y - h / 2, "bottom": y - gap - h}[vert]
+        return x0, y0, x0 + w, y0 + h
+
+    def cost(b: tuple[float, float, float, float]) -> float:
+        overlap = sum(max(0.0, min(b[2], t[2]) - max(b[0], t[0])) * max(0.0, min(b[3], t[3]) - max(b[1], t[1]))
+                      for t in taken)
+        spill = max(0, -b[0]) + max(0, b[2] - PANEL_W) + max(0, -b[1]) + max(0, b[3] - PANEL_H)
+        return overlap + 40 * max(0, spill - 6)  # a few px past the axes are fine (cliponaxis=False)
+
+    out = []
+    for (x, y), text in zip(px, texts, strict=True):
+        boxes = {pos: box(x, y, text, pos) for pos in _POSITIONS}
+        best = min(_POSITIONS, key=lambda pos: cost(boxes[pos])) if text else "top center"
+        taken += [boxes[best]] if text else []
+        out.append(best)
     return out
+
+
+def _short(label: str, env: str) -> str:
+    """A program label without its env prefix inside that env's panel (``maze_flawed`` -> ``flawed``),
+    unless the rest would read as a kind of model (``maze_reference`` stays)."""
+    rest = label[len(env) + 1:] if label.startswith(f"{env}_") else ""
+    return rest if rest and rest not in KIND_STYLE else label
 
 
 def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = None, macro: bool = True,
                   front_excludes: Sequence[str] = ("oracle",), title: str | None = None) -> go.Figure:
     """Fidelity (x) against planning utility (y), one panel per env (+ ``macro`` average).
 
-    Markers/colours distinguish Simple, Residual, reference and oracle points
-    (:data:`KIND_STYLE`); a dotted line joins each program's Simple and Residual points; the
-    dashed line in each panel is the Pareto front of the points whose variant is not in
-    ``front_excludes`` (the oracle's fidelity is 1 by construction). ``y`` defaults to live
-    success (RQ3) when measured, else the offline decision-agreement proxy.
+    Markers/colours distinguish Simple, Residual, reference and oracle points (:data:`KIND_STYLE`);
+    a dotted line joins each program's Simple and Residual points; the dashed line is the Pareto
+    front of the points whose variant is not in ``front_excludes`` (the oracle's fidelity is 1 by
+    construction). ``y`` defaults to live success (RQ3) when measured, else decision agreement.
+    With several programs, Simple points (Residual ones without a Simple twin) carry the short
+    program name, placed clear of other labels; hover shows the full label (``customdata``).
     """
     if y is None:
         y = "success" if (results["metric"] == "success").any() else "decision_agreement"
     data = _with_macro(results) if macro else results
     pts = _points(data, x, y)
-    envs = [e for e in dict.fromkeys(pts["env"].to_list()) if e != "macro"] + (["macro"] if "macro" in pts["env"].to_list() else [])
-    fig = _facets(envs, title or f"Fidelity vs planning utility ({x} vs {y})", _NICE.get(x, x), _NICE.get(y, y))
-    cols = min(len(envs), 3) or 1
+    envs = sorted(dict.fromkeys(pts["env"].to_list()), key=lambda e: e == "macro")  # stable: macro last
+    legend = {_legend_name(v, lab) for v, lab in zip(pts["variant"].to_list(), pts["label"].to_list(), strict=True)}
+    fig = _facets(envs, title or f"Fidelity vs planning utility ({x} vs {y})", _NICE.get(x, x), _NICE.get(y, y),
+                  n_legend=len(legend) + 1)
+    cols = _grid(len(envs))[1]
     shown: set[str] = set()
     programs = pts.filter(pl.col("variant").is_in(["simple", "residual"]))["label"].n_unique()
+    hover = f"<b>%{{customdata}}</b><br>{x} %{{x:.3f}}<br>{y} %{{y:.3f}}<extra>"
     for k, env in enumerate(envs):
-        row, col = k // cols + 1, k % cols + 1
-        here = pts.filter(pl.col("env") == env)
+        here, row, col = pts.filter(pl.col("env") == env), k // cols + 1, k % cols + 1
+        # name program points if several programs share the figure; residual ones only without a simple twin
+        simple_labels = set(here.filter(pl.col("variant") == "simple")["label"].to_list())
+        texts = [_short(lab, env) if programs > 1 and (v == "simple" or (v == "residual" and lab not in simple_labels))
+                 else "" for lab, v in zip(here["label"].to_list(), here["variant"].to_list(), strict=True)]
+        cand = here.filter(~pl.col("variant").is_in(list(front_excludes)))
+        idx = pareto_front(list(zip(cand[x].to_list(), cand[y].to_list(), strict=True)))
+        fx, fy = [cand[x][i] for i in idx], [cand[y][i] for i in idx]
+        # the staircase bounding the dominated region: from the y axis, through the front, down to the x axis
+        stairs = ([X_RANGE[0]] + fx + fx[-1:], fy[:1] + fy + [Y_RANGE[0]]) if idx else ([], [])
+        places = _place_labels(list(zip(here[x].to_list(), here[y].to_list(), strict=True)), texts, stairs)
+        here = here.with_columns(pl.Series("text", texts, dtype=pl.String), pl.Series("place", places))
         for variant, label, part in _groups(here):
-            style = KIND_STYLE.get(variant, {"symbol": "circle", "color": "#9467bd"})
-            name = _legend_name(variant, label)
-            symbol = REFERENCE_SYMBOLS.get(label, style["symbol"]) if variant == "reference" else style["symbol"]
-            labels = part["label"].to_list()
-            # name program points when several programs share a panel; a residual point only when its
-            # simple twin is absent (the dotted connector pairs them)
-            simple_labels = set(here.filter(pl.col("variant") == "simple")["label"].to_list())
-            texts = [lab if programs > 1 and (variant == "simple" or (variant == "residual"
-                                                                      and lab not in simple_labels)) else ""
-                     for lab in labels]
+            (symbol, color), name, res = _marker(variant, label), _legend_name(variant, label), variant == "residual"
+            texts, rank = part["text"].to_list(), _RANK.get(variant, 5) * 10 + _REF_ORDER.get(label, 0)
             fig.add_trace(go.Scatter(
                 x=part[x].to_list(), y=part[y].to_list(), mode="markers+text" if any(texts) else "markers", name=name,
-                legendgroup=name, showlegend=name not in shown, text=texts, customdata=labels,
-                textposition="top center", textfont={"size": 9},
-                marker={"symbol": symbol, "color": style["color"], "size": 14 if variant == "residual" else 10,
-                        "line": {"width": 2 if variant == "residual" else 1,
-                                 "color": style["color"] if variant == "residual" else "white"}},
-                hovertemplate="%{customdata}<br>" + x + "=%{x:.3f}<br>" + y + "=%{y:.3f}<extra>" + variant + "</extra>"),
-                row=row, col=col)
+                legendgroup=name, showlegend=name not in shown, legendrank=rank, text=texts,
+                customdata=part["label"].to_list(),
+                textposition=part["place"].to_list(), textfont={"size": 10, "color": "#333333"}, cliponaxis=False,
+                marker={"symbol": symbol, "color": color, "size": 14 if res else 10,
+                        "line": {"width": 2 if res else 1, "color": color if res else "white"}},
+                hovertemplate=hover + variant + "</extra>"), row=row, col=col)
             shown.add(name)
         for label in dict.fromkeys(here["label"].to_list()):
             pair = here.filter((pl.col("label") == label) & pl.col("variant").is_in(["simple", "residual"]))
@@ -227,47 +319,51 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
                 fig.add_trace(go.Scatter(x=pair[x].to_list(), y=pair[y].to_list(), mode="lines", showlegend=False,
                                          name=f"{label}: simple-residual", hoverinfo="skip",
                                          line={"color": "#999999", "dash": "dot", "width": 1}), row=row, col=col)
-        cand = here.filter(~pl.col("variant").is_in(list(front_excludes)))
-        idx = pareto_front(list(zip(cand[x].to_list(), cand[y].to_list(), strict=True)))
         if idx:
-            fx = [cand[x][i] for i in idx]
-            fy = [cand[y][i] for i in idx]
-            # the staircase bounding the dominated region: from the y axis, through the front, down to the x axis
-            fig.add_trace(go.Scatter(x=[-0.05] + fx + [fx[-1]], y=[fy[0]] + fy + [-0.05], mode="lines",
-                                     line_shape="vh", name="Pareto front", legendgroup="front",
+            fig.add_trace(go.Scatter(x=stairs[0], y=stairs[1], mode="lines",
+                                     line_shape="vh", name="Pareto front", legendgroup="front", legendrank=90,
                                      showlegend="front" not in shown, hoverinfo="skip",
                                      line={"color": "#444444", "dash": "dash", "width": 1.5}), row=row, col=col)
             shown.add("front")
-    fig.update_xaxes(range=[-0.05, 1.08])
-    fig.update_yaxes(range=[-0.05, 1.12])
+    fig.update_xaxes(range=list(X_RANGE), tickvals=TICKS).update_yaxes(range=list(Y_RANGE), tickvals=TICKS)
     return fig
 
 
 def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs horizon (RQ2)") -> go.Figure:
-    """Token F1 at horizon h (metrics ``f1@h``) per (label, variant), one panel per env."""
+    """Token F1 at horizon h (metrics ``f1@h``) per (label, variant), one panel per env: one colour per
+    program (Simple solid, Residual dashed; the Pareto markers), references grey and dotted."""
     sub = results.filter(pl.col("metric").str.starts_with("f1@")).with_columns(
         pl.col("metric").str.slice(3).cast(pl.Int64).alias("horizon"))
     envs = list(dict.fromkeys(sub["env"].to_list()))
-    fig = _facets(envs, title, "horizon (steps into the rollout)", "token F1")
-    cols = min(len(envs), 3) or 1
-    shown: set[str] = set()
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
     keys = list(dict.fromkeys(zip(sub["label"].to_list(), sub["variant"].to_list(), strict=True)))
+    programs = list(dict.fromkeys(lab for lab, v in keys if v not in ("reference", "oracle")))
+    # legend order: each program's curves together (simple, residual), then the reference points
+    keys.sort(key=lambda k: (k[0] not in programs, programs.index(k[0]) if k[0] in programs else 0,
+                             {"simple": 0, "residual": 1}.get(k[1], 2), _REF_ORDER.get(k[0], 9), k[0]))
+    fig = _facets(envs, title, "horizon (steps into the rollout)", "token F1", n_legend=len(keys))
+    cols = _grid(len(envs))[1]
+    shown: set[str] = set()
     for k, env in enumerate(envs):
-        for j, (label, variant) in enumerate(keys):
-            part = sub.filter((pl.col("env") == env) & (pl.col("label") == label) & (pl.col("variant") == variant))
+        here, row, col = sub.filter(pl.col("env") == env), k // cols + 1, k % cols + 1
+        for label, variant in keys:
+            part = here.filter((pl.col("label") == label) & (pl.col("variant") == variant)).sort("horizon")
             if part.is_empty():
                 continue
-            part = part.sort("horizon")
-            name = f"{label} ({variant})"
-            style = KIND_STYLE.get(variant, {"symbol": "circle"})
+            name, (symbol, color), res = f"{label} ({variant})", _marker(variant, label), variant == "residual"
+            if label in programs:
+                color = PROGRAM_COLORS[programs.index(label) % len(PROGRAM_COLORS)]
+            line = {"color": color, "width": 2 if label in programs else 1.5,
+                    "dash": {"simple": "solid", "residual": "dash"}.get(variant, "dot") if label in programs else "dot"}
             fig.add_trace(go.Scatter(x=part["horizon"].to_list(), y=part["value"].to_list(), mode="lines+markers",
-                                     name=name, legendgroup=name, showlegend=name not in shown,
-                                     line={"color": palette[j % len(palette)],
-                                           "dash": "dot" if variant == "reference" else "solid"},
-                                     marker={"symbol": style["symbol"]}), row=k // cols + 1, col=k % cols + 1)
+                                     name=name, legendgroup=name, showlegend=name not in shown, line=line,
+                                     legendrank=keys.index((label, variant)) + 1,
+                                     marker={"symbol": symbol, "color": color, "size": 9 if res else 7},
+                                     hovertemplate=f"<b>{name}</b><br>h=%{{x}}: F1 %{{y:.3f}}<extra>{env}</extra>"),
+                          row=row, col=col)
             shown.add(name)
-    fig.update_yaxes(range=[-0.02, 1.05])
+        if ticks := sorted(set(here["horizon"].to_list())):
+            fig.update_xaxes(tickvals=ticks, range=[0.3, max(ticks) + 0.7], row=row, col=col)
+    fig.update_yaxes(range=[-0.03, 1.05], tickvals=TICKS)
     return fig
 
 
@@ -276,15 +372,27 @@ TABLE_METRICS = ("token_f1", "exact_match", "bleu4", "coverage", "rollout_auc", 
 
 
 def results_table(results: pl.DataFrame, metrics: Sequence[str] = TABLE_METRICS, macro: bool = True) -> go.Figure:
-    """The per-env results (and macro average) as a plotly Table, three decimals."""
+    """The per-env results (and macro average) as a plotly Table, three decimals; fixed row heights and
+    columns wide enough for every cell (a static export shows all rows), env blocks shaded."""
     from patchworld.evaluate import wide
 
     frame = wide(_with_macro(results) if macro else results)
+    kinds = {"simple": 0, "residual": 0, "reference": 1, "oracle": 2}  # per env: programs, references, oracle
+    frame = frame.sort(pl.col("env") == "macro", "env", pl.col("variant").replace_strict(kinds, default=3),
+                       "label", pl.col("variant") == "residual")  # macro last
     metrics = [m for m in metrics if m in frame.columns]
     header = ["env", "label", "variant"] + list(metrics)
     cells = [frame[c].to_list() for c in header[:3]]
     cells += [["" if v is None else f"{v:.3f}" for v in frame[m].to_list()] for m in metrics]
-    fig = go.Figure(go.Table(header={"values": header, "fill_color": "#dfe7f2", "align": "left"},
-                             cells={"values": cells, "align": "left"}))
-    fig.update_layout(title="Results per environment", height=120 + 24 * max(frame.height, 1))
+    widths = [max(7.5 * max(len(str(v)) for v in [h, *col]) + 16, 56) for h, col in zip(header, cells, strict=True)]
+    blocks = list(dict.fromkeys(frame["env"].to_list()))
+    shade = ["#f3f6fb" if blocks.index(e) % 2 else "#ffffff" for e in frame["env"].to_list()]
+    row_h, head_h, align = 24, 28, ["left"] * 3 + ["right"] * len(metrics)
+    fig = go.Figure(go.Table(columnwidth=widths, header={"values": header, "fill_color": "#dfe7f2", "align": align,
+                                                         "height": head_h, "line_color": "#c8d2e0"},
+                             cells={"values": cells, "align": align, "height": row_h, "line_color": "#e3e8ef",
+                                    "fill_color": [shade] * len(header)}))
+    margin = {"l": 20, "r": 20, "t": 60, "b": 20}
+    _style(fig, "Results per environment", int(sum(widths)) + margin["l"] + margin["r"],
+           margin["t"] + head_h + row_h * max(frame.height, 1) + margin["b"] + 10, margin)
     return fig

@@ -41,12 +41,17 @@ def test_without_chromium_static_formats_fall_back_to_html(tmp_path: Path, monke
 
 @pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (/usr/bin/chromium): kaleido cannot render")
 def test_svg_and_pdf_render_with_chromium(tmp_path: Path) -> None:
-    out = export_figures({"pareto": pareto_figure(_results())}, tmp_path, ["svg", "pdf"])
+    fig = pareto_figure(_results())
+    out = export_figures({"pareto": fig, "plain": _fig()}, tmp_path, ["svg", "pdf"])
     assert not out.skipped, out.skipped
     svg = (tmp_path / "pareto.svg").read_text()
     assert svg.lstrip().startswith("<svg") and "Pareto front" in svg and "macro" in svg
+    # each image at its figure's own layout size (kaleido alone would use 700x500), plotly's default without one
+    assert f'width="{fig.layout.width}" height="{fig.layout.height}"' in svg[:300]
+    assert (fig.layout.width, fig.layout.height) != (700, 500)
+    assert 'width="700" height="500"' in (tmp_path / "plain.svg").read_text()[:300]
     assert (tmp_path / "pareto.pdf").read_bytes()[:4] == b"%PDF"
-    assert "pareto.html" not in out.files  # not asked for and nothing failed
+    assert "pareto.html" not in out.files and "plain.html" not in out.files  # not asked for, nothing failed
 
 
 def test_csv_flattens_lists(tmp_path: Path) -> None:

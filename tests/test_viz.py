@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 
@@ -100,3 +101,52 @@ def test_results_table_cells() -> None:
     envs = list(table.cells.values[0])
     assert envs.count("macro") == 4 and envs.count("maze") == 4
     assert all(isinstance(v, str) and len(v.split(".")[1]) == 3 for v in table.cells.values[3])
+
+
+def _four_envs() -> pl.DataFrame:
+    """The synthetic frame copied to four envs, with a second program near ``prog`` in every env."""
+    base = _results()
+    near = base.filter(pl.col("label") == "prog").with_columns(pl.lit("other").alias("label"),
+                                                               (pl.col("value") - 0.01).alias("value"))
+    both = pl.concat([base, near])
+    return pl.concat([both.with_columns(pl.lit(f"{e}{i}").alias("env")) for i, e in enumerate(("a", "b"))]
+                     + [both]).sort("env")
+
+
+def test_facet_layout_scales_and_titles_only_outer_facets() -> None:
+    small, big = pareto_figure(_results()), pareto_figure(_four_envs())  # 3 facets (one row) vs 5 (two rows)
+    assert [a.text for a in big.layout.annotations] == ["a0", "b1", "maze", "wordle", "macro"]
+    assert big.layout.height > small.layout.height
+
+    def facet_px(fig: go.Figure) -> tuple[int, int]:
+        lay = fig.layout
+        return (round((lay.xaxis.domain[1] - lay.xaxis.domain[0]) * (lay.width - lay.margin.l - lay.margin.r)),
+                round((lay.yaxis.domain[1] - lay.yaxis.domain[0]) * (lay.height - lay.margin.t - lay.margin.b)))
+
+    assert facet_px(big) == facet_px(small) and facet_px(big) >= (280, 230)  # the figure grows, facets don't shrink
+    # 2 rows of 3: x titles where no facet is below (wordle, macro and b1 above the empty cell), y titles in column 1
+    x_titled = [bool(big.layout[f"xaxis{i}"].title.text) for i in range(1, 6)]
+    y_titled = [bool(big.layout[f"yaxis{i}"].title.text) for i in range(1, 6)]
+    assert x_titled == [False, False, True, True, True] and y_titled == [True, False, False, True, False]
+    # the legend sits in the empty sixth cell: right of the second column, below the first row
+    assert big.layout.legend.x > big.layout.xaxis2.domain[1] and big.layout.legend.y <= big.layout.yaxis4.domain[1]
+    assert small.layout.legend.x > 1  # no empty cell: to the right of the grid
+
+
+def test_pareto_point_labels_do_not_pile_up() -> None:
+    fig = pareto_figure(_four_envs())
+    simple = [t for t in fig.data if t.name == "Simple (program)" and t.xaxis == "x3"]  # the maze panel
+    assert len(simple) == 1 and sorted(simple[0].text) == ["other", "prog"]
+    assert len(set(simple[0].textposition)) == 2  # 0.01 apart: one label moves aside
+    assert list(simple[0].customdata) == ["other", "prog"]  # full labels for hover and click handlers
+    residual = next(t for t in fig.data if t.name == "Residual (program + memory)" and t.xaxis == "x3")
+    assert not any(residual.text)  # the dotted connector pairs them with their simple points
+
+
+def test_horizon_colours_follow_the_program_and_dash_the_variant() -> None:
+    fig = horizon_figure(_results())
+    simple, residual = (next(t for t in fig.data if t.name == f"prog ({v})") for v in ("simple", "residual"))
+    assert simple.line.color == residual.line.color and simple.line.dash != residual.line.dash
+    assert simple.marker.symbol != residual.marker.symbol
+    ranks = {t.name: t.legendrank for t in fig.data if t.showlegend}
+    assert ranks["prog (simple)"] < ranks["prog (residual)"] < ranks["lookup table (reference)"]
