@@ -8,13 +8,12 @@ app = marimo.App(width="full", app_title="PatchWorld: figures")
 def _():
     import hashlib
     import os
-    import re
     from pathlib import Path
 
     import marimo as mo
     import polars as pl
 
-    return Path, hashlib, mo, os, pl, re
+    return Path, hashlib, mo, os, pl
 
 
 @app.cell
@@ -75,35 +74,12 @@ def _(mo, results):
 
 
 @app.cell
-def _(re):
-    def tag_points(fig, envs: list[str]) -> dict[tuple[int, int], tuple[str, str, str]]:
-        """Map (trace number, point index) of a faceted Pareto figure to (env, label, variant), and make
-        its markers clickable in marimo (which reports clicks on scatter traces drawn with lines)."""
-        keys = {}
-        for number, trace in enumerate(fig.data):
-            found = re.search(r"<extra>(.*)</extra>", trace.hovertemplate or "")
-            if not trace.mode or "markers" not in trace.mode or not found:
-                continue
-            n = len(trace.x)
-            custom = list(trace.customdata) if trace.customdata is not None else [None] * n
-            texts = list(trace.text) if trace.text is not None else [""] * n
-            names = [c if isinstance(c, str) else t for c, t in zip(custom, texts, strict=True)]
-            k = int((trace.xaxis or "x")[1:] or 1) - 1
-            for index, label in enumerate(names):
-                keys[(number, index)] = (envs[k] if k < len(envs) else "", label, found.group(1))
-            trace.mode = trace.mode + "+lines"
-            trace.line = {"width": 0}
-        return keys
-
-    return (tag_points,)
-
-
-@app.cell
-def _(mo, results, tag_points, x_metric, y_metric):
+def _(mo, results, x_metric, y_metric):
+    from patchworld.views import clickable_points
     from patchworld.viz import pareto_figure
 
     pareto = pareto_figure(results, x=x_metric.value, y=y_metric.value)
-    point_keys = tag_points(pareto, [a.text for a in pareto.layout.annotations])
+    point_keys = clickable_points(pareto, [a.text for a in pareto.layout.annotations])
     pareto_plot = mo.ui.plotly(pareto)
     mo.vstack([mo.md("## Fidelity vs planning utility (click a point)"), mo.hstack([x_metric, y_metric],
               justify="start"), pareto_plot])
@@ -119,11 +95,9 @@ def _(pareto_plot):
 
 @app.cell
 def _(clicked_points, pl, point_keys, table):
-    def _key(point: dict):
-        index = point.get("pointIndex", point.get("pointNumber"))
-        return point_keys.get((int(point.get("curveNumber", -1)), int(-1 if index is None else index)))
+    from patchworld.views import picked_points
 
-    picked_keys = [k for k in (_key(p) for p in clicked_points) if k]
+    picked_keys = picked_points(clicked_points, point_keys)
     picked = table.filter(pl.any_horizontal(*[
         (pl.col("env") == e) & (pl.col("label") == lab) & (pl.col("variant") == v) for e, lab, v in picked_keys
     ])) if picked_keys else table.clear()

@@ -75,29 +75,23 @@ def _(env_pick, mo, path_text, program_file, program_hash, run_pick, source_kind
 
 
 @app.cell
-def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, path_text, program_file, program_hash, run_pick, source_kind):
-    from patchworld.data import load_trajectories, split_file_name
-    from patchworld.program import Program
+def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, path_text, program_file, program_hash, run_pick, source_kind):
+    from patchworld.data import load_trajectories
+    from patchworld.workbench import env_of_program_file, load_edit_target
 
-    run_dir = None
-    if source_kind.value == "run":
-        from patchworld.store import RunStore
-
-        run_dir = Path(run_pick.value)
-        _store = RunStore(run_dir)
-        env = _store.header["env"]
-        loaded = _store.load_program(program_hash.value)
-        val = _store.load_data("val")
-    else:
-        _path = PROGRAMS_DIR / program_file.value if source_kind.value == "data/programs" else Path(path_text.value)
-        if source_kind.value == "data/programs" and "_" in program_file.value:
-            _prefix = program_file.value.split("_")[0]
-            env = _prefix if (TRAJ_DIR / _prefix).is_dir() else env_pick.value
+    try:
+        if source_kind.value == "run":
+            _target = load_edit_target(TRAJ_DIR, run_dir=run_pick.value, program_hash=program_hash.value)
+        elif source_kind.value == "data/programs":
+            _target = load_edit_target(TRAJ_DIR, path=PROGRAMS_DIR / program_file.value,
+                                       env=env_of_program_file(program_file.value, TRAJ_DIR, env_pick.value))
         else:
-            env = env_pick.value
-        loaded = Program.from_file(_path)
-        val = load_trajectories(TRAJ_DIR / env / split_file_name(env, "val"))
-    test_path = TRAJ_DIR / env / split_file_name(env, "test")
+            _target = load_edit_target(TRAJ_DIR, path=Path(path_text.value).expanduser(), env=env_pick.value)
+        _problem = ""
+    except (OSError, ValueError) as _exc:  # no such file or run, unreadable data...
+        _target, _problem = None, f"{type(_exc).__name__}: {_exc}"
+    mo.stop(_target is None, mo.callout(mo.md(f"**Cannot load the program.** {_problem}"), kind="danger"))
+    env, loaded, val, test_path, run_dir = _target.env, _target.program, _target.val, _target.test_path, _target.run_dir
     return env, load_trajectories, loaded, run_dir, test_path, val
 
 
@@ -139,23 +133,9 @@ def _(base_replay, edited_source, loaded, replay, val):
 
 
 @app.cell
-def _(pl):
-    def metric_deltas(before, after) -> pl.DataFrame:
-        """Loaded vs edited metrics, one row per numeric metric (layout only)."""
-        rows = []
-        for name, value in before.metrics.items():
-            new = after.metrics.get(name)
-            if isinstance(value, (int, float)) and isinstance(new, (int, float)):
-                rows.append({"metric": name, "loaded": float(value), "edited": float(new),
-                             "delta": float(new) - float(value)})
-        return pl.DataFrame(rows, schema={"metric": pl.Utf8, "loaded": pl.Float64, "edited": pl.Float64,
-                                          "delta": pl.Float64})
+def _(base_replay, broken, edited_replay, fixed, mo, replay_seconds):
+    from patchworld.views import metric_deltas, remaining_counterexamples
 
-    return (metric_deltas,)
-
-
-@app.cell
-def _(base_replay, broken, edited_replay, fixed, metric_deltas, mo, pl, replay_seconds):
     deltas = metric_deltas(base_replay, edited_replay)
     if edited_replay.outcome != "ok":
         load_error = edited_replay.detail or edited_replay.outcome
@@ -166,9 +146,8 @@ def _(base_replay, broken, edited_replay, fixed, metric_deltas, mo, pl, replay_s
             f"Replayed {edited_replay.metrics.get('n_transitions', 0)} val transitions in {replay_seconds:.2f} s: "
             f"**{len(fixed)} fixed**, **{len(broken)} broken** vs the loaded program."), kind="success" if not broken
             else "warn")
-    remaining = edited_replay.steps.filter(~pl.col("exact")).select(
-        "id", "action", "error_kind", "belief", "true", "predicted", "error")
-    return deltas, load_error, remaining, status_view
+    remaining = remaining_counterexamples(edited_replay)
+    return deltas, load_error, metric_deltas, remaining, status_view
 
 
 @app.cell
@@ -181,14 +160,13 @@ def _(editor, mo):
 
 @app.cell
 def _(status_view, broken, deltas, fixed, mo, pl, remaining):
-    def _ids(ids: list[str]) -> str:
-        return ", ".join(ids[:30]) + (f" ... (+{len(ids) - 30})" if len(ids) > 30 else "") if ids else "none"
+    from patchworld.views import id_list
 
     mo.vstack([
         status_view,
         mo.ui.table(deltas.with_columns(pl.col("loaded", "edited", "delta").round(4)), selection=None,
                     label="Metrics on val (loaded vs edited)", page_size=20),
-        mo.md(f"**Fixed:** {_ids(fixed)}\n\n**Broken:** {_ids(broken)}"),
+        mo.md(f"**Fixed:** {id_list(fixed)}\n\n**Broken:** {id_list(broken)}"),
         mo.ui.table(remaining, selection=None, page_size=10,
                     label=f"Remaining counterexamples on val ({remaining.height})"),
     ])
@@ -215,35 +193,19 @@ def _(save_button):
 
 @app.cell
 def _(RUNS_DIR, TRAJ_DIR, edited_source, env, loaded, mo, run_dir, save_requested, val):
-    verdict = None
-    saved_to = None
+    saved = None
     if save_requested:
-        from patchworld.data import split_file_name as _split_file_name
-        from patchworld.synthesis import Session
+        from patchworld.workbench import save_manual_edit, split_path
 
-        if run_dir is not None:
-            try:
-                _session = Session.resume(run_dir)
-            except ValueError:   # the run's proposer cannot be rebuilt: hand edits need none
-                from patchworld.proposers.mutation import MutationProposer
-
-                _session = Session.resume(run_dir, proposer=MutationProposer(seed=0))
-        else:
-            _dir = RUNS_DIR / f"manual-{env}-{loaded.hash}"
-            if (_dir / "header.json").exists():
-                from patchworld.proposers.mutation import MutationProposer
-
-                _session = Session.resume(_dir, proposer=MutationProposer(seed=0))
-            else:
-                _session = Session(env, train=TRAJ_DIR / env / _split_file_name(env, "train"), val=val,
-                                   program=loaded, proposer=None, run_dir=_dir)
-        verdict = _session.submit(edited_source, origin="manual")
-        saved_to = _session.store.path
+        saved = save_manual_edit(edited_source, loaded, env, val=val, train=split_path(TRAJ_DIR, env, "train"),
+                                 run_dir=run_dir, runs_dir=RUNS_DIR)
+    verdict = saved.verdict if saved else None
+    saved_to = saved.run_dir if saved else None
     mo.callout(mo.md(
         f"Saved to **{saved_to}** as candidate `{verdict.candidate_id}`: "
         f"**{'accepted' if verdict.accepted else 'rejected'}** ({verdict.reason}); "
-        f"{len(verdict.fixed)} fixed, {len(verdict.broken)} broken."), kind="success" if verdict.accepted else "warn") \
-        if verdict is not None else mo.md("")
+        f"{len(verdict.fixed)} fixed, {len(verdict.broken)} broken. {saved.note}"),
+        kind="success" if verdict.accepted else "warn") if saved is not None else mo.md("")
     return saved_to, verdict
 
 

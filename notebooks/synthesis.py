@@ -6,15 +6,13 @@ app = marimo.App(width="full", app_title="PatchWorld: synthesis")
 
 @app.cell
 def _():
-    import html
-    import json
     import os
     from pathlib import Path
 
     import marimo as mo
     import polars as pl
 
-    return Path, html, json, mo, os, pl
+    return Path, mo, os, pl
 
 
 @app.cell
@@ -43,12 +41,9 @@ def _(mo):
 
 @app.cell
 def _(ENVS, RUNS_DIR, mo):
-    try:
-        from patchworld.proposers.llm import configured as _configured
+    from patchworld.workbench import available_proposers
 
-        llm_ready = bool(_configured())
-    except ImportError:  # the LLM proposer is optional
-        llm_ready = False
+    llm_ready = "llm" in available_proposers()
     env_pick = mo.ui.dropdown(ENVS, value="maze" if "maze" in ENVS else ENVS[0], label="Environment")
     variant_pick = mo.ui.radio(["simple", "residual"], value="simple", label="Variant", inline=True)
     proposer_pick = mo.ui.dropdown(["mutation"] + (["llm"] if llm_ready else []), value="mutation", label="Proposer")
@@ -87,39 +82,15 @@ def _(env_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume
 @app.cell
 def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, n_candidates, program_pick, proposer_pick, resume_pick,
       run_folder, variant_pick):
-    from patchworld.data import split_file_name
-    from patchworld.program import Program
-    from patchworld.synthesis import Session
-
-    def _proposer(name: str):
-        if name == "llm":
-            from patchworld.proposers.llm import LLMProposer
-
-            return LLMProposer()
-        from patchworld.proposers.mutation import MutationProposer
-
-        return MutationProposer(seed=0)
+    from patchworld.workbench import open_session
 
     _resume = resume_pick.value if resume_pick.value != "(the run folder below)" else None
     run_dir = Path(_resume or run_folder.value).expanduser()
     try:
-        if (run_dir / "header.json").exists():
-            session = Session.resume(run_dir, proposer=_proposer(proposer_pick.value))
-            session_note = f"Resumed **{run_dir}** (env {session.env}, variant {session.variant}, round {session.round})."
-        else:
-            _env = env_pick.value
-            _file = PROGRAMS_DIR / program_pick.value
-            session = Session(
-                _env,
-                train=TRAJ_DIR / _env / split_file_name(_env, "train"),
-                val=TRAJ_DIR / _env / split_file_name(_env, "val"),
-                program=Program.from_file(_file) if _file.is_file() else None,
-                proposer=_proposer(proposer_pick.value),
-                variant=variant_pick.value,
-                run_dir=run_dir,
-                n_candidates=int(n_candidates.value),
-            )
-            session_note = f"New run in **{run_dir}** (env {_env}, variant {variant_pick.value})."
+        _opened = open_session(run_dir, env_pick.value, TRAJ_DIR, variant=variant_pick.value,
+                               proposer=proposer_pick.value, program_file=PROGRAMS_DIR / program_pick.value,
+                               n_candidates=int(n_candidates.value))
+        session, session_note = _opened.session, _opened.note
     except (OSError, ValueError) as _exc:  # bad folder, missing data, a proposer that cannot start...
         session, session_note = None, f"{type(_exc).__name__}: {_exc}"
     mo.stop(session is None, mo.callout(mo.md(f"**Cannot open the run.** {session_note}"), kind="danger"))
@@ -176,17 +147,15 @@ def _(mo, n_requested, session):
 
 
 @app.cell
-def _(mo, pl, run_dir, step_results):
+def _(mo, run_dir, step_results):
     from patchworld.store import load_run
+    from patchworld.views import candidates_table as _table
 
     _ = step_results  # re-read the run folder after every step
     run = load_run(run_dir)
     candidates = run.candidates
-    _view = candidates.select(
-        "round", "candidate_id", "accepted", pl.col("score_before").round(4), pl.col("score_after").round(4),
-        pl.col("n_fixed").alias("fixed"), pl.col("n_broken").alias("broken"), "reason", "origin", "parent", "child",
-    ).sort(["round", "candidate_id"], descending=[True, False])
-    candidates_table = mo.ui.table(_view, selection="single", page_size=10, label="Candidates (select one)")
+    candidates_table = mo.ui.table(_table(candidates), selection="single", page_size=10,
+                                   label="Candidates (select one)")
     return candidates, candidates_table, run
 
 
@@ -205,86 +174,40 @@ def _(candidates, candidates_table, mo, run):
 
 @app.cell
 def _(candidates, candidates_table, pl):
+    from patchworld.views import candidate_row, default_candidate
+
     # The selected candidate; before anything is selected, the newest one that produced a program.
     _sel = candidates_table.value
     if _sel is not None and len(_sel) > 0:
-        _cid = (_sel["candidate_id"][0] if isinstance(_sel, pl.DataFrame) else _sel[0]["candidate_id"])
-        selected = candidates.filter(pl.col("candidate_id") == _cid).row(0, named=True)
+        _cid = _sel["candidate_id"][0] if isinstance(_sel, pl.DataFrame) else _sel[0]["candidate_id"]
+        selected = candidate_row(candidates, _cid)
     else:
-        _made = candidates.filter(pl.col("child").is_not_null())
-        _pool = _made if _made.height else candidates
-        selected = _pool.sort("round").row(-1, named=True) if _pool.height else None
+        selected = default_candidate(candidates)
     return (selected,)
 
 
 @app.cell
-def _(json, mo, run, selected):
-    from patchworld.patches import side_by_side_html
+def _(run, selected):
+    from patchworld.views import candidate_view
 
-    diff_html = ""
-    summary = {}
-    if selected is not None:
-        _parent = run.program(selected["parent"]).source
-        _pdir = run.patch_dir(selected["patch_id"] or selected["candidate_id"])
-        if selected["child"]:
-            diff_html = side_by_side_html(_parent, run.program(selected["child"]).source,
-                                          selected["parent"], selected["child"])
-        elif (_pdir / "edits.json").exists():
-            diff_html = "<pre>" + (_pdir / "edits.json").read_text(encoding="utf-8") + "</pre>"
-        if (_pdir / "replay_summary.json").exists():
-            summary = json.loads((_pdir / "replay_summary.json").read_text(encoding="utf-8"))
-    _title = (f"### Candidate {selected['candidate_id']} (round {selected['round']}): "
-              f"{'accepted' if selected['accepted'] else 'rejected'} &mdash; {selected['reason']}"
-              if selected else "### No candidate selected")
-    mo.vstack([mo.md(_title), mo.Html(f'<div class="pw-patch-diff">{diff_html}</div>')])
-    return diff_html, summary
+    view = candidate_view(run, selected)
+    diff_html, summary = view.diff_html, view.summary
+    counterexample_rows, counterexamples_html = view.rows, view.counterexamples_html
+    return counterexample_rows, counterexamples_html, diff_html, summary, view
 
 
 @app.cell
-def _(html, mo, summary):
-    def _status(row: dict) -> str:
-        before, after = bool(row.get("exact_before")), row.get("exact_after")
-        if after is None:
-            return "not replayed"
-        return {(False, True): "fixed", (True, False): "broken"}.get((before, bool(after)), "still wrong")
-
-    def _merge(summary: dict) -> list[dict]:
-        """The shown counterexamples plus the fixed/broken examples, one row per transition."""
-        rows: dict[str, dict] = {}
-        for key in ("counterexamples", "fixed_examples", "broken_examples"):
-            for r in summary.get(key) or []:
-                rows.setdefault(r["id"], {**r, "status": _status(r)})
-        return list(rows.values())
-
-    def _cell(value) -> str:
-        return html.escape("" if value is None else str(value))
-
-    counterexample_rows = _merge(summary)
-    _colour = {"fixed": "#c8f7c5", "broken": "#ffd0d0"}
-    _body = "".join(
-        f'<tr style="background:{_colour.get(r["status"], "transparent")};border-top:1px solid #ddd">'
-        f'<td><b>{_cell(r["status"])}</b></td><td>{_cell(r.get("id"))}</td><td>{_cell(r.get("action"))}</td>'
-        f'<td><pre>{_cell(r.get("belief_before"))}</pre></td><td><pre>{_cell(r.get("true"))}</pre></td>'
-        f'<td><pre>{_cell(r.get("predicted_before"))}</pre></td><td><pre>{_cell(r.get("predicted_after"))}</pre></td></tr>'
-        for r in counterexample_rows
-    )
-    counterexamples_html = (
-        "<style>.pw-counterexamples{font-size:12px;border-collapse:collapse;width:100%;table-layout:fixed}"
-        ".pw-counterexamples td{vertical-align:top;padding:2px 4px;overflow-wrap:anywhere}"
-        ".pw-counterexamples pre{white-space:pre-wrap;margin:0;font-size:11px}</style>"
-        '<table class="pw-counterexamples">'
-        '<colgroup><col style="width:6%"><col style="width:9%"><col style="width:7%"><col style="width:18%">'
-        '<col style="width:20%"><col style="width:20%"><col style="width:20%"></colgroup>'
-        "<tr><th>status</th><th>transition</th><th>action</th><th>belief (before)</th><th>true observation</th>"
-        f"<th>prediction before</th><th>prediction after</th></tr>{_body}</table>"
-    )
-    _n = {k: sum(r["status"] == k for r in counterexample_rows) for k in ("fixed", "broken")}
+def _(counterexamples_html, diff_html, mo, view):
+    # the diff is itself two columns (parent | child); the counterexamples get the full width below it
+    _n = view.counts
     mo.vstack([
-        mo.md(f"#### Counterexamples ({len(counterexample_rows)} shown; {_n['fixed']} fixed, {_n['broken']} broken"
-              f" of {len(summary.get('fixed') or [])} fixed / {len(summary.get('broken') or [])} broken on val)"),
-        mo.Html(counterexamples_html) if counterexample_rows else mo.md("_No counterexamples recorded._"),
+        mo.md(f"### {view.title}"),
+        mo.Html(f'<div class="pw-patch-diff" style="overflow-x:auto">{diff_html}</div>'),
+        mo.md(f"#### Counterexamples ({len(view.rows)} shown; {_n['fixed']} fixed, {_n['broken']} broken"
+              f" of {_n['val_fixed']} fixed / {_n['val_broken']} broken on val)"),
+        mo.Html(counterexamples_html) if view.rows else mo.md("_No counterexamples recorded._"),
     ])
-    return counterexample_rows, counterexamples_html
+    return
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "patchworld.evaluate": ("evaluate", "save_results", "load_results"),
     "patchworld.viz": ("pareto_figure", "horizon_figure", "round_curve", "results_table"),
     "patchworld.export": ("export_figures",),
+    "patchworld.views": ("CandidateView", "candidate_view", "candidates_table", "counterexample_rows",
+                         "counterexamples_html", "metric_deltas"),
+    "patchworld.workbench": ("open_session", "save_manual_edit", "load_edit_target", "make_proposer"),
 }
 _ALIASES = {"make_env": ("patchworld.envs", "make"), "registered_envs": ("patchworld.envs", "registered")}
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names if module != "patchworld.envs"}

@@ -1,0 +1,208 @@
+"""What the notebooks and the report show, as plain data and self-contained HTML.
+
+The marimo notebooks, the Jupyter workbench and the offline report lay these values out; they
+live here (one tested implementation, no notebook imports) so the notebooks hold layout only.
+Nothing here runs program code: it reads a run folder (:class:`patchworld.store.Run`) or
+:class:`patchworld.replay.Replay` results.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+__all__ = ["CandidateView", "candidates_table", "default_candidate", "candidate_row", "candidate_view",
+           "counterexample_rows", "counterexamples_html", "metric_deltas", "id_list", "remaining_counterexamples",
+           "clickable_points", "picked_points"]
+
+_STATUS_COLOUR = {"fixed": "#c8f7c5", "broken": "#ffd0d0"}
+_CX_STYLE = (
+    "<style>.pw-counterexamples{font-size:12px;border-collapse:collapse;width:100%;table-layout:fixed}"
+    ".pw-counterexamples th{text-align:left;padding:2px 4px;border-bottom:1px solid #999}"
+    ".pw-counterexamples td{vertical-align:top;padding:2px 4px;overflow-wrap:anywhere;border-top:1px solid #ddd}"
+    ".pw-counterexamples pre{white-space:pre-wrap;margin:0;font-size:11px}</style>"
+)
+_CX_COLUMNS = (("status", "6%"), ("transition", "9%"), ("action", "7%"), ("belief (before)", "18%"),
+               ("true observation", "20%"), ("prediction before", "20%"), ("prediction after", "20%"))
+
+
+def candidates_table(candidates: pl.DataFrame) -> pl.DataFrame:
+    """The candidate log as the notebooks list it: newest round first, scores rounded, fixed/broken counts."""
+    if candidates.is_empty():
+        return candidates
+    return candidates.select(
+        "round", "candidate_id", "accepted", pl.col("score_before").round(4), pl.col("score_after").round(4),
+        pl.col("n_fixed").alias("fixed"), pl.col("n_broken").alias("broken"), "reason", "origin", "parent", "child",
+    ).sort(["round", "candidate_id"], descending=[True, False])
+
+
+def candidate_row(candidates: pl.DataFrame, candidate_id: str | None) -> dict[str, Any] | None:
+    """The log line of ``candidate_id`` as a dict, or ``None`` when there is no such candidate."""
+    if not candidate_id or candidates.is_empty():
+        return None
+    found = candidates.filter(pl.col("candidate_id") == candidate_id)
+    return found.row(0, named=True) if found.height else None
+
+
+def default_candidate(candidates: pl.DataFrame) -> dict[str, Any] | None:
+    """What to show before anything is selected: the newest candidate that produced a program
+    (else the newest candidate at all; ``None`` for an empty log)."""
+    if candidates.is_empty():
+        return None
+    made = candidates.filter(pl.col("child").is_not_null())
+    pool = made if made.height else candidates
+    return pool.sort(["round", "candidate_id"]).row(-1, named=True)
+
+
+def _status(row: Mapping[str, Any]) -> str:
+    """fixed / broken / still wrong / not replayed, from a ``replay_summary.json`` example's exact flags."""
+    before, after = bool(row.get("exact_before")), row.get("exact_after")
+    if after is None:
+        return "not replayed"
+    return {(False, True): "fixed", (True, False): "broken"}.get((before, bool(after)), "still wrong")
+
+
+def counterexample_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The counterexamples shown to the proposer, then the fixed and broken examples of a patch's
+    ``replay_summary.json``, one row per transition (first occurrence wins), each with a ``status``."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key in ("counterexamples", "fixed_examples", "broken_examples"):
+        for r in summary.get(key) or []:
+            rows.setdefault(r["id"], {**r, "status": _status(r)})
+    return list(rows.values())
+
+
+def _cell(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def counterexamples_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """A self-contained table (class ``pw-counterexamples``): status, transition, action, belief before,
+    true observation, prediction before and after; fixed rows green, broken rows red. Text is escaped."""
+    body = "".join(
+        f'<tr style="background:{_STATUS_COLOUR.get(r["status"], "transparent")}">'
+        f'<td><b>{_cell(r["status"])}</b></td><td>{_cell(r.get("id"))}</td><td>{_cell(r.get("action"))}</td>'
+        f'<td><pre>{_cell(r.get("belief_before"))}</pre></td><td><pre>{_cell(r.get("true"))}</pre></td>'
+        f'<td><pre>{_cell(r.get("predicted_before"))}</pre></td><td><pre>{_cell(r.get("predicted_after"))}</pre></td>'
+        "</tr>" for r in rows)
+    cols = "".join(f'<col style="width:{w}">' for _, w in _CX_COLUMNS)
+    head = "".join(f"<th>{name}</th>" for name, _ in _CX_COLUMNS)
+    return f'{_CX_STYLE}<table class="pw-counterexamples"><colgroup>{cols}</colgroup><tr>{head}</tr>{body}</table>'
+
+
+@dataclass
+class CandidateView:
+    """One candidate as the stepper shows it: its log line, a title, the diff of its patch (parent vs
+    child), its replay summary and the counterexample rows built from it."""
+
+    row: dict[str, Any] | None
+    title: str
+    diff_html: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Shown rows per status, and the candidate's val totals (``val_fixed``, ``val_broken``)."""
+        out = {k: sum(r["status"] == k for r in self.rows) for k in ("fixed", "broken", "still wrong")}
+        out["val_fixed"] = len(self.summary.get("fixed") or [])
+        out["val_broken"] = len(self.summary.get("broken") or [])
+        return out
+
+    @property
+    def counterexamples_html(self) -> str:
+        return counterexamples_html(self.rows)
+
+
+def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
+    """Everything the stepper shows for one candidate of ``run`` (a :class:`patchworld.store.Run`):
+    the side-by-side diff (or its edits when no child program came out) and its counterexamples."""
+    if row is None:
+        return CandidateView(None, "No candidate selected")
+    from patchworld.patches import side_by_side_html
+
+    verdict = "accepted" if row["accepted"] else "rejected"
+    title = f"Candidate {row['candidate_id']} (round {row['round']}): {verdict} \u2014 {row['reason']}"
+    folder = run.patch_dir(row["patch_id"] or row["candidate_id"])
+    if row["child"]:
+        diff = side_by_side_html(run.program(row["parent"]).source, run.program(row["child"]).source,
+                                 row["parent"], row["child"])
+    elif (folder / "edits.json").exists():
+        diff = "<pre>" + html.escape((folder / "edits.json").read_text(encoding="utf-8")) + "</pre>"
+    else:
+        diff = "<p><i>No child program and no edits recorded.</i></p>"
+    path = folder / "replay_summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return CandidateView(dict(row), title, diff, summary, counterexample_rows(summary))
+
+
+def metric_deltas(before: Any, after: Any, names: tuple[str, str] = ("loaded", "edited")) -> pl.DataFrame:
+    """One row per numeric metric of two replays: ``metric``, the two values and ``delta`` (after - before).
+    Column names for the two values are ``names``."""
+    first, second = names
+    rows = []
+    for name, value in before.metrics.items():
+        new = after.metrics.get(name)
+        if isinstance(value, int | float) and isinstance(new, int | float):
+            rows.append({"metric": name, first: float(value), second: float(new), "delta": float(new) - float(value)})
+    return pl.DataFrame(rows, schema={"metric": pl.Utf8, first: pl.Float64, second: pl.Float64, "delta": pl.Float64})
+
+
+def remaining_counterexamples(replay: Any) -> pl.DataFrame:
+    """The transitions a replay still gets wrong (not exact), with the columns a person reads first."""
+    return replay.steps.filter(~pl.col("exact")).select("id", "action", "error_kind", "belief", "true", "predicted",
+                                                          "error")
+
+
+def id_list(ids: Sequence[str], limit: int = 30) -> str:
+    """Transition ids as one short line: the first ``limit``, then how many more; "none" when empty."""
+    if not ids:
+        return "none"
+    more = f" ... (+{len(ids) - limit})" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
+def clickable_points(fig: Any, envs: Sequence[str]) -> dict[tuple[int, int], tuple[str, str, str]]:
+    """Map (trace number, point index) of a faceted Pareto figure (:func:`patchworld.viz.pareto_figure`)
+    to (env, label, variant), where ``envs`` are the facet titles in facet order.
+
+    Also makes each marker trace clickable in marimo's ``mo.ui.plotly``, which reports clicks only on
+    scatter traces drawn with lines: such traces get an invisible (zero-width) line. The variant comes
+    from the trace's hover template (``<extra>variant</extra>``); the label from ``customdata``
+    (the full label) or else the point's text.
+    """
+    keys: dict[tuple[int, int], tuple[str, str, str]] = {}
+    for number, trace in enumerate(fig.data):
+        found = re.search(r"<extra>(.*)</extra>", trace.hovertemplate or "")
+        if not trace.mode or "markers" not in trace.mode or not found:
+            continue
+        n = len(trace.x)
+        custom = list(trace.customdata) if trace.customdata is not None else [None] * n
+        texts = list(trace.text) if trace.text is not None else [""] * n
+        names = [c if isinstance(c, str) else t for c, t in zip(custom, texts, strict=True)]
+        facet = int((trace.xaxis or "x")[1:] or 1) - 1
+        for index, label in enumerate(names):
+            keys[(number, index)] = (envs[facet] if facet < len(envs) else "", label, found.group(1))
+        if "lines" not in trace.mode:
+            trace.mode = trace.mode + "+lines"
+            trace.line = {"width": 0}
+    return keys
+
+
+def picked_points(points: Sequence[Mapping[str, Any]], keys: Mapping[tuple[int, int], tuple[str, str, str]]
+                  ) -> list[tuple[str, str, str]]:
+    """The (env, label, variant) of clicked/selected plotly points (``curveNumber`` and ``pointIndex``
+    or ``pointNumber``), in click order; points not in ``keys`` are skipped."""
+    out = []
+    for point in points:
+        index = point.get("pointIndex", point.get("pointNumber"))
+        key = keys.get((int(point.get("curveNumber", -1)), int(-1 if index is None else index)))
+        if key:
+            out.append(key)
+    return out

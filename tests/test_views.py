@@ -1,0 +1,170 @@
+"""What the notebooks show (patchworld.views) and how they open runs and save hand edits
+(patchworld.workbench), checked on a real maze run made with a scripted proposer."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_synthesis import GOAL_BUG, MOVE_BUG, ScriptedProposer, maze_trajectories
+from test_viz import _results
+
+from patchworld.program import Program
+from patchworld.store import load_run
+from patchworld.synthesis import Session
+from patchworld.views import (
+    candidate_row,
+    candidate_view,
+    candidates_table,
+    clickable_points,
+    counterexample_rows,
+    counterexamples_html,
+    default_candidate,
+    id_list,
+    metric_deltas,
+    picked_points,
+    remaining_counterexamples,
+)
+from patchworld.viz import pareto_figure
+from patchworld.workbench import (
+    env_of_program_file,
+    load_edit_target,
+    make_proposer,
+    open_session,
+    save_manual_edit,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAWED = ROOT / "data" / "programs" / "maze_flawed.py"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return maze_trajectories("train", [0, 1, 2, 3]), maze_trajectories("val", [4, 5, 6])
+
+
+@pytest.fixture()
+def run_after_one_round(data, tmp_path):
+    """A run whose round 1 has an accepted fix, a malformed reply and a rejected (no-op) candidate."""
+    train, val = data
+    s = Session("maze", train, val, program=Program.from_file(FLAWED),
+                proposer=ScriptedProposer([[GOAL_BUG, None, ("# nothing", "# nothing")]]), run_dir=tmp_path / "run",
+                sandbox=False)
+    s.step()
+    return s, load_run(s.store.path)
+
+
+def test_counterexample_rows_mark_status_and_keep_the_first_occurrence() -> None:
+    summary = {
+        "counterexamples": [{"id": "a", "exact_before": False, "exact_after": True, "true": "T"},
+                            {"id": "b", "exact_before": False, "exact_after": False}],
+        "fixed_examples": [{"id": "a", "exact_before": False, "exact_after": True, "true": "other"}],
+        "broken_examples": [{"id": "c", "exact_before": True, "exact_after": False},
+                            {"id": "d", "exact_before": True, "exact_after": None}],
+    }
+    rows = counterexample_rows(summary)
+    assert [(r["id"], r["status"]) for r in rows] == [("a", "fixed"), ("b", "still wrong"), ("c", "broken"),
+                                                      ("d", "not replayed")]
+    assert rows[0]["true"] == "T"
+    assert counterexample_rows({}) == []
+
+
+def test_counterexamples_html_escapes_and_colours() -> None:
+    rows = [{"id": "t/0#1", "status": "fixed", "action": "<script>alert(1)</script>", "true": "a & b"},
+            {"id": "t/0#2", "status": "broken", "action": "go"}]
+    page = counterexamples_html(rows)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "a &amp; b" in page
+    assert page.count("<tr") == 3 and "#c8f7c5" in page and "#ffd0d0" in page
+
+
+def test_candidate_table_and_views_of_a_real_run(run_after_one_round) -> None:
+    session, run = run_after_one_round
+    table = candidates_table(run.candidates)
+    assert table.columns[:7] == ["round", "candidate_id", "accepted", "score_before", "score_after", "fixed", "broken"]
+    assert table.height == 3
+    newest = default_candidate(run.candidates)
+    assert newest is not None and newest["child"] is not None
+    accepted = run.candidates.filter(pl.col("accepted")).row(0, named=True)
+    view = candidate_view(run, candidate_row(run.candidates, accepted["candidate_id"]))
+    assert "accepted" in view.title and accepted["candidate_id"] in view.title
+    visible = html.unescape(re.sub(r"<[^>]+>", "", view.diff_html)).replace("\xa0", " ")
+    assert "{GOAL[0]}, {GOAL[1]}" in visible and "{GOAL[1]}, {GOAL[0]}" in visible   # child and parent lines
+    assert view.rows and view.counts["val_fixed"] == accepted["n_fixed"] > 0
+    assert view.counts["fixed"] == sum(r["status"] == "fixed" for r in view.rows) > 0
+    assert "pw-counterexamples" in view.counterexamples_html
+    malformed = run.candidates.filter(pl.col("child").is_null()).row(0, named=True)
+    empty = candidate_view(run, malformed)
+    assert "rejected" in empty.title and empty.rows == []
+    assert candidate_row(run.candidates, "nope") is None and candidate_view(run, None).row is None
+    assert default_candidate(run.candidates.clear()) is None
+
+
+def test_metric_deltas_remaining_and_id_list(run_after_one_round) -> None:
+    session, _ = run_after_one_round
+    from patchworld.replay import replay
+
+    before = replay(Program.from_file(FLAWED), session.val, sandbox=False)
+    after = session.val_replay()
+    deltas = {r["metric"]: r for r in metric_deltas(before, after).iter_rows(named=True)}
+    assert deltas["token_f1"]["delta"] == pytest.approx(after.metrics["token_f1"] - before.metrics["token_f1"])
+    assert deltas["token_f1"]["delta"] > 0 and deltas["n_transitions"]["delta"] == 0
+    remaining = remaining_counterexamples(after)
+    assert remaining.height == after.steps.height - int(after.steps["exact"].sum())
+    assert id_list([]) == "none" and id_list(["a", "b"]) == "a, b"
+    assert id_list([str(i) for i in range(35)], limit=30).endswith("29 ... (+5)")
+
+
+def test_clickable_points_map_clicks_to_programs() -> None:
+    fig = pareto_figure(_results())
+    keys = clickable_points(fig, [a.text for a in fig.layout.annotations])
+    assert ("maze", "prog", "residual") in keys.values() and ("wordle", "lookup table", "reference") in keys.values()
+    for (number, _), _key in keys.items():
+        assert "lines" in fig.data[number].mode and fig.data[number].line.width == 0
+    (curve, index), key = next((k, v) for k, v in keys.items() if v == ("maze", "prog", "simple"))
+    clicks = [{"curveNumber": curve, "pointIndex": index}, {"curveNumber": 999, "pointNumber": 0}]
+    assert picked_points(clicks, keys) == [key]
+
+
+def test_open_session_new_then_resumed(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    opened = open_session(folder, "maze", ROOT / "data" / "trajectories", program_file=FLAWED, n_candidates=2)
+    assert not opened.resumed and opened.session.n_candidates == 2 and "New run" in opened.note
+    again = open_session(folder, "wordle", ROOT / "data" / "trajectories")   # the folder's run wins
+    assert again.resumed and again.session.env == "maze" and again.session.current.hash == opened.session.current.hash
+    with pytest.raises(ValueError, match="unknown proposer"):
+        make_proposer("gpt")
+
+
+def test_save_manual_edit_goes_through_the_gate_and_flags_another_parent(data, tmp_path: Path) -> None:
+    train, val = data
+    loaded = Program.from_file(FLAWED)
+    fixed = loaded.source.replace(*GOAL_BUG)
+    first = save_manual_edit(fixed, loaded, "maze", val=val, train=train, run_dir=None, runs_dir=tmp_path)
+    assert first.verdict.accepted and first.note == ""
+    assert first.run_dir == tmp_path / f"manual-maze-{loaded.hash}"
+    # a second edit of the same loaded program: the run's current program is now the first edit
+    second = save_manual_edit(fixed.replace(*MOVE_BUG), loaded, "maze", val=val, train=train, run_dir=None,
+                              runs_dir=tmp_path)
+    assert second.verdict.accepted and first.verdict.child in second.note and loaded.hash in second.note
+    log = load_run(second.run_dir).candidates
+    assert log["accepted"].to_list() == [True, True] and log["parent"][1] == first.verdict.child
+    patch = json.loads((load_run(second.run_dir).patch_dir(log["patch_id"][1]) / "edits.json").read_text())
+    assert patch["parent"] == first.verdict.child
+
+
+def test_load_edit_target_from_a_file_and_from_a_run(run_after_one_round) -> None:
+    session, run = run_after_one_round
+    traj = ROOT / "data" / "trajectories"
+    assert env_of_program_file("wordle_flawed.py", traj, "maze") == "wordle"
+    assert env_of_program_file("mine.py", traj, "babyai") == "babyai"
+    from_file = load_edit_target(traj, path=FLAWED, env="maze")
+    assert from_file.program.source == FLAWED.read_text() and from_file.run_dir is None and from_file.val
+    from_run = load_edit_target(traj, run_dir=run.path)
+    assert from_run.program.hash == session.current.hash and from_run.env == "maze"
+    assert len(from_run.val) == len(session.val) and from_run.run_dir == run.path
+    with pytest.raises(ValueError, match="run_dir or path"):
+        load_edit_target(traj)
