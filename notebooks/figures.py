@@ -6,14 +6,13 @@ app = marimo.App(width="full", app_title="PatchWorld: figures")
 
 @app.cell
 def _():
-    import hashlib
     import os
     from pathlib import Path
 
     import marimo as mo
     import polars as pl
 
-    return Path, hashlib, mo, os, pl
+    return Path, mo, os, pl
 
 
 @app.cell
@@ -105,18 +104,12 @@ def _(clicked_points, pl, point_keys, table):
 
 
 @app.cell
-def _(PROGRAMS_DIR, Path, RUNS_DIR, hashlib, results_folder):
+def _(PROGRAMS_DIR, RUNS_DIR, results_folder):
+    from patchworld.evaluate import program_source
+
     def find_source(program_hash: str) -> str | None:
-        """A program's source by hash: the results folder, data/programs, then run folders (layout only)."""
-        for path in [Path(results_folder.value) / "programs" / f"{program_hash}.py",
-                     *RUNS_DIR.glob(f"*/programs/{program_hash}.py")]:
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
-        for path in PROGRAMS_DIR.rglob("*.py"):
-            text = path.read_text(encoding="utf-8")
-            if hashlib.sha256(text.encode("utf-8")).hexdigest()[:12] == program_hash:
-                return text
-        return None
+        """The results folder's copy, else data/programs or a run folder with that content hash."""
+        return program_source(results_folder.value, program_hash, search=[PROGRAMS_DIR, RUNS_DIR])
 
     return (find_source,)
 

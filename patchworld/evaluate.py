@@ -12,6 +12,8 @@
 Reference points (variant ``reference``) come from :mod:`patchworld.baselines` and run
 through the same replay/planning path; the perfect world model (variant ``oracle``) is
 measured on RQ3 and the proxy only, its fidelity is 1.0 by construction (``note`` says so).
+:func:`save_results` also writes each evaluated program's source to ``<out>/programs/<hash>.py``;
+:func:`program_source` finds it again (see :mod:`patchworld.results`).
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ from patchworld.planning import (
     open_world_model,
     run_episodes,
 )
+from patchworld.results import program_source, write_programs
 
 __all__ = ["evaluate", "load_split", "action_discrimination", "wide", "macro_average", "save_results",
-           "load_results", "RESULT_SCHEMA", "DEFAULT_MAX_STEPS", "ALL_RQS"]
+           "load_results", "program_source", "RESULT_SCHEMA", "DEFAULT_MAX_STEPS", "ALL_RQS"]
 
 DEFAULT_MAX_STEPS = {"maze": 15, "wordle": 8, "textcraft": 20, "babyai": 20}  # AgentGym's max_round
 ALL_RQS = ("rq1", "rq2", "rq3", "proxy")
@@ -209,7 +212,7 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
              max_steps: dict[str, int] | None = None, proxy_states: int = 40, proxy_actions: int = 8,
              sandbox: bool = True, agent: str = "lookahead", depth: int = 2, llm: LLMSettings | None = None,
              max_candidates: int | None = 8, residual_options: dict | None = None,
-             progress: ProgressFn | None = None) -> pl.DataFrame:
+             progress: ProgressFn | None = None, sources: dict[str, str] | None = None) -> pl.DataFrame:
     """Evaluate programs on ``envs``; a tidy frame (see :data:`RESULT_SCHEMA`).
 
     ``entries``: ``(label, Program, variant)`` (run on every env) or ``(label, Program,
@@ -218,7 +221,8 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
     adds the lookup-table / copy-last / most-frequent programs, ``oracle`` the perfect model.
     Budgets: ``max_test`` test trajectories for RQ1, ``rollout_limit`` for RQ2, ``n_tasks``
     test tasks for RQ3 (``max_steps`` per env, default AgentGym's), ``proxy_states`` states
-    for the proxy.
+    for the proxy. ``sources``, if given, is filled with ``{hash: source}`` of every program
+    evaluated (entries and references), for :func:`save_results`.
     """
     from patchworld.residual import ResidualMemory
 
@@ -254,6 +258,8 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
         if progress:
             progress(i, len(plan), f"{env} {label} ({variant})")
         phash = "oracle" if program == "oracle" else program.hash
+        if sources is not None and program != "oracle":
+            sources[phash] = program.source
         if program == "oracle":
             rows += _rows(env, label, variant, phash, "rq1", {"token_f1": 1.0, "exact_match": 1.0}, 0,
                           "by construction")
@@ -299,14 +305,21 @@ def macro_average(results: pl.DataFrame) -> pl.DataFrame:
 
 
 def save_results(results: pl.DataFrame, out_dir: str | Path, metadata: dict[str, Any] | None = None,
-                 name: str = "results") -> Path:
+                 name: str = "results", sources: dict[str, str] | None = None) -> Path:
     """Write ``<name>.parquet`` (metadata embedded under key ``patchworld``), ``<name>.csv`` and
-    ``<name>.meta.json`` to ``out_dir``; returns the parquet path."""
+    ``<name>.meta.json`` to ``out_dir``; returns the parquet path. ``sources`` (``{hash: source}``,
+    as filled by :func:`evaluate`): the sources of the frame's programs go to
+    ``<out_dir>/programs/<hash>.py`` (others are ignored), so the folder needs no run folder to show them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    used = set(results["program"].to_list())
+    kept = {h: src for h, src in (sources or {}).items() if h in used}
     meta = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "python": platform.python_version(), "polars": pl.__version__, **(metadata or {})}
+    if kept:
+        meta["program_files"] = [f"programs/{h}.py" for h in sorted(kept)]
     text = json.dumps(meta, indent=2, sort_keys=True, default=str)
+    write_programs(out, kept)
     path = out / f"{name}.parquet"
     results.write_parquet(path, metadata={"patchworld": text})
     results.write_csv(out / f"{name}.csv")

@@ -26,6 +26,7 @@ from patchworld.evaluate import (
     load_results,
     load_split,
     macro_average,
+    program_source,
     save_results,
     wide,
 )
@@ -33,6 +34,7 @@ from patchworld.program import Program
 from patchworld.replay import replay
 
 HANDWRITTEN = Path(__file__).resolve().parents[1] / "data" / "programs" / "handwritten"
+PROGRAMS = HANDWRITTEN.parent
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +157,79 @@ def test_rq3_uses_the_llm_chooser_when_configured(data_dir: Path, stub_llm) -> N
     # each step: one proposal request and one choice request
     assert stub_llm.calls == 2 * results.filter(pl.col("metric") == "steps")["value"][0] == 6
     assert any("Candidates:" in r["messages"][0]["content"] for r in stub_llm.requests)
+
+
+def _stored_sources(out: Path, frame: pl.DataFrame) -> dict[str, str]:
+    """``programs/<hash>.py`` of a results folder, checked: one file per program hash of the frame
+    (none for the oracle), each file's content hash its name."""
+    hashes = set(frame["program"]) - {"oracle"}
+    files = {p.stem: p.read_bytes().decode("utf-8") for p in (out / "programs").glob("*.py")}
+    assert set(files) == hashes
+    assert all(Program.from_source(text).hash == h for h, text in files.items())
+    return files
+
+
+def test_save_results_writes_every_program_source(data_dir: Path, tmp_path: Path) -> None:
+    program = Program.from_file(HANDWRITTEN / "maze.py")
+    sources: dict[str, str] = {}
+    results = evaluate([("handwritten", program, "simple", "maze"), ("handwritten", program, "residual", "maze")],
+                       ["maze"], data_dir=data_dir, rqs=["rq1"], sandbox=False, sources=sources)
+    out = tmp_path / "out"
+    save_results(results, out, sources={**sources, Program.from_source("x = 1").hash: "x = 1"})
+    files = _stored_sources(out, results)  # the extra source (not in the frame) is not written
+    assert files[program.hash] == (HANDWRITTEN / "maze.py").read_text(encoding="utf-8")
+    references = dict(reference_programs(load_split("maze", "train", data_dir), "maze"))
+    for label, ref in references.items():
+        assert results.filter(pl.col("label") == label)["program"][0] == ref.hash
+        assert files[ref.hash] == ref.source
+    assert load_results(out)[1]["program_files"] == [f"programs/{h}.py" for h in sorted(files)]
+    with pytest.raises(ValueError, match="has hash"):
+        save_results(results, tmp_path / "bad", sources={program.hash: "not the source"})
+
+
+def test_cli_evaluate_stores_programs_of_files_and_runs(data_dir: Path, tmp_path: Path) -> None:
+    from patchworld.cli import main
+    from patchworld.store import load_run
+
+    run_dir = tmp_path / "runs" / "maze-flawed"
+    assert main(["induce", "--env", "maze", "--proposer", "mutation", "--rounds", "1", "--out", str(run_dir),
+                 "--program", str(PROGRAMS / "maze_flawed.py"), "--data-dir", str(data_dir / "maze"),
+                 "--no-sandbox"]) == 0
+    run = load_run(run_dir)
+    assert run.current != run.header["initial_program"]  # the round was accepted
+    out = tmp_path / "results"
+    assert main(["evaluate", "--programs", str(HANDWRITTEN / "maze.py"), "--runs", str(run_dir), "--data", str(data_dir),
+                 "--out", str(out), "--rqs", "rq1", "--no-sandbox"]) == 0
+    frame, meta = load_results(out)
+    induced = frame.filter(pl.col("label") == "induced from maze_flawed")
+    assert set(induced["variant"]) == {"simple"} and set(induced["program"]) == {run.current}
+    assert meta["runs"][str(run_dir)]["program"] == run.current
+    files = _stored_sources(out, frame)
+    assert files[run.current] == run.program(run.current).source
+    assert files[Program.from_file(HANDWRITTEN / "maze.py").hash] == (HANDWRITTEN / "maze.py").read_text()
+    for h in files:  # the folder alone is enough, without the run folder or data/programs
+        assert program_source(out, h) == files[h]
+
+
+def test_program_source_by_folder_then_search_by_content(tmp_path: Path) -> None:
+    text = (HANDWRITTEN / "wordle.py").read_text(encoding="utf-8")
+    h = Program.from_source(text).hash
+    results = tmp_path / "results"
+    (results / "programs").mkdir(parents=True)
+    (results / "programs" / f"{h}.py").write_text(text, encoding="utf-8")
+    assert program_source(results, h) == text
+    assert program_source(tmp_path / "elsewhere", h) is None  # no results folder, no search folders
+    other = (PROGRAMS / "maze_reference.py").read_text(encoding="utf-8")
+    oh = Program.from_source(other).hash
+    search = tmp_path / "search"
+    (search / "deep" / "er").mkdir(parents=True)
+    (search / "deep" / "er" / "renamed.py").write_text(other, encoding="utf-8")
+    (search / f"{oh}.py").write_text("# edited, so not this program any more\n", encoding="utf-8")
+    assert program_source(results, oh) is None
+    assert program_source(results, oh, search=[tmp_path / "missing", search]) == other  # by content hash
+    assert program_source(results, oh, search=[str(PROGRAMS)]) == other  # str folders, data/programs itself
+    assert program_source(results, "0123456789ab", search=[search, PROGRAMS]) is None
+    assert program_source(results, "oracle") is None  # the perfect model's entry has no source
+    for bad in ("../x", f"../{h}", f"programs/{h}", h.upper(), h + "0", h[:-1], "", f"{h[:11]}/", None):
+        with pytest.raises(ValueError, match="not a program hash"):
+            program_source(results, bad, search=[search])
