@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import polars as pl
 
+from patchworld.viz_labels import merge_coincident, place_labels, short_label
+
 __all__ = ["round_curve", "pareto_figure", "pareto_front", "horizon_figure", "results_table", "KIND_STYLE"]
 
 KIND_STYLE: dict[str, dict[str, str]] = {
@@ -220,51 +222,6 @@ def _groups(here: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
 
 _RANK = {"simple": 1, "residual": 2, "oracle": 3, "reference": 4}  # legend order of the Pareto plot
 _REF_ORDER = {label: i for i, label in enumerate(REFERENCE_SYMBOLS)}
-_POSITIONS = ("top center", "bottom center", "middle right", "middle left", "top right", "top left",
-              "bottom right", "bottom left")
-
-
-def _place_labels(points: Sequence[tuple[float, float]], texts: Sequence[str],
-                  staircase: tuple[list[float], list[float]] = ([], [])) -> list[str]:
-    """A textposition per point of one Pareto panel, chosen greedily so each label (its box estimated
-    in pixels) avoids the labels placed before, every marker, the front's ``staircase`` (a ``vh`` line)
-    and the panel edges."""
-    sx, sy = PANEL_W / (X_RANGE[1] - X_RANGE[0]), PANEL_H / (Y_RANGE[1] - Y_RANGE[0])
-    px = [((x - X_RANGE[0]) * sx, (y - Y_RANGE[0]) * sy) for x, y in points]
-    taken = [(x - 6, y - 6, x + 6, y + 6) for x, y in px]
-    sx_, sy_ = [(v - X_RANGE[0]) * sx for v in staircase[0]], [(v - Y_RANGE[0]) * sy for v in staircase[1]]
-    for xa, ya, xb, yb in zip(sx_, sy_, sx_[1:], sy_[1:], strict=False):  # vh: up/down at xa, then across at yb
-        taken += [(xa - 1, min(ya, yb), xa + 1, max(ya, yb)), (min(xa, xb), yb - 1, max(xa, xb), yb + 1)]
-
-    def box(x: float, y: float, text: str, position: str) -> tuple[float, float, float, float]:
-        w, h, gap = 5.6 * len(text) + 2, 12.0, 7.0
-        vert, horiz = position.split()
-        x0 = {"left": x - gap - w, "center": x - w / 2, "right": x + gap}[horiz]
-        y0 = {"top": y + gap, "middle": y - h / 2, "bottom": y - gap - h}[vert]
-        return x0, y0, x0 + w, y0 + h
-
-    def cost(b: tuple[float, float, float, float]) -> float:
-        overlap = sum(max(0.0, min(b[2], t[2]) - max(b[0], t[0])) * max(0.0, min(b[3], t[3]) - max(b[1], t[1]))
-                      for t in taken)
-        spill = max(0, -b[0]) + max(0, b[2] - PANEL_W) + max(0, -b[1]) + max(0, b[3] - PANEL_H)
-        return overlap + 40 * max(0, spill - 6)  # a few px past the axes are fine (cliponaxis=False)
-
-    out = []
-    for (x, y), text in zip(px, texts, strict=True):
-        boxes = {pos: box(x, y, text, pos) for pos in _POSITIONS}
-        best = min(_POSITIONS, key=lambda pos: cost(boxes[pos])) if text else "top center"
-        taken += [boxes[best]] if text else []
-        out.append(best)
-    return out
-
-
-def _short(label: str, env: str) -> str:
-    """A program label without its env prefix inside that env's panel (``maze_flawed`` -> ``flawed``),
-    unless the rest would read as a kind of model (``maze_reference`` stays)."""
-    rest = label[len(env) + 1:] if label.startswith(f"{env}_") else ""
-    return rest if rest and rest not in KIND_STYLE else label
-
-
 def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = None, macro: bool = True,
                   front_excludes: Sequence[str] = ("oracle",), title: str | None = None) -> go.Figure:
     """Fidelity (x) against planning utility (y), one panel per env (+ ``macro`` average).
@@ -292,14 +249,16 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
         here, row, col = pts.filter(pl.col("env") == env), k // cols + 1, k % cols + 1
         # name program points if several programs share the figure; residual ones only without a simple twin
         simple_labels = set(here.filter(pl.col("variant") == "simple")["label"].to_list())
-        texts = [_short(lab, env) if programs > 1 and (v == "simple" or (v == "residual" and lab not in simple_labels))
+        texts = [short_label(lab, env, KIND_STYLE) if programs > 1 and (v == "simple" or (v == "residual" and lab not in simple_labels))
                  else "" for lab, v in zip(here["label"].to_list(), here["variant"].to_list(), strict=True)]
         cand = here.filter(~pl.col("variant").is_in(list(front_excludes)))
         idx = pareto_front(list(zip(cand[x].to_list(), cand[y].to_list(), strict=True)))
         fx, fy = [cand[x][i] for i in idx], [cand[y][i] for i in idx]
         # the staircase bounding the dominated region: from the y axis, through the front, down to the x axis
         stairs = ([X_RANGE[0]] + fx + fx[-1:], fy[:1] + fy + [Y_RANGE[0]]) if idx else ([], [])
-        places = _place_labels(list(zip(here[x].to_list(), here[y].to_list(), strict=True)), texts, stairs)
+        texts = merge_coincident(list(zip(here[x].to_list(), here[y].to_list(), strict=True)), texts)
+        places = place_labels(list(zip(here[x].to_list(), here[y].to_list(), strict=True)), texts,
+                              (PANEL_W, PANEL_H), X_RANGE, Y_RANGE, stairs)
         here = here.with_columns(pl.Series("text", texts, dtype=pl.String), pl.Series("place", places))
         for variant, label, part in _groups(here):
             (symbol, color), name, res = _marker(variant, label), _legend_name(variant, label), variant == "residual"

@@ -150,3 +150,18 @@ def test_horizon_colours_follow_the_program_and_dash_the_variant() -> None:
     assert simple.marker.symbol != residual.marker.symbol
     ranks = {t.name: t.legendrank for t in fig.data if t.showlegend}
     assert ranks["prog (simple)"] < ranks["prog (residual)"] < ranks["lookup table (reference)"]
+
+
+def test_points_on_one_spot_share_one_label() -> None:
+    from patchworld.viz_labels import merge_coincident, short_label
+
+    points = [(1.0, 1.0), (0.5, 0.2), (1.0004, 1.0), (1.0, 1.0), (0.5, 0.2)]
+    assert merge_coincident(points, ["ref", "a", "induced", "", "a"]) == ["ref = induced", "a", "", "", ""]
+    assert short_label("maze_flawed", "maze", {"reference"}) == "flawed"
+    assert short_label("maze_reference", "maze", {"reference"}) == "maze_reference"
+    # in a figure: the second program on the same spot adds its name to the first label, no second label
+    base = _results()
+    twin = base.filter(pl.col("label") == "prog").with_columns(pl.lit("twin").alias("label"))
+    fig = pareto_figure(pl.concat([base, twin]))
+    simple = next(t for t in fig.data if t.name == "Simple (program)" and t.xaxis == "x")
+    assert sorted(simple.text) == ["", "prog = twin"] and sorted(simple.customdata) == ["prog", "twin"]
