@@ -9,8 +9,10 @@ prior. With a :class:`ResidualMemory`, a memory hit on (current observation text
 the true observation in teacher mode, the model's last prediction in rollout -- replaces the
 readout; the program's belief still advances.
 
-The whole job runs in one sandbox worker (:func:`patchworld.sandbox.run_job`). The steps frame
-always has one row per transition, even when the program fails to load or the job dies.
+The whole job runs in one sandbox worker (:func:`patchworld.sandbox.run_job`); the trajectories
+are encoded once per list of trajectory objects, and a pre-forked worker holding them already
+needs only the program. The steps frame always has one row per transition, even when the
+program fails to load or the job dies.
 
 Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
 ``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
@@ -25,6 +27,8 @@ horizons) and ``rollout_drop`` (first reported minus last reported), as the refe
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +40,7 @@ from patchworld.data import Trajectory
 from patchworld.metrics import bleu4, is_covered, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
-from patchworld.sandbox import Limits, run_job
+from patchworld.sandbox import Dataset, Limits, run_job
 
 __all__ = ["replay", "Replay", "HORIZONS", "STEP_SCHEMA"]
 
@@ -97,8 +101,7 @@ def replay(
     if mode not in ("teacher", "rollout"):
         raise ValueError(f"mode must be 'teacher' or 'rollout', got {mode!r}")
     trajectories = list(trajectories)
-    payload = [[i, [[t.observation, t.action, t.next_observation] for t in traj.transitions]]
-               for i, traj in enumerate(trajectories) if traj.transitions]
+    payload = _dataset(trajectories) if sandbox else _payload(trajectories)
     total = sum(len(traj.transitions) for traj in trajectories)
     done = [0]
     scored: dict[int, dict[str, list]] = {}
@@ -115,7 +118,7 @@ def replay(
         progress(0, total, f"replay {program.hash}")
     job = run_job(program, payload, mode, residual, limits, sandbox, on_columns)
     columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail)
-    metrics = _metrics(columns)
+    metrics = _metrics(columns, columns.pop("covered"))
     steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     horizon = None
     if mode == "rollout":
@@ -125,6 +128,38 @@ def replay(
         progress(total, total, f"replay {program.hash}: {job.outcome}")
     return Replay(program.hash, mode, _split_of(trajectories), job.outcome, job.detail, steps, metrics, horizon,
                   job.output, job.seconds)
+
+
+def _payload(trajectories: list[Trajectory]) -> list[list]:
+    return [[i, [[t.observation, t.action, t.next_observation] for t in traj.transitions]]
+            for i, traj in enumerate(trajectories) if traj.transitions]
+
+
+_DATASETS: OrderedDict[tuple[int, ...], tuple[list[Trajectory], Dataset]] = OrderedDict()
+_DATASETS_LOCK = threading.Lock()
+
+
+def _dataset(trajectories: list[Trajectory]) -> Dataset:
+    """The encoded payload of these very trajectory objects, kept for the last few lists.
+
+    Trajectories (frozen, transitions in a tuple) are immutable and the cache holds them, so
+    the same objects in the same order (a split replayed program after program) mean the
+    same payload; any with a mutable ``transitions`` are encoded afresh every time.
+    """
+    if not all(type(traj.transitions) is tuple for traj in trajectories):
+        return Dataset(_payload(trajectories))
+    key = tuple(map(id, trajectories))
+    with _DATASETS_LOCK:
+        hit = _DATASETS.get(key)
+        if hit is not None:
+            _DATASETS.move_to_end(key)
+            return hit[1]
+    dataset = Dataset(_payload(trajectories))
+    with _DATASETS_LOCK:
+        _DATASETS[key] = (trajectories, dataset)
+        while len(_DATASETS) > 4:
+            _DATASETS.popitem(last=False)
+    return dataset
 
 
 def _width(columns: object) -> int:
@@ -138,14 +173,15 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
     """Step columns for one trajectory: the worker's rows, then filler rows for any missing.
 
     Exact matches skip the text metrics' work (token F1 and BLEU-4 shortcut them with the
-    same values); the worker sends ``None`` for a prediction equal to the true text.
+    same values); the worker sends ``None`` for a prediction equal to the true text. Besides
+    the frame's columns, ``covered`` flags the rows counting for coverage (for the metrics).
     """
     transitions = traj.transitions
     n = len(transitions)
     width = min(_width(columns), n)
     trues = [t.next_observation for t in transitions]
     predicted, kinds, errors, beliefs, hits = [], [], [], [], []
-    f1s, exacts, bleus = [], [], []
+    f1s, exacts, bleus, covered = [], [], [], []
     if width:
         preds, kind_col, error_col, belief_col, hit_col = columns  # type: ignore[misc]
     for step in range(n):
@@ -168,12 +204,13 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         f1s.append(token_f1(pred, true))
         exacts.append(exact)
         bleus.append(bleu4(pred, true))
+        covered.append(is_covered(pred) and kind not in ("exception", "step_timeout"))
     tid = traj.id
     return {
         "traj_id": [tid] * n, "step": list(range(n)), "id": [f"{tid}#{step}" for step in range(n)],
         "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
         "predicted": predicted, "true": trues, "token_f1": f1s, "exact": exacts, "bleu4": bleus,
-        "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits,
+        "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits, "covered": covered,
     }
 
 
@@ -191,10 +228,10 @@ def _text(value: object) -> str:
 
 def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],
                   outcome: str, detail: str) -> dict[str, list]:
-    """One row per transition: rows scored as they streamed in, fillers for anything missing."""
+    """One row per transition (and ``covered``): rows scored as they streamed in, fillers for the rest."""
     fill_kind = outcome if outcome != "ok" else "crashed"
     fill_error = detail if outcome != "ok" else "no result for this transition"
-    columns: dict[str, list] = {name: [] for name in STEP_SCHEMA}
+    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered"]}
     for index, traj in enumerate(trajectories):
         got = scored.get(index)
         if got is None:
@@ -204,12 +241,10 @@ def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: 
     return columns
 
 
-def _metrics(columns: dict[str, list]) -> dict:
+def _metrics(columns: dict[str, list], covered: list[bool]) -> dict:
     kinds = columns["error_kind"]
     f1 = columns["token_f1"]
     n = len(kinds)
-    covered = [is_covered(p) and k not in ("exception", "step_timeout")
-               for p, k in zip(columns["predicted"], kinds, strict=True)]
     n_cov = sum(covered)
     counts: dict[str, int] = {}
     for kind in kinds:

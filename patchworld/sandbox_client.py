@@ -58,8 +58,7 @@ class ModelClient:
     """A world model opened by :func:`open_model`; a context manager (closes the worker)."""
 
     def __init__(self, program: Program, sandbox: bool, residual: ResidualMemory | None, limits: Any):
-        from patchworld.sandbox import Limits, _job, _NoTimer
-        from patchworld.sandbox_pool import take_worker
+        from patchworld.sandbox import Limits, _job, _NoTimer, take_worker
 
         self.program = program
         self.sandbox = sandbox
@@ -156,7 +155,7 @@ class ModelClient:
         if self._worker is not None:
             if not self.dead:
                 self._worker.send(["close"])
-            from patchworld.sandbox_pool import release_worker
+            from patchworld.sandbox import release_worker
 
             release_worker(self._worker)
             self._worker = None

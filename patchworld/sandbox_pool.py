@@ -1,16 +1,18 @@
 """Worker processes for the sandbox: a fork server (fast path) and plain spawned workers (fallback).
 
 The fork server is one long-lived ``python -m patchworld.sandbox_worker --server`` process,
-started once with a scrubbed environment; for each job it forks a child (a millisecond, no
-interpreter start-up) that starts its own session, installs the guards and runs the job.
-If the fork server cannot be used, each job gets a freshly spawned worker, one of which is
-kept warm as a spare. Either way a worker serves exactly one job and is then killed with its
-whole process group. Frames are length-prefixed JSON (never pickle) in both directions.
+started once with a scrubbed environment; for each request it forks a child (a millisecond,
+no interpreter start-up) that starts its own session, installs the guards and waits for its
+job, having first decoded the replay dataset it was handed (a :class:`Dataset`, encoded once
+in this process and passed as a file), if any. A spawned worker is a fresh interpreter
+reading its job from stdin. Either way a worker serves exactly one job and is then killed
+with its whole process group. Frames are length-prefixed JSON (never pickle) both ways.
+Which worker a job gets (spares, fallback) is decided in :mod:`patchworld.sandbox`.
 """
 
 from __future__ import annotations
 
-import atexit
+import hashlib
 import json
 import os
 import re
@@ -25,7 +27,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["clean_environment", "take_worker", "release_worker", "shutdown_pool", "Worker"]
+__all__ = ["clean_environment", "Dataset", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker"]
 
 _HEADER_SIZE = 8
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
@@ -70,6 +72,36 @@ def _signal_name(code: int) -> str:
         return str(-code)
 
 
+class Dataset:
+    """Replay trajectories (``[[index, [[obs, action, next_obs], ...]], ...]``) encoded once.
+
+    ``data`` is the JSON, ``digest`` names it (equal contents, equal digest), ``indices`` the
+    trajectory indices; :meth:`fd` is a file holding ``data`` that pre-forked workers decode.
+    """
+
+    def __init__(self, payload: list[list]):
+        self.data = json.dumps(payload).encode("utf-8")
+        self.digest = hashlib.sha256(self.data).hexdigest()[:32]
+        self.indices = frozenset(item[0] for item in payload)
+        self._file: Any = None
+        self._lock = threading.Lock()
+
+    def fd(self) -> int:
+        """The descriptor of an (unlinked, in-memory where possible) file holding ``data``."""
+        with self._lock:
+            if self._file is None:
+                fd = os.memfd_create("pw-dataset", os.MFD_CLOEXEC) if hasattr(os, "memfd_create") else -1
+                handle = os.fdopen(fd, "w+b") if fd >= 0 else tempfile.TemporaryFile()
+                handle.write(self.data)
+                handle.flush()
+                self._file = handle
+            return self._file.fileno()
+
+    def __del__(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
 class Worker:
     """One job process seen from the parent: send frames, receive frames with a deadline."""
 
@@ -81,10 +113,14 @@ class Worker:
         self.job_fd, self.fd, self.scratch = job_fd, result_fd, scratch
         self.buffer = bytearray()
         self.closed = False
+        self.dataset: str | None = None  # the digest of the dataset this worker preloaded
 
     def send(self, obj: Any) -> bool:
         """Write one frame; False if the worker is gone."""
-        data = json.dumps(obj).encode("utf-8")
+        return self.send_bytes(json.dumps(obj).encode("utf-8"))
+
+    def send_bytes(self, data: bytes) -> bool:
+        """Write one frame of already-encoded JSON; False if the worker is gone."""
         view = memoryview(len(data).to_bytes(_HEADER_SIZE, "little") + data)
         try:
             while view:
@@ -93,8 +129,14 @@ class Worker:
         except OSError:
             return False
 
-    def recv(self, deadline: float) -> Any:
-        """The next frame, or "eof" when the worker closed its end or died, or "deadline"."""
+    def recv(self, deadline: float, nap: float = 0.0) -> Any:
+        """The next frame, or "eof" when the worker closed its end or died, or "deadline".
+
+        With ``nap`` > 0, waits by sleeping that long between checks rather than in ``select``:
+        a worker streaming frames then writes without waking this process for each one (a
+        wake-up sent across CPUs costs tens of microseconds in a virtual machine).
+        """
+        check = time.monotonic() + 0.25
         while True:
             if len(self.buffer) >= _HEADER_SIZE:
                 size = int.from_bytes(self.buffer[:_HEADER_SIZE], "little")
@@ -105,10 +147,16 @@ class Worker:
                         return json.loads(body)
                     except ValueError:
                         return "eof"
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = deadline - now
             if remaining <= 0:
                 return "deadline"
-            if not select.select([self.fd], [], [], min(remaining, 0.25))[0]:
+            if not select.select([self.fd], [], [], 0 if nap else min(remaining, 0.25))[0]:
+                if nap:
+                    time.sleep(min(nap, remaining))
+                if nap and now < check:
+                    continue
+                check = now + 0.25
                 if self.poll() is not None and not select.select([self.fd], [], [], 0)[0]:
                     return "eof"
                 continue
@@ -198,8 +246,8 @@ class SpawnedWorker(Worker):
             self.returncode = self.proc.returncode
 
 
-class _ForkServer:
-    """The parent's handle on the fork server process."""
+class ForkServer:
+    """The parent's handle on the fork server process (thread-safe)."""
 
     def __init__(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -236,22 +284,18 @@ class _ForkServer:
                     self.exits.pop(next(iter(self.exits)))
             timeout = 0
 
-    def fork(self) -> ForkedWorker:
+    def request(self, dataset: Dataset | None = None) -> ForkedWorker:
+        """Ask for a child (preloading ``dataset``) without waiting for it to be forked."""
         scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
         try:
+            fds = [job_r, result_w] + ([dataset.fd()] if dataset is not None else [])
             with self.lock:
                 self.counter += 1
                 rid = self.counter
-                payload = json.dumps({"id": rid, "scratch": scratch}).encode()
-                socket.send_fds(self.sock, [payload], [job_r, result_w])
-                deadline = time.monotonic() + 10
-                while rid not in self.forked:
-                    if time.monotonic() > deadline or not self.alive():
-                        raise OSError("the fork server did not answer")
-                    self._pump(0.05)
-                pid = self.forked.pop(rid)
+                payload = {"id": rid, "scratch": scratch, "dataset": dataset.digest if dataset else None}
+                socket.send_fds(self.sock, [json.dumps(payload).encode()], fds)
         except BaseException:
             for fd in (job_w, result_r):
                 os.close(fd)
@@ -260,7 +304,19 @@ class _ForkServer:
         finally:
             os.close(job_r)
             os.close(result_w)
-        return ForkedWorker(self, pid, job_w, result_r, scratch)
+        worker = ForkedWorker(self, rid, job_w, result_r, scratch)
+        worker.dataset = dataset.digest if dataset is not None else None
+        return worker
+
+    def pid_of(self, rid: int) -> int:
+        """The pid of requested child ``rid`` (waits up to 10 s for the server's answer)."""
+        with self.lock:
+            deadline = time.monotonic() + 10
+            while rid not in self.forked:
+                if time.monotonic() > deadline or not self.alive():
+                    raise OSError("the fork server did not answer")
+                self._pump(0.05)
+            return self.forked.pop(rid)
 
     def exit_of(self, pid: int) -> tuple[int, float] | None:
         with self.lock:
@@ -289,100 +345,22 @@ class _ForkServer:
 class ForkedWorker(Worker):
     """A job process forked by the fork server (not our child: the server reports its exit)."""
 
-    def __init__(self, server: _ForkServer, pid: int, job_fd: int, result_fd: int, scratch: str):
-        self.server, self.pid = server, pid
+    def __init__(self, server: ForkServer, rid: int, job_fd: int, result_fd: int, scratch: str):
+        self.server, self.rid, self._pid = server, rid, 0
         super().__init__(job_fd, result_fd, scratch)
+
+    @property
+    def pid(self) -> int:  # type: ignore[override]
+        if not self._pid:
+            self._pid = self.server.pid_of(self.rid)
+        return self._pid
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            status = self.server.exit_of(self.pid)
+            try:
+                status = self.server.exit_of(self.pid)
+            except OSError:  # never forked: the server is gone
+                status = (70, 0.0)
             if status is not None:
                 self.returncode, self.cpu = status
         return self.returncode
-
-
-class _Pool:
-    """The fork server when it works, else spawned workers with one warm spare (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.server: _ForkServer | None = None
-        self.server_failed = False
-        self.spare: SpawnedWorker | None = None
-
-    def _server(self) -> _ForkServer | None:
-        with self.lock:
-            if self.server is not None and not self.server.alive():
-                self.server.stop()
-                self.server = None
-            if self.server is None and not self.server_failed:
-                try:
-                    self.server = _ForkServer()
-                except OSError:
-                    self.server_failed = True
-            return self.server
-
-    def take(self) -> Worker:
-        server = self._server()
-        if server is not None:
-            try:
-                return server.fork()
-            except OSError:
-                with self.lock:
-                    self.server_failed = True
-        with self.lock:
-            worker, self.spare = self.spare, None
-        if worker is None or worker.poll() is not None:
-            if worker is not None:
-                worker.kill()
-            worker = SpawnedWorker()
-        return worker
-
-    def release(self, worker: Worker) -> None:
-        worker.kill()
-        if isinstance(worker, SpawnedWorker):
-            with self.lock:
-                if self.spare is None:
-                    self.spare = SpawnedWorker()
-
-    def shutdown(self) -> None:
-        with self.lock:
-            if self.spare is not None:
-                self.spare.kill()
-                self.spare = None
-            if self.server is not None:
-                self.server.stop()
-                self.server = None
-
-
-    def forget(self) -> None:
-        """In a forked copy of this process: drop the parent's workers without touching them."""
-        self.lock = threading.Lock()
-        self.server = None
-        self.spare = None
-
-
-_POOL = _Pool()
-atexit.register(_POOL.shutdown)
-os.register_at_fork(after_in_child=_POOL.forget)
-
-
-def take_worker() -> Worker:
-    """A fresh worker process, ready for one job."""
-    return _POOL.take()
-
-
-def release_worker(worker: Worker) -> None:
-    """Kill a worker after its job (and prepare the next one when spawning)."""
-    _POOL.release(worker)
-
-
-def shutdown_pool() -> None:
-    """Stop the fork server and any spare worker (they restart on the next job)."""
-    _POOL.shutdown()
-
-
-def use_fork_server(enabled: bool) -> None:
-    """Switch between the fork server (default) and spawned workers, e.g. to compare them."""
-    _POOL.shutdown()
-    _POOL.server_failed = not enabled

@@ -24,6 +24,7 @@ import signal
 import struct
 import sys
 from collections.abc import Callable
+from time import monotonic as _monotonic  # bound here: a program patching ``time`` does not reach it
 from typing import Any
 
 from patchworld.program import LoadFailure, load_world_model
@@ -64,18 +65,41 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 
 
 class _Timer:
-    """Per-call wall-clock alarm raising :class:`StepTimeout` (0 seconds = no alarm)."""
+    """Per-call wall-clock alarm raising :class:`StepTimeout` (0 seconds = no alarm).
+
+    Arming and disarming an interval timer around every call would cost two system calls
+    per call (a few microseconds per replay step), so ``start`` only records the deadline and
+    arms the alarm when none is pending, and ``stop`` only clears the deadline. An alarm left
+    over from an earlier call fires early: :meth:`expired` then re-arms it for the current
+    deadline (or lets it lapse between calls). A call still times out at its own deadline.
+    """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.deadline = 0.0  # of the call in progress; 0.0 between calls
+        self.armed = False  # an alarm is pending
 
     def start(self) -> None:
         if self.seconds > 0:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.deadline = _monotonic() + self.seconds
+            if not self.armed:
+                self.armed = True
+                signal.setitimer(signal.ITIMER_REAL, self.seconds)
 
     def stop(self) -> None:
-        if self.seconds > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.deadline = 0.0
+
+    def expired(self) -> bool:
+        """On SIGALRM: whether the call in progress is past its deadline (else re-arm or lapse)."""
+        self.armed = False
+        if not self.deadline:
+            return False
+        left = self.deadline - _monotonic()
+        if left <= 0:
+            return True
+        self.armed = True
+        signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4))
+        return False
 
 
 class CappedStream(io.TextIOBase):
@@ -173,28 +197,61 @@ def _fatal_kind(output: dict) -> Callable[[BaseException], str | None]:
     return classify
 
 
-def run_one(job_fd: int, result_fd: int) -> int:
-    """Serve one job: a replay (one answer stream) or a model session (request/response)."""
+def _preload(fd: int, digest: str) -> tuple[str, list] | None:
+    """Read and decode a replay dataset (JSON trajectories) from ``fd``, then close it."""
+    try:
+        size = os.fstat(fd).st_size
+        chunks, got = [], 0
+        while got < size:
+            chunk = os.pread(fd, min(size - got, 1 << 24), got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        trajectories = json.loads(b"".join(chunks))
+        return (digest, trajectories) if isinstance(trajectories, list) else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def run_one(job_fd: int, result_fd: int, data: tuple[int, str] | None = None) -> int:
+    """Serve one job: a replay (one answer stream) or a model session (request/response).
+
+    ``data`` (a file descriptor and the digest naming its contents) is a replay dataset that a
+    pre-forked worker decodes while it waits for its job; a replay job naming that digest then
+    carries no trajectories of its own. Any other job drops it before program code runs.
+    """
+    preloaded = _preload(*data) if data is not None else None
+    _install_guards(os.getcwd(), result_fd)
     job = recv(job_fd)
     if job is None:
         return 0
+    trajectories = job.get("trajectories") if job["kind"] == "replay" else None
+    if trajectories is None and preloaded is not None and job.get("dataset") == preloaded[0]:
+        trajectories = preloaded[1]
+    preloaded = None
     limits = job["limits"]
     output = {"used": 0, "cap": int(limits["output_bytes"]), "text": "", "exceeded": False}
+    timer = _Timer(float(limits["step_seconds"]))
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise StepTimeout(f"call exceeded {limits['step_seconds']}s")
+        if timer.expired():
+            raise StepTimeout(f"call exceeded {limits['step_seconds']}s")
 
     def on_xcpu(signum: int, frame: Any) -> None:
         raise CpuLimit(f"CPU time limit of {limits['cpu_seconds']}s reached")
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGXCPU, on_xcpu)
-    timer = _Timer(float(limits["step_seconds"]))
     fatal = _fatal_kind(output)
     residual = ResidualMemory.from_dict(job["residual"]) if job.get("residual") else None
-    _install_guards(os.getcwd(), result_fd)
     _apply_limits(limits)
     sys.stdout = sys.stderr = CappedStream(output)
+    if job["kind"] == "replay" and trajectories is None:
+        send(result_fd, ["done", "crashed", "the worker did not get the trajectories", ""])
+        return 0
 
     try:
         timer.start()
@@ -213,7 +270,7 @@ def run_one(job_fd: int, result_fd: int) -> int:
     send(result_fd, ["loaded"])
     if job["kind"] == "replay":
         outcome, detail = run_replay(
-            model, job["trajectories"], job["mode"], residual, lambda msg: send(result_fd, msg), timer,
+            model, trajectories, job["mode"], residual, lambda msg: send(result_fd, msg), timer,
             int(limits.get("max_step_timeouts", 3)), fatal,
         )
         send(result_fd, ["done", outcome, detail, output["text"]])
@@ -234,11 +291,13 @@ _PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertool
 def serve(sock_fd: int) -> int:
     """The fork server: fork one guarded child per job request, report each child's exit.
 
-    Requests arrive on a SOCK_SEQPACKET socket as JSON ``{"id", "scratch"}`` with two file
-    descriptors attached (the job's input pipe and result pipe). Answers: ``["forked", id,
-    pid]`` and later ``["exit", pid, returncode, cpu_seconds]``. The server itself never runs
-    program code; children start their own session and exit with ``os._exit``. When the
-    parent goes away (socket closed) the server kills its children and exits.
+    Requests arrive on a SOCK_SEQPACKET socket as JSON ``{"id", "scratch", "dataset"}`` with
+    two file descriptors attached (the job's input pipe and result pipe), or three when the
+    child is to preload a dataset (its JSON, named by the digest ``dataset``). Answers:
+    ``["forked", id, pid]`` and later ``["exit", pid, returncode, cpu_seconds]``. The server
+    itself never runs program code nor reads datasets; children start their own session and
+    exit with ``os._exit``. When the parent goes away (socket closed) the server kills its
+    children and exits.
     """
     import importlib
     import select
@@ -251,10 +310,10 @@ def serve(sock_fd: int) -> int:
     while True:
         if select.select([sock], [], [], 0.05)[0]:
             try:
-                data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
+                data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
             except OSError:
                 data, fds = b"", []
-            if not data or len(fds) != 2:
+            if not data or len(fds) not in (2, 3):
                 for fd in fds:
                     os.close(fd)
                 if data:
@@ -273,7 +332,7 @@ def serve(sock_fd: int) -> int:
                     os.setsid()
                     sock.close()
                     os.chdir(request["scratch"])
-                    code = run_one(fds[0], fds[1])
+                    code = run_one(fds[0], fds[1], (fds[2], str(request.get("dataset"))) if len(fds) == 3 else None)
                 finally:
                     os._exit(code)
             for fd in fds:

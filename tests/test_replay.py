@@ -133,3 +133,16 @@ def test_odd_readouts_do_not_break_the_frame() -> None:
         assert r.outcome == "ok"
         assert r.steps["error_kind"].to_list() == ["mismatch", "exception"]  # 42 is not a str
         assert "expected str" in r.steps["error"][1]
+
+
+def test_belief_summaries_give_keys_their_own_budget_and_hide_deep_containers() -> None:
+    from patchworld.sandbox_runner import summarize
+
+    key = ("a" * 20, "b" * 20, "c" * 5)
+    full = "('aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb', 'ccccc')"
+    cut = "('aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb', ...)"  # a dict key gets 40 characters
+    assert summarize([key]) == f"[{full}]"
+    assert summarize({key: key}) == f"{{{cut}: {full}}}"
+    assert summarize([[[key]]]) == f"[[[{full}]]]" and summarize([[[[key]]]]) == "[[[[...]]]]"
+    assert summarize({"a": {"b": {"c": {"d": 1, "e": [2]}}}}) == "{'a': {'b': {'c': {'d': 1, 'e': ...}}}}"
+    assert summarize((True, 2, None, 1.5, 2**300)) == "(True, 2, None, 1.5, " + str(2**300)[:57] + "...)"

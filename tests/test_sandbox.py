@@ -163,3 +163,55 @@ def test_model_client_reports_reward_and_done_when_the_program_predicts_them() -
     with open_model(Program.from_file(HOSTILE / "good_maze.py"), sandbox=False) as model:
         p = model.predict(model.init("The goal is at position 2, 1. Your current position is at position 1, 1."), "move up")
     assert p.reward is None and p.done is None
+
+
+def _counting(n: int, start: int = 0) -> list[Trajectory]:
+    ts = tuple(Transition(f"n {start + s}", "inc", f"n {start + s + 1}", 0.0, False) for s in range(n))
+    return [Trajectory("toy", str(start), start, 0, "val", False, 0.0, ts)]
+
+
+COUNT = '''
+import time
+
+class Count:
+    def init_belief(self):
+        return 0
+    def correct_belief(self, belief, obs):
+        return int(obs.split()[1])
+    def predict_belief(self, belief, action):
+        time.sleep(DELAY)
+        if belief == HANG:
+            while True:
+                pass
+        return belief + 1
+    def readout_observation(self, belief, action=""):
+        return f"n {belief}"
+'''
+
+
+def test_many_quick_calls_do_not_add_up_to_a_step_timeout() -> None:
+    # 200 calls of 2 ms each: 0.4 s in all, well past one step_seconds of 0.2 s, none over it
+    limits = dataclasses.replace(LIMITS, step_seconds=0.2)
+    program = Program.from_source(COUNT.replace("DELAY", "0.002").replace("HANG", "-1"))
+    result = replay(program, _counting(200), limits=limits)
+    assert result.outcome == "ok", result.detail
+    assert result.steps["exact"].all()
+    # ... and a call that hangs after many quick ones still times out at its own deadline
+    program = Program.from_source(COUNT.replace("DELAY", "0.002").replace("HANG", "150"))
+    result = replay(program, _counting(200), limits=dataclasses.replace(limits, max_step_timeouts=1))
+    assert result.outcome == "timeout", result.detail
+    kinds = result.steps["error_kind"].to_list()
+    assert kinds[:150] == [""] * 150 and kinds[150] == "step_timeout", kinds[148:152]
+
+
+def test_replays_of_different_trajectories_never_mix() -> None:
+    # the pre-forked worker holds the latest replay's trajectories: alternate lists and check each frame
+    program = Program.from_source(COUNT.replace("DELAY", "0").replace("HANG", "-1"))
+    first, second = _counting(5, 0), _counting(7, 100)
+    for trajs in (first, second, second, first, list(first), second):
+        boxed = replay(program, trajs, limits=LIMITS)
+        local = replay(program, trajs, sandbox=False)
+        assert boxed.outcome == "ok", boxed.detail
+        assert boxed.steps.equals(local.steps) and boxed.metrics == local.metrics
+    with open_model(program, limits=LIMITS) as model:  # a session after replays: no trajectories needed
+        assert model.predict(model.init("n 41"), "inc").observation == "n 42"
