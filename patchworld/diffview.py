@@ -281,7 +281,7 @@ def side_by_side_html(
     parent_name: str = "parent",
     child_name: str = "child",
     context: int = 3,
-    wrapcolumn: int | None = 90,
+    wrapcolumn: int | None = 72,
 ) -> str:
     """An HTML fragment (``<div class="pw-diff">`` with its own styles) showing the two sources side by side.
 
