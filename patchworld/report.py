@@ -2,8 +2,8 @@
 
 The page holds the run header, the per-round table, the round curve (plotly, with its
 JavaScript embedded: ``include_plotlyjs=True``), and for every accepted patch its
-side-by-side diff and a few validation transitions it fixed, with the prediction before
-and after. Nothing is fetched from the network.
+side-by-side diff and a few validation transitions it fixed and broke, with the prediction
+before and after. Nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -65,16 +65,19 @@ def _kv(items: dict[str, Any]) -> str:
 
 
 def _examples(summary: dict[str, Any], limit: int = 4) -> str:
-    items = (summary.get("fixed_examples") or [])[:limit]
-    if not items:
+    """Up to ``limit`` validation transitions the patch fixed and up to ``limit`` it broke, as the
+    notebooks show them (:func:`patchworld.views.counterexamples_html`)."""
+    from patchworld.views import counterexample_rows, counterexamples_html
+
+    picked = {"fixed_examples": summary.get("fixed_examples") or [],
+              "broken_examples": summary.get("broken_examples") or []}
+    rows = counterexample_rows({k: v[:limit] for k, v in picked.items()})
+    if not rows:
         return ""
-    parts = ["<p class='muted'>Validation transitions this patch fixed (prediction before and after):</p>"]
-    for ex in items:
-        parts.append(
-            f"<div class='muted'>{html.escape(ex['id'])} &mdash; action <b>{html.escape(str(ex['action']))}</b></div>"
-            f"<pre>true:   {html.escape(str(ex['true']))}\nbefore: {html.escape(str(ex['predicted_before']))}\n"
-            f"after:  {html.escape(str(ex['predicted_after']))}</pre>")
-    return "".join(parts)
+    n_fixed, n_broken = len(summary.get("fixed") or []), len(summary.get("broken") or [])
+    return (f"<p class='muted'>Validation transitions this patch fixed ({n_fixed} in all) and broke "
+            f"({n_broken}); up to {limit} of each, with the prediction before and after:</p>"
+            + counterexamples_html(rows))
 
 
 def _accepted_patches(run: Run) -> str:

@@ -46,6 +46,7 @@ def test_demo_tiny_budget(data_dirs, tmp_path, capsys):
     assert "plotly.js v" in html and "Plotly.newPlot" in html          # the JS is embedded, not linked
     assert '<script src="http' not in html
     assert 'class="pw-diff"' in html and ("diff_add" in html or "diff_chg" in html)
+    assert 'class="pw-counterexamples"' in html and "<b>fixed</b>" in html   # the fixed transitions, marked
     from patchworld.store import load_run
 
     run = load_run(out)

@@ -135,3 +135,17 @@ def test_llm_proposer_rebuilt_from_the_header_keeps_its_concurrency(tmp_path):
     default = proposer_from_header(json.loads(json.dumps(proposer_settings(
         LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path / "cache")))), seed=0)
     assert default.concurrency is None and default.workers(4) == 4
+
+
+def test_report_examples_show_fixed_and_broken_transitions():
+    from patchworld.report import _examples
+
+    fixed = [{"id": f"f{i}", "action": "go", "true": "T", "predicted_before": "x", "predicted_after": "T",
+              "exact_before": False, "exact_after": True} for i in range(6)]
+    broken = [{"id": "b0", "action": "<b>x</b>", "true": "T", "predicted_before": "T", "predicted_after": "y",
+               "exact_before": True, "exact_after": False}]
+    page = _examples({"fixed_examples": fixed, "broken_examples": broken, "fixed": [r["id"] for r in fixed],
+                      "broken": ["b0"]}, limit=4)
+    assert page.count("<b>fixed</b>") == 4 and page.count("<b>broken</b>") == 1
+    assert "fixed (6 in all) and broke (1)" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert _examples({}) == ""
