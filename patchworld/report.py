@@ -9,7 +9,6 @@ before and after. Nothing is fetched from the network.
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -84,20 +83,17 @@ def _accepted_patches(run: Run) -> str:
     accepted = run.candidates.filter(pl.col("accepted"))
     if not accepted.height:
         return "<p>No patch was accepted.</p>"
+    from patchworld.views import candidate_view
+
     blocks = []
     for row in accepted.iter_rows(named=True):
-        folder = run.patch_dir(row["patch_id"] or row["candidate_id"])
-        diff = (folder / "side_by_side.html").read_text(encoding="utf-8") if (folder / "side_by_side.html").exists() \
-            else f"<pre>{html.escape((folder / 'diff.patch').read_text(encoding='utf-8'))}</pre>" \
-            if (folder / "diff.patch").exists() else "<p class='muted'>(diff missing)</p>"
-        summary_path = folder / "replay_summary.json"
-        summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+        view = candidate_view(run, row)
         blocks.append(
             f"<div class='patch'><h3>Round {row['round']}: {html.escape(row['candidate_id'])} "
             f"({html.escape(row['origin'] or '')})</h3>"
             f"<p>val token F1 {row['score_before']:.3f} &rarr; {row['score_after']:.3f}; fixed {row['n_fixed']}, "
             f"broken {row['n_broken']} transitions. <span class='muted'>{html.escape(row['reason'] or '')}</span></p>"
-            f"{diff}{_examples(summary)}</div>")
+            f"{view.diff_html}{_examples(view.summary)}</div>")
     return "".join(blocks)
 
 

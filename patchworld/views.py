@@ -121,8 +121,10 @@ class CandidateView:
 
 
 def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
-    """Everything the stepper shows for one candidate of ``run`` (a :class:`patchworld.store.Run`):
-    the side-by-side diff (or its edits when no child program came out) and its counterexamples."""
+    """Everything the stepper and the report show for one candidate of ``run`` (a
+    :class:`patchworld.store.Run`): the side-by-side diff recorded in its patch folder (made from the
+    two programs if the record is missing; its edits when no child program came out) and its
+    counterexamples."""
     if row is None:
         return CandidateView(None, "No candidate selected")
     from patchworld.patches import side_by_side_html
@@ -130,7 +132,9 @@ def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
     verdict = "accepted" if row["accepted"] else "rejected"
     title = f"Candidate {row['candidate_id']} (round {row['round']}): {verdict} \u2014 {row['reason']}"
     folder = run.patch_dir(row["patch_id"] or row["candidate_id"])
-    if row["child"]:
+    if row["child"] and (folder / "side_by_side.html").exists():
+        diff = (folder / "side_by_side.html").read_text(encoding="utf-8")
+    elif row["child"]:
         diff = side_by_side_html(run.program(row["parent"]).source, run.program(row["child"]).source,
                                  row["parent"], row["child"])
     elif (folder / "edits.json").exists():

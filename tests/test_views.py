@@ -94,6 +94,9 @@ def test_candidate_table_and_views_of_a_real_run(run_after_one_round) -> None:
     visible = html.unescape(re.sub(r"<[^>]+>", "", view.diff_html)).replace("\xa0", " ")
     assert "{GOAL[0]}, {GOAL[1]}" in visible and "{GOAL[1]}, {GOAL[0]}" in visible   # child and parent lines
     assert view.rows and view.counts["val_fixed"] == accepted["n_fixed"] > 0
+    (run.patch_dir(accepted["patch_id"]) / "side_by_side.html").unlink()   # no record: made from the programs
+    remade = html.unescape(re.sub(r"<[^>]+>", "", candidate_view(run, view.row).diff_html)).replace("\xa0", " ")
+    assert "{GOAL[0]}, {GOAL[1]}" in remade and "{GOAL[1]}, {GOAL[0]}" in remade
     assert view.counts["fixed"] == sum(r["status"] == "fixed" for r in view.rows) > 0
     assert "pw-counterexamples" in view.counterexamples_html
     malformed = run.candidates.filter(pl.col("child").is_null()).row(0, named=True)
