@@ -16,6 +16,8 @@ from __future__ import annotations
 import glob as globlib
 import json
 import os
+import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,10 @@ from typing import Any
 
 import polars as pl
 
+from patchworld.data_parse import Coercions, FormatProblem, decode_line, parse_record
+
 __all__ = [
+    "TrajectoryCoercionWarning",
     "Transition",
     "Trajectory",
     "TrajectoryFormatError",
@@ -33,22 +38,13 @@ __all__ = [
     "split_file_name",
 ]
 
-METADATA_FIELDS: dict[str, tuple[type, ...]] = {
-    "env": (str,),
-    "item_id": (str, int),
-    "task_idx": (int,),
-    "rollout_index": (int,),
-    "split": (str,),
-    "success": (bool,),
-    "total_reward": (int, float),
-}
-TRANSITION_FIELDS: dict[str, tuple[type, ...]] = {
-    "observation": (str,),
-    "action": (str,),
-    "next_observation": (str,),
-    "reward": (int, float),
-    "done": (bool,),
-}
+METADATA_FIELDS: tuple[str, ...] = ("env", "item_id", "task_idx", "rollout_index", "split", "success", "total_reward")
+TRANSITION_FIELDS: tuple[str, ...] = ("observation", "action", "next_observation", "reward", "done")
+_SPLIT_NAME = re.compile(r"^(?P<env>.+?)_traj_(?P<split>[A-Za-z0-9]+)\.jsonl$")
+
+
+class TrajectoryCoercionWarning(UserWarning):
+    """A trajectory file loaded with values coerced the way the reference's loader coerces them."""
 
 
 class TrajectoryFormatError(ValueError):
@@ -99,11 +95,16 @@ class Trajectory:
     total_reward: float
     transitions: tuple[Transition, ...]
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    uid: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
-        """A stable identifier, unique within a dataset: ``<env>/<task_idx>/<rollout_index>``."""
-        return f"{self.env}/{self.task_idx}/{self.rollout_index}"
+        """A stable identifier, unique within a dataset: ``<env>/<task_idx>/<rollout_index>``.
+
+        Files whose metadata does not tell trajectories apart (e.g. no metadata: every one is
+        ``<env>/-1/0``) get ``<env>/-1/0@<file>:<line>`` from the loader instead.
+        """
+        return self.uid or f"{self.env}/{self.task_idx}/{self.rollout_index}"
 
     def __len__(self) -> int:
         return len(self.transitions)
@@ -125,48 +126,15 @@ class Trajectory:
         return {"metadata": self.metadata(), "transitions": [t.to_dict() for t in self.transitions]}
 
 
-def _check_type(path: str, line: int, name: str, value: Any, types: tuple[type, ...]) -> None:
-    # bool is a subclass of int: a bool where a number is wanted (or the reverse) is an error.
-    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-    if not ok:
-        wanted = " or ".join(t.__name__ for t in types)
-        raise TrajectoryFormatError(path, line, name, f"expected {wanted}, got {type(value).__name__} {value!r:.60}")
-
-
-def _parse_line(path: str, line_no: int, text: str) -> Trajectory:
+def _parse_line(path: str, line_no: int, raw: bytes, coercions: Coercions) -> Trajectory:
+    name = _SPLIT_NAME.match(os.path.basename(path))
+    env_hint, split_hint = (name["env"], name["split"]) if name else ("", "")
     try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TrajectoryFormatError(path, line_no, "<json>", f"invalid JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(record, dict):
-        raise TrajectoryFormatError(path, line_no, "<record>", f"expected an object, got {type(record).__name__}")
-    for key in ("metadata", "transitions"):
-        if key not in record:
-            raise TrajectoryFormatError(path, line_no, key, "missing")
-    meta = record["metadata"]
-    if not isinstance(meta, dict):
-        raise TrajectoryFormatError(path, line_no, "metadata", f"expected an object, got {type(meta).__name__}")
-    for name, types in METADATA_FIELDS.items():
-        if name not in meta:
-            raise TrajectoryFormatError(path, line_no, f"metadata.{name}", "missing")
-        _check_type(path, line_no, f"metadata.{name}", meta[name], types)
-    raw_transitions = record["transitions"]
-    if not isinstance(raw_transitions, list):
-        raise TrajectoryFormatError(path, line_no, "transitions", f"expected a list, got {type(raw_transitions).__name__}")
-    transitions = []
-    for i, raw in enumerate(raw_transitions):
-        where = f"transitions[{i}]"
-        if not isinstance(raw, dict):
-            raise TrajectoryFormatError(path, line_no, where, f"expected an object, got {type(raw).__name__}")
-        for name, types in TRANSITION_FIELDS.items():
-            if name not in raw:
-                raise TrajectoryFormatError(path, line_no, f"{where}.{name}", "missing")
-            _check_type(path, line_no, f"{where}.{name}", raw[name], types)
-        transitions.append(Transition(**{name: raw[name] for name in TRANSITION_FIELDS}))
-    extra = {k: v for k, v in meta.items() if k not in METADATA_FIELDS}
-    return Trajectory(
-        transitions=tuple(transitions), extra=extra, **{name: meta[name] for name in METADATA_FIELDS}
-    )
+        record = parse_record(decode_line(raw), line_no, env_hint, split_hint, coercions)
+    except FormatProblem as exc:
+        raise TrajectoryFormatError(path, line_no, exc.field, exc.problem) from None
+    transitions = tuple(Transition(**t) for t in record["transitions"])
+    return Trajectory(transitions=transitions, extra=record["extra"], **record["metadata"])
 
 
 def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -190,21 +158,47 @@ def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) ->
 def load_trajectories(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Trajectory]:
     """Load trajectories from a path, a glob pattern, or a list of either.
 
-    Blank lines are skipped. A file with no trajectory at all is an error, as is any
-    malformed line: :class:`TrajectoryFormatError` names the file, line and field.
+    Blank lines are skipped. A file with no trajectory at all is an error, as is any line that
+    cannot be read: :class:`TrajectoryFormatError` names the file, line and field. Values the
+    reference's loader coerces (see :mod:`patchworld.data_parse`) are coerced the same way, with
+    one :class:`TrajectoryCoercionWarning` per file saying what and where. Trajectories whose
+    ids collide get ids that name their file and line (and a warning).
     """
     out: list[Trajectory] = []
     for path in _expand(paths):
         count = 0
-        with open(path, encoding="utf-8") as fh:
-            for line_no, text in enumerate(fh, start=1):
-                if not text.strip():
+        coercions = Coercions()
+        lines: list[int] = []
+        with open(path, "rb") as fh:
+            for line_no, raw in enumerate(fh, start=1):
+                if not raw.strip():
                     continue
-                out.append(_parse_line(str(path), line_no, text))
+                out.append(_parse_line(str(path), line_no, raw, coercions))
+                lines.append(line_no)
                 count += 1
         if count == 0:
             raise TrajectoryFormatError(path, 0, "<file>", "empty file: no trajectories")
+        notes = ([f"loaded with coerced values: {coercions.describe()}"] if coercions else []) + \
+            _unique_ids(out[len(out) - count:], lines, str(path))
+        if notes:
+            warnings.warn(f"{path}: {'; '.join(notes)}", TrajectoryCoercionWarning, stacklevel=2)
     return out
+
+
+def _unique_ids(trajs: list[Trajectory], lines: list[int], path: str) -> list[str]:
+    """Give trajectories with colliding ids an id naming file and line; a note saying so, if any."""
+    seen: dict[str, int] = {}
+    for traj in trajs:
+        seen[traj.id] = seen.get(traj.id, 0) + 1
+    clashes = {tid for tid, n in seen.items() if n > 1}
+    if not clashes:
+        return []
+    stem = os.path.basename(path)
+    for traj, line in zip(trajs, lines, strict=True):
+        if traj.id in clashes:
+            object.__setattr__(traj, "uid", f"{traj.id}@{stem}:{line}")
+    return [f"{sum(seen[t] for t in clashes)} trajectories share ids ({', '.join(sorted(clashes)[:3])}"
+            f"{', ...' if len(clashes) > 3 else ''}); they are told apart by file and line"]
 
 
 def save_trajectories(trajectories: Sequence[Trajectory], path: str | os.PathLike[str]) -> Path:

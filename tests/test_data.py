@@ -64,14 +64,17 @@ def test_frame_has_one_row_per_transition():
     "mutate, line, field",
     [
         (lambda r: "{not json", 2, "<json>"),
-        (lambda r: r.pop("transitions") and r, 2, "transitions"),
-        (lambda r: r["metadata"].pop("task_idx") and r, 2, "metadata.task_idx"),
-        (lambda r: r["metadata"].update(success="yes") or r, 2, "metadata.success"),
+        (lambda r: r.update(transitions={"a": 1}) or r, 2, "transitions"),
+        (lambda r: r["metadata"].update(success="maybe") or r, 2, "metadata.success"),
         (lambda r: r["metadata"].update(task_idx=True) or r, 2, "metadata.task_idx"),
-        (lambda r: r["transitions"][1].pop("next_observation") and r, 2, "transitions[1].next_observation"),
-        (lambda r: r["transitions"][0].update(reward="1") or r, 2, "transitions[0].reward"),
-        (lambda r: r["transitions"][0].update(done=0) or r, 2, "transitions[0].done"),
+        (lambda r: r["transitions"][1].update(next_observation=["x"]) or r, 2, "transitions[1].next_observation"),
+        (lambda r: r["transitions"][0].update(reward="one") or r, 2, "transitions[0].reward"),
+        (lambda r: r["transitions"][0].update(done={"x": 1}) or r, 2, "transitions[0].done"),
+        (lambda r: r.update(metadata=[1]) or r, 2, "metadata"),
         (lambda r: [1, 2], 2, "<record>"),
+        (lambda r: "[" * 5000 + "]" * 5000, 2, "<json>"),
+        (lambda r: '{"metadata": {"task_idx": ' + "9" * 4400 + "}}", 2, "<json>"),
+        (lambda r: json.dumps(r).replace("obs 1", "obs \\ud800 1"), 2, "transitions[0].next_observation"),
     ],
 )
 def test_malformed_line_names_file_line_and_field(tmp_path, mutate, line, field):
