@@ -21,7 +21,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BaseWorldModel", "GraphState", "BeliefHypothesis", "INTERFACE_METHODS"]
+from patchworld.canonical_states import (  # noqa: F401  (re-exported for programs written for the reference)
+    MAZE_DIRECTIONS,
+    MazeState,
+    TextcraftState,
+    WebshopState,
+    WordleState,
+    belief_diagnostics,
+    belief_supports_latent_inference,
+    canonicalize_maze_walls,
+    coerce_maze_state,
+    coerce_textcraft_state,
+    coerce_webshop_state,
+    coerce_wordle_state,
+    render_maze_observation,
+)
+
+__all__ = ["BaseWorldModel", "GraphState", "BeliefHypothesis", "INTERFACE_METHODS", "MAZE_DIRECTIONS", "MazeState",
+           "WordleState", "TextcraftState", "WebshopState", "canonicalize_maze_walls", "coerce_maze_state",
+           "render_maze_observation", "coerce_wordle_state", "coerce_textcraft_state", "coerce_webshop_state",
+           "belief_diagnostics", "belief_supports_latent_inference"]
 
 INTERFACE_METHODS: tuple[str, ...] = (
     "parse_observation",
