@@ -108,7 +108,7 @@ def test_failed_readout_still_corrects_and_failed_correction_keeps_the_prior() -
 
 
 def test_belief_summaries_are_short_and_safe() -> None:
-    from patchworld.sandbox_runner import summarize
+    from patchworld.sandbox import summarize
 
     class Hostile:
         __slots__ = ()
@@ -136,7 +136,7 @@ def test_odd_readouts_do_not_break_the_frame() -> None:
 
 
 def test_belief_summaries_give_keys_their_own_budget_and_hide_deep_containers() -> None:
-    from patchworld.sandbox_runner import summarize
+    from patchworld.sandbox import summarize
 
     key = ("a" * 20, "b" * 20, "c" * 5)
     full = "('aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb', 'ccccc')"

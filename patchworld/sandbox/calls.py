@@ -1,6 +1,6 @@
 """Calling into a loaded world model: the replay loop and model-session calls.
 
-Shared by sandbox workers (:mod:`patchworld.sandbox_worker`) and in-process mode, so both
+Shared by sandbox workers (:mod:`patchworld.sandbox.worker`) and in-process mode, so both
 produce identical rows. Every call into the program runs under a ``timer`` (a per-call
 alarm in workers, a no-op in process) and every failure becomes data: a row's error kind
 ("exception", "step_timeout") or, for failures that must stop the job (``is_fatal``: out of

@@ -1,13 +1,13 @@
 """Worker processes for the sandbox: a fork server (fast path) and plain spawned workers (fallback).
 
-The fork server is one long-lived ``python -m patchworld.sandbox_worker --server`` process,
+The fork server is one long-lived ``python -m patchworld.sandbox.worker --server`` process,
 started once with a scrubbed environment; for each request it forks a child (a millisecond,
 no interpreter start-up) that starts its own session, installs the guards and waits for its
 job, having first decoded the replay dataset it was handed (a :class:`Dataset`, encoded once
 in this process and passed as a file), if any. A spawned worker is a fresh interpreter
 reading its job from stdin. Either way a worker serves exactly one job and is then killed
 with its whole process group. Frames are length-prefixed JSON (never pickle) both ways.
-Which worker a job gets (spares, fallback) is decided in :mod:`patchworld.sandbox`.
+Which worker a job gets (spares, fallback) is decided in :mod:`patchworld.sandbox.pool`.
 """
 
 from __future__ import annotations
@@ -49,16 +49,16 @@ def __getattr__(name):
     return getattr(pkg, name)
 pkg.__getattr__ = __getattr__
 sys.modules["patchworld"] = pkg
-from patchworld.sandbox_worker import main
+from patchworld.sandbox.worker import main
 sys.exit(main(sys.argv))
 """
-_WORKER_CMD = [sys.executable, "-c", _BOOT, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+_WORKER_CMD = [sys.executable, "-c", _BOOT, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]
 
 
 def clean_environment() -> dict[str, str]:
     """The environment given to workers: an allow-list, minus anything that looks secret."""
     env = {k: v for k, v in os.environ.items() if k in _ALLOWED_ENV and not _SECRET.search(k)}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the dir holding patchworld/
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the dir holding patchworld/
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     env["PYTHONHASHSEED"] = "0"  # set iteration order inside programs is reproducible
     env["PYTHONDONTWRITEBYTECODE"] = "1"

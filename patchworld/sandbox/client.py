@@ -1,6 +1,6 @@
 """A live world model for planning: a persistent sandbox worker holding beliefs by handle.
 
-Use through :func:`patchworld.sandbox.open_model` (re-exported there)::
+Use through :func:`patchworld.sandbox.open_model`::
 
     with open_model(program) as model:
         h = model.init(first_observation)
@@ -25,6 +25,10 @@ from typing import Any
 
 from patchworld.program import LoadFailure, Program, ProgramLoadError, load_world_model
 from patchworld.residual import ResidualMemory
+from patchworld.sandbox.calls import session_call
+from patchworld.sandbox.job import NoTimer, in_process_fatal, job_message
+from patchworld.sandbox.limits import Limits
+from patchworld.sandbox.pool import release_worker, take_worker
 
 __all__ = ["ModelClient", "Prediction", "ModelCallError", "open_model"]
 
@@ -58,8 +62,6 @@ class ModelClient:
     """A world model opened by :func:`open_model`; a context manager (closes the worker)."""
 
     def __init__(self, program: Program, sandbox: bool, residual: ResidualMemory | None, limits: Any):
-        from patchworld.sandbox import Limits, _job, _NoTimer, take_worker
-
         self.program = program
         self.sandbox = sandbox
         self.limits = limits or Limits()
@@ -70,10 +72,10 @@ class ModelClient:
             model = load_world_model(program.source)
             if isinstance(model, LoadFailure):
                 raise ProgramLoadError(model.message)
-            self._model, self._residual, self._timer = model, residual, _NoTimer()
+            self._model, self._residual, self._timer = model, residual, NoTimer()
             return
         self._worker = take_worker()
-        if not self._worker.send(_job("session", program, self.limits, residual)):
+        if not self._worker.send(job_message("session", program, self.limits, residual)):
             self.close()
             raise ProgramLoadError("the sandbox worker could not be started")
         answer = self._worker.recv(time.monotonic() + self.limits.step_seconds + 10)
@@ -88,9 +90,7 @@ class ModelClient:
         if self.dead:
             return ["error", "crashed", self.dead]
         if not self.sandbox:
-            from patchworld.sandbox_runner import session_call
-
-            return session_call(self._model, self._state, list(request), self._residual, self._timer, _in_process_fatal)
+            return session_call(self._model, self._state, list(request), self._residual, self._timer, in_process_fatal)
         worker = self._worker
         if not worker.send(list(request)):
             self.dead = worker.death()
@@ -155,8 +155,6 @@ class ModelClient:
         if self._worker is not None:
             if not self.dead:
                 self._worker.send(["close"])
-            from patchworld.sandbox import release_worker
-
             release_worker(self._worker)
             self._worker = None
         self.dead = self.dead or "closed"
@@ -172,12 +170,6 @@ class ModelClient:
             self.close()
         except Exception:
             pass
-
-
-def _in_process_fatal(exc: BaseException) -> str | None:
-    if isinstance(exc, KeyboardInterrupt):
-        raise exc
-    return "memory" if isinstance(exc, MemoryError) else None
 
 
 def open_model(

@@ -1,15 +1,15 @@
 """The sandbox worker process: runs untrusted world-model code, one job per process.
 
-Two ways in (see :mod:`patchworld.sandbox_pool`): ``python -m patchworld.sandbox_worker
+Two ways in (see :mod:`patchworld.sandbox.procs`): ``python -m patchworld.sandbox.worker
 --server <socket fd>`` is the fork server, which forks one child per job; ``python -m
-patchworld.sandbox_worker <result fd>`` serves a single job read from stdin. Either way the
+patchworld.sandbox.worker <result fd>`` serves a single job read from stdin. Either way the
 job process reads one JSON job, installs its guards, then answers with length-prefixed JSON
 frames on the result descriptor (JSON, never pickle: the parent must not unpickle data a
 hostile program could forge). Guards, installed before any program code runs: resource
 limits (address space, CPU time, file size, no core files, no new processes where the kernel
 enforces it), an audit hook refusing fork/exec/kill/sockets/ctypes, file writes outside the
 scratch directory and other processes' /proc entries, a per-call timer (SIGALRM) and capped
-stdout/stderr. The calls themselves live in :mod:`patchworld.sandbox_runner`.
+stdout/stderr. The calls themselves live in :mod:`patchworld.sandbox.calls`.
 
 Stdlib and light patchworld modules only: the worker must start fast.
 """
@@ -29,7 +29,7 @@ from typing import Any
 
 from patchworld.program import LoadFailure, load_world_model
 from patchworld.residual import ResidualMemory
-from patchworld.sandbox_runner import CpuLimit, OutputLimit, StepTimeout, run_replay, session_call
+from patchworld.sandbox.calls import CpuLimit, OutputLimit, StepTimeout, run_replay, session_call
 
 __all__ = ["main", "send", "recv", "CappedStream"]
 
