@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import json
 import textwrap
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -186,15 +187,41 @@ def _reindent(lines: list[str], old: str, new: str) -> list[str]:
     return out
 
 
+NEAREST_SHORTLIST = 8
+"""How many line-level candidates get a character-level comparison in :func:`nearest_block`."""
+NEAREST_SECONDS = 0.5
+"""Time cap for the character-level stage of :func:`nearest_block` (the line-level stage is linear)."""
+
+
 def nearest_block(source: str, search: str) -> tuple[int, int, float, str]:
-    """The block of ``source`` most similar to ``search``: (first line, last line, ratio, text)."""
+    """The block of ``source`` most similar to ``search``: (first line, last line, ratio, text).
+
+    Bounded in time for long sources: windows are first ranked by how many of their stripped
+    lines occur in ``search`` (line level, linear), then only the best few are compared
+    character by character, under a time cap.
+    """
     src_lines = source.splitlines(keepends=True)
     n = max(1, len(_trim_blank(search.splitlines(keepends=True))))
     if not src_lines:
         return 0, 0, 0.0, ""
     target = search.strip()
-    best = (0, min(n, len(src_lines)), -1.0)
-    for start in range(0, max(1, len(src_lines) - n + 1)):
+    wanted: dict[str, int] = {}
+    for line in search.splitlines():
+        wanted[line.strip()] = wanted.get(line.strip(), 0) + 1
+    stripped = [line.strip() for line in src_lines]
+    starts = range(0, max(1, len(src_lines) - n + 1))
+    line_scores = []
+    for start in starts:
+        window = stripped[start:start + n]
+        exact = sum(1 for line in window if line in wanted)
+        shared = len(set(" ".join(window).split()) & set(target.split()))
+        line_scores.append((exact, shared, -start))
+    shortlist = sorted(starts, key=lambda st: line_scores[st], reverse=True)[:NEAREST_SHORTLIST]
+    deadline = time.monotonic() + NEAREST_SECONDS
+    best = (shortlist[0], min(shortlist[0] + n, len(src_lines)), -1.0)
+    for start in shortlist:  # best line-level candidates first
+        if time.monotonic() > deadline and best[2] >= 0:
+            break
         block = "".join(src_lines[start : start + n]).strip()
         sm = difflib.SequenceMatcher(None, target, block, autojunk=False)
         if sm.real_quick_ratio() <= best[2] or sm.quick_ratio() <= best[2]:
