@@ -39,10 +39,14 @@ Return values:
   the mission's clauses and the text alone are used. Along the expert's episodes of tasks
   0-399 it is non-decreasing on 398 (the milestones never use distances; the two others
   drop an object being moved to fetch a key) and 1.0 exactly at the successful step.
+  ``progress`` reads live facts, so planners must not use it.
+* ``goal_score(goal, observation)`` (static, text only, what planners use):
+  :func:`progress_from_text` with the goal line of the first observation ``goal``.
 * ``clone()``: an independent deep copy (minigrid env included).
 
-Expert (registered with the env): :func:`patchworld.envs.babyai_expert.expert_action`, a
-full-state planner over the macro actions (minigrid 2.3.1 has no ``BabyAIBot``).
+Expert: :func:`patchworld.envs.babyai_expert.expert_action`, a full-state planner over the
+macro actions (minigrid 2.3.1 has no ``BabyAIBot``). The expert module imports this one and
+registers the env with its expert (this module never imports the expert).
 """
 
 from __future__ import annotations
@@ -73,9 +77,9 @@ from patchworld.envs.babyai_progress import (
     seen_targets,
 )
 from patchworld.envs.babyai_text import Rendered, action_list_text, render
-from patchworld.envs.base import EnvError, Step, register
+from patchworld.envs.base import EnvError, Step
 
-__all__ = ["BabyAIEnv", "DATA_DIR", "LEVELS", "goal_text", "progress_from_text"]
+__all__ = ["BabyAIEnv", "DATA_DIR", "DESCRIPTION", "LEVELS", "goal_text", "progress_from_text"]
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "envs" / "babyai"
 LEVELS: list[str] = json.loads((DATA_DIR / "levels.json").read_text())["levels"]
@@ -242,6 +246,11 @@ class BabyAIEnv:
             return score(mission, view, facts, known=True)
         return score(mission, view, self._latest.get(task), known=False)
 
+    @staticmethod
+    def goal_score(goal: str, observation: str) -> float:
+        """Text-only task progress of ``observation`` for the first observation ``goal``."""
+        return progress_from_text(goal, observation)
+
     def clone(self) -> BabyAIEnv:
         other = copy.copy(self)
         other._env = copy.deepcopy(self._env)
@@ -278,31 +287,20 @@ def progress_from_text(goal: str, observation: str) -> float:
     return score(mission_from_goal(match.group(1) if match else goal), read_view(observation), None, known=False)
 
 
-def _expert(env: BabyAIEnv) -> str:
-    from patchworld.envs.babyai_expert import expert_action
-
-    return expert_action(env)
-
-
-register(
-    "babyai",
-    BabyAIEnv,
-    expert=_expert,
-    description=(
-        "BabyAI (AgentGym text version of 40 minigrid levels): the agent is in a grid world of rooms "
-        "with walls, doors (open, closed or locked) and coloured keys, balls and boxes, and must carry out "
-        "the mission on the first line, 'Your goal: ...' (go to an object, pick it up, open a door, put an "
-        "object next to another, or a sequence joined by 'and'). Each observation describes the agent's "
-        "7x7 forward view: 'There is a <colour> [<state>] <type> <k> right in front of you N steps away.' or "
-        "'N steps in front of you and M steps to your left/right.' (objects sorted by distance, numbered per "
-        "name), then 'The room has walls around you.', optionally 'You are facing a wall|box N steps away.', "
-        "and what the agent carries; it ends with 'Available actions: [...]', the exact actions allowed now. "
-        "Actions: 'turn left', 'turn right', 'move forward', 'go to <obj> <k>' (walk to face it), "
-        "'pickup <obj> <k>', 'drop', 'toggle' (open the door just in front), 'go through <open door> <k>', "
-        "'toggle and go through <closed/locked door> <k>' (a locked door needs a key of its colour), "
-        "'check available actions'. A macro action is expanded to primitive moves by a planner inside the "
-        "view and stops early when a move changes nothing. Invalid actions return an error sentence and "
-        "leave the world unchanged. On success the text gains '\\n The task is completed.' and the reward is "
-        "1 - 0.9 * primitive_steps / max_steps; the episode ends when that reward is above 0.5."
-    ),
+DESCRIPTION = (
+    "BabyAI (AgentGym text version of 40 minigrid levels): the agent is in a grid world of rooms "
+    "with walls, doors (open, closed or locked) and coloured keys, balls and boxes, and must carry out "
+    "the mission on the first line, 'Your goal: ...' (go to an object, pick it up, open a door, put an "
+    "object next to another, or a sequence joined by 'and'). Each observation describes the agent's "
+    "7x7 forward view: 'There is a <colour> [<state>] <type> <k> right in front of you N steps away.' or "
+    "'N steps in front of you and M steps to your left/right.' (objects sorted by distance, numbered per "
+    "name), then 'The room has walls around you.', optionally 'You are facing a wall|box N steps away.', "
+    "and what the agent carries; it ends with 'Available actions: [...]', the exact actions allowed now. "
+    "Actions: 'turn left', 'turn right', 'move forward', 'go to <obj> <k>' (walk to face it), "
+    "'pickup <obj> <k>', 'drop', 'toggle' (open the door just in front), 'go through <open door> <k>', "
+    "'toggle and go through <closed/locked door> <k>' (a locked door needs a key of its colour), "
+    "'check available actions'. A macro action is expanded to primitive moves by a planner inside the "
+    "view and stops early when a move changes nothing. Invalid actions return an error sentence and "
+    "leave the world unchanged. On success the text gains '\\n The task is completed.' and the reward is "
+    "1 - 0.9 * primitive_steps / max_steps; the episode ends when that reward is above 0.5."
 )

@@ -11,17 +11,21 @@ action table (``go to <target> k``, ``pickup <target> k``, ``toggle and go throu
 ``go through`` the first door on the path) whenever a simulation on a clone confirms it
 does what the plan wants; otherwise the plan's first primitive (``turn left``,
 ``turn right``, ``move forward``, the facing ``pickup``, ``drop``, ``toggle``).
-Unsolvable by design in the text layer: keys hidden in boxes (no text action toggles a
+This module imports the env and registers ``babyai`` with this expert (the registry's
+built-in entry for ``babyai`` names this module). Unsolvable by design in the text layer: keys hidden in boxes (no text action toggles a
 box) and opening an already-open door; the expert then turns left.
 """
 
 from __future__ import annotations
 
 import heapq
+import os
 from dataclasses import dataclass
 
-from minigrid.core.world_object import Ball
-from minigrid.envs.babyai.core.verifier import (
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # minigrid imports pygame, which greets on stdout
+
+from minigrid.core.world_object import Ball  # noqa: E402
+from minigrid.envs.babyai.core.verifier import (  # noqa: E402
     AfterInstr,
     AndInstr,
     BeforeInstr,
@@ -31,7 +35,9 @@ from minigrid.envs.babyai.core.verifier import (
     PutNextInstr,
 )
 
-from patchworld.envs.babyai_text import DIR_TO_VEC
+from patchworld.envs.babyai import DESCRIPTION, BabyAIEnv  # noqa: E402
+from patchworld.envs.babyai_text import DIR_TO_VEC  # noqa: E402
+from patchworld.envs.base import register  # noqa: E402
 
 __all__ = ["expert_action", "run_expert"]
 
@@ -361,11 +367,12 @@ def expert_action(env) -> str:
 
 def run_expert(task: int, max_steps: int = 60) -> tuple[bool, int]:
     """Play ``task`` with the expert; returns (success, number of text actions)."""
-    from patchworld.envs.babyai import BabyAIEnv
-
     env = BabyAIEnv(n_tasks=task + 1)
     env.reset(task)
     for n in range(1, max_steps + 1):
         if env.step(expert_action(env)).done:
             return True, n
     return False, max_steps
+
+
+register("babyai", BabyAIEnv, expert=expert_action, description=DESCRIPTION)

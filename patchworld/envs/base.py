@@ -21,6 +21,16 @@ protocol (checked for every registered env by :mod:`patchworld.envs.checker`):
 * ``progress(task, observation) -> float``: task progress in [0, 1] read from an
   observation, derived from the env's rules (1.0 means solved). Used by planners.
 * ``clone() -> TextEnv``: an independent copy in the same state (for trying actions).
+* ``goal_score(goal, observation) -> float`` (optional, a ``staticmethod``): the only value
+  function a model-based planner may use. ``goal`` is the episode's first observation (the
+  goal text as the agent sees it), ``observation`` any text (usually a world model's
+  prediction); the result is in [0, 1], 1.0 meaning the goal text says the task is done. It
+  must read nothing but these two strings: no hidden state, no env facts, no expert. Each env
+  documents what its scorer reads. An env without one gets :func:`default_goal_score`
+  (always 0.0: planners then go by the model's predicted reward and done flag alone);
+  :func:`goal_scorer` returns the one to use.
+* ``available_actions()`` must likewise expose only what the original server exposes to an
+  agent, or, where it exposes none, a list derived from the text the agent has been shown.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Step", "EnvError", "TextEnv", "EnvSpec", "register", "make", "registered", "spec"]
+__all__ = ["Step", "EnvError", "TextEnv", "EnvSpec", "register", "make", "registered", "spec", "default_goal_score",
+           "goal_scorer"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +106,7 @@ _BUILTINS: dict[str, str] = {
     "maze": "patchworld.envs.maze",
     "wordle": "patchworld.envs.wordle",
     "textcraft": "patchworld.envs.textcraft",
-    "babyai": "patchworld.envs.babyai",
+    "babyai": "patchworld.envs.babyai_expert",  # the expert module imports the env and registers both
 }
 """Built-in envs and the module that registers each; imported on first use (BabyAI pulls in minigrid)."""
 
@@ -112,6 +123,17 @@ def spec(name: str) -> EnvSpec:
     if name not in _REGISTRY:
         raise KeyError(f"unknown environment {name!r}; known: {', '.join(registered())}")
     return _REGISTRY[name]
+
+
+def default_goal_score(goal: str, observation: str) -> float:
+    """The goal scorer of an env that declares none: 0.0 (no text-only value is known)."""
+    return 0.0
+
+
+def goal_scorer(env: str | Any) -> Callable[[str, str], float]:
+    """The env's static ``goal_score(goal, observation)`` (by env object or registry name), else the default."""
+    owner = spec(env).factory if isinstance(env, str) else type(env)  # never instantiated, never read
+    return getattr(owner, "goal_score", None) or default_goal_score
 
 
 def make(name: str, **options: Any) -> TextEnv:

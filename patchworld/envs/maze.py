@@ -23,7 +23,12 @@ Return values (Gymnasium style):
 * ``progress(task, observation) -> float``: ``1 - d / 12`` where ``d`` is the shortest-path
   distance from the last position mentioned in ``observation`` to the goal (12 = the
   largest distance on this map); ``1.0`` for ``Success``; ``0.0`` for text without a position
-  (``Failure``, garbage).
+  (``Failure``, garbage). It reads the true map: planners must not use it (it is privileged).
+* ``goal_score(goal, observation) -> float`` (static, text only): what a planner may use. It reads
+  the goal cell from the goal text (``"The goal is at position R, C"``, the first observation)
+  and the last ``"current position is at position r, c"`` of ``observation``:
+  ``1 - (|R - r| + |C - c|) / 20`` (Manhattan distance, no map, no walls); ``1.0`` for
+  ``Success``; ``0.0`` for ``Failure`` and for text without a position or a goal without a cell.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from pathlib import Path
 
 from patchworld.envs.base import EnvError, Step, register
 
-__all__ = ["MazeEnv", "ACTIONS", "DATA_DIR", "MAX_STEPS", "expert", "conversation_start", "observation_text"]
+__all__ = ["MazeEnv", "ACTIONS", "DATA_DIR", "MAX_STEPS", "expert", "conversation_start", "observation_text",
+           "goal_score"]
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "envs" / "maze"
 ACTIONS: dict[str, tuple[int, int]] = {
@@ -49,6 +55,7 @@ ACTIONS: dict[str, tuple[int, int]] = {
 MAX_STEPS = 50
 _WALL_CHECKS = (("to your right", (0, 1)), ("to your left", (0, -1)), ("above you", (-1, 0)), ("below you", (1, 0)))
 _POSITION_RE = re.compile(r"Your current position is at position (-?\d+), (-?\d+)\.")
+_GOAL_RE = re.compile(r"[Tt]he goal is at position (-?\d+), (-?\d+)")
 
 Cell = tuple[int, int]
 
@@ -184,6 +191,11 @@ class MazeEnv:
             return 0.0
         return 1.0 - dist / max(_distances().values())
 
+    @staticmethod
+    def goal_score(goal: str, observation: str) -> float:
+        """Text-only value of ``observation`` for the goal text (module docstring); no map, no hidden state."""
+        return goal_score(goal, observation)
+
     def distance_to_goal(self) -> int:
         """Shortest-path distance from the current position to the goal."""
         if self.position is None:
@@ -195,6 +207,18 @@ class MazeEnv:
         other = MazeEnv(self.client_prompt, self.env_id)
         other.__dict__.update(self.__dict__)
         return other
+
+
+def goal_score(goal: str, observation: str) -> float:
+    """``1 - manhattan/20`` from the goal cell named in ``goal`` to the last position in ``observation``."""
+    text = observation.strip()
+    if text == "Success":
+        return 1.0
+    cell, found = _GOAL_RE.search(goal), _POSITION_RE.findall(observation)
+    if text == "Failure" or cell is None or not found:
+        return 0.0
+    distance = abs(int(cell.group(1)) - int(found[-1][0])) + abs(int(cell.group(2)) - int(found[-1][1]))
+    return max(0.0, 1.0 - distance / 20)
 
 
 def expert(env: MazeEnv) -> str:

@@ -27,11 +27,16 @@ Return values:
   digits) for integer string conversion: ...`` (CPython 3.11's ``int`` limit). The
   ``KeyError`` the original would raise for a craft that lists the same item twice and uses
   it all up is mirrored too, but no shipped recipe can pair one item twice, so it never fires.
-* ``available_actions() -> list[str]``: ``inventory``; ``get <count> <item>`` for every base
-  ingredient of the goal's recipe tree (one recipe batch); one ``craft`` command per recipe of
-  the tree, a tag ingredient replaced by each member currently held in enough quantity (else
-  by the cheapest member; at most 8 combinations per recipe); and the expert's next action.
-  Deduplicated, deterministic order; empty before reset and after ``done`` (default mode).
+* ``available_actions() -> list[str]``: the original server exposes no action list, so this
+  one is derived only from the text this episode has shown the agent (never from the recipe
+  tree, the inventory or the expert; :func:`actions_from_text`): ``inventory``; every
+  ``craft`` command listed in the first observation; ``get <count> <item>`` for every
+  ingredient of a listed command that no listed command makes (nor names a group of, like
+  ``planks`` for ``oak planks``); and, for each listed command,
+  variants where an ingredient (e.g. the tag ``planks``) is replaced by an item the agent has
+  seen named in an observation whose name ends with it (``oak planks``; at most 8 variants
+  per command). Deduplicated, deterministic order; empty before reset and after ``done``
+  (default mode).
 * ``is_success() -> bool``: the goal was crafted during this episode.
 * ``progress(task, observation) -> float``: 1.0 when the observation shows the goal obtained
   (``Crafted N <goal id>`` or an inventory listing holding it); else the share of the
@@ -44,6 +49,10 @@ Return values:
   its last step of ``task`` (a per-task cache of the last inventory, copied by ``clone``),
   from the env's inventory at that time; otherwise from what the observation alone says
   (``Got N X`` / ``Crafted N x`` -> only that item held; any other text -> empty).
+* ``goal_score(goal, observation) -> float`` (static, text only, what planners use; reads the
+  first observation's listed commands and ``Goal: craft <item>.`` line, and the observation):
+  ``1.0`` for ``Crafted N minecraft:<goal>``; ``0.5`` for crafting an item some listed command
+  of the goal's listed recipe chain needs; ``0.25`` for ``Got`` such an item; ``0.0`` otherwise.
 * ``clone() -> TextCraftEnv``: an independent copy (inventory and caches copied).
 
 The expert (:func:`expert_action`) plans from the current inventory with
@@ -61,7 +70,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from patchworld.envs.base import EnvError, Step, register
-from patchworld.envs.textcraft_rules import CraftingTree, Planner, display, execute, load_tasks, load_tree, plan, to_id
+from patchworld.envs.textcraft_rules import CraftingTree, display, execute, load_tasks, load_tree, plan, to_id
 
 N_TASKS = 544
 FINISHED = "The episode has finished; call reset(task) (the original server would keep executing)."
@@ -102,6 +111,7 @@ class TextCraftEnv:
         self.inventory: dict[str, int] = {}
         self._success = False
         self._last_seen: dict[int, tuple[str, dict[str, int]]] = {}
+        self._shown: list[str] = []  # every observation this episode returned (what the agent saw)
 
     @property
     def tasks(self) -> Sequence[int]:
@@ -116,6 +126,7 @@ class TextCraftEnv:
         self.inventory = {}
         self._success = self._done = False
         observation: str = row["observation"]
+        self._shown = [observation]
         self._remember(observation)
         return observation
 
@@ -130,32 +141,19 @@ class TextCraftEnv:
             raise EnvError(f"{exc}") from exc
         self._success = self._success or done
         self._done = done
+        self._shown.append(observation)
         self._remember(observation)
         return Step(observation, reward, done, {})
 
     def available_actions(self) -> list[str]:
         if self.goal is None or (self._done and not self.continue_after_done):
             return []
-        tree, held = self._tree, self.inventory
-        actions = ["inventory"]
-        recipes = tree.closure(self.goal)
-        for recipe in recipes:
-            for ing in recipe.inputs:
-                if ing.item_id is not None and not tree.is_craftable(ing.item_id):
-                    actions.append(f"get {ing.count} {display(ing.item_id)}")
-        for recipe in recipes:
-            options: list[list[str]] = []
-            for ing in recipe.inputs:
-                if ing.item_id is not None:
-                    options.append([f"{ing.count} {display(ing.item_id)}"])
-                    continue
-                members = [m for m in tree.tag_members.get(ing.tag or "", []) if held.get(m, 0) >= ing.count]
-                members = members or [Planner(tree, dict(held)).member(ing.tag or "", ing.count, set())]
-                options.append([f"{ing.count} {display(m)}" for m in members])
-            out = f"craft {recipe.output.count} {display(recipe.output.item_id)} using "
-            actions.extend(out + ", ".join(combo) for combo in _product(options, limit=8))
-        actions.append(expert_action(self))
-        return list(dict.fromkeys(actions))
+        return actions_from_text(self._shown)
+
+    @staticmethod
+    def goal_score(goal: str, observation: str) -> float:
+        """Text-only value of ``observation`` for the first observation ``goal`` (module docstring)."""
+        return goal_score(goal, observation)
 
     def is_success(self) -> bool:
         return self._success
@@ -185,11 +183,80 @@ class TextCraftEnv:
         other = copy.copy(self)
         other.inventory = dict(self.inventory)
         other._last_seen = dict(self._last_seen)
+        other._shown = list(self._shown)
         return other
 
     def _remember(self, observation: str) -> None:
         if self.task is not None:
             self._last_seen[self.task] = (observation, dict(self.inventory))
+
+
+_COMMAND = re.compile(r"craft (\d+) (.+?) using (.+)\Z")
+_INGREDIENT = re.compile(r"(\d+) (.+)\Z")
+_NAMED = (re.compile(r"Got \d+ (.+)\Z"), re.compile(r"Crafted -?\d+ (\S+)\Z"))
+
+
+def _listed(first: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """``(count, output, [(count, ingredient)])`` of every ``craft`` line of a first observation."""
+    out = []
+    for line in first.splitlines():
+        m = _COMMAND.match(line.strip())
+        if m:
+            ings = [g.groups() for g in (_INGREDIENT.match(p.strip()) for p in m.group(3).split(",")) if g]
+            out.append((m.group(1), m.group(2), ings))
+    return out
+
+
+def _named_items(observations: Sequence[str]) -> list[str]:
+    """Item names the observations mention (``Got``, ``Crafted``, ``Inventory:`` listings), first seen first."""
+    names: dict[str, None] = {}
+    for text in observations:
+        for pattern in _NAMED:
+            m = pattern.match(text)
+            if m:
+                names[display(m.group(1))] = None
+        if text.startswith("Inventory: "):
+            names.update((display(to_id(n)), None) for n, _ in _LISTING.findall(text[len("Inventory: ") :]))
+    return list(names)
+
+
+def actions_from_text(observations: Sequence[str]) -> list[str]:
+    """Well-formed actions derived from what the agent was shown (first observation first); see the module docstring."""
+    if not observations:
+        return []
+    listed = _listed(observations[0])
+    made = {out for _, out, _ in listed}
+    seen = _named_items(observations[1:])
+    actions = ["inventory"]
+    groups = {ing for _, _, ings in listed for _, ing in ings if any(m.endswith(" " + ing) for m in made)}
+    actions += [f"get {n} {ing}" for _, _, ings in listed for n, ing in ings if ing not in made and ing not in groups]
+    for count, out, ings in listed:
+        options = [[f"{n} {ing}"] + [f"{n} {s}" for s in seen if s.endswith(" " + ing) or s == ing[:-1]]
+                   for n, ing in ings]
+        actions.extend(f"craft {count} {out} using " + ", ".join(combo) for combo in _product(options, limit=8))
+    return list(dict.fromkeys(actions))
+
+
+def goal_score(goal: str, observation: str) -> float:
+    """1.0 crafted the goal; 0.5 crafted / 0.25 got an item the goal's listed recipe chain needs; else 0.0."""
+    m = re.search(r"Goal: craft (.+?)\.\s*\Z", goal)
+    if not m:
+        return 0.0
+    target = m.group(1).strip()
+    listed = {out: [ing for _, ing in ings] for _, out, ings in _listed(goal)}
+    needed: set[str] = set()
+    stack = [target]
+    while stack:
+        for ing in listed.get(stack.pop(), []):
+            if ing not in needed:
+                needed.add(ing)
+                stack.append(ing)
+    crafted = _NAMED[1].match(observation.strip())
+    if crafted:
+        name = display(crafted.group(1))
+        return 1.0 if name == target else (0.5 if name in needed else 0.0)
+    got = _NAMED[0].match(observation.strip())
+    return 0.25 if got and got.group(1) in needed else 0.0
 
 
 def _product(options: list[list[str]], limit: int) -> list[list[str]]:

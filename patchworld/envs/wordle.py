@@ -23,6 +23,9 @@ Return values (Gymnasium style):
   episode raises ``EnvError("The task with environment {env_id} has finished.")``.
 * ``progress(task, observation) -> float``: share of ``g`` letters in a feedback line
   (``1.0`` for ``"g g g g g\\n"``, i.e. solved); ``0.0`` for any other text.
+* ``goal_score(goal, observation) -> float`` (static, text only, what planners use): a feedback
+  line scores ``(greens + yellows / 2) / 5`` (``1.0`` when solved); any other text ``0.0``.
+  The goal text (the instruction prompt) carries nothing per task, so it is not read.
 """
 
 from __future__ import annotations
@@ -154,6 +157,14 @@ class WordleEnv:
         if not _FEEDBACK_RE.fullmatch(text):
             return 0.0
         return text.count("g") / 5
+
+    @staticmethod
+    def goal_score(goal: str, observation: str) -> float:
+        """Text-only value of a (predicted) feedback line: ``(g + y/2) / 5``; 0.0 for other text."""
+        text = observation.strip()
+        if not _FEEDBACK_RE.fullmatch(text):
+            return 0.0
+        return (text.count("g") + text.count("y") / 2) / 5
 
     def clone(self) -> WordleEnv:
         """An independent copy in the same state (its own generator and history)."""
