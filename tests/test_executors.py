@@ -1,0 +1,65 @@
+"""The executor seam: the same replay through the local pool and a 2-worker Dask cluster gives the
+same results; data is shipped once; a worker that dies mid-job becomes a retried job."""
+
+import os
+
+import pytest
+
+from patchworld.data import load_trajectories
+from patchworld.executors import ExecutorError, LocalExecutor, make_executor
+from patchworld.program import Program
+from patchworld.replay import replay
+
+pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def dask_executor():
+    executor = make_executor("dask", workers=2)
+    yield executor
+    executor.close()
+
+
+def _replay_job(program, trajectories, mode):
+    return replay(program, trajectories, mode=mode, sandbox=True)
+
+
+def _die_once(marker: str) -> int:
+    if not os.path.exists(marker):
+        with open(marker, "w") as fh:
+            fh.write("died")
+        os._exit(1)  # the worker process dies mid-job
+    return os.getpid()
+
+
+def test_dask_replay_equals_local(dask_executor):
+    val = load_trajectories("data/trajectories/maze/maze_traj_val.jsonl")[:20]
+    program = Program.from_file("data/programs/maze_flawed.py")
+    local = LocalExecutor(workers=1)
+    try:
+        expected = local.submit(_replay_job, program, local.share(val), "teacher").result()
+    finally:
+        local.close()
+    shared = dask_executor.share(val)
+    assert dask_executor.share(val) is shared  # shipped once, reused by every job
+    got = [dask_executor.submit(_replay_job, program, shared, mode).result(timeout=120) for mode in ("teacher",) * 2]
+    assert dask_executor.workers == 2
+    for result in got:
+        assert result.outcome == expected.outcome == "ok"
+        assert result.metrics["token_f1"] == pytest.approx(expected.metrics["token_f1"])
+        assert result.steps["predicted"].to_list() == expected.steps["predicted"].to_list()
+
+
+def test_worker_death_is_a_retried_job(dask_executor, tmp_path):
+    marker = str(tmp_path / "died-once")
+    pid = dask_executor.submit(_die_once, marker).result(timeout=120)
+    assert os.path.exists(marker) and isinstance(pid, int)
+
+
+def test_unknown_executor_is_a_clear_error():
+    with pytest.raises(ExecutorError, match="unknown executor 'spark'"):
+        make_executor("spark")
+    with pytest.raises(ExecutorError, match="use --executor dask"):
+        make_executor("ray")
+    with pytest.raises(ExecutorError, match="local executor has none"):
+        make_executor("local", address="tcp://127.0.0.1:1")
