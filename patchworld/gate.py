@@ -9,7 +9,7 @@ replays of the validation split; it never reads test data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -208,19 +208,24 @@ class RoundResult:
         return len(self.accepted.broken) if self.accepted else 0
 
 
-def judge(verdicts: list[Verdict], replays: dict[str, Any], parent_replay: Any, before: dict) -> Verdict | None:
+def judge(verdicts: list[Verdict], replays: dict[str, Any], parent_replay: Any, before: dict,
+          keep_fixed: Callable[[Verdict], bool] | None = None) -> Verdict | None:
     """Score each verdict's child from ``replays`` (child hash -> Replay, or the exception its replay
     raised), fill fixed/broken and a reason for each, and return the winner: the best strict
-    improvement on ``before``; among exact ties, the first in ``verdicts`` order (callers sort it)."""
+    improvement on ``before``; among exact ties, the first in ``verdicts`` order (callers sort it).
+
+    A verdict that already has a reason (judged by the caller, e.g. rejected early) is left as it
+    is; ``keep_fixed(v)`` true keeps the fixed/broken lists the caller filled (a child of another parent)."""
     for v in verdicts:
-        if v.child is None:
+        if v.child is None or v.reason:
             continue
         rep = replays.get(v.child)
         if isinstance(rep, BaseException):
             v.reason = f"replay failed: {type(rep).__name__}: {rep}"
             continue
         v.score_after = score(rep)
-        v.fixed, v.broken = compare(parent_replay, rep)
+        if keep_fixed is None or not keep_fixed(v):
+            v.fixed, v.broken = compare(parent_replay, rep)
     better = [v for v in verdicts if v.score_after is not None and beats(v.score_after, before)]
     winner = max(better, key=lambda v: score_key(v.score_after)) if better else None   # max keeps the first
     for v in verdicts:

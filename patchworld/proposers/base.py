@@ -36,6 +36,7 @@ class ProposalRequest:
     round: int = 0
     seed: int = 0
     train: Sequence[Trajectory] = ()
+    suspicion: Any = None   # a patchworld.localise.Suspicion: rank every function's lines by it (wide search)
 
     def __post_init__(self) -> None:
         if self.n < 1:

@@ -43,7 +43,7 @@ from patchworld.patches import Patch, patch_from_sources, source_hash
 from patchworld.proposers.base import Proposal, ProposalRequest
 from patchworld.proposers.mutation_ops import Mutation, SourceIndex, function_mutations
 
-__all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "function_weights"]
+__all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
 _MISMATCH_WEIGHTS = {"predict_belief": 1.0, "readout_observation": 1.0, "correct_belief": 0.5, "parse_observation": 0.5}
@@ -152,6 +152,25 @@ def mine_phrase_pairs(counterexamples: Sequence[Any], limit: int = 24) -> dict[t
             if any(ch.isalpha() for ch in old) and any(ch.isalpha() for ch in new):
                 pairs[(old, new)] += 1  # numbers come from state, not from literals: not mined
     return dict(pairs.most_common(limit))
+
+
+def mine_insertions(counterexamples: Sequence[Any], limit: int = 24) -> dict[tuple[str, str, str], int]:
+    """(word before, words the prediction lacks, word after) -> number of counterexamples showing it."""
+    found: Counter[tuple[str, str, str]] = Counter()
+    for cx in counterexamples:
+        pred, true = getattr(cx, "predicted", "") or "", getattr(cx, "true", "") or ""
+        if not pred.strip() or not true.strip() or pred == true:
+            continue
+        p_words, t_words = _TOKEN.findall(pred), _TOKEN.findall(true)
+        ops = difflib.SequenceMatcher(None, p_words, t_words, autojunk=False).get_opcodes()
+        for tag, i1, _i2, j1, j2 in ops:
+            missing = t_words[j1:j2]
+            if tag != "insert" or not any(w.isalpha() for w in missing) or len(missing) > 3:
+                continue
+            left = p_words[i1 - 1] if i1 > 0 else ""
+            right = p_words[i1] if i1 < len(p_words) else ""
+            found[(left, " ".join(missing), right)] += 1
+    return dict(found.most_common(limit))
 
 
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
@@ -280,6 +299,11 @@ class MutationProposer:
         tree = ast.parse(source)
         weights, hot = function_weights(tree, request.counterexamples)
         pairs = mine_phrase_pairs(request.counterexamples)
+        susp = request.suspicion
+        inserts = mine_insertions(request.counterexamples) if susp is not None else None
+        if susp is not None:  # wide search: every function, ranked by localisation (old weights break ties)
+            weights = {name: max(0.05, susp.functions.get(name, 0.0)) * (1.0 + 0.2 * weights.get(name, 0.0))
+                       for name in _functions(tree)}
         cxs = list(request.counterexamples)
         base = _action_base_rates(tree, cxs, request.train)
         parents = _parents(tree)
@@ -288,7 +312,7 @@ class MutationProposer:
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
         funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0 for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
-            for mut in function_mutations(func, idx, pairs):
+            for mut in function_mutations(func, idx, pairs, susp is not None, inserts):
                 child = mut.apply(source)
                 if child == source or not _parses(source, child, func, idx, mut):
                     continue
@@ -297,6 +321,9 @@ class MutationProposer:
                 bonus = 1.0 + min(mut.extra.get("count", 0), 5) / 5
                 if "swap" in mut.extra or "replace" in mut.extra:
                     bonus *= _text_gain(mut.extra, cxs)
+                if susp is not None:
+                    lo = getattr(mut.node, "lineno", func.lineno)
+                    site *= 0.25 + susp.at(lo, getattr(mut.node, "end_lineno", lo))
                 score = w * mut.prior * site * bonus * (1.0 + 1e-3 * rng.random())
                 prev = best.get(child)
                 if prev is None or score > prev.score:

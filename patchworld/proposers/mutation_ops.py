@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Mutation", "SourceIndex", "OPERATORS", "function_mutations"]
+__all__ = ["Mutation", "SourceIndex", "OPERATORS", "EXTRA_OPERATORS", "function_mutations", "insert_mutations"]
 
 
 @dataclass
@@ -253,6 +253,62 @@ OPERATORS = {
 }
 
 
+_ORDER_FLIPS = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">="}
+
+
+def op_flip_compare_more(func: ast.AST, idx: SourceIndex) -> Iterator[Mutation]:
+    """The order comparisons :func:`op_flip_compare` leaves out (``<`` -> ``>=``...), so every planted
+    flip between ``<``, ``>``, ``<=`` and ``>=`` has its inverse."""
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for k, op in enumerate(node.ops):
+            if type(op) not in _ORDER_FLIPS:
+                continue
+            lo, hi = _between(idx, operands[k], operands[k + 1])
+            m = _CMP_RE.search(idx.source[lo:hi])
+            if not m:
+                continue
+            usual = {text for text, _ in _CMP_FLIPS[type(op)]}
+            for text in _ORDER_FLIPS.values():
+                if text != m.group() and text not in usual:
+                    yield Mutation("flip_compare", ((lo + m.start(), lo + m.end(), text),), node,
+                                   f"'{m.group()}' -> '{text}'", 1.2)
+
+
+def op_flip_boolop(func: ast.AST, idx: SourceIndex) -> Iterator[Mutation]:
+    """Flip ``and`` <-> ``or`` between two operands of a boolean expression."""
+    for node in ast.walk(func):
+        if not isinstance(node, ast.BoolOp):
+            continue
+        old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
+        for left, right in itertools.pairwise(node.values):
+            lo, hi = _between(idx, left, right)
+            m = re.search(rf"\b{old}\b", idx.source[lo:hi])
+            if m:
+                yield Mutation("flip_boolop", ((lo + m.start(), lo + m.end(), new),), node, f"'{old}' -> '{new}'", 2.0)
+
+
+def op_swap_args(func: ast.AST, idx: SourceIndex) -> Iterator[Mutation]:
+    """Swap two positional arguments of a call (``f(a, b)`` -> ``f(b, a)``)."""
+    for node in ast.walk(func):
+        if not isinstance(node, ast.Call):
+            continue
+        args = [a for a in node.args if not isinstance(a, ast.Starred)]
+        if len(args) != len(node.args) or not 2 <= len(args) <= 4:
+            continue
+        for a, b in itertools.combinations(args, 2):
+            ta, tb = idx.text(a), idx.text(b)
+            if ta != tb:
+                yield Mutation("swap_args", ((*idx.span(a), tb), (*idx.span(b), ta)), node,
+                               f"swap arguments {ta[:20]} <-> {tb[:20]}", 1.5)
+
+
+EXTRA_OPERATORS = {"flip_compare_more": op_flip_compare_more, "flip_boolop": op_flip_boolop, "swap_args": op_swap_args}
+"""Operators used only by the wide search (``extended=True``): the greedy default keeps its ranking."""
+
+
 def _string_nodes(func: ast.AST) -> Iterator[ast.AST]:
     for node in ast.walk(func):
         if isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
@@ -305,8 +361,39 @@ def string_mutations(func: ast.AST, idx: SourceIndex, pairs: dict[tuple[str, str
         )
         yield Mutation("swap_strings", splices, func, f"swap '{a}' <-> '{b}'", 3.0, {"count": count, "swap": (a, b)})
 
-def function_mutations(func: ast.AST, idx: SourceIndex, pairs: dict[tuple[str, str], int]) -> Iterator[Mutation]:
-    """Every mutation of one function: the AST operators, then the mined string edits."""
+def insert_mutations(func: ast.AST, idx: SourceIndex, inserts: dict[tuple[str, str, str], int]) -> Iterator[Mutation]:
+    """Put back a word the predictions lack: ``inserts`` maps (word before, missing words, word after),
+    mined from counterexamples, to a count. A literal holding "before after" gets "before missing
+    after"; else one holding the word before (or after) once, at the end (start) of a literal part."""
+    nodes = [n for n in _string_nodes(func) if not isinstance(n, ast.Constant) or idx.text(n)[-1:] in "'\""]
+    seen_joined = {id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in n.values}
+    nodes = [n for n in nodes if id(n) not in seen_joined]
+    for (left, words, right), count in sorted(inserts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if any(ch in left + words + right for ch in "\\'\"{}\n"):
+            continue
+        for node in nodes:
+            text = idx.text(node)
+            options = []
+            if left and right and text.count(f"{left} {right}") == 1:
+                options.append(text.replace(f"{left} {right}", f"{left} {words} {right}"))
+            if left and len(re.findall(rf"\b{re.escape(left)}\b", text)) == 1:
+                options.append(re.sub(rf"\b{re.escape(left)}\b", f"{left} {words}".replace("\\", "\\\\"), text))
+            if right and len(re.findall(rf"\b{re.escape(right)}\b", text)) == 1:
+                options.append(re.sub(rf"\b{re.escape(right)}\b", f"{words} {right}".replace("\\", "\\\\"), text))
+            for new_text in dict.fromkeys(options):
+                yield Mutation("insert_word", ((*idx.span(node), new_text),), node, f"insert '{words}'", 2.5,
+                               {"count": count})
+
+
+def function_mutations(func: ast.AST, idx: SourceIndex, pairs: dict[tuple[str, str], int],
+                       extended: bool = False, inserts: dict[tuple[str, str, str], int] | None = None
+                       ) -> Iterator[Mutation]:
+    """Every mutation of one function: the AST operators, then the mined string edits (with
+    ``extended``, also :data:`EXTRA_OPERATORS` and the mined word insertions)."""
     for op in OPERATORS.values():
         yield from op(func, idx)
     yield from string_mutations(func, idx, pairs)
+    if extended:
+        for op in EXTRA_OPERATORS.values():
+            yield from op(func, idx)
+        yield from insert_mutations(func, idx, inserts or {})

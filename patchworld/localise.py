@@ -1,0 +1,174 @@
+"""Spectrum fault localisation: which lines of a world-model program most likely cause its failures.
+
+Every transition of a val replay is a test that passes (exact prediction) or fails. For each
+line of the program this module counts the failing (``ef``) and passing (``ep``) transitions
+that ran it and scores the line with Ochiai, ``ef / sqrt(F * (ef + ep))`` (``F``: all failing
+transitions), or Tarantula. Which lines ran comes from the sandbox's per-transition line
+record when the replay has one (``Replay.extra["lines"]``: one collection of line numbers per
+row); without it, the lines of every function a transition's traceback names count as run,
+and every other function gets a small prior (so parsing, belief correction and helpers are
+still searched, just later). Traceback frames add evidence on top of the spectrum: the
+innermost frame's line gets the most. Scores are in [0, 1]; a function scores its best line.
+
+:func:`localise` is what the search uses; :func:`line_suspicion` gives line -> score for a
+program and its replay (the notebooks' per-line suspicion column).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "FORMULAS"]
+
+_FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
+_PRIOR = {"predict_belief": 0.3, "readout_observation": 0.3, "correct_belief": 0.25, "parse_observation": 0.25}
+_DEFAULT_PRIOR = 0.15
+
+
+def ochiai(ef: int, ep: int, total_failed: int, total_passed: int) -> float:
+    """Ochiai: ef / sqrt(F * (ef + ep))."""
+    denom = math.sqrt(total_failed * (ef + ep))
+    return ef / denom if denom else 0.0
+
+
+def tarantula(ef: int, ep: int, total_failed: int, total_passed: int) -> float:
+    """Tarantula: (ef/F) / (ef/F + ep/P)."""
+    f = ef / total_failed if total_failed else 0.0
+    p = ep / total_passed if total_passed else 0.0
+    return f / (f + p) if f + p else 0.0
+
+
+FORMULAS = {"ochiai": ochiai, "tarantula": tarantula}
+
+
+@dataclass
+class Suspicion:
+    """Per-line and per-function suspicion in [0, 1], and how it was obtained."""
+
+    lines: dict[int, float]
+    functions: dict[str, float]
+    method: str                       # "coverage" or "tracebacks"
+    failing: int = 0
+    passing: int = 0
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def ranked_functions(self) -> list[tuple[str, float]]:
+        """Functions, most suspicious first (ties by name)."""
+        return sorted(self.functions.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def at(self, lo: int, hi: int | None = None) -> float:
+        """The highest line score in lines ``lo..hi`` (a mutation site's span)."""
+        hi = lo if hi is None else hi
+        return max((self.lines.get(n, 0.0) for n in range(lo, hi + 1)), default=0.0)
+
+
+def function_spans(source: str) -> dict[str, list[tuple[int, int]]]:
+    """Function name -> (first line, last line) of each definition with that name."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.setdefault(node.name, []).append((node.lineno, node.end_lineno or node.lineno))
+    return out
+
+
+def _body_lines(source: str) -> dict[int, str]:
+    """Line -> innermost enclosing function, for every line holding a statement inside a function."""
+    tree = ast.parse(source)
+    owner: dict[int, tuple[int, str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for stmt in ast.walk(node):
+                if isinstance(stmt, ast.stmt) and stmt is not node:
+                    depth = node.lineno  # the later (inner) definition wins
+                    for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+                        if line not in owner or owner[line][0] < depth:
+                            owner[line] = (depth, node.name)
+    return {line: name for line, (_, name) in owner.items()}
+
+
+def _frames(error: str, spans: Mapping[str, list[tuple[int, int]]]) -> list[tuple[str, int]]:
+    """The program's own frames of a traceback, outermost first."""
+    out = []
+    for filename, line, name in _FRAME.findall(error or ""):
+        n = int(line)
+        if name in spans and (filename == "<program>" or (filename.startswith("<")
+                                                        and any(a <= n <= b for a, b in spans[name]))):
+            out.append((name, n))
+    return out
+
+
+def spectrum(failed: Sequence[bool], lines_run: Sequence[Iterable[int] | None]) -> tuple[Counter, Counter, int, int]:
+    """(ef, ep, F, P): per line, how many failing and passing rows ran it; rows without a record are skipped."""
+    ef: Counter[int] = Counter()
+    ep: Counter[int] = Counter()
+    n_fail = n_pass = 0
+    for bad, ran in zip(failed, lines_run, strict=True):
+        if ran is None:
+            continue
+        if bad:
+            n_fail += 1
+            ef.update(set(ran))
+        else:
+            n_pass += 1
+            ep.update(set(ran))
+    return ef, ep, n_fail, n_pass
+
+
+def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
+             formula: str = "ochiai") -> Suspicion:
+    """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``)
+    and, when given, the lines each row ran (aligned with ``steps``)."""
+    spans = function_spans(source)
+    owner = _body_lines(source)
+    exact = [bool(x) for x in steps.get_column("exact").to_list()]
+    errors = steps.get_column("error").to_list()
+    failed = [not x for x in exact]
+    n_fail = sum(failed)
+    tb: Counter[int] = Counter()
+    tb_funcs: Counter[str] = Counter()
+    for bad, err in zip(failed, errors, strict=True):
+        if not bad or not err:
+            continue
+        frames = _frames(err, spans)
+        for k, (name, line) in enumerate(frames):
+            inner = k == len(frames) - 1
+            tb[line] += 1.0 if inner else 0.5
+            tb_funcs[name] += 1.0 if inner else 0.5
+    lines: dict[int, float] = {}
+    if lines_run is not None and any(r is not None for r in lines_run):
+        ef, ep, f_total, p_total = spectrum(failed, lines_run)
+        score = FORMULAS[formula]
+        for line in owner:
+            lines[line] = score(ef.get(line, 0), ep.get(line, 0), f_total, p_total) if f_total else 0.0
+        method, n_p = "coverage", p_total
+    else:
+        # no line record: a function named by tracebacks counts as run by those failures; the rest get a prior
+        for line, name in owner.items():
+            share = min(1.0, tb_funcs.get(name, 0.0) / n_fail) if n_fail else 0.0
+            lines[line] = max(_PRIOR.get(name, _DEFAULT_PRIOR), 0.5 * share) if n_fail else 0.0
+        method, n_p = "tracebacks", len(failed) - n_fail
+    for line, weight in tb.items():  # the traceback's own lines: the crash site and its call sites
+        if line in owner and n_fail:
+            lines[line] = min(1.0, lines.get(line, 0.0) * 0.5 + 0.5 + 0.5 * weight / n_fail)
+    functions: dict[str, float] = {}
+    for line, value in lines.items():
+        name = owner[line]
+        functions[name] = max(functions.get(name, 0.0), value)
+    for name in spans:
+        functions.setdefault(name, 0.0)
+    return Suspicion({k: round(v, 6) for k, v in sorted(lines.items())},
+                     {k: round(v, 6) for k, v in functions.items()}, method, n_fail, n_p, spans)
+
+
+def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[int, float]:
+    """Line number -> suspicion in [0, 1] of ``source`` given its val ``replay`` (a
+    :class:`patchworld.replay.Replay`); lines outside functions are left out. For the
+    notebooks' candidate view: the column beside the source."""
+    lines_run = (getattr(replay, "extra", None) or {}).get("lines")
+    return localise(source, replay.steps, lines_run, formula).lines

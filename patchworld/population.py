@@ -1,0 +1,264 @@
+"""The wide search: a beam of programs, each expanded by many cheap, screened candidates per round.
+
+One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` with
+``search="beam"``:
+
+1. localise the faults of every beam member (:func:`patchworld.localise.localise`) and ask the
+   proposer for candidates of each (the best member gets half the pool, the rest share the other half);
+2. screen each child on a small sample (:class:`patchworld.screening.Screener`): most are
+   rejected after a replay of a few trajectories; survivors get a full val replay;
+3. combine the edits of two children of one parent that each fixed different transitions,
+   and evaluate those children the same way;
+4. gate: the reported current program changes only to a child strictly better than it on val
+   (:func:`patchworld.gate.judge`); ties and worse keep it;
+5. update the beam: the current program, then the best other programs whose sets of exactly
+   predicted transitions differ from every kept one (the diversity rule), including neutral
+   steps (a child scoring the same as its parent but behaving differently), each allowed to
+   stay ``max_age`` rounds without producing an improvement.
+
+Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
+rejected early). Side-by-side diffs are rendered only for the accepted child, after the round
+(the candidate view renders the others when someone opens them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from patchworld.gate import RoundResult, compare, judge, replay_summary, score, score_key
+from patchworld.screening import Screened, Screener
+
+__all__ = ["Member", "Beam", "beam_step", "shares"]
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Member:
+    """A program in the beam with its val replay."""
+
+    program: Any
+    replay: Any
+    age: int = 0
+    exact: frozenset = field(default_factory=frozenset)
+    key: tuple = ()
+
+    @classmethod
+    def of(cls, program: Any, replay: Any, age: int = 0) -> Member:
+        steps = replay.steps
+        exact = frozenset(i for i, ok in zip(steps.get_column("id").to_list(), steps.get_column("exact").to_list(),
+                                             strict=True) if ok)
+        return cls(program, replay, age, exact, score_key(score(replay)))
+
+
+class Beam:
+    """The current program plus up to ``width - 1`` diverse others (see the module docstring)."""
+
+    def __init__(self, width: int = 3, max_age: int = 2):
+        self.width, self.max_age = max(1, width), max_age
+        self.members: list[Member] = []
+
+    def reset(self, current: Member) -> None:
+        self.members = [current]
+
+    def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
+        """Keep ``current`` first, then the best of the old members (one round older) and of the
+        ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
+        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key) for m in self.members
+                if m.program.hash != current.program.hash]
+        for child, parent in children:
+            if child.key >= parent.key and child.exact != parent.exact:
+                child.age = 0 if child.key > parent.key else parent.age + 1   # a neutral step ages like its parent
+                pool.append(child)
+        pool = [m for m in pool if m.age <= self.max_age]
+        pool.sort(key=lambda m: (m.key, -m.age), reverse=True)
+        kept = [current]
+        for m in pool:
+            if len(kept) >= self.width:
+                break
+            if all(m.exact != k.exact and m.program.hash != k.program.hash for k in kept):
+                kept.append(m)
+        self.members = kept
+
+
+def shares(n: int, k: int) -> list[int]:
+    """Split ``n`` candidates over ``k`` members: half to the first, the rest evenly (at least 1 each)."""
+    if k <= 1:
+        return [max(1, n)]
+    first = max(1, n // 2)
+    rest = max(1, (n - first) // (k - 1))
+    return [first] + [rest] * (k - 1)
+
+
+def _evaluate(session: Any, child: Any, screener: Screener) -> Any:
+    """Screen, then (survivors) replay on all of val; a Replay, a Screened, or the exception raised."""
+    from patchworld.replay import replay
+
+    try:
+        if not screener.full:
+            small = replay(child, screener.sample, mode="teacher", sandbox=session.sandbox, residual=session.residual,
+                           limits=session.limits)
+            reason = screener.judge(small)
+            if reason:
+                return Screened(small, reason, screener.n_rows)
+        return session._replay(child)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def _combine(parent: Any, a: Any, b: Any) -> Any | None:
+    """The proposal applying both children's edits to their parent (None when they collide)."""
+    from patchworld.patches import PatchError, apply_patch, patch_from_sources
+    from patchworld.proposers.base import Proposal
+
+    try:
+        both = apply_patch(apply_patch(parent.source, a.patch).source, b.patch).source
+        patch = patch_from_sources(parent, both, origin="combine", note=f"{a.patch.note} + {b.patch.note}")
+    except (PatchError, ValueError):
+        return None
+    return Proposal(patch, "ast_mutation", response=patch.note, extra={"combined": [a.patch.id, b.patch.id]})
+
+
+def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
+    """One round of the wide search (see the module docstring); persisted like :meth:`Session.step`."""
+    from patchworld.counterexamples import select_counterexamples
+    from patchworld.localise import localise
+    from patchworld.proposers.base import ProposalRequest
+
+    start = time.perf_counter()
+    current_replay = session.val_replay()
+    current = Member.of(session.current, current_replay)
+    beam: Beam = session.beam
+    if not beam.members or beam.members[0].program.hash != current.program.hash:
+        beam.reset(current)
+    r = session.round + 1
+    before = score(current_replay)
+    pool, writer = session._executors()
+    cands: list[tuple[int, Any, Any, Any, Member]] = []      # (slot, proposal, verdict, child, parent member)
+    futures: dict[str, Any] = {}
+    children: dict[str, Any] = {}
+    shown_by: dict[str, list] = {}
+    screeners: dict[str, Screener] = {}
+    propose_seconds = 0.0
+    suspicions: dict[str, dict] = {}
+
+    def submit(p: Any, member: Member) -> None:
+        slot = len(cands)
+        v, child = session._apply(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), parent=member.program)
+        if child is not None and child.hash not in futures and child.hash not in {m.program.hash for m in beam.members}:
+            children[child.hash] = child
+            futures[child.hash] = pool.submit(_evaluate, session, child, screeners[member.program.hash])
+        elif child is not None and child.hash not in futures:
+            v.reason = "the child is already in the beam"
+        cands.append((slot, p, v, child, member))
+        writes.append(writer.submit(session._write_candidate, member.program, p, v, child, False))
+
+    writes: list[Any] = []
+    for k, (member, n) in enumerate(zip(beam.members, shares(session.n_candidates, len(beam.members)), strict=True)):
+        shown = select_counterexamples(member.replay, k=session.n_counterexamples, seed=session.seed + r)
+        if not shown:
+            continue
+        t = time.perf_counter()
+        susp = localise(member.program.source, member.replay.steps, (member.replay.extra or {}).get("lines"))
+        suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}
+        request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
+                                  seed=session.seed + r, train=session.train, suspicion=susp)
+        proposals = session.proposer.propose(request)
+        propose_seconds += time.perf_counter() - t
+        shown_by[member.program.hash] = shown
+        screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
+        for p in proposals:
+            submit(p, member)
+    replays = _collect(futures, progress, r)
+    # wave 2: combine two children of one parent that fixed different transitions
+    fixers = []
+    for _, p, _v, child, member in cands:
+        rep = replays.get(child.hash) if child is not None else None
+        if rep is not None and not isinstance(rep, (Screened, BaseException)):
+            fixed, _broken = compare(member.replay, rep)
+            if fixed:
+                fixers.append((len(fixed), set(fixed), p, member))
+    fixers.sort(key=lambda f: -f[0])
+    n_before = len(cands)
+    for a, b in itertools.combinations(fixers[:6], 2):
+        if a[3] is b[3] and not (a[1] & b[1]):
+            combo = _combine(a[3].program, a[2], b[2])
+            if combo is not None:
+                submit(combo, a[3])
+    if len(cands) > n_before:
+        replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
+    eval_seconds = time.perf_counter() - start - propose_seconds
+    verdicts = [c[2] for c in cands]
+    parents = {m.program.hash: m for m in beam.members}
+    for _, _, v, child, member in cands:   # early rejections and children of other members: judged here
+        rep = replays.get(child.hash) if child is not None else None
+        if isinstance(rep, Screened):
+            v.reason = rep.reason
+            v.fixed, v.broken = compare(member.replay, rep.replay)
+        elif rep is not None and not isinstance(rep, BaseException) and member is not beam.members[0]:
+            v.fixed, v.broken = compare(member.replay, rep)
+    winner = judge(verdicts, {h: rep for h, rep in replays.items() if not isinstance(rep, Screened)},
+                   current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
+    new_members = []
+    for _, _, v, child, _member in cands:
+        rep = replays.get(child.hash) if child is not None else None
+        if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
+            new_members.append((Member.of(child, rep), parents[v.parent]))
+    if winner is not None:
+        session.current = children[winner.child]
+        session._replay_cache = (session.current.hash, replays[winner.child])
+        current = Member.of(session.current, replays[winner.child])
+    beam.update(current, new_members)
+    kept = {m.program.hash: m for m in beam.members[1:]}
+    for _, _, v, child, member in cands:
+        if child is not None and child.hash in kept and not v.accepted and v.reason and "beam" not in v.reason:
+            v.reason += "; neutral step kept in the beam" if kept[child.hash].key == member.key else "; kept in the beam"
+    _persist(session, cands, writes, replays, shown_by)
+    if winner is not None:
+        _render_diff(session, parents[winner.parent].program, session.current, winner)
+    session.round = r
+    after = winner.score_after if winner else before
+    screened = sum(isinstance(replays.get(c[3].hash if c[3] is not None else ""), Screened) for c in cands)
+    session.store.append_round({
+        "round": r, "candidates": len(verdicts), "accepted": winner is not None, "program": session.current.hash,
+        "val_token_f1": after["token_f1"], "score": after, "fixed": len(winner.fixed) if winner else 0,
+        "broken": len(winner.broken) if winner else 0, "seconds": round(time.perf_counter() - start, 3),
+        "propose_seconds": round(propose_seconds, 3), "notes": [], "search": "beam", "screened_out": screened,
+        "full_replays": sum(1 for rep in replays.values() if not isinstance(rep, Screened)),
+        "beam": [m.program.hash for m in beam.members], "suspicion": suspicions})
+    return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
+                       eval_seconds, [])
+
+
+def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:
+    out = {}
+    for done, (h, fut) in enumerate(futures.items(), start=1):
+        out[h] = fut.result()
+        if progress:
+            progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
+    return out
+
+
+def _persist(session: Any, cands: list, writes: list, replays: dict, shown_by: dict) -> None:
+    """Each child's replay summary (against its own parent), then the round's candidate lines."""
+    for _, _, v, child, member in cands:
+        if child is None:
+            continue
+        rep = replays.get(child.hash)
+        after = rep.replay if isinstance(rep, Screened) else None if isinstance(rep, BaseException) else rep
+        summary = replay_summary(v, member.replay, after, shown_by.get(member.program.hash, []))
+        session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
+    for w in writes:
+        w.result()
+    session.store.append_candidates([c[2].to_record() for c in cands])
+
+
+def _render_diff(session: Any, parent: Any, child: Any, v: Any) -> None:
+    from patchworld.patches import side_by_side_html
+
+    html = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
+    session.store.save_patch_files(v.patch_id or v.candidate_id, {"side_by_side.html": html})
