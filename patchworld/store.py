@@ -12,7 +12,16 @@ Layout of a run folder::
 
 Whole files are written atomically (temp file + ``os.replace``); log lines are appended
 with one ``write`` per round and fsynced, so a run killed with SIGKILL loses no accepted
-round. A torn last line (a kill mid-write) is skipped with a warning when loading.
+round. A torn last line (a kill mid-write) is skipped with a warning when loading. A short
+write is continued until every byte is out; a disk error (full disk, quota, I/O) truncates the
+log back to its last whole line and raises :class:`RunDiskError`, a one-line message, so
+nothing already written is lost and the run resumes once there is space.
+
+One writer per folder: the first write (or ``RunStore(dir, write=True)``) takes the folder's
+lock (:mod:`patchworld.runlock`); a second writer gets :class:`~patchworld.runlock.RunLockedError`.
+A new folder is made under that lock with ``header.json`` written last, so a folder without a
+header (or with a header but no data, from older versions) is a half-made run: :meth:`RunStore.create`
+restarts it with a warning and resuming it says so.
 Programs and logs are fsynced (resume needs them after a power cut too); the files of a
 patch folder are records for reading, written atomically but without an fsync each, which
 keeps a round's tail short (a SIGKILL never loses them; only a power cut could).
@@ -22,104 +31,124 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import shutil
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-__all__ = ["RunStore", "Run", "load_run", "atomic_write_text", "read_jsonl", "RunStoreError", "candidates_frame",
+from patchworld.run_header import (
+    data_summary,
+    file_sha256,
+    proposer_from_header,
+    proposer_settings,
+    trajectories_sha256,
+    versions,
+)
+from patchworld.runio import RunDiskError, append_lines, atomic_write_text, disk_error, read_jsonl, write_all
+from patchworld.runlock import RunLock, RunLockedError
+
+__all__ = ["RunStore", "Run", "load_run", "atomic_write_text", "read_jsonl", "RunStoreError", "RunDiskError",
+           "RunLockedError", "candidates_frame",
            "rounds_frame", "data_summary", "trajectories_sha256", "versions", "proposer_settings",
-           "proposer_from_header"]
+           "proposer_from_header", "file_sha256", "write_all"]
 
 
 class RunStoreError(ValueError):
     """A run folder is missing or malformed; the message names the file (and line)."""
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, fsync: bool = True) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder, fsync (unless ``fsync=False``),
-    then ``os.replace``: readers and a SIGKILL see the old file or the new one, never half of it."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _append_lines(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Append JSON lines with a single write, then fsync. Repairs a torn previous last line first."""
-    payload = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-    if not payload:
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
-            payload = "\n" + payload  # a kill tore the last line: start ours on a fresh line
-        os.write(fd, payload.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a JSON Lines log. A torn LAST line is skipped with a warning; any other bad line is an error."""
-    p = Path(path)
-    if not p.exists():
-        return []
-    lines = p.read_text(encoding="utf-8").split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out: list[dict[str, Any]] = []
-    for i, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            if i == len(lines):
-                warnings.warn(f"{p}:{i}: ignoring a torn last line ({exc})", stacklevel=2)
-                break
-            # a torn line in the middle is only possible if a line was glued after a tear: skip it too
-            warnings.warn(f"{p}:{i}: ignoring a corrupt line ({exc})", stacklevel=2)
-            continue
-        out.append(record)
-    return out
-
-
 class RunStore:
-    """Reads and writes one run folder. Create with :meth:`create`, reopen with the constructor."""
+    """Reads and writes one run folder. Create with :meth:`create`, reopen with the constructor
+    (``write=True`` takes the writer lock at once; otherwise the first write takes it)."""
 
-    def __init__(self, run_dir: str | os.PathLike[str]):
+    def __init__(self, run_dir: str | os.PathLike[str], write: bool = False, what: str = ""):
         self.path = Path(run_dir)
+        self._lock = RunLock(self.path, what)
         if not (self.path / "header.json").exists():
-            raise RunStoreError(f"{self.path}: not a run folder (no header.json)")
+            hint = " (a half-made run: start it again with the same settings to restart it)" \
+                if any((self.path / d).is_dir() for d in ("data", "programs")) else ""
+            raise RunStoreError(f"{self.path}: not a run folder (no header.json){hint}")
+        if write:
+            missing = self.missing()
+            if missing:
+                raise RunStoreError(f"{self.path}: a half-made run folder (no {missing[0]}; it was stopped while "
+                                    "being created): start it again without resuming to restart it")
+            self._writable()
+
+    def missing(self) -> list[str]:
+        """What a resumable run needs but this folder lacks (empty for a complete run)."""
+        need = ["data/train.jsonl", "data/val.jsonl"]
+        try:
+            initial = self.header.get("initial_program")
+        except RunStoreError:
+            return ["a readable header.json"]
+        if initial:
+            need.append(f"programs/{initial}.py")
+        return [n for n in need if not (self.path / n).exists()]
+
+    def _writable(self) -> None:
+        """Take the folder's writer lock unless this store already holds it."""
+        if not self._lock.held:
+            self._lock.acquire()
+
+    def close(self) -> None:
+        """Give the writer lock back (also happens when the store is garbage collected or the process ends)."""
+        self._lock.release()
+
+    @property
+    def locked(self) -> bool:
+        """Whether this store holds the folder's writer lock."""
+        return self._lock.held
 
     @classmethod
-    def create(cls, run_dir: str | os.PathLike[str], header: dict[str, Any]) -> RunStore:
-        """Start a new run folder; refuses a folder that already holds a run."""
+    def create(cls, run_dir: str | os.PathLike[str], header: dict[str, Any], data: dict[str, Sequence[Any]] | None = None,
+               programs: Sequence[Any] = (), what: str = "") -> RunStore:
+        """Start a new run folder under its writer lock: trajectories (``data``: split -> trajectories) and
+        ``programs`` first, ``header.json`` last, so a kill leaves a folder without a header that the next
+        ``create`` restarts. Refuses a folder that already holds a complete run (or one being written)."""
         path = Path(run_dir)
-        if (path / "header.json").exists():
+        half = cls.__new__(cls)
+        half.path = path
+
+        def complete() -> bool:
+            return (path / "header.json").exists() and (not half.missing() or (path / "candidates.jsonl").exists())
+
+        if complete():
             raise FileExistsError(f"{path} already holds a run (header.json); resume it or pick another folder")
-        for sub in ("programs", "patches", "data"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path / "header.json", json.dumps(header, indent=2, sort_keys=True, default=str))
-        return cls(path)
+        path.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(path, what).acquire()
+        try:
+            if (path / "header.json").exists():
+                if not complete():
+                    warnings.warn(f"{path}: restarting a half-made run folder (no {half.missing()[0]})", stacklevel=2)
+                    (path / "header.json").unlink()
+                else:
+                    raise FileExistsError(f"{path} already holds a run (header.json); resume it or pick another folder")
+            leftovers = [d for d in ("programs", "patches", "data") if (path / d).is_dir() and any((path / d).iterdir())]
+            if leftovers:
+                warnings.warn(f"{path}: restarting a half-made run folder (files in {', '.join(d + '/' for d in leftovers)} but no "
+                              "header.json)", stacklevel=2)
+                for d in leftovers:
+                    shutil.rmtree(path / d)
+            for name in ("candidates.jsonl", "rounds.jsonl"):
+                (path / name).unlink(missing_ok=True)
+            for sub in ("programs", "patches", "data"):
+                (path / sub).mkdir(exist_ok=True)
+            self = cls.__new__(cls)
+            self.path, self._lock = path, lock
+            for split, trajectories in (data or {}).items():
+                self.save_data(split, trajectories)
+            for program in programs:
+                self.save_program(program)
+            atomic_write_text(path / "header.json", json.dumps(header, indent=2, sort_keys=True, default=str))
+        except BaseException:
+            lock.release()
+            raise
+        return self
 
     # -- header -------------------------------------------------------------------------------------
     @property
@@ -131,6 +160,7 @@ class RunStore:
             raise RunStoreError(f"{path}: invalid JSON: {exc}") from None
 
     def update_header(self, **fields: Any) -> None:
+        self._writable()
         header = self.header
         header.update(fields)
         atomic_write_text(self.path / "header.json", json.dumps(header, indent=2, sort_keys=True, default=str))
@@ -138,6 +168,7 @@ class RunStore:
     # -- programs -----------------------------------------------------------------------------------
     def save_program(self, program: Any) -> Path:
         """Write ``programs/<hash>.py`` (and its provenance ``<hash>.json``) unless already there."""
+        self._writable()
         target = self.path / "programs" / f"{program.hash}.py"
         if not target.exists():
             meta = {"hash": program.hash, "origin": program.origin, "parent": program.parent, "label": program.label}
@@ -163,6 +194,7 @@ class RunStore:
     def save_patch_files(self, patch_id: str, files: dict[str, Any], fsync: bool = False) -> Path:
         """Write each file of ``patches/<id>/`` atomically (fsynced only if asked: they are records,
         not resume state); dict/list values are written as JSON."""
+        self._writable()
         folder = self.patch_dir(patch_id)
         for name, content in files.items():
             text = content if isinstance(content, str) else json.dumps(content, indent=2, default=str)
@@ -172,10 +204,12 @@ class RunStore:
     # -- logs ---------------------------------------------------------------------------------------
     def append_candidates(self, records: Sequence[dict[str, Any]]) -> None:
         """Append one round's candidate lines in a single write (all or nothing under SIGKILL)."""
-        _append_lines(self.path / "candidates.jsonl", records)
+        self._writable()
+        append_lines(self.path / "candidates.jsonl", records)
 
     def append_round(self, record: dict[str, Any]) -> None:
-        _append_lines(self.path / "rounds.jsonl", [record])
+        self._writable()
+        append_lines(self.path / "rounds.jsonl", [record])
 
     def candidates(self) -> list[dict[str, Any]]:
         return read_jsonl(self.path / "candidates.jsonl")
@@ -187,7 +221,12 @@ class RunStore:
     def save_data(self, split: str, trajectories: Sequence[Any]) -> Path:
         from patchworld.data import save_trajectories
 
-        return save_trajectories(trajectories, self.path / "data" / f"{split}.jsonl")
+        self._writable()
+        target = self.path / "data" / f"{split}.jsonl"
+        try:
+            return save_trajectories(trajectories, target)
+        except OSError as exc:
+            raise disk_error(target, exc) from None
 
     def load_data(self, split: str) -> list[Any]:
         from patchworld.data import load_trajectories
@@ -296,75 +335,3 @@ def load_run(run_dir: str | os.PathLike[str]) -> Run:
     records = store.candidates()
     return Run(path=store.path, header=store.header, candidates=candidates_frame(records),
                rounds=rounds_frame(records, store.rounds()), records=records)
-
-
-def trajectories_sha256(trajectories: Sequence[Any]) -> str:
-    """sha256 of the trajectories' canonical JSON lines (same data, same hash, whatever the file)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for traj in trajectories:
-        digest.update(json.dumps(traj.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
-    return digest.hexdigest()
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    """Versions of python, patchworld and polars (recorded in every run header)."""
-    import platform
-    from importlib import metadata
-
-    try:
-        own = metadata.version("patchworld")
-    except metadata.PackageNotFoundError:
-        own = "unknown"
-    return {"python": platform.python_version(), "patchworld": own, "polars": pl.__version__}
-
-
-def data_summary(trajectories: Sequence[Any], files: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
-    """What the header records about one split: counts, the data hash, and source file hashes if known."""
-    return {
-        "n_trajectories": len(trajectories),
-        "n_transitions": sum(len(t.transitions) for t in trajectories),
-        "splits": sorted({t.split for t in trajectories}),
-        "sha256": trajectories_sha256(trajectories),
-        "files": {str(f): file_sha256(f) for f in files},
-    }
-
-
-def proposer_settings(proposer: Any) -> dict[str, Any]:
-    """A proposer's name, class and simple settings (secrets left out) for the run header."""
-    if proposer is None:
-        return {"name": None}
-    settings = {k.lstrip("_"): v for k, v in vars(proposer).items()
-                if isinstance(v, (str, int, float, bool, type(None)))
-                and not any(s in k.lower() for s in ("key", "secret", "password"))}
-    cls = type(proposer)
-    return {"name": getattr(proposer, "name", cls.__name__), "class": f"{cls.__module__}.{cls.__qualname__}",
-            "settings": settings}
-
-
-def proposer_from_header(info: dict[str, Any], seed: int) -> Any:
-    """Rebuild the run's proposer from its header settings (for resume without ``proposer=``)."""
-    name = (info or {}).get("name")
-    settings = (info or {}).get("settings", {})
-    if name == "mutation":
-        from patchworld.proposers.mutation import MutationProposer
-
-        return MutationProposer(seed=int(settings.get("seed", seed)))
-    if name == "llm":
-        from patchworld.proposers.llm import LLMProposer
-
-        names = ("model", "base_url", "cache_dir", "temperature", "max_tokens", "n_examples", "concurrency")
-        keep = {k: settings[k] for k in names if settings.get(k) is not None}
-        return LLMProposer(**keep)
-    raise ValueError(f"cannot rebuild proposer {name!r} from the run header: pass proposer= to Session.resume")

@@ -26,6 +26,14 @@ from patchworld.store import RunStore, data_summary, proposer_from_header, propo
 __all__ = ["Session", "Verdict", "RoundResult", "compare", "TestSplitError"]
 
 Progress = Callable[[int, int, str], None]
+SEARCHES = ("greedy", "beam")
+"""greedy: one incumbent, ``n_candidates`` a round (the demo); beam: :mod:`patchworld.population`."""
+
+
+def _beam(width: int) -> Any:
+    from patchworld.population import Beam
+
+    return Beam(width)
 
 
 class TestSplitError(ValueError):
@@ -58,9 +66,14 @@ class Session:
     def __init__(self, env: str, train: Any, val: Any, program: Any | None = None, proposer: Any | None = None,
                  variant: str = "simple", run_dir: str | os.PathLike[str] | None = None, n_candidates: int = 4,
                  n_counterexamples: int = 8, seed: int = 0, workers: int = 2, sandbox: bool = True,
-                 residual_options: dict | None = None, limits: Any | None = None):
+                 residual_options: dict | None = None, limits: Any | None = None, search: str = "greedy",
+                 beam_width: int = 3):
         if variant not in ("simple", "residual"):
             raise ValueError(f"variant must be 'simple' or 'residual', not {variant!r}")
+        if search not in SEARCHES:
+            raise ValueError(f"search must be one of {SEARCHES}, not {search!r}")
+        self.search = search
+        self.beam = _beam(beam_width)
         files = {role: [value] for role, value in (("train", train), ("val", val)) if isinstance(value, (str, os.PathLike))}
         self.train = _as_trajectories(train, "train")
         self.val = _as_trajectories(val, "val")
@@ -78,16 +91,16 @@ class Session:
             "env": env, "variant": variant, "seed": seed, "n_candidates": n_candidates,
             "n_counterexamples": n_counterexamples, "workers": self.workers, "sandbox": sandbox,
             "residual_options": self.residual_options, "proposer": proposer_settings(proposer),
+            "search": search, "beam_width": beam_width,
             "data": {"train": data_summary(self.train, files.get("train", ())),
                      "val": data_summary(self.val, files.get("val", ()))},
             "versions": versions(), "initial_program": program.hash,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         run_dir = run_dir or tempfile.mkdtemp(prefix="patchworld-run-")
-        self.store = RunStore.create(run_dir, header)
-        self.store.save_data("train", self.train)
-        self.store.save_data("val", self.val)
-        self.store.save_program(program)
+        # data and program first, header last, under the folder's writer lock (one writer per run)
+        self.store = RunStore.create(run_dir, header, data={"train": self.train, "val": self.val}, programs=[program],
+                                     what=f"Session on {env}")
         if self._initial_proposal is not None:   # keep the LLM's prompt and reply for the first program
             p = self._initial_proposal
             self.store.save_patch_files("initial", {"prompt.txt": p.prompt or "", "response.txt": p.response or "",
@@ -98,7 +111,7 @@ class Session:
     def resume(cls, run_dir: str | os.PathLike[str], proposer: Any | None = None, workers: int | None = None,
                sandbox: bool | None = None) -> Session:
         """Reopen a run folder and continue from its last accepted program (after any kill)."""
-        store = RunStore(run_dir)
+        store = RunStore(run_dir, write=True, what="Session (resumed)")   # takes the writer lock
         h = store.header
         self = cls.__new__(cls)
         self.store, self.env, self.variant = store, h["env"], h.get("variant", "simple")
@@ -112,6 +125,8 @@ class Session:
         self.proposer = proposer if proposer is not None else proposer_from_header(h.get("proposer", {}), self.seed)
         self.current = store.load_program(store.last_accepted() or h["initial_program"])
         self.round = store.last_round()
+        self.search = h.get("search", "greedy")
+        self.beam = _beam(int(h.get("beam_width", 3)))
         self._build_residual()
         self._replay_cache = None
         return self
@@ -168,6 +183,10 @@ class Session:
 
         if self.proposer is None:
             raise ValueError("this session has no proposer: use submit() for hand edits, or pass proposer=")
+        if self.search == "beam":
+            from patchworld.population import beam_step
+
+            return beam_step(self, progress)
         start = time.perf_counter()
         parent_replay = self.val_replay()
         r = self.round + 1
@@ -233,6 +252,9 @@ class Session:
         if pools is not None:
             pools[1].shutdown()
             pools[2].shutdown()
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()   # give the run folder's writer lock back
 
     def _finish(self, r: int, proposals: Iterator[Any], tag: str, parent_replay: Any, shown: Sequence[Any],
                 start: float, notes: list[str], progress: Progress | None = None) -> RoundResult:
@@ -288,12 +310,13 @@ class Session:
         return RoundResult(r, verdicts, winner, self.current, after, time.perf_counter() - start, propose_seconds,
                            eval_seconds, notes)
 
-    def _apply(self, cid: str, r: int, p: Any, before: dict) -> tuple[Verdict, Any | None]:
-        """A verdict skeleton for one proposal and its child program (None if the patch is unusable)."""
+    def _apply(self, cid: str, r: int, p: Any, before: dict, parent: Any | None = None) -> tuple[Verdict, Any | None]:
+        """A verdict skeleton for one proposal and its child of ``parent`` (default: the current
+        program); the child is None if the patch is unusable."""
         from patchworld.patches import PatchError, apply_patch
         from patchworld.program import Program
 
-        parent, patch = self.current, p.patch
+        parent, patch = parent or self.current, p.patch
         v = Verdict(cid, r, parent.hash, None, patch.id if patch else None, "", before, None, [], [], False, "",
                     int(p.prompt_tokens or 0), int(p.completion_tokens or 0),
                     origin=(patch.origin if patch and patch.origin else p.kind), note=patch.note if patch else "")
@@ -320,7 +343,7 @@ class Session:
         except Exception as exc:  # noqa: BLE001
             return exc
 
-    def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None) -> None:
+    def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None, diff: bool = True) -> None:
         """Everything of one candidate that does not depend on its replay (runs in the writer thread
         while the replays run): the child program (fsynced: resume needs it), edits, prompt, reply,
         unified diff and side-by-side HTML; for a proposal without a child, its final verdict."""
@@ -335,7 +358,8 @@ class Session:
             return
         self.store.save_program(child)
         files["diff.patch"] = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
-        files["side_by_side.html"] = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
+        if diff:   # the wide search renders only the accepted child's (views render others on demand)
+            files["side_by_side.html"] = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
         self.store.save_patch_files(v.patch_id or v.candidate_id, files)
 
     def _persist(self, cands: list, writes: list[Future], replays: dict, parent_replay: Any,

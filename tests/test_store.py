@@ -9,6 +9,7 @@ import pytest
 
 from patchworld.program import Program
 from patchworld.store import (
+    RunLockedError,
     RunStore,
     RunStoreError,
     atomic_write_text,
@@ -29,7 +30,11 @@ def _record(r: int, cid: str, parent: str, child: str | None, accepted: bool, f1
 
 @pytest.fixture()
 def store(tmp_path):
-    return RunStore.create(tmp_path / "run", {"env": "maze", "initial_program": "aaa"})
+    first = Program("x = 0\n", origin="initial")
+    made = RunStore.create(tmp_path / "run", {"env": "maze", "initial_program": first.hash},
+                           data={"train": [], "val": []}, programs=[first])
+    yield made
+    made.close()
 
 
 def test_round_trip(store):
@@ -149,3 +154,184 @@ def test_report_examples_show_fixed_and_broken_transitions():
     assert page.count("<b>fixed</b>") == 4 and page.count("<b>broken</b>") == 1
     assert "fixed (6 in all) and broke (1)" in page and "&lt;b&gt;x&lt;/b&gt;" in page
     assert _examples({}) == ""
+
+
+# -- one writer per run folder, atomic creation, short writes and disk errors --------------------------
+
+_HOLD = """
+import os, sys, time
+from patchworld.store import RunStore
+store = RunStore(sys.argv[1], write=True, what="holder script")
+if len(sys.argv) > 2:
+    child = os.fork()
+    if child == 0:              # a child inherits the lock's descriptor and outlives its parent
+        time.sleep(60)
+        os._exit(0)
+    print(child, flush=True)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def _holder(run_dir, fork=False):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(run_dir)] + (["fork"] if fork else []),
+                            stdout=subprocess.PIPE, text=True)
+    proc.child = int(proc.stdout.readline()) if fork else None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def _try_write(path):
+    try:
+        RunStore(path, write=True).close()
+    except RunLockedError as exc:
+        return exc
+    return None
+
+
+def test_the_same_thread_takes_over_and_the_older_store_is_superseded(store):
+    newer = RunStore(store.path, write=True)       # a notebook cell run again / a script resuming its own run
+    assert newer.locked and not store.locked
+    with pytest.raises(RunLockedError, match="newer session in this thread"):
+        store.append_round({"round": 0})
+    newer.append_round({"round": 0})
+    assert [r["round"] for r in newer.rounds()] == [0]
+    newer.close()
+
+
+def test_a_second_writer_is_refused_with_the_holder_named(store, tmp_path):
+    from patchworld.runlock import lock_holder
+
+    other = tmp_path / "other"
+    made = RunStore.create(other, {"env": "maze"}, data={"train": [], "val": []})
+    made.close()
+    proc = _holder(other)
+    try:
+        holder = lock_holder(other)
+        assert holder and holder["pid"] == proc.pid
+        with pytest.raises(RunLockedError, match=f"pid {proc.pid} on host "):
+            RunStore(other, write=True)
+        with pytest.raises(RunLockedError, match="holder script"):
+            RunStore(other).append_round({"round": 0})       # a reader that starts writing needs the lock too
+        assert RunStore(other).rounds() == []                  # reading needs no lock
+    finally:
+        proc.kill()
+        proc.wait()
+    # in one process, another thread (two notebook tabs in one server): the fixture's store holds its folder
+    import threading
+
+    seen = []
+    tab = threading.Thread(target=lambda: seen.append(_try_write(store.path)))
+    tab.start()
+    tab.join()
+    assert seen and isinstance(seen[0], RunLockedError) and f"pid {os.getpid()}" in str(seen[0])
+    store.close()
+    again = RunStore(store.path, write=True)
+    assert again.locked and lock_holder(store.path)["pid"] == os.getpid()
+    again.close()
+    assert lock_holder(store.path) is None
+
+
+@pytest.mark.parametrize("fork", [False, True], ids=["plain", "child-keeps-descriptor"])
+def test_a_stale_lock_of_a_killed_writer_is_taken_over_with_a_warning(store, fork):
+    import signal
+
+    from patchworld.runlock import StaleLockWarning
+
+    store.close()
+    proc = _holder(store.path, fork=fork)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with pytest.warns(StaleLockWarning, match=f"stale lock from pid {proc.pid}"):
+        taken = RunStore(store.path, write=True)
+    assert taken.locked
+    taken.append_round({"round": 0, "program": "p"})
+    assert [r["round"] for r in taken.rounds()] == [0]
+    taken.close()
+    if fork:   # the orphaned child still sleeps holding the old (replaced) lock file: end it
+        os.kill(proc.child, signal.SIGKILL)
+
+
+def test_a_half_made_folder_is_recognised_then_restarted(tmp_path):
+    run = tmp_path / "run"
+    first = Program("x = 0\n", origin="initial")
+    # what older versions left when killed between header.json and the data files
+    (run / "data").mkdir(parents=True)
+    (run / "header.json").write_text(json.dumps({"env": "maze", "initial_program": first.hash}))
+    with pytest.raises(RunStoreError, match="half-made run folder .no data/train.jsonl"):
+        RunStore(run, write=True)
+    with pytest.warns(UserWarning, match="restarting a half-made run folder"):
+        made = RunStore.create(run, {"env": "maze", "initial_program": first.hash}, data={"train": [], "val": []},
+                               programs=[first])
+    assert made.missing() == [] and made.header["env"] == "maze"
+    made.close()
+    # a kill during creation now leaves no header: data written, header not yet
+    (run / "header.json").unlink()
+    with pytest.raises(RunStoreError, match="half-made run"):
+        RunStore(run)
+    with pytest.warns(UserWarning, match="files in programs/, data/ but no header.json"):
+        RunStore.create(run, {"env": "wordle"}, data={"train": [], "val": []}).close()
+    assert load_run(run).header["env"] == "wordle"
+
+
+def test_header_is_written_last_so_a_failed_creation_leaves_no_run(tmp_path, monkeypatch):
+    import patchworld.store as store_module
+
+    def full(*args, **kwargs):
+        raise store_module.RunDiskError(28, "cannot write data/val.jsonl: No space left on device (ENOSPC)")
+
+    monkeypatch.setattr(RunStore, "save_data", full)
+    with pytest.raises(OSError, match="ENOSPC"):
+        RunStore.create(tmp_path / "run", {"env": "maze"}, data={"train": []})
+    assert not (tmp_path / "run" / "header.json").exists()
+    from patchworld.runlock import lock_holder
+
+    assert lock_holder(tmp_path / "run") is None     # the failed creator let go of the folder
+
+
+def test_short_writes_are_continued(store, monkeypatch):
+    real = os.write
+    calls = []
+
+    def short(fd, data):
+        calls.append(len(data))
+        return real(fd, bytes(data[: max(1, len(data) // 3)]))   # the kernel takes a third each time
+
+    monkeypatch.setattr(os, "write", short)
+    store.append_candidates([_record(1, f"r001c{i:02d}", "a", "b", False, 0.5, 0.4) for i in range(3)])
+    atomic_write_text(store.path / "note.txt", "x" * 1000)
+    monkeypatch.undo()
+    assert len(calls) > 2
+    assert [r["candidate_id"] for r in store.candidates()] == ["r001c00", "r001c01", "r001c02"]
+    assert (store.path / "note.txt").read_text() == "x" * 1000
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(store, monkeypatch):
+    import errno
+
+    from patchworld.store import RunDiskError
+
+    store.append_candidates([_record(1, "r001c00", "a", "b", True, 0.5, 0.6)])
+    before = (store.path / "candidates.jsonl").read_bytes()
+    real = os.write
+
+    def full(fd, data):
+        if len(data) > 20:
+            real(fd, bytes(data[:20]))     # part of the line gets out, then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(RunDiskError) as info:
+        store.append_candidates([_record(2, "r002c00", "b", "c", True, 0.6, 0.7)])
+    with pytest.raises(RunDiskError, match="program"):
+        store.save_program(Program("y = 1\n" * 50, origin="patch"))
+    monkeypatch.undo()
+    message = str(info.value)
+    assert "\n" not in message and "candidates.jsonl" in message and "ENOSPC" in message
+    assert (store.path / "candidates.jsonl").read_bytes() == before      # no half line
+    assert not [p for p in (store.path / "programs").iterdir() if p.name.endswith(".tmp")]
+    assert load_run(store.path).current == "b"
