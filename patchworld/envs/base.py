@@ -107,6 +107,7 @@ _BUILTINS: dict[str, str] = {
     "wordle": "patchworld.envs.wordle",
     "textcraft": "patchworld.envs.textcraft",
     "babyai": "patchworld.envs.babyai_expert",  # the expert module imports the env and registers both
+    "webshop": "patchworld.envs.webshop",
 }
 """Built-in envs and the module that registers each; imported on first use (BabyAI pulls in minigrid)."""
 
