@@ -41,6 +41,7 @@ DEFAULT_CONFIGS: dict[str, GenerationConfig] = {
     "wordle": GenerationConfig(n_tasks=(80, 30, 30), max_steps=6),
     "textcraft": GenerationConfig(n_tasks=(40, 15, 15), max_steps=20),
     "babyai": GenerationConfig(n_tasks=(40, 15, 15), max_steps=15),
+    "webshop": GenerationConfig(n_tasks=(40, 15, 15), max_steps=15),
 }
 
 
@@ -85,10 +86,13 @@ def rollout(env: TextEnv, task: int, policy: Policy, rng: random.Random, max_ste
 
 
 def generate(env_name: str, seed: int, out_dir: str | Path, config: GenerationConfig | None = None,
-             progress: ProgressCallback | None = None) -> dict[str, Path]:
-    """Generate and write ``<env>_traj_{train,val,test}.jsonl`` into ``out_dir``; return the paths."""
+             progress: ProgressCallback | None = None, env_options: dict | None = None) -> dict[str, Path]:
+    """Generate and write ``<env>_traj_{train,val,test}.jsonl`` into ``out_dir``; return the paths.
+
+    ``env_options`` go to the env's factory (e.g. WebShop's ``catalogue`` folder).
+    """
     config = config or DEFAULT_CONFIGS[env_name]
-    env = make(env_name)
+    env = make(env_name, **(env_options or {}))
     splits = split_tasks(list(env.tasks), config.n_tasks, seed)
     policies = config.policies()
     total = sum(len(t) for t in splits.values()) * len(policies)
