@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from patchworld.data import load_trajectories
 from patchworld.envs import base
 from patchworld.envs.base import EnvError
 from patchworld.envs.checker import check_env
+from patchworld.envs.generate import GenerationConfig, generate
 from patchworld.envs.webshop import FINISHED, WebShopEnv, expert_action, goal_score, search_keywords
 from patchworld.envs.webshop_catalogue import DATA_DIR, load_catalogue
+from patchworld.envs.webshop_gen import generate_catalogue
 from patchworld.envs.webshop_reward import COLOR_SET, normalize_color, option_matches, token_set_ratio
 from patchworld.envs.webshop_search import tokenize
 
+DATA_ROOT = Path(__file__).resolve().parents[1] / "data" / "trajectories" / "webshop"
 FIXTURE = Path(__file__).parent / "fixtures" / "webshop_episodes.jsonl"
 EPISODES = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -167,3 +171,30 @@ def test_registered_with_description() -> None:
     entry = base.spec("webshop")
     assert entry.factory is WebShopEnv and entry.expert is expert_action
     assert "search[" in entry.description and "click[" in entry.description and len(entry.description) > 500
+
+
+def test_generator_reproduces_the_shipped_catalogue_and_makes_bigger_ones(tmp_path: Path) -> None:
+    out = generate_catalogue(tmp_path / "c390", 390)
+    for name in ("items_shuffle.json", "items_ins.json", "title_nouns.json"):
+        assert (out / name).read_bytes() == (DATA_DIR / name).read_bytes(), name
+    big = WebShopEnv(catalogue=generate_catalogue(tmp_path / "c1000", 1000))
+    assert len(big.catalogue.products) == 1000 and len(big.tasks) > 913
+    task = len(big.tasks) - 1
+    big.reset(task)
+    while not big.step(expert_action(big)).done:
+        pass
+    assert big.reward > 0.5
+    with pytest.raises(ValueError, match="at least 15"):
+        generate_catalogue(tmp_path / "tiny", 3)
+
+
+def test_generated_datasets_are_reproducible_with_disjoint_tasks(tmp_path: Path) -> None:
+    config = GenerationConfig(n_tasks=(4, 2, 2), max_steps=8)
+    first = generate("webshop", 3, tmp_path / "a", config=config)
+    second = generate("webshop", 3, tmp_path / "b", config=config)
+    assert all(first[s].read_bytes() == second[s].read_bytes() for s in first)
+    shipped = {s: load_trajectories(DATA_ROOT / f"webshop_traj_{s}.jsonl") for s in ("train", "val", "test")}
+    tasks = {s: {t.task_idx for t in trajs} for s, trajs in shipped.items()}
+    assert not (tasks["train"] & tasks["test"]) and not (tasks["val"] & tasks["test"]) and not (tasks["train"] & tasks["val"])
+    assert all(200 <= sum(len(t.transitions) for t in trajs) <= 5000 for trajs in shipped.values())
+    assert any(t.success for t in shipped["train"]) and not all(t.success for t in shipped["train"])
