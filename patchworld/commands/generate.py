@@ -12,15 +12,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", required=True, help="environment name (maze, wordle, textcraft, babyai)")
     parser.add_argument("--seed", type=int, default=0, help="seed for task splits and policies (default 0)")
     parser.add_argument("--out", required=True, help="output folder for <env>_traj_{train,val,test}.jsonl")
+    parser.add_argument("--catalogue-size", type=int, default=None, metavar="N",
+                        help="webshop only: generate a catalogue of N products into <out>/catalogue and play on it "
+                             "(default: the shipped 390-product catalogue)")
 
 
 def run(args: argparse.Namespace) -> int:
     from patchworld.envs.generate import generate
 
-    paths = generate(args.env, args.seed, args.out, progress=TextProgress(f"generate {args.env}"))
+    env_options = _catalogue_options(args)
+    if env_options is None:
+        return 2
+    paths = generate(args.env, args.seed, args.out, progress=TextProgress(f"generate {args.env}"), env_options=env_options)
     for split, path in paths.items():
         trajs = load_trajectories(path)
         n = sum(len(t) for t in trajs)
         wins = sum(t.success for t in trajs)
         print(f"{split:5s} {len(trajs):4d} trajectories {n:5d} transitions {wins:4d} successes -> {path}")
     return 0
+
+
+def _catalogue_options(args: argparse.Namespace) -> dict | None:
+    """Env options for ``--catalogue-size`` (writes the WebShop catalogue first); None after printing an error."""
+    size = getattr(args, "catalogue_size", None)
+    if size is None:
+        return {}
+    if args.env != "webshop" or size < 15:
+        import sys
+
+        print(f"generate: --catalogue-size {size}: only for --env webshop, with N >= 15 (one product per type)",
+              file=sys.stderr)
+        return None
+    from pathlib import Path
+
+    from patchworld.envs.webshop_gen import generate_catalogue
+
+    folder = generate_catalogue(Path(args.out) / "catalogue", size)
+    print(f"catalogue {size} products -> {folder}")
+    return {"catalogue": str(folder)}
