@@ -29,11 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, dispatch, and turn a user's situation (locked or full run folder, an LLM refusal, Ctrl-C)
+    into one line on stderr instead of a traceback. Programming errors still show theirs."""
     args = build_parser().parse_args(argv)
     if getattr(args, "_missing", None):
         print(f"patchworld {args._missing}: not available in this build", file=sys.stderr)
         return 2
-    return int(args._module.run(args) or 0)
+    from patchworld.commands.checks import USER_ERRORS, one_line
+
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"patchworld {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if isinstance(exc, USER_ERRORS()):
+            print(one_line(args.command, exc), file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

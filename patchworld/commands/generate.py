@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from patchworld.data import load_trajectories
 from patchworld.progress import TextProgress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", required=True, help="environment name (maze, wordle, textcraft, babyai)")
+    parser.add_argument("--env", required=True, help="environment name (a registered env with generation settings, e.g. maze)")
     parser.add_argument("--seed", type=int, default=0, help="seed for task splits and policies (default 0)")
     parser.add_argument("--out", required=True, help="output folder for <env>_traj_{train,val,test}.jsonl")
     parser.add_argument("--catalogue-size", type=int, default=None, metavar="N",
@@ -18,8 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.envs.generate import generate
+    from patchworld.commands.checks import env_problem, one_line
+    from patchworld.envs.generate import DEFAULT_CONFIGS, generate
 
+    problem = env_problem(args.env, need_simulator=True)
+    if problem is None and args.env not in DEFAULT_CONFIGS:
+        problem = (f"no generation settings for {args.env!r} (its trajectories are recorded, not generated); "
+                   f"envs that generate: {', '.join(sorted(DEFAULT_CONFIGS))}")
+    if problem:
+        print(one_line("generate", problem), file=sys.stderr)
+        return 2
     env_options = _catalogue_options(args)
     if env_options is None:
         return 2

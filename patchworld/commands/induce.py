@@ -51,11 +51,16 @@ def _proposer(args: argparse.Namespace, name: str, saved: dict | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from patchworld.commands.checks import induce_problem, load_problem
     from patchworld.demo import round_table, split_path
     from patchworld.program import Program
     from patchworld.progress import TextProgress
     from patchworld.synthesis import Session
 
+    problem = induce_problem(args)   # bad numbers, unknown env, a program that does not parse, no LLM
+    if problem:
+        print(f"patchworld induce: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.resume:
             from patchworld.store import RunStore
@@ -80,8 +85,19 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"patchworld induce: {exc}", file=sys.stderr)
         return 1
-    before = session.score["token_f1"]
-    results = session.run(args.rounds, patience=args.patience, progress=TextProgress("rounds"))
+    try:
+        problem = load_problem(session, args.program)
+        if problem:
+            print(f"patchworld induce: {problem}; no round was run", file=sys.stderr)
+            session.close()
+            return 2
+        before = session.score["token_f1"]
+        results = session.run(args.rounds, patience=args.patience, progress=TextProgress("rounds"))
+    except KeyboardInterrupt:
+        print(f"patchworld induce: interrupted in round {session.round + 1}; continue with "
+              f"`patchworld induce --out {args.out} --resume`", file=sys.stderr)
+        session.close()
+        return 130
     print(round_table(results, before))
     if args.report:
         from patchworld.report import write_report
