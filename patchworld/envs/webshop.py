@@ -53,8 +53,12 @@ Return values:
   listed titles (0.05 with no hits); sub-pages 0.3; the search page and anything else 0.0.
 * ``clone() -> WebShopEnv``: an independent copy (sessions copied, catalogue shared).
 
-Speed (``benchmarks/webshop_env.py``, median on this 2-core machine; see that script for
-the numbers' command): see the README row for webshop.
+Speed (``.venv/bin/python benchmarks/webshop_env.py``, medians on the shared 2-core machine
+under load ~11, maze's step = 2.7 us): the first env of a process loads the catalogue and
+builds the BM25 index, ~40-50 ms wall (~10 ms CPU), later envs share it; ``reset`` 7 us
+(2.6x a maze step); a click 16 us (6x); a search 37 us (14x) when its query was seen before
+(results are cached per query), 0.77 ms (~280x) for a new query. On a generated 5,000-product
+catalogue (``--catalogue-size 5000``) a new query costs ~6 ms CPU and the first env ~0.2 s CPU.
 """
 
 from __future__ import annotations
