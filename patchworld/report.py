@@ -26,6 +26,7 @@ h1 {font-size: 22px} h2 {font-size: 18px; margin-top: 28px; border-bottom: 1px s
 table.pw {border-collapse: collapse; font-size: 13px} table.pw td, table.pw th {border: 1px solid #ddd; padding: 3px 8px}
 table.pw th {background: #f4f4f4} .muted {color: #666; font-size: 12px}
 pre {background: #f8f8f8; padding: 6px; white-space: pre-wrap; font-size: 12px}
+.flag {color: #8a4b00; font-weight: bold}
 .patch {margin: 18px 0; padding: 8px 12px; border: 1px solid #e2e2e2; border-radius: 6px; overflow-x: auto}
 """
 
@@ -93,7 +94,13 @@ def _accepted_patches(run: Run) -> str:
             f"({html.escape(row['origin'] or '')})</h3>"
             f"<p>val token F1 {row['score_before']:.3f} &rarr; {row['score_after']:.3f}; fixed {row['n_fixed']}, "
             f"broken {row['n_broken']} transitions. <span class='muted'>{html.escape(row['reason'] or '')}</span></p>"
-            f"{view.diff_html}{_examples(view.summary)}</div>")
+            + "".join(f"<p class='flag'>&#9888; {html.escape(flag)}</p>" for flag in view.flags)
+            + f"{view.diff_html}{_examples(view.summary)}"
+            + (view.prompt_html if view.prompt or view.response else "") + "</div>")
+    if blocks:
+        from patchworld.views import FIXED_BROKEN_NOTE
+
+        blocks.insert(0, f"<p class='muted'>{FIXED_BROKEN_NOTE}</p>")
     return "".join(blocks)
 
 

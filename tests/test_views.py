@@ -28,6 +28,7 @@ from patchworld.views import (
     metric_deltas,
     picked_points,
     remaining_counterexamples,
+    remaining_html,
 )
 from patchworld.viz import pareto_figure
 from patchworld.workbench import (
@@ -81,6 +82,43 @@ def test_counterexamples_html_escapes_and_colours() -> None:
     assert page.count("<tr") == 3 and "#c8f7c5" in page and "#ffd0d0" in page
 
 
+def test_token_diff_marks_wrong_and_missing_tokens_and_shows_everything() -> None:
+    from patchworld.tokendiff import diff_html, token_ops, tokens
+
+    truth = "You are at (2, 3). The goal is at (4, 1). Exits: north, east."
+    predicted = "You are at (3, 2). The goal is at (4, 1). Exits: north, <b>west</b>."
+    assert "".join(tokens(predicted)) == predicted
+    ops = token_ops(truth, predicted)
+    assert "".join(t for k, t in ops if k != "missing") == predicted      # the prediction, whole
+    assert "".join(t for k, t in ops if k != "wrong") == truth             # the truth, whole
+    marked = diff_html(truth, predicted)
+    assert '<ins class="pw-tok-wrong">' in marked and '<del class="pw-tok-missing">east</del>' in marked
+    assert "&lt;b&gt;" in marked and "<b>" not in marked
+    wrong = re.findall(r'<ins class="pw-tok-wrong">(.*?)</ins>', marked)
+    assert "".join(wrong).replace(" ", "") == "32&lt;b&gt;west&lt;/b&gt;"
+    long_text = "word " * 300 + "end"                                          # nothing is cut
+    assert _visible(diff_html(long_text, long_text + " extra")).count("word") == 300
+    assert "pw-tok-" not in diff_html(truth, truth) and "\u2014" in diff_html(truth, None)
+
+
+def _visible(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).replace("\xa0", " ")
+
+
+def test_rows_say_what_was_shown_to_the_proposer_and_how_token_f1_moved() -> None:
+    summary = {"counterexamples": [{"id": "a", "exact_before": False, "exact_after": False, "true": "x y z",
+                                    "predicted_before": "x q q", "predicted_after": "x y q"}],
+               "fixed_examples": [{"id": "b", "exact_before": False, "exact_after": True, "true": "x",
+                                   "predicted_before": "y", "predicted_after": "x"}]}
+    rows = {r["id"]: r for r in counterexample_rows(summary)}
+    assert rows["a"]["shown"] and not rows["b"]["shown"]
+    assert rows["a"]["f1_change"] == "up" and rows["a"]["status"] == "still wrong"
+    assert rows["b"]["f1_before"] == 0.0 and rows["b"]["f1_after"] == 1.0
+    page = counterexamples_html(list(rows.values()), prompt_anchor="pw-prompt-r001c00")
+    assert page.count("shown to the proposer") == 1 and 'href="#pw-prompt-r001c00"' in page
+    assert "0.00 &rarr; 1.00" in page and "pw-tok-wrong" in page
+
+
 def test_candidate_table_and_views_of_a_real_run(run_after_one_round) -> None:
     session, run = run_after_one_round
     table = candidates_table(run.candidates)
@@ -99,6 +137,13 @@ def test_candidate_table_and_views_of_a_real_run(run_after_one_round) -> None:
     assert "{GOAL[0]}, {GOAL[1]}" in remade and "{GOAL[1]}, {GOAL[0]}" in remade
     assert view.counts["fixed"] == sum(r["status"] == "fixed" for r in view.rows) > 0
     assert "pw-counterexamples" in view.counterexamples_html
+    assert view.prompt == "prompt" and view.response == "response"       # what the scripted proposer recorded
+    assert f'id="{view.anchor}"' in view.prompt_html and view.anchor in view.counterexamples_html
+    assert view.counts["shown"] == sum(r["shown"] for r in view.rows) > 0
+    assert view.flags == []                                                 # it fixed transitions exactly
+    gain_only = candidate_view(run, {**view.row, "n_fixed": 0})
+    gain_only.summary["fixed"] = []
+    assert gain_only.flags and "token-F1 gain only" in gain_only.flags[0]
     malformed = run.candidates.filter(pl.col("child").is_null()).row(0, named=True)
     empty = candidate_view(run, malformed)
     assert "rejected" in empty.title and empty.rows == []
@@ -117,6 +162,9 @@ def test_metric_deltas_remaining_and_id_list(run_after_one_round) -> None:
     assert deltas["token_f1"]["delta"] > 0 and deltas["n_transitions"]["delta"] == 0
     remaining = remaining_counterexamples(after)
     assert remaining.height == after.steps.height - int(after.steps["exact"].sum())
+    page = remaining_html(after, before, limit=5)
+    first = remaining.row(0, named=True)
+    assert _visible(page).count(first["true"]) >= 1 and page.count("<tr") == 1 + min(5, remaining.height)
     assert id_list([]) == "none" and id_list(["a", "b"]) == "a, b"
     assert id_list([str(i) for i in range(35)], limit=30).endswith("29 ... (+5)")
 
