@@ -198,3 +198,36 @@ def test_generated_datasets_are_reproducible_with_disjoint_tasks(tmp_path: Path)
     assert not (tasks["train"] & tasks["test"]) and not (tasks["val"] & tasks["test"]) and not (tasks["train"] & tasks["val"])
     assert all(200 <= sum(len(t.transitions) for t in trajs) <= 5000 for trajs in shipped.values())
     assert any(t.success for t in shipped["train"]) and not all(t.success for t in shipped["train"])
+
+
+def test_attributes_sub_page_and_prev_by_url_quirk() -> None:
+    shop = WebShopEnv(show_attrs=True)  # AgentGym runs with show_attrs off; the page still exists upstream
+    shop.reset(154)
+    shop.step("search[elara luxury cotton bath towel set for bathroom]")
+    item = shop.step("click[b0gnpwbsre]").observation
+    assert item.endswith("Reviews [SEP] Attributes [SEP] Buy Now") and "click[attributes]" in shop.available_actions()
+    product = shop.catalogue.by_asin["B0GNPWBSRE"]
+    page = shop.step("click[attributes]").observation.split(" [SEP] ")
+    assert page[4:] == [*product["Attributes"], product["category"], product["query"], product["product_category"]]
+    assert shop.step("click[< prev]").observation == item
+    # '< Prev' decides by substring in the URL, which holds the keywords: 'search_results' in them
+    # makes the item page look like a results page, so '< Prev' goes to results page 0 (upstream quirk).
+    quirk = WebShopEnv()
+    quirk.reset(154)
+    quirk.step("search[search_results towel]")
+    quirk.step(quirk.available_actions()[2])
+    back = quirk.step("click[< prev]").observation
+    assert "Page 0 (Total results: " in back and back.endswith("Next >")
+
+
+def test_progress_reads_pages_without_the_env_state(env: WebShopEnv) -> None:
+    first = env.reset(154)  # towels; goal: 1 attribute, 2 options
+    results = env.step("search[elara luxury cotton bath towel set for bathroom]").observation
+    item = env.step("click[b0gnpwbsre]").observation
+    env.step("click[green]")
+    chosen = env.step("click[4 piece]").observation
+    assert chosen == item and env.progress(154, chosen) == pytest.approx(0.9)  # this env knows what was chosen
+    stranger = WebShopEnv()  # another env reads the same text with no options chosen: (1 + 0 + 1) / 4
+    assert stranger.progress(154, item) == pytest.approx(0.35 + 0.55 * 0.5)
+    assert (stranger.progress(154, first), stranger.progress(154, results)) == (0.0, 0.2)
+    assert stranger.progress(154, "nonsense") == 0.0
