@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["PROPOSERS", "make_proposer", "available_proposers", "open_session", "OpenedSession", "ManualSave",
-           "save_manual_edit", "split_path"]
+           "save_manual_edit", "split_path", "available_envs", "default_run_folder", "RunPlan", "plan_run",
+           "run_folders"]
 
 PROPOSERS = ("mutation", "llm")
 
@@ -47,6 +48,92 @@ def split_path(traj_dir: str | os.PathLike[str], env: str, split: str) -> Path:
     return Path(traj_dir) / env / split_file_name(env, split)
 
 
+def available_envs(traj_dir: str | os.PathLike[str]) -> list[str]:
+    """What an env picker offers: every registered env plus every env with trajectories in ``traj_dir``
+    (an env of one's own needs only its data), sorted, ``maze`` first when present."""
+    from patchworld.envs import registered
+
+    shipped = {p.name for p in Path(traj_dir).glob("*") if any(p.glob(f"{p.name}_traj_val.jsonl"))}
+    names = sorted(set(registered()) | shipped)
+    return sorted(names, key=lambda n: (n != "maze", n))
+
+
+def has_trajectories(traj_dir: str | os.PathLike[str], env: str) -> bool:
+    """Whether ``traj_dir`` holds the train and val splits of ``env``."""
+    return all(split_path(traj_dir, env, s).exists() for s in ("train", "val"))
+
+
+def run_folders(runs_dir: str | os.PathLike[str]) -> list[str]:
+    """Run folders (with a header) under ``runs_dir``, newest first."""
+    found = [p.parent for p in Path(runs_dir).glob("*/header.json")]
+    return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+def default_run_folder(runs_dir: str | os.PathLike[str], env: str, variant: str, proposer: str,
+                       program_file: str | os.PathLike[str] | None, n_candidates: int) -> Path:
+    """The notebook's default folder: its name follows every setting that shapes a run (env, variant,
+    proposer, starting program, candidates per round), so a default never resumes another run."""
+    stem = Path(program_file).stem if program_file and Path(program_file).is_file() else "llm-written"
+    return Path(runs_dir) / f"notebook-{env}-{variant}-{proposer}-{stem}-c{int(n_candidates)}"
+
+
+@dataclass
+class RunPlan:
+    """What pressing Step will do with a folder, found without creating or locking anything."""
+
+    folder: Path
+    resumes: bool
+    note: str
+    ignored: list[str]
+    holder: dict[str, Any] | None = None
+    problem: str = ""
+
+
+def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str], variant: str = "simple",
+             proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
+             n_candidates: int = 4) -> RunPlan:
+    """Describe, without side effects, what :func:`open_session` would do: start a new run or resume the
+    existing one (listing each picker setting the resumed run ignores), and who holds the folder if
+    another session writes it (:func:`patchworld.runlock.lock_holder`)."""
+    from patchworld.program import Program
+    from patchworld.runlock import lock_holder
+    from patchworld.store import RunStore, RunStoreError
+
+    folder = Path(run_dir).expanduser()
+    holder = lock_holder(folder)
+    busy = (f" **In use:** pid {holder.get('pid')} on host {holder.get('host')} writes this folder "
+            f"({holder.get('what') or 'another session'}); Step will refuse until it is closed.") if holder else ""
+    if not (folder / "header.json").exists():
+        if not has_trajectories(traj_dir, env):
+            return RunPlan(folder, False, "", [], holder, problem=(
+                f"No trajectories for {env} in {traj_dir}: make them with `patchworld generate --env {env} "
+                f"--out {Path(traj_dir) / env}`, or pick another env."))
+        start = Path(program_file).name if program_file and Path(program_file).is_file() else "a program the LLM writes"
+        return RunPlan(folder, False, f"**Step** starts a new run in **{folder}** (env {env}, variant {variant}, "
+                                      f"{proposer} proposer, {n_candidates} candidates per round, from {start})."
+                       + busy, [], holder)
+    try:
+        h = RunStore(folder).header
+    except RunStoreError as exc:
+        return RunPlan(folder, True, "", [], holder, problem=str(exc))
+    ignored = []
+    for name, mine, theirs in (("env", env, h.get("env")), ("variant", variant, h.get("variant", "simple")),
+                               ("candidates per round", int(n_candidates), h.get("n_candidates"))):
+        if theirs is not None and mine != theirs:
+            ignored.append(f"{name} {mine} (the run uses {theirs})")
+    if program_file and Path(program_file).is_file():
+        picked = Program.from_file(program_file).hash
+        if picked != h.get("initial_program"):
+            ignored.append(f"starting program {Path(program_file).name} (the run started from {h.get('initial_program')})")
+    saved = (h.get("proposer") or {}).get("name")
+    swap = f" The {proposer} proposer is used in place of the run's {saved} proposer." if saved and saved != proposer \
+        else ""
+    note = (f"**Step** resumes **{folder}** (env {h.get('env')}, variant {h.get('variant', 'simple')}, "
+            f"{h.get('n_candidates')} candidates per round)."
+            + (" Picker settings it ignores: " + "; ".join(ignored) + "." if ignored else "") + swap + busy)
+    return RunPlan(folder, True, note, ignored, holder)
+
+
 @dataclass
 class OpenedSession:
     """A session and one line saying what happened (new run or resumed, with where and what)."""
@@ -58,18 +145,24 @@ class OpenedSession:
 
 def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str],
                  variant: str = "simple", proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
-                 n_candidates: int = 4, seed: int = 0) -> OpenedSession:
-    """Resume ``run_dir`` if it holds a run (its own env, variant and data win over the arguments),
-    else start a new run there on ``traj_dir``'s train and val splits of ``env``, from
-    ``program_file`` (``None`` or a missing file: the proposer writes the first program).
-    Raises ``OSError``/``ValueError`` with the reason when the folder or data cannot be used."""
+                 n_candidates: int = 4, seed: int = 0, previous: Any | None = None) -> OpenedSession:
+    """Resume ``run_dir`` if it holds a run (its own env, variant and data win over the arguments; the
+    note lists what was ignored), else start a new run there on ``traj_dir``'s train and val splits of
+    ``env``, from ``program_file`` (``None`` or a missing file: the proposer writes the first program).
+    ``previous`` (this notebook's earlier session) is closed first, giving its folder's lock back.
+    Raises ``OSError``/``ValueError`` with the reason when the folder or data cannot be used, and
+    :class:`patchworld.runlock.RunLockedError` naming the holder when another session writes the folder."""
     from patchworld.program import Program
     from patchworld.synthesis import Session
 
+    if previous is not None:
+        previous.close()
     folder = Path(run_dir).expanduser()
     if (folder / "header.json").exists():
+        plan = plan_run(folder, env, traj_dir, variant, proposer, program_file, n_candidates)
         session = Session.resume(folder, proposer=make_proposer(proposer, seed))
-        note = f"Resumed **{folder}** (env {session.env}, variant {session.variant}, round {session.round})."
+        note = f"Resumed **{folder}** (env {session.env}, variant {session.variant}, round {session.round})." + (
+            " Ignored: " + "; ".join(plan.ignored) + "." if plan.ignored else "")
         return OpenedSession(session, note, True)
     path = Path(program_file) if program_file else None
     session = Session(env, train=split_path(traj_dir, env, "train"), val=split_path(traj_dir, env, "val"),

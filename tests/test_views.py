@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -219,3 +220,110 @@ def test_load_edit_target_from_a_file_and_from_a_run(run_after_one_round) -> Non
     assert len(from_run.val) == len(session.val) and from_run.run_dir == run.path
     with pytest.raises(ValueError, match="run_dir or path"):
         load_edit_target(traj)
+
+
+def test_plan_run_creates_nothing_names_follow_settings_and_resume_lists_what_it_ignores(tmp_path: Path) -> None:
+    from patchworld.runlock import RunLockedError
+    from patchworld.workbench import available_envs, default_run_folder, plan_run
+
+    traj = ROOT / "data" / "trajectories"
+    a = default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 4)
+    assert a != default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 2)
+    assert a != default_run_folder(tmp_path, "maze", "simple", "mutation", ROOT / "data/programs/maze_reference.py", 4)
+    plan = plan_run(a, "maze", traj, program_file=FLAWED)
+    assert not plan.resumes and "new run" in plan.note and not a.exists()       # looking creates nothing
+    assert "no-env" not in available_envs(traj) and {"maze", "wordle"} <= set(available_envs(traj))
+    missing = plan_run(tmp_path / "x", "no-env", traj)
+    assert "patchworld generate --env no-env" in missing.problem
+
+    opened = open_session(a, "maze", traj, program_file=FLAWED, n_candidates=2)   # what Step does
+    other = plan_run(a, "maze", traj, variant="residual", program_file=ROOT / "data/programs/maze_reference.py",
+                     n_candidates=3)
+    assert other.resumes and "variant residual (the run uses simple)" in other.note
+    assert "candidates per round 3 (the run uses 2)" in other.note and "maze_reference.py" in other.note
+    assert other.holder and other.holder["pid"] == os.getpid()                  # the open session holds it
+
+    import threading
+
+    errors = []
+
+    def second_tab() -> None:
+        try:
+            open_session(a, "maze", traj, program_file=FLAWED, n_candidates=2)
+        except RunLockedError as exc:
+            errors.append(str(exc))
+
+    tab = threading.Thread(target=second_tab)
+    tab.start()
+    tab.join()
+    assert errors and f"pid {os.getpid()}" in errors[0]
+    again = open_session(a, "maze", traj, variant="residual", program_file=FLAWED, n_candidates=2,
+                         previous=opened.session)
+    assert again.resumed and "Ignored: variant residual (the run uses simple)" in again.note
+    again.session.close()
+    assert plan_run(a, "maze", traj, program_file=FLAWED, n_candidates=2).holder is None
+
+
+def test_trajectory_stepper_pairs_parent_and_child(run_after_one_round) -> None:
+    from patchworld.stepper import step_through, trajectory_choices, transition_html
+
+    _, run = run_after_one_round
+    row = run.candidates.filter(pl.col("accepted")).row(0, named=True)
+    view = candidate_view(run, row)
+    ids = trajectory_choices(run, row)
+    fixed_id = view.summary["fixed"][0]
+    traj_id = fixed_id.split("#")[0]
+    wanted = {r["id"].split("#")[0] for r in view.rows} | {i.split("#")[0] for i in view.summary["fixed"]}
+    assert set(ids[: len(wanted)]) == wanted and traj_id in ids          # the candidate's trajectories first
+    steps = step_through(run, row, traj_id, sandbox=False)
+    val = {t.id: t for t in RunStore_val(run)}
+    assert len(steps) == len(val[traj_id].transitions)
+    assert [s.true for s in steps] == [t.next_observation for t in val[traj_id].transitions]
+    assert all(s.child is not None for s in steps)
+    changed = next(s for s in steps if s.id == fixed_id)
+    assert changed.changed and changed.child["exact"] and not changed.parent["exact"]   # the fix, where it is
+    assert steps[0].parent["belief_after"] == steps[1].parent["belief_before"]
+    page = transition_html(steps, changed.index)
+    assert f"Transition {changed.index + 1} of {len(steps)}" in page and "pw-tok-wrong" in page
+    assert "the child predicts differently here" in page
+    assert "Transition 1 of" in transition_html(steps, -5) and transition_html([], 0).startswith("<p>")
+
+
+def RunStore_val(run):  # noqa: N802
+    from patchworld.store import RunStore
+
+    return RunStore(run.path).load_data("val")
+
+
+def test_run_comparison_table_curves_diff_and_round_curve_clicks(run_after_one_round, data, tmp_path) -> None:
+    from patchworld.compare import (
+        final_program_diff,
+        picked_candidate,
+        round_curve_points,
+        round_curves_figure,
+        runs_table,
+    )
+    from patchworld.viz import round_curve
+
+    session, run = run_after_one_round
+    train, val = data
+    plain = Session("maze", train, val, program=Program.from_file(FLAWED), proposer=None, run_dir=tmp_path / "plain",
+                    sandbox=False)
+    assert plain.score["token_f1"] < 1
+    plain.close()
+    other = load_run(tmp_path / "plain")
+    table = runs_table([run, other]).to_dicts()
+    assert [r["accepted"] for r in table] == [1, 0] and table[0]["gain"] > 0 and table[1]["rounds"] == 0
+    assert table[0]["final_program"] == session.current.hash
+    fig = round_curves_figure([run, other])
+    assert [t.name for t in fig.data] == ["run", "plain"] and list(fig.data[0].x) == [0, 1]
+    page = _visible(final_program_diff(other, run))
+    assert "{GOAL[0]}, {GOAL[1]}" in page and "{GOAL[1]}, {GOAL[0]}" in page
+    curve = round_curve(run.candidates)
+    keys = round_curve_points(curve, run.candidates)
+    assert set(keys.values()) == set(run.candidates["candidate_id"].to_list())
+    accepted = run.candidates.filter(pl.col("accepted"))["candidate_id"][0]
+    (number, index) = next(k for k, v in keys.items() if v == accepted)
+    assert "lines" in curve.data[number].mode
+    assert picked_candidate([{"curveNumber": number, "pointIndex": index}], keys) == accepted
+    assert picked_candidate([{"curveNumber": 99, "pointIndex": 0}], keys) is None
