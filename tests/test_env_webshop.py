@@ -186,6 +186,11 @@ def test_generator_reproduces_the_shipped_catalogue_and_makes_bigger_ones(tmp_pa
     assert big.reward > 0.5
     with pytest.raises(ValueError, match="at least 15"):
         generate_catalogue(tmp_path / "tiny", 3)
+    broken = json.loads((out / "items_shuffle.json").read_text(encoding="utf-8"))
+    del broken[5]["name"]
+    (out / "items_shuffle.json").write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"items_shuffle\.json: product 5 \(asin '\w+'\): field name$"):
+        WebShopEnv(catalogue=out)
 
 
 def test_generated_datasets_are_reproducible_with_disjoint_tasks(tmp_path: Path) -> None:

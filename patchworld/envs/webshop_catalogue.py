@@ -48,29 +48,41 @@ def load_products(raw_products: list[dict], attributes: dict[str, dict],
     """
     products: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for raw in raw_products[:num_products] if num_products is not None else raw_products:
-        asin = raw["asin"]
-        if asin == "nan" or len(asin) > 10 or asin in seen:
-            continue
-        seen.add(asin)
-        pricing, price_text = _price(raw.get("pricing"))
-        bullets = raw["small_description"]
-        options: dict[str, list[str]] = {}
-        for name, contents in (raw.get("customization_options") or {}).items():
-            if contents is None:
-                continue
-            options[name.lower()] = [c["value"].strip().replace("/", " | ").lower() for c in contents]
-        entry = attributes.get(asin, {})
-        products.append({
-            "asin": asin, "name": raw["name"], "Title": raw["name"], "Description": raw["full_description"],
-            "BulletPoints": bullets if isinstance(bullets, list) else [bullets],
-            "pricing": pricing, "Price": price_text, "Reviews": [], "Rating": "N.A.", "options": options,
-            "Attributes": entry["attributes"] if "attributes" in entry else ["DUMMY_ATTR"],
-            "instruction_text": entry.get("instruction"), "instruction_attributes": entry.get("instruction_attributes"),
-            "category": raw["category"], "query": raw["query"].lower().strip(),
-            "product_category": raw["product_category"],
-        })
+    for index, raw in enumerate(raw_products[:num_products] if num_products is not None else raw_products):
+        try:
+            product = _load_product(raw, attributes, seen)
+        except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
+            field_name = exc.args[0] if isinstance(exc, KeyError) else f"a malformed value ({exc})"
+            raise ValueError(f"product {index} (asin {raw.get('asin') if isinstance(raw, dict) else '?'!r}): "
+                             f"field {field_name}") from exc
+        if product is not None:
+            products.append(product)
     return products
+
+
+def _load_product(raw: dict, attributes: dict[str, dict], seen: set[str]) -> dict[str, Any] | None:
+    """One product as engine.py loads it; None for a skipped asin."""
+    asin = raw["asin"]
+    if asin == "nan" or len(asin) > 10 or asin in seen:
+        return None
+    seen.add(asin)
+    pricing, price_text = _price(raw.get("pricing"))
+    bullets = raw["small_description"]
+    options: dict[str, list[str]] = {}
+    for name, contents in (raw.get("customization_options") or {}).items():
+        if contents is None:
+            continue
+        options[name.lower()] = [c["value"].strip().replace("/", " | ").lower() for c in contents]
+    entry = attributes.get(asin, {})
+    return {
+        "asin": asin, "name": raw["name"], "Title": raw["name"], "Description": raw["full_description"],
+        "BulletPoints": bullets if isinstance(bullets, list) else [bullets],
+        "pricing": pricing, "Price": price_text, "Reviews": [], "Rating": "N.A.", "options": options,
+        "Attributes": entry["attributes"] if "attributes" in entry else ["DUMMY_ATTR"],
+        "instruction_text": entry.get("instruction"), "instruction_attributes": entry.get("instruction_attributes"),
+        "category": raw["category"], "query": raw["query"].lower().strip(),
+        "product_category": raw["product_category"],
+    }
 
 
 def product_prices(products: list[dict[str, Any]]) -> dict[str, float]:
@@ -157,8 +169,11 @@ def _read_json(path: Path) -> Any:
 def load_catalogue(folder: str | Path = DATA_DIR, num_products: int | None = None) -> Catalogue:
     """Load (once per folder) a catalogue folder; ``num_products`` keeps only the first N like AgentGym's cap."""
     root = Path(folder)
-    products = load_products(_read_json(root / "items_shuffle.json"), _read_json(root / "items_ins.json"),
-                             num_products)
+    try:
+        products = load_products(_read_json(root / "items_shuffle.json"), _read_json(root / "items_ins.json"),
+                                 num_products)
+    except ValueError as exc:
+        raise ValueError(f"{root / 'items_shuffle.json'}: {exc}") from exc
     prices = product_prices(products)
     by_title: dict[str, list[str]] = {}
     for p in products:
