@@ -7,4 +7,5 @@ COMMANDS: dict[str, str] = {
     "replay": "Replay a program on a trajectory split and print its metrics",
     "evaluate": "Evaluate programs (RQ1, RQ2, RQ3 and the planning proxy) into a results folder",
     "figures": "Draw the Pareto, horizon and round figures from a results folder",
+    "baseline": "Build one of the seed's baselines (PoE-World, WorldCoder, LLM-Direct) as a program to evaluate",
 }
