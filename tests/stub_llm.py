@@ -50,6 +50,11 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: str | None = None              # send this body verbatim (e.g. an HTML page) with status 200
+    message: dict[str, Any] | None = None  # the choice's message as given (content of any type, tool_calls...)
+    usage: Any = "auto"                 # "auto": counted; None: no usage field; anything else: sent as is
+    choices: list[Any] | None = None    # the choices list as given (e.g. [] for "no choices")
+    chunk_delay: float = 0.0            # streamed replies: seconds between chunks (a slow generator)
 
 
 class StubLLM:
@@ -62,6 +67,10 @@ class StubLLM:
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0       # requests being served right now
         self.max_in_flight = 0   # the most requests served at once
+        self.busy_at_arrival: list[int] = []  # requests still being served when each request arrived
+        self.cancelled = 0       # streamed replies the client hung up on before the end (server stopped early)
+        self.emulate_llama_cpp = False  # json_schema response_format -> 500; prompts over `context` words -> 400
+        self.context = 0         # with emulate_llama_cpp: context size in words (0 = unlimited)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -84,6 +93,7 @@ class StubLLM:
 
     def _enter(self) -> None:
         with self._lock:
+            self.busy_at_arrival.append(self.in_flight)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -100,6 +110,24 @@ class StubLLM:
         if self.default is not None:
             return Reply(content=self.default)
         return Reply(status=400, content="stub: no scripted reply left")
+
+    def _llama_cpp_quirk(self, body: dict[str, Any], prompt: str) -> Reply | None:
+        """llama.cpp server behaviours seen for real: json_schema response formats give HTTP 500 and a
+        prompt over the context gives a clean 400 (neither consumes a scripted reply)."""
+        if not self.emulate_llama_cpp:
+            return None
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            with self._lock:
+                self.calls += 1
+                self.requests.append(body)
+            return Reply(status=500, content="'json_schema' response format is not supported")
+        words = len(prompt.split()) + int(body.get("max_tokens") or 0)
+        if self.context and words > self.context:
+            with self._lock:
+                self.calls += 1
+                self.requests.append(body)
+            return Reply(status=400, content=f"Requested tokens ({words}) exceed context window of {self.context}")
+        return None
 
     def start(self) -> StubLLM:
         stub = self
@@ -135,7 +163,9 @@ class StubLLM:
                     self._send(404, {"error": {"message": f"no route {self.path}"}}, {})
                     return
                 body = json.loads(raw or b"{}")
-                reply = stub._next(body)
+                prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+                quirk = stub._llama_cpp_quirk(body, prompt)
+                reply = quirk or stub._next(body)
                 if reply.release is not None:
                     reply.release.wait(HOLD_LIMIT)
                 if reply.delay:
@@ -144,21 +174,73 @@ class StubLLM:
                     error = {"error": {"message": reply.content or f"stub error {reply.status}", "type": "stub"}}
                     self._send(reply.status, error, reply.headers)
                     return
-                prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-                usage = {
-                    "prompt_tokens": reply.prompt_tokens if reply.prompt_tokens is not None else len(prompt.split()),
-                    "completion_tokens": (reply.completion_tokens if reply.completion_tokens is not None
-                                          else len(reply.content.split())),
-                }
-                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                payload = {
-                    "id": f"chatcmpl-stub-{stub.calls}", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", "stub"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply.content}}],
-                    "usage": usage,
-                }
-                self._send(200, payload, reply.headers)
+                if reply.raw is not None:
+                    self._send_raw(reply.raw.encode("utf-8", "surrogatepass"), "text/html", reply.headers)
+                    return
+                usage: Any = reply.usage
+                if usage == "auto":
+                    usage = {
+                        "prompt_tokens": reply.prompt_tokens if reply.prompt_tokens is not None
+                        else len(prompt.split()),
+                        "completion_tokens": (reply.completion_tokens if reply.completion_tokens is not None
+                                              else len(reply.content.split())),
+                    }
+                    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                message = reply.message if reply.message is not None else {"role": "assistant",
+                                                                            "content": reply.content}
+                choices = reply.choices if reply.choices is not None else [
+                    {"index": 0, "finish_reason": "stop", "message": message}]
+                payload = {"id": f"chatcmpl-stub-{stub.calls}", "object": "chat.completion", "created": 0,
+                           "model": body.get("model", "stub"), "choices": choices}
+                if usage is not None:
+                    payload["usage"] = usage
+                if body.get("stream"):
+                    self._stream(payload, reply, body)
+                else:
+                    self._send(200, payload, reply.headers)
+
+            def _send_raw(self, data: bytes, ctype: str, headers: dict[str, str]) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _stream(self, payload: dict[str, Any], reply: Reply, body: dict[str, Any]) -> None:
+                """Server-sent events: the content a word at a time, then usage (if asked), then [DONE]."""
+                message = payload["choices"][0].get("message", {}) if payload["choices"] else {}
+                content = message.get("content")
+                pieces: list[Any] = [content] if not isinstance(content, str) else \
+                    [w for w in content.replace("\n", "\n\0").replace(" ", " \0").split("\0") if w]
+                extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+                events = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": piece, **extra}}]}
+                          for piece in pieces] or [{"choices": [{"index": 0, "delta": {"content": "", **extra}}]}]
+                events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if payload.get("usage") is not None and (body.get("stream_options") or {}).get("include_usage"):
+                    events.append({"choices": [], "usage": payload["usage"]})
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    for n, event in enumerate(events):
+                        if n and reply.chunk_delay:
+                            time.sleep(reply.chunk_delay)
+                        event.update({"id": payload["id"], "object": "chat.completion.chunk",
+                                      "model": payload["model"]})
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode("utf-8", "surrogatepass"))
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    with stub._lock:
+                        stub.cancelled += 1  # the client hung up: like llama.cpp, stop generating
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

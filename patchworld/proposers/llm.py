@@ -1,74 +1,74 @@
-"""The LLM proposer: any OpenAI-compatible chat server, through the ``openai`` client only.
+"""The LLM proposer: any OpenAI-compatible chat server, through :mod:`.llm_client` (the ``openai`` client).
 
 Configuration comes from arguments or the environment: model ``PATCHWORLD_LLM_MODEL``; base URL
 ``PATCHWORLD_LLM_BASE_URL`` or ``OPENAI_BASE_URL``; key ``PATCHWORLD_LLM_API_KEY`` or
-``OPENAI_API_KEY`` (a local server without auth gets a placeholder key, since the client refuses
-to start without one). :meth:`LLMProposer.configured` says whether a model is configured.
+``OPENAI_API_KEY`` (a local server without auth gets a placeholder key).
 
-Each request asks for ``n`` samples, one chat call each; every sample is cached on disk under a
-hash of the full request plus its index (:mod:`.llm_cache`), so a rerun replays the same
-proposals with zero HTTP calls. Token counts come from the server's ``usage``.
+A round asks for ``n`` samples, one chat call each (servers such as llama.cpp ignore ``n``).
+Every usable reply is cached on disk under a hash of the full request plus the sample index
+(:mod:`.llm_cache`), so a rerun replays the run with zero HTTP calls. Up to ``concurrency``
+samples are in flight at once (default 1: a CPU server serves one request at a time and
+queued requests only time out; raise it for hosted APIs). :meth:`LLMProposer.propose_iter`
+yields cached samples at once in sample order, then live ones as they arrive; each proposal
+carries ``extra["sample"]``, ``extra["attempts"]`` (every raw reply with the reason it was or
+was not usable), ``extra["format"]`` and ``extra["match"]``.
 
-Concurrency: the uncached samples of one request run at the same time in a small thread pool
-(``concurrency`` workers, default ``n``, never more than 8), so a round with 4 samples waits about
-one reply time, not four. :meth:`LLMProposer.propose_iter` yields each proposal as soon as its
-reply arrives (cached samples first, at once and in sample order, with no HTTP call; then live
-ones in arrival order); every proposal carries its sample index in ``extra["sample"]``.
-:meth:`LLMProposer.propose` returns the same proposals sorted by sample index. The HTTP-call and
-token counters are updated under a lock.
+Replies (:mod:`.llm_interpret`): SEARCH/REPLACE blocks, unified diffs, tolerated malformed
+shapes, or a whole module (which must load before it costs a replay). A reply that cannot be
+used is sent back once (``reask``) with the reason before it counts as malformed.
 
-Failure policy (documented contract):
-
-* 429, 5xx, 408/409, timeouts and connection errors are retried with exponential backoff
-  (our own loop; the client is built with ``max_retries=0``). If a sample still fails, it comes
-  back as a ``kind="error"`` proposal and the other samples proceed.
-* Other HTTP errors (400, 401, 404...) are configuration problems: :class:`LLMError` is raised.
-* A reply with neither SEARCH/REPLACE blocks nor a fenced Python module with a class is a
-  ``kind="malformed"`` proposal. After ``max_consecutive_malformed`` malformed replies in a row
-  (counted across requests) :class:`MalformedRepliesError` is raised, so a broken model or
-  prompt does not burn tokens silently.
-* "In a row" means in sample-index order, whatever order the replies arrive in: a sample is
-  counted only once every lower-index sample of its request has been counted (a malformed reply
-  adds one, a usable patch resets the count to 0, an ``"error"`` sample leaves it unchanged), so
-  the outcome does not depend on network timing. The error is raised by the iterator in place of
-  the proposal whose arrival completed the count; proposals yielded earlier stay yielded, and the
-  remaining queued samples are cancelled (calls already in flight finish in the background and
-  are cached).
+Faults end as outcomes (see the README's tables): a request that still fails after its retries
+is a ``kind="error"`` proposal; a round in which no sample got any reply, ``max_consecutive_malformed``
+malformed replies in a row (counted in sample order), or a spent budget set :attr:`LLMProposer.stopped`:
+the round finishes and is logged, and the next request raises that :class:`LLMError`. Fatal
+answers (401, 404, context overflow) raise :class:`LLMError` at once. The run folder stays resumable.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from patchworld.patches import Edit, Patch, patch_from_sources, source_hash
 from patchworld.proposers.base import Proposal, ProposalRequest
 from patchworld.proposers.llm_cache import LLMCache, default_cache_dir, request_key
+from patchworld.proposers.llm_client import (
+    Budget,
+    BudgetExhausted,
+    ChatClient,
+    ContextOverflow,
+    LLMError,
+    RequestFailed,
+    RetryBudget,
+)
+from patchworld.proposers.llm_edits import extract_module
+from patchworld.proposers.llm_interpret import Outcome, interpret, module_error
 from patchworld.proposers.llm_prompts import (
+    EDIT_FORMATS,
+    answer_format,
     contrastive_examples,
     env_description,
-    extract_module,
+    env_guidance,
+    failure_table,
     format_counterexamples,
     load_prompt,
-    parse_reply,
     render,
 )
+from patchworld.redact import redact
 
 if TYPE_CHECKING:
     from patchworld.data import Trajectory
 
-__all__ = ["LLMProposer", "LLMError", "MalformedRepliesError", "configured"]
+__all__ = ["LLMProposer", "LLMError", "MalformedRepliesError", "BudgetExhausted", "ContextOverflow", "configured",
+           "default_edit_format"]
 
-_PLACEHOLDER_KEY = "sk-no-key-needed"
 MAX_CONCURRENCY = 8  # samples of one request in flight at once, at most
-
-
-class LLMError(RuntimeError):
-    """The LLM server refused a request in a way retrying cannot fix (bad model name, auth...)."""
+_SMALL_MODEL = re.compile(r"(\b|[-_])(\d{2,3}m|0\.\d+b|1(\.\d)?b|2b|3b|smol|tiny)(\b|[-_.])", re.IGNORECASE)
 
 
 class MalformedRepliesError(LLMError):
@@ -90,253 +90,295 @@ def configured() -> bool:
     )
 
 
+def default_edit_format(model: str) -> str:
+    """``whole`` for small models (they paraphrase SEARCH blocks), ``search_replace`` otherwise."""
+    return "whole" if _SMALL_MODEL.search(model or "") else "search_replace"
+
+
 class LLMProposer:
     """Patch proposals (and initial programs) from an OpenAI-compatible chat model."""
 
     name = "llm"
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
-                 cache_dir: str | os.PathLike[str] | None = None, temperature: float = 0.8, max_tokens: int = 4096,
-                 timeout: float = 120.0, max_retries: int = 5, backoff: float = 1.0, max_backoff: float = 30.0,
-                 max_consecutive_malformed: int = 3, n_examples: int = 24, use_cache: bool = True,
+                 cache_dir: str | os.PathLike[str] | None = None, temperature: float = 0.8,
+                 initial_temperature: float = 0.2, max_tokens: int = 4096, timeout: float = 900.0,
+                 max_retries: int = 3, round_retries: int = 8, backoff: float = 2.0, max_backoff: float = 60.0,
+                 max_consecutive_malformed: int = 8, n_examples: int = 24, use_cache: bool = True,
                  prompt_dir: str | os.PathLike[str] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 concurrency: int | None = None):
+                 concurrency: int | None = 1, edit_format: str = "auto", reask: int = 1, initial_retries: int = 5,
+                 stream: bool = True, grammar: bool = False, max_calls: int | None = None,
+                 max_total_tokens: int | None = None, price_in: float | None = None, price_out: float | None = None,
+                 load_check: bool = True):
         if concurrency is not None and concurrency < 1:
             raise ValueError(f"LLMProposer concurrency must be >= 1 (or None for n), got {concurrency}")
         self.model = model or _env("PATCHWORLD_LLM_MODEL")
         if not self.model:
             raise LLMError("no LLM model configured: pass model= or set PATCHWORLD_LLM_MODEL")
+        fmt = default_edit_format(self.model) if edit_format == "auto" else edit_format
+        if fmt not in EDIT_FORMATS:
+            raise ValueError(f"unknown edit format {edit_format!r}: expected auto or one of {', '.join(EDIT_FORMATS)}")
         self.base_url = base_url or _env("PATCHWORLD_LLM_BASE_URL", "OPENAI_BASE_URL")
-        self._api_key = api_key or _env("PATCHWORLD_LLM_API_KEY", "OPENAI_API_KEY") or _PLACEHOLDER_KEY
+        api_key = api_key or _env("PATCHWORLD_LLM_API_KEY", "OPENAI_API_KEY")
         self.cache_dir = str(cache_dir or default_cache_dir()) if use_cache else None
         self.temperature = temperature
+        self.initial_temperature = initial_temperature
         self.max_tokens = max_tokens
         self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.round_retries = round_retries
         self.max_consecutive_malformed = max_consecutive_malformed
         self.n_examples = n_examples
         self.prompt_dir = str(prompt_dir) if prompt_dir else None
-        self._sleep = sleep
-        self.concurrency = concurrency  # samples in flight per request: None = n; capped at MAX_CONCURRENCY
-        self._lock = threading.Lock()   # guards the counters below (updated from pool threads)
+        self.concurrency = concurrency
+        self.edit_format = fmt
+        self.reask = reask
+        self.initial_retries = initial_retries
+        self.stream = stream
+        self.grammar = grammar
+        self.max_calls = max_calls
+        self.max_total_tokens = max_total_tokens
+        self.price_in = price_in
+        self.price_out = price_out
+        self.load_check = load_check
+        extra = {"grammar": load_prompt("search_replace.gbnf", self.prompt_dir)} \
+            if grammar and fmt == "search_replace" else None
+        self.client = ChatClient(self.model, self.base_url, api_key, timeout=timeout, max_retries=max_retries,
+                                 backoff=backoff, max_backoff=max_backoff, stream=stream,
+                                 budget=Budget(max_calls, max_total_tokens), sleep=sleep, extra_body=extra)
         self._cache = LLMCache(self.cache_dir)
-        self._client: Any = None
-        self.http_calls = 0          # HTTP attempts actually made (retries included)
-        self.prompt_tokens = 0       # tokens of live (uncached) calls
-        self.completion_tokens = 0
+        self._lock = threading.Lock()
         self.malformed_streak = 0
-        # build the client now: importing openai and its chat resource takes ~1 s on a cold start,
-        # which would otherwise land inside the first round's wall time
-        self._get_client().chat.completions  # noqa: B018 (loads the lazily imported resource)
+        self.stopped: LLMError | None = None   # set when the run must stop after the current round
+        self.client.client().chat.completions  # noqa: B018 (build the client now, not inside round 1's time)
 
     @classmethod
     def configured(cls) -> bool:
         """Whether the environment configures an LLM (see :func:`configured`)."""
         return configured()
 
-    # -- transport ----------------------------------------------------------------------------------
-    def _get_client(self) -> Any:
-        with self._lock:  # one client (thread-safe, one connection pool) shared by the sample threads
-            if self._client is None:
-                import openai
+    # -- counters -----------------------------------------------------------------------------------
+    @property
+    def stats(self) -> Any:
+        """Calls, retries, tokens and cache hits so far (:class:`~.llm_client.Stats`)."""
+        return self.client.stats
 
-                self._client = openai.OpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0,
-                                             timeout=self.timeout)
-            return self._client
+    @property
+    def http_calls(self) -> int:
+        return self.client.stats.calls
 
-    def _call(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One chat completion with our retry loop; returns {content, prompt_tokens, completion_tokens}."""
-        import openai
+    @property
+    def prompt_tokens(self) -> int:
+        return self.client.stats.prompt_tokens
 
-        client = self._get_client()
-        last: Exception | None = None
-        for attempt in range(self.max_retries + 1):
-            with self._lock:
-                self.http_calls += 1
-            try:
-                resp = client.chat.completions.create(**body, timeout=self.timeout)
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError) as exc:
-                last = exc
-            except openai.APIStatusError as exc:
-                if exc.status_code not in (408, 409):
-                    raise LLMError(f"LLM server at {self.base_url or 'api.openai.com'} refused the request "
-                                   f"(HTTP {exc.status_code}): {exc.message}") from exc
-                last = exc
-            else:
-                usage = getattr(resp, "usage", None)
-                content = resp.choices[0].message.content if resp.choices else ""
-                return {"content": content or "", "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-                        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0)}
-            if attempt < self.max_retries:
-                self._sleep(self._delay(attempt, last))
-        raise TimeoutError(f"LLM request failed after {self.max_retries + 1} attempts: {type(last).__name__}: {last}")
+    @property
+    def completion_tokens(self) -> int:
+        return self.client.stats.completion_tokens
 
-    def _delay(self, attempt: int, exc: Exception | None) -> float:
-        delay = self.backoff * (2**attempt)
-        response = getattr(exc, "response", None)
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after:
-            try:
-                delay = max(delay, float(retry_after))
-            except ValueError:
-                pass
-        return min(delay, self.max_backoff)
+    def usage_line(self) -> str:
+        """One line: calls, tokens, cache hits and the cost when a price is configured."""
+        return self.client.stats.line(self.price_in, self.price_out)
 
-    def _body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        return {"model": self.model, "messages": messages, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
-
-    def _fetch(self, body: dict[str, Any], sample: int) -> dict[str, Any]:
-        """One live call for a sample: count its tokens, cache it; safe to run in a pool thread."""
-        record = self._call(body)
-        with self._lock:
-            self.prompt_tokens += record["prompt_tokens"]
-            self.completion_tokens += record["completion_tokens"]
-        self._cache.put(request_key(body, sample), {**record, "model": self.model, "sample": sample})
-        return record
-
-    def _fetch_safe(self, body: dict[str, Any], sample: int) -> tuple[dict[str, Any] | None, str]:
-        """:meth:`_fetch`, with exhausted retries as ``(None, message)``; :class:`LLMError` propagates."""
-        try:
-            return self._fetch(body, sample), ""
-        except TimeoutError as exc:
-            return None, str(exc)
-
-    def _complete(self, messages: list[dict[str, str]], sample: int) -> tuple[dict[str, Any], bool]:
-        """A reply record for one sample, from the cache or the server; (record, cached)."""
-        body = self._body(messages)
-        record = self._cache.get(request_key(body, sample))
-        if record is not None:
-            return record, True
-        return self._fetch(body, sample), False
-
+    # -- prompts ------------------------------------------------------------------------------------
     def _messages(self, prompt: str) -> list[dict[str, str]]:
         return [{"role": "system", "content": load_prompt("system", self.prompt_dir).strip()},
-                {"role": "user", "content": prompt}]
+                {"role": "user", "content": redact(prompt)}]
 
-    # -- proposals ----------------------------------------------------------------------------------
     def patch_prompt(self, request: ProposalRequest) -> str:
         """The rendered patch prompt for a request (also useful to show in a notebook)."""
+        failures = getattr(request, "replay", None) or request.counterexamples
         return render(load_prompt("patch", self.prompt_dir), env=request.env,
-                      description=env_description(request.env), program=request.program.source.rstrip("\n"),
-                      program_hash=request.program.hash,
+                      description=env_description(request.env), guidance=env_guidance(request.env, self.prompt_dir),
+                      program=request.program.source.rstrip("\n"), program_hash=request.program.hash,
+                      failure_table=failure_table(failures), format=answer_format(self.edit_format, self.prompt_dir),
                       counterexamples=format_counterexamples(request.counterexamples))
 
     def initial_prompt(self, env: str, train: Sequence[Trajectory], seed: int = 0) -> str:
         """The rendered initial-program prompt."""
         return render(load_prompt("initial_program", self.prompt_dir), env=env, description=env_description(env),
+                      guidance=env_guidance(env, self.prompt_dir),
                       examples=contrastive_examples(train, k=self.n_examples, seed=seed))
 
-    def _sample(self, prompt: str, sample: int) -> tuple[dict[str, Any] | None, bool, str]:
-        try:
-            record, cached = self._complete(self._messages(prompt), sample)
-        except TimeoutError as exc:
-            return None, False, str(exc)
-        return record, cached, ""
+    # -- one reply ----------------------------------------------------------------------------------
+    def _reply(self, body: dict[str, Any], sample: int, retries: RetryBudget) -> tuple[dict[str, Any], bool]:
+        """(record, cached) for one sample of ``body``: from the cache, else one live call (then cached)."""
+        key = request_key(body, sample)
+        record = self._cache.get(key)
+        if record is not None:
+            with self._lock:
+                self.client.stats.cache_hits += 1
+            return record, True
+        reply = self.client.complete(body, retries)
+        record = {"content": redact(reply.content), "prompt_tokens": reply.prompt_tokens,
+                  "completion_tokens": reply.completion_tokens, "model": self.model, "server_model": reply.model,
+                  "finish_reason": reply.finish_reason, "notes": reply.notes, "sample": sample}
+        self._cache.put(key, record)
+        return record, False
 
-    def _malformed(self, proposal: Proposal) -> Proposal:
-        """Count one proposal in the consecutive-malformed streak (callers go in sample-index order)."""
-        with self._lock:
-            if proposal.kind == "malformed":
-                self.malformed_streak += 1
-                if self.malformed_streak >= self.max_consecutive_malformed:
-                    raise MalformedRepliesError(
-                        f"{self.malformed_streak} consecutive malformed LLM replies (last: {proposal.error}); "
-                        f"model {self.model!r} does not follow the SEARCH/REPLACE format")
-            elif proposal.kind in ("search_replace", "whole_module"):
-                self.malformed_streak = 0
-        return proposal
+    def _followup(self, body: dict[str, Any], reply: str, text: str, temperature: float) -> dict[str, Any]:
+        messages = [*body["messages"], {"role": "assistant", "content": reply}, {"role": "user", "content": text}]
+        return self.client.body(messages, self.max_tokens, temperature) | \
+            {k: v for k, v in body.items() if k not in ("model", "messages", "temperature", "max_tokens")}
 
+    def _sample(self, parent: Any, prompt: str, body: dict[str, Any], sample: int, ids: tuple[str, ...],
+                retries: RetryBudget) -> Proposal:
+        """One sample: its reply, one re-ask with the reason when unusable, and the proposal."""
+        attempts: list[dict[str, Any]] = []
+        outcome: Outcome | None = None
+        error = ""
+        for turn in range(1 + max(0, self.reask)):
+            try:
+                record, cached = self._reply(body, sample, retries)
+            except RequestFailed as exc:
+                error = str(exc)
+                break
+            outcome = interpret(parent.source, record["content"], self.load_check)
+            attempts.append({"response": record["content"], "cached": cached, "format": outcome.format,
+                             "usable": outcome.ok, "reason": outcome.reason, "repairs": outcome.repairs,
+                             "prompt_tokens": int(record.get("prompt_tokens") or 0),
+                             "completion_tokens": int(record.get("completion_tokens") or 0)})
+            if outcome.ok or turn == self.reask:
+                break
+            hint = load_prompt("reask", self.prompt_dir)
+            body = self._followup(body, record["content"], render(hint, error=outcome.reason, format_hint=(
+                "Copy SEARCH lines exactly from the program." if self.edit_format != "whole" else
+                "Send the complete module.")), self.temperature)
+        common = {"prompt": redact(prompt), "response": _responses(attempts),
+                  "prompt_tokens": sum(a["prompt_tokens"] for a in attempts),
+                  "completion_tokens": sum(a["completion_tokens"] for a in attempts),
+                  "cached": bool(attempts) and all(a["cached"] for a in attempts),
+                  "extra": {"sample": sample, "attempts": attempts}}
+        if outcome is None:
+            return Proposal(None, "error", error=error, **common)
+        common["extra"].update(format=outcome.format, match=outcome.tiers)
+        if not outcome.ok:
+            reason = outcome.reason + (f" (re-ask failed: {error})" if error else "")
+            return Proposal(None, "malformed", error=reason, **common)
+        origin = "llm" if outcome.format == "search_replace" else f"llm:{outcome.format}"
+        patch = patch_from_sources(parent, outcome.child, origin=origin, note=outcome.note, counterexample_ids=ids)
+        return Proposal(patch, outcome.kind, **common)
+
+    # -- rounds -------------------------------------------------------------------------------------
     def workers(self, n: int) -> int:
         """How many samples of an ``n``-sample request are in flight at once."""
         return max(1, min(n, self.concurrency or n, MAX_CONCURRENCY))
 
     def propose(self, request: ProposalRequest) -> list[Proposal]:
-        """``request.n`` proposals in sample-index order (samples run concurrently; see :meth:`propose_iter`)."""
+        """``request.n`` proposals in sample-index order (see :meth:`propose_iter`)."""
         return sorted(self.propose_iter(request), key=lambda p: p.extra["sample"])
 
+    def _count(self, proposal: Proposal) -> None:
+        """Count one proposal in the consecutive-malformed streak (callers go in sample-index order)."""
+        if proposal.kind == "malformed":
+            self.malformed_streak += 1
+            limit = self.max_consecutive_malformed
+            if limit and self.malformed_streak >= limit and self.stopped is None:
+                self.stopped = MalformedRepliesError(
+                    f"{self.malformed_streak} consecutive malformed LLM replies (last: {proposal.error[:160]}); model "
+                    f"{self.model!r} does not follow the {self.edit_format} format: try --llm-edit-format or a "
+                    "stronger model, or raise --llm-max-malformed")
+        elif proposal.kind in ("search_replace", "whole_module"):
+            self.malformed_streak = 0
+
     def propose_iter(self, request: ProposalRequest) -> Iterator[Proposal]:
-        """Yield ``request.n`` proposals, each as soon as it is ready: cached samples at once (sample
-        order, no HTTP call), then live samples in reply-arrival order, up to :meth:`workers` in flight.
-        ``extra["sample"]`` holds each proposal's sample index. Raises :class:`MalformedRepliesError`
-        (see the module docstring for how the streak is counted) and :class:`LLMError`."""
+        """Yield ``request.n`` proposals, each as soon as it is ready (cached ones first, in sample order).
+
+        Raises :class:`LLMError` for fatal answers, and at the start when an earlier round set
+        :attr:`stopped` (malformed limit, no replies, budget)."""
+        if self.stopped is not None:
+            raise self.stopped
         prompt = self.patch_prompt(request)
         ids = tuple(getattr(cx, "id", "") for cx in request.counterexamples)
-        body = self._body(self._messages(prompt))
-        hits: dict[int, dict[str, Any]] = {}
-        for sample in range(request.n):
-            record = self._cache.get(request_key(body, sample))
-            if record is not None:
-                hits[sample] = record
+        body = self.client.body(self._messages(prompt), self.max_tokens, self.temperature)
+        retries = RetryBudget(self.round_retries)
+        hits = [s for s in range(request.n) if self._cache.get(request_key(body, s)) is not None]
         misses = [s for s in range(request.n) if s not in hits]
-        pending: dict[int, Proposal] = {}   # known results not yet counted in the streak
-        counted = 0                          # samples 0..counted-1 are counted
+        if misses:
+            try:
+                self.client.budget.check(self.client.stats)
+            except BudgetExhausted as exc:
+                self.stopped = exc
+                raise
+        pending: dict[int, Proposal] = {}
+        counted = 0
 
         def settle(sample: int, proposal: Proposal) -> Proposal:
             nonlocal counted
             pending[sample] = proposal
             while counted in pending:
-                self._malformed(pending.pop(counted))
+                self._count(pending.pop(counted))
                 counted += 1
             return proposal
 
-        pool = None
-        if misses:
-            self._get_client()  # build the shared client before the threads start
-            pool = ThreadPoolExecutor(max_workers=self.workers(len(misses)), thread_name_prefix="llm-sample")
+        pool = ThreadPoolExecutor(self.workers(len(misses)), thread_name_prefix="llm-sample") if misses else None
+        got_reply, last_error = bool(hits), ""
         try:
-            futures: dict[Future, int] = {pool.submit(self._fetch_safe, body, s): s for s in misses} if pool else {}
-            for sample, record in hits.items():
-                yield settle(sample, self._proposal(request.program, record, True, prompt, ids, sample))
+            futures: dict[Future, int] = {pool.submit(self._sample, request.program, prompt, body, s, ids, retries): s
+                                          for s in misses} if pool else {}
+            for sample in hits:
+                yield settle(sample, self._sample(request.program, prompt, body, sample, ids, retries))
             for future in as_completed(futures):
                 sample = futures[future]
-                record, error = future.result()
-                if record is None:
-                    proposal = Proposal(None, "error", prompt=prompt, error=error, extra={"sample": sample})
-                else:
-                    proposal = self._proposal(request.program, record, False, prompt, ids, sample)
+                try:
+                    proposal = future.result()
+                except CancelledError:
+                    proposal = Proposal(None, "error", prompt=prompt, error=f"not asked: {self.stopped}",
+                                        extra={"sample": sample})
+                except BudgetExhausted as exc:
+                    self.stopped = self.stopped or exc
+                    proposal = Proposal(None, "error", prompt=prompt, error=f"not asked: {exc}", extra={"sample": sample})
+                got_reply = got_reply or proposal.kind != "error"
+                last_error = proposal.error if proposal.kind == "error" else last_error
                 yield settle(sample, proposal)
+                if self.stopped is not None and pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
         finally:
             if pool is not None:  # on an early stop: drop queued samples, let in-flight calls finish alone
                 pool.shutdown(wait=False, cancel_futures=True)
+        if misses and not got_reply and self.stopped is None:
+            self.stopped = LLMError(f"no reply in a whole round: {last_error}; check that the server is running "
+                                    "and answers within --llm-timeout")
 
-    def _proposal(self, program: Any, record: dict[str, Any], cached: bool, prompt: str, ids: tuple[str, ...],
-                  sample: int) -> Proposal:
-        proposal = self._to_proposal(program, record, cached, prompt, ids)
-        proposal.extra["sample"] = sample
-        return proposal
-
-    def _to_proposal(self, program: Any, record: dict[str, Any], cached: bool, prompt: str,
-                     ids: tuple[str, ...]) -> Proposal:
-        text = record["content"]
-        common = {"prompt": prompt, "response": text, "prompt_tokens": record["prompt_tokens"],
-                  "completion_tokens": record["completion_tokens"], "cached": cached}
-        parsed = parse_reply(text)
-        if parsed.edits:
-            patch = Patch(program.hash, tuple(parsed.edits), ids, "llm", parsed.note)
-            return Proposal(patch, "search_replace", **common)
-        if parsed.module is not None:
-            if parsed.module == program.source:
-                return Proposal(None, "malformed", error="the reply repeats the current program unchanged", **common)
-            patch = patch_from_sources(program, parsed.module, origin="llm:whole_module", note=parsed.note,
-                                       counterexample_ids=ids)
-            return Proposal(patch, "whole_module", **common)
-        return Proposal(None, "malformed", error=parsed.error, **common)
-
+    # -- the first program --------------------------------------------------------------------------
     def initial_program(self, env: str, train: Sequence[Trajectory], seed: int = 0) -> Proposal:
-        """A first program as a patch against the empty program ``""`` (kind ``"whole_module"``)."""
+        """A first program (a patch against the empty program ``""``); a module that does not load is sent
+        back with its error up to ``initial_retries`` times."""
         prompt = self.initial_prompt(env, train, seed)
-        record, cached, error = self._sample(prompt, 0)
-        if record is None:
-            return Proposal(None, "error", prompt=prompt, error=error)
-        text = record["content"]
-        common = {"prompt": prompt, "response": text, "prompt_tokens": record["prompt_tokens"],
-                  "completion_tokens": record["completion_tokens"], "cached": cached}
-        module = extract_module(text)
-        if module is None:
-            return Proposal(None, "malformed", error="no fenced Python module with a class in the reply", **common)
+        body = self.client.body(self._messages(prompt), self.max_tokens, self.initial_temperature)
+        retries = RetryBudget(self.round_retries + self.initial_retries)
+        attempts: list[dict[str, Any]] = []
+        problem = ""
+        for _ in range(1 + max(0, self.initial_retries)):
+            try:
+                record, cached = self._reply(body, 0, retries)
+            except RequestFailed as exc:
+                return Proposal(None, "error", prompt=redact(prompt), error=str(exc), extra={"attempts": attempts})
+            module = extract_module(record["content"])
+            problem = "no fenced Python module with a class in the reply" if module is None else \
+                module_error(module, self.load_check)
+            attempts.append({"response": record["content"], "cached": cached, "usable": not problem,
+                             "reason": problem, "prompt_tokens": int(record.get("prompt_tokens") or 0),
+                             "completion_tokens": int(record.get("completion_tokens") or 0)})
+            if not problem:
+                break
+            body = self._followup(body, record["content"], render(load_prompt("initial_retry", self.prompt_dir),
+                                                                  error=problem), self.initial_temperature)
+        common = {"prompt": redact(prompt), "response": _responses(attempts),
+                  "prompt_tokens": sum(a["prompt_tokens"] for a in attempts),
+                  "completion_tokens": sum(a["completion_tokens"] for a in attempts),
+                  "cached": all(a["cached"] for a in attempts), "extra": {"attempts": attempts}}
+        if problem:
+            return Proposal(None, "malformed", error=f"{len(attempts)} attempts, last: {problem}", **common)
         patch = Patch(source_hash(""), (Edit("", module),), (), "llm:initial", f"initial program for {env}")
         return Proposal(patch, "whole_module", **common)
+
+
+def _responses(attempts: list[dict[str, Any]]) -> str:
+    """Every raw reply of a sample, each followed by why it was (not) usable, for response.txt."""
+    if len(attempts) == 1:   # the reason of an unusable reply is the proposal's error
+        return attempts[0]["response"]
+    parts = []
+    for n, a in enumerate(attempts, 1):
+        verdict = "usable" if a["usable"] else f"not usable: {a['reason']}"
+        parts.append(f"{a['response']}\n\n----- reply {n} of {len(attempts)}: {verdict} -----")
+    return "\n\n".join(parts)

@@ -5,6 +5,11 @@ plus the sample index: the ``n`` samples of one request are distinct entries, an
 request asked again returns the same ``n`` replies in the same order. One JSON file per
 entry (``<dir>/<key[:2]>/<key>.json``), written atomically, so concurrent workers (processes or
 threads) and a killed run never leave a half-written entry.
+
+Only usable answers are stored: a record without text (an empty reply, a server glitch) is
+refused, so a rerun asks again instead of replaying the glitch forever. Records are written as
+ASCII JSON after :func:`patchworld.redact.redact`, so any text (lone surrogates included) can be
+stored and no configured key lands on disk; a failed write removes its temporary file.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
+
+from patchworld.redact import redact
 
 __all__ = ["LLMCache", "request_key", "default_cache_dir"]
 
@@ -53,15 +60,28 @@ class LLMCache:
         except (OSError, ValueError):
             self.misses += 1
             return None
+        if not isinstance(record, dict) or not isinstance(record.get("content"), str) or not record["content"].strip():
+            self.misses += 1   # an entry written by an older version for an empty reply: ask again
+            return None
         self.hits += 1
         return record
 
-    def put(self, key: str, record: dict[str, Any]) -> None:
-        """Store a record atomically (temp file + rename)."""
+    def put(self, key: str, record: dict[str, Any]) -> bool:
+        """Store a record atomically (temp file + rename); False (nothing stored) for a record without text
+        or when the disk refuses the write."""
         if self.directory is None:
-            return
+            return False
+        content = record.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return False
+        record = {k: redact(v) if isinstance(v, str) else v for k, v in record.items()}
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # unique per writer thread
-        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(record, ensure_ascii=True, indent=1), encoding="ascii")
+            os.replace(tmp, path)
+        except (OSError, ValueError):
+            tmp.unlink(missing_ok=True)
+            return False
+        return True

@@ -1,8 +1,12 @@
-"""Prompt rendering and reply parsing for :mod:`patchworld.proposers.llm`.
+"""Prompt rendering for :mod:`patchworld.proposers.llm` (reply parsing lives in :mod:`.llm_edits`).
 
 Prompts are Markdown files in ``patchworld/prompts/`` with ``{{name}}`` placeholders (double
-braces, so code in a prompt needs no escaping). Replies are parsed into SEARCH/REPLACE edits;
-a fenced Python module is accepted as a fallback ("whole module").
+braces, so code in a prompt needs no escaping): ``patch.md``, ``initial_program.md``,
+``reask.md``, ``initial_retry.md``, ``system.md``, one answer format per edit format
+(``format_<name>.md``, with a worked example) and per-environment rules for a programmer in
+``envs/<env>.md`` (what is latent, the observation format, what not to invent). Patch prompts
+also carry a frequency table of the failures (error kind x action type) beside the chosen
+counterexamples.
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchworld.patches import Edit
+from patchworld.proposers.llm_edits import Parsed, extract_module, parse_reply, parse_search_replace
 
 __all__ = ["PROMPT_DIR", "load_prompt", "render", "contrastive_examples", "format_counterexamples",
-           "parse_search_replace", "extract_module", "Parsed", "parse_reply", "env_description"]
+           "parse_search_replace", "extract_module", "Parsed", "parse_reply", "env_description", "env_guidance",
+           "failure_table", "answer_format", "EDIT_FORMATS", "ENVS_WITH_GUIDANCE"]
+
+EDIT_FORMATS = ("search_replace", "udiff", "whole")
+"""Answer formats a prompt can ask for (``format_<name>.md``); any reply format is parsed whatever was asked."""
+ENVS_WITH_GUIDANCE = ("maze", "wordle", "textcraft", "babyai", "sciworld", "alfworld", "webshop")
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "prompts"
 _ERRORISH = re.compile(r"\b(invalid|error|cannot|can't|could not|not |nothing|unknown|fail)", re.IGNORECASE)
@@ -25,8 +33,8 @@ _TIER = {"load_error": 0, "exception": 1, "step_timeout": 1, "timeout": 1, "empt
 
 
 def load_prompt(name: str, prompt_dir: str | Path | None = None) -> str:
-    """The text of ``<prompt_dir>/<name>.md`` (the package's prompts by default)."""
-    path = Path(prompt_dir or PROMPT_DIR) / f"{name}.md"
+    """The text of ``<prompt_dir>/<name>.md`` (or ``<name>`` when it has a suffix; the package's prompts by default)."""
+    path = Path(prompt_dir or PROMPT_DIR) / (name if "." in name else f"{name}.md")
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -113,65 +121,39 @@ def format_counterexamples(counterexamples: Sequence[Any], clip: int = 1500) -> 
     return "\n\n".join(blocks) if blocks else "(none)"
 
 
-_OPEN = re.compile(r"^\s*<{5,}\s*SEARCH\s*$")
-_MID = re.compile(r"^\s*={5,}\s*$")
-_CLOSE = re.compile(r"^\s*>{5,}\s*REPLACE\s*$")
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+def env_guidance(env: str, prompt_dir: str | Path | None = None) -> str:
+    """The env's rules for a programmer (``envs/<env>.md``); a generic note for an env without one."""
+    path = Path(prompt_dir or PROMPT_DIR) / "envs" / f"{env}.md"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ("- No rules are written for this environment: infer the observation templates from the examples, "
+                "keep hidden state in the belief, and do not invent text the examples never show.")
 
 
-def parse_search_replace(text: str) -> list[Edit]:
-    """All complete SEARCH/REPLACE blocks in a reply, in order (inside code fences or not)."""
-    edits: list[Edit] = []
-    state, search, replace = "out", [], []
-    for line in text.splitlines(keepends=True):
-        bare = line.rstrip("\r\n")
-        if state == "out" and _OPEN.match(bare):
-            state, search, replace = "search", [], []
-        elif state == "search" and _MID.match(bare):
-            state = "replace"
-        elif state == "search" and _OPEN.match(bare):
-            search = []  # a stray second opener: restart the block
-        elif state == "replace" and _CLOSE.match(bare):
-            edits.append(Edit("".join(search), "".join(replace)))
-            state = "out"
-        elif state == "search":
-            search.append(line)
-        elif state == "replace":
-            replace.append(line)
-    return edits
+def answer_format(name: str, prompt_dir: str | Path | None = None) -> str:
+    """The answer-format section for edit format ``name`` (one of :data:`EDIT_FORMATS`)."""
+    if name not in EDIT_FORMATS:
+        raise ValueError(f"unknown edit format {name!r}: expected one of {', '.join(EDIT_FORMATS)}")
+    return load_prompt(f"format_{name}", prompt_dir).strip()
 
 
-def extract_module(text: str) -> str | None:
-    """The largest fenced Python block that defines a class (a whole-module reply), else None."""
-    blocks = [b for b in _FENCE.findall(text) if re.search(r"^class\s+\w+", b, re.MULTILINE)]
-    if not blocks:
-        return None
-    return max(blocks, key=len).rstrip() + "\n"
+def failure_table(source: Any, limit: int = 12) -> str:
+    """Failures counted by (error kind, action type) as a Markdown table, most frequent first.
 
-
-@dataclass
-class Parsed:
-    """What a reply held: edits, or a whole module, or neither (``error`` says why)."""
-
-    edits: list[Edit]
-    module: str | None
-    note: str
-    error: str = ""
-
-
-def parse_reply(text: str) -> Parsed:
-    """Parse one reply: SEARCH/REPLACE blocks first, a whole module as the fallback."""
-    note = next((ln.strip()[:160] for ln in text.splitlines()
-                 if ln.strip() and not ln.lstrip().startswith(("<<<<<", "```", "=====", ">>>>>"))), "")
-    edits = parse_search_replace(text)
-    if edits:
-        empty = [i + 1 for i, e in enumerate(edits) if not e.search.strip()]
-        if empty:
-            return Parsed([], None, note, f"SEARCH block {empty[0]} is empty")
-        return Parsed(edits, None, note)
-    module = extract_module(text)
-    if module is not None:
-        return Parsed([], module, note)
-    if not text.strip():
-        return Parsed([], None, note, "empty reply")
-    return Parsed([], None, note, "no SEARCH/REPLACE block and no fenced Python module with a class")
+    ``source`` is a replay (anything with ``counterexamples()``) or a sequence of counterexamples.
+    """
+    items = source.counterexamples() if hasattr(source, "counterexamples") else list(source or ())
+    counts: dict[tuple[str, str], int] = {}
+    for cx in items:
+        words = str(getattr(cx, "action", "")).split()
+        key = (str(getattr(cx, "error_kind", "") or "?"), words[0].lower() if words else "(empty)")
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return "(no failures)"
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = ["| error kind | action type | count |", "| --- | --- | --- |"]
+    lines += [f"| {kind} | {action} | {n} |" for (kind, action), n in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"| (other) | ({len(rows) - limit} more groups) | {sum(n for _, n in rows[limit:])} |")
+    return "\n".join(lines)
