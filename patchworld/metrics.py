@@ -16,6 +16,15 @@ All four follow the PatchWorld reference evaluator so numbers are comparable:
 * **coverage**: a prediction counts as covered when it is non-empty after stripping and
   contains none of the markers "traceback", "exception", "error:" (case-insensitive).
 
+The reference's *headline* numbers average differently from the workbench's (which average
+over every transition, failures scoring 0); :func:`reference_metrics` reproduces them exactly:
+``token_f1_ref`` / ``bleu4_ref`` are means over the **covered** transitions only (a transition
+whose prediction is covered counts whatever happened to its belief afterwards, e.g. a
+``correct_belief`` that raised), ``coverage_ref`` = covered / all, and
+``token_f1_post_correction`` = mean token F1 of the readout *after* correcting with the true
+observation, over the transitions where that readout is covered; all rounded to 4 places as
+the reference's ``compute_observation_fit`` does.
+
 Stdlib only: the sandbox worker and notebooks import this cheaply.
 """
 
@@ -23,9 +32,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
-__all__ = ["exact_match", "token_f1", "bleu4", "is_covered", "BLEU_EPSILON"]
+__all__ = ["exact_match", "token_f1", "bleu4", "is_covered", "reference_metrics", "BLEU_EPSILON"]
 
 BLEU_EPSILON = 0.1
 """Smoothing constant of method 1 (NLTK's default ``epsilon``)."""
@@ -127,3 +138,27 @@ def is_covered(predicted: str) -> bool:
         return False
     low = predicted.lower()
     return not any(marker in low for marker in _ERROR_MARKERS)
+
+
+def _mean_covered(predicted: Sequence[str], true: Sequence[str], metric: Callable[[str, str], float]) -> tuple:
+    covered = [(p, t) for p, t in zip(predicted, true, strict=True) if is_covered(p)]
+    return (sum(metric(p, t) for p, t in covered) / len(covered) if covered else 0.0), len(covered)
+
+
+def reference_metrics(steps: Any) -> dict[str, float | None]:
+    """The reference's ``mean_token_f1``, ``mean_bleu4``, ``coverage`` and ``mean_token_f1_post_correction``.
+
+    ``steps``: a replay steps frame or a dict of columns, with ``predicted`` (the readout, "" where
+    ``predict_belief`` or ``readout_observation`` raised, as the reference records it) and ``true``;
+    an optional ``post_predicted`` column (the readout after ``correct_belief`` with the true
+    observation) gives ``token_f1_post_correction``, else it is None. See the module docstring.
+    """
+    predicted, true = [str(v) for v in steps["predicted"]], [str(v) for v in steps["true"]]
+    names = steps.columns if hasattr(steps, "columns") else list(steps)
+    f1, n_cov = _mean_covered(predicted, true, token_f1)
+    bleu, _ = _mean_covered(predicted, true, bleu4)
+    post = None
+    if "post_predicted" in names:
+        post = round(_mean_covered(["" if v is None else str(v) for v in steps["post_predicted"]], true, token_f1)[0], 4)
+    return {"token_f1_ref": round(f1, 4), "bleu4_ref": round(bleu, 4),
+            "coverage_ref": round(n_cov / len(true), 4) if true else 0.0, "token_f1_post_correction": post}

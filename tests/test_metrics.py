@@ -85,3 +85,64 @@ def test_bleu4_agrees_with_the_plain_definition_on_random_texts() -> None:
         p = " ".join(rng.choice("abcd") for _ in range(rng.randint(0, 10)))
         t = " ".join(rng.choice("abcd") for _ in range(rng.randint(0, 10)))
         assert bleu4(p, t) == pytest.approx(_plain_bleu4(p, t), abs=1e-12), (p, t)
+
+
+# --------------------------------------------------------------------------- the reference's headline metrics
+
+_PROBE_STEPS = [("you are in a hall", "go", "you are in a room"), ("you are in a room", "look", "a red door"),
+                ("a red door", "open", "the door opens slowly now")]
+_PROBE = '''
+class Probe:
+    def init_belief(self):
+        return {{}}
+    def correct_belief(self, belief, obs):
+        {correct}
+        return {{"obs": obs}}
+    def predict_belief(self, belief, action):
+        return dict(belief)
+    def readout_observation(self, belief, action=""):
+        {readout}
+        return {{"go": "you are in a room", "look": "a blue door", "open": "the door opens"}}[action]
+'''
+PROBES = {  # name: (correct_belief body, readout body, token_f1_ref, coverage_ref, ours: token_f1 over every row)
+    # correct_belief raises on "a red door": the prediction before it still counts (covered), the belief stays
+    "correct_belief raises": ('if obs.startswith("a red"): raise ValueError("no")', "pass",
+                              round((1 + 2 / 3 + 0.75) / 3, 4), 1.0, (1 + 2 / 3 + 0.75) / 3),
+    # readout raises for "look": predicted "" there, not covered; the mean is over the two covered rows
+    "readout raises": ("pass", 'if action == "look": raise KeyError(action)', round((1 + 0.75) / 2, 4),
+                       round(2 / 3, 4), (1 + 0 + 0.75) / 3),
+    # an "Error:" readout is not covered either
+    "Error readout": ("pass", 'if action == "look": return "Error: unknown action"', round((1 + 0.75) / 2, 4),
+                      round(2 / 3, 4), (1 + 0 + 0.75) / 3),
+}
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+@pytest.mark.parametrize("name", list(PROBES))
+def test_reference_metrics_equal_hand_computed_values(name: str, sandbox: bool) -> None:
+    from patchworld.data import Trajectory, Transition
+    from patchworld.metrics import reference_metrics
+    from patchworld.program import Program
+    from patchworld.replay import replay
+
+    correct, readout, f1_ref, coverage_ref, ours = PROBES[name]
+    program = Program.from_source(_PROBE.format(correct=correct, readout=readout))
+    traj = Trajectory("toy", "probe", 0, 0, "test", False, 0.0,
+                      tuple(Transition(o, a, n, 0.0, False) for o, a, n in _PROBE_STEPS))
+    result = replay(program, [traj], sandbox=sandbox)
+    got = reference_metrics(result.steps)
+    assert got["token_f1_ref"] == f1_ref and got["coverage_ref"] == coverage_ref
+    covered = [(p, t) for p, t in zip(result.steps["predicted"], result.steps["true"], strict=True) if is_covered(p)]
+    assert got["bleu4_ref"] == round(sum(bleu4(p, t) for p, t in covered) / len(covered), 4)
+    assert got["token_f1_post_correction"] is None  # no post-correction readouts in this frame
+    assert result.metrics["token_f1"] == pytest.approx(ours)  # ours averages over every transition
+
+
+def test_reference_post_correction_mean_is_over_covered_readouts() -> None:
+    from patchworld.metrics import reference_metrics
+
+    frame = {"predicted": ["a b", "", "x"], "true": ["a b", "c d", "x y"],
+             "post_predicted": ["a b", "Error: no", "x y"]}
+    got = reference_metrics(frame)
+    assert got["token_f1_post_correction"] == 1.0  # rows 1 and 3 covered after correction, both exact
+    assert got["token_f1_ref"] == round((1 + 2 * (1 * 0.5) / 1.5) / 2, 4) and got["coverage_ref"] == round(2 / 3, 4)

@@ -1,10 +1,12 @@
 """``patchworld induce``: run patch rounds on an environment's train/val trajectories.
 
-    patchworld induce --env maze --proposer mutation --rounds 5 --out runs/maze1 [--variant residual]
+    patchworld induce --env maze --proposer mutation --rounds 5 --out runs/maze1 [--variant residual-gated]
                       [--program data/programs/maze_flawed.py] [--resume]
 
 ``--resume`` continues the run folder ``--out`` from its last accepted program. The test
-split is never read.
+split is never read. ``--variant residual-gated`` gates every patch with the (conservative)
+train memory in place, so it may end on another program than a Simple run; the paper's
+Residual is the Simple run's program wrapped post hoc (``patchworld evaluate`` does that).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="candidate source (default mutation; on --resume, the run's own)")
     parser.add_argument("--rounds", type=int, default=5, help="maximum rounds (default 5)")
     parser.add_argument("--out", required=True, help="run folder (created; or continued with --resume)")
-    parser.add_argument("--variant", choices=("simple", "residual"), default="simple")
+    parser.add_argument("--variant", choices=("simple", "residual-gated"), default="simple",
+                        help="simple (the paper's runs), or residual-gated: patches gated with the conservative "
+                             "train memory in place (not the paper's Residual, which evaluate wraps post hoc)")
     parser.add_argument("--program", default=None, help="starting program (default: the LLM writes one)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--candidates", type=int, default=4, help="candidates per round (default 4)")
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from patchworld.demo import round_table, split_path
     from patchworld.program import Program
     from patchworld.progress import TextProgress
+    from patchworld.residual import PRESETS
     from patchworld.synthesis import Session
 
     problem = induce_problem(args)   # bad numbers, unknown env, a program that does not parse, no LLM
@@ -79,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
             program = Program.from_file(args.program) if args.program else None
             session = Session(args.env, split_path(args.env, "train", args.data_dir),
                               split_path(args.env, "val", args.data_dir), program=program,
-                              proposer=_proposer(args, args.proposer or "mutation"), variant=args.variant,
+                              proposer=_proposer(args, args.proposer or "mutation"),
+                              variant="residual" if args.variant == "residual-gated" else args.variant,
+                              residual_options=dict(PRESETS["conservative"]) if args.variant == "residual-gated" else None,
                               run_dir=args.out, n_candidates=args.candidates, n_counterexamples=args.counterexamples,
                               seed=args.seed, workers=args.workers, sandbox=not args.no_sandbox)
     except (OSError, ValueError) as exc:
