@@ -114,8 +114,8 @@ def test_baseline_command_poe_world_offline_and_llm_missing(tmp_path):
            "--out", str(tmp_path)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "poe-world-maze.py").exists() and "patchworld evaluate --programs maze=" in done.stdout
-    info = json.loads((tmp_path / "poe-world-maze.json").read_text())
+    assert (tmp_path / "PoE-World" / "maze.py").exists() and "patchworld evaluate --programs maze=" in done.stdout
+    info = json.loads((tmp_path / "PoE-World" / "maze.json").read_text())
     assert info["label"] == "PoE-World" and info["fit"]["n_fit_examples"] > 0
     cmd[5] = "worldcoder"
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)

@@ -5,9 +5,10 @@
     patchworld baseline --method worldcoder --env maze --out baselines/ --budget 6
     patchworld baseline --method llm-direct --env maze --out baselines/
 
-Writes ``<out>/<method>-<env>.py`` (the program) and ``<out>/<method>-<env>.json`` (what was done:
-settings, fit or search log, LLM calls and tokens), then prints the ``patchworld evaluate``
-command that puts it beside PatchWorld's points. LLM-Direct is trusted code that calls the LLM:
+Writes ``<out>/<Label>/<env>.py`` (the program; ``patchworld evaluate`` labels a program file named
+after its env by its folder, so its rows say ``PoE-World``, ``WorldCoder`` ...) and
+``<out>/<Label>/<env>.json`` (what was done: settings, fit or search log, LLM calls and tokens),
+then prints the ``patchworld evaluate`` command that puts it beside PatchWorld's points. LLM-Direct is trusted code that calls the LLM:
 evaluate it with ``--llm-direct <env>`` (it runs in-process, never in the sandbox).
 """
 
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         train = load_trajectories(train_path)
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
-    out = Path(args.out)
-    stem = f"{args.method}-{args.env}"
+    out = Path(args.out) / LABELS[args.method]
+    stem = args.env
     info: dict = {"method": args.method, "label": LABELS[args.method], "env": args.env, "train": str(train_path),
                   "seed": args.seed}
     chat = None
