@@ -101,12 +101,31 @@ class Memory:
                    exact, {k: sum(v) / len(v) for k, v in lengths.items()}, sorted(frequent))
 
     def to_dict(self):
-        return {"context": self.context, "by_action": self.by_action, "frequent": self.frequent, "exact": self.exact,
+        """JSON-ready, with every text stored once (``texts``) and referred to by index."""
+        texts, index = [], {}
+
+        def ref(text):
+            if text not in index:
+                index[text] = len(texts)
+                texts.append(text)
+            return index[text]
+
+        def entries(table):
+            return {k: [[ref(t), rule, n] for t, rule, n in v] for k, v in table.items()}
+        return {"texts": texts, "context": entries(self.context), "by_action": entries(self.by_action),
+                "frequent": {k: [[ref(t), n] for t, n in v] for k, v in self.frequent.items()},
+                "exact": {k: ref(t) for k, t in self.exact.items()},
                 "lengths": self.lengths, "action_kinds": self.action_kinds}
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d["context"], d["by_action"], d["frequent"], d["exact"], d["lengths"], d["action_kinds"])
+        texts = d["texts"]
+
+        def entries(table):
+            return {k: [[texts[t], rule, n] for t, rule, n in v] for k, v in table.items()}
+        return cls(entries(d["context"]), entries(d["by_action"]),
+                   {k: [[texts[t], n] for t, n in v] for k, v in d["frequent"].items()},
+                   {k: texts[i] for k, i in d["exact"].items()}, d["lengths"], d["action_kinds"])
 
 
 def _sentences(text):
