@@ -1,77 +1,92 @@
-"""Agents that act in a live env: the paper's one-step lookahead, a depth-k search, references.
+"""Agents that act in a live env: the paper's one-step lookahead, depth-k search, ReAct, references.
 
 Every agent has ``reset(task, observation, env=None)`` and ``act(observation, actions) -> str``
 (``actions`` = the live env's ``available_actions()``), which is what
-:func:`patchworld.planning.run_episodes` calls.
+:func:`patchworld.planning.run_episodes` calls, and ``stats()`` (per-episode counts).
 
-Belief tracking follows the replay step: the belief after an action is the model's
-prediction for it, corrected with the true observation that came back
-(``correct(predict(b, a).handle, o)``).
+The model agents never read the live env: at ``reset`` they take only its registry name, to
+find the env's text-only ``goal_score`` (:func:`patchworld.envs.base.goal_scorer`); while
+acting they see the observation, the available actions, the goal text (first observation)
+and their world model's predictions. Belief tracking follows the replay step: the belief after
+an action is the model's prediction for it, corrected with the true observation that came
+back (``correct(predict(b, a).handle, o)``).
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from patchworld.envs import spec
-from patchworld.planning import Candidate, ChoiceContext, Chooser, LLMSettings, ProgressChooser, propose_action
+from patchworld.envs.base import default_goal_score, goal_scorer
+from patchworld.planning import (
+    Candidate,
+    ChoiceContext,
+    Chooser,
+    GoalChooser,
+    LLMSettings,
+    propose_action,
+)
 
-__all__ = ["LookaheadAgent", "SearchAgent", "ExpertAgent", "RandomAgent", "candidate_actions"]
+__all__ = ["LookaheadAgent", "SearchAgent", "ReActAgent", "ExpertAgent", "RandomAgent", "candidate_actions"]
 
 _TEMPLATE_MARKS = ("<", "{", "[")
 
 
 def candidate_actions(available: Sequence[str], forms: Sequence[str], proposed: str | None = None,
                       limit: int | None = 8) -> list[str]:
-    """Available actions, then the program's concrete action forms, deduplicated, at most ``limit``.
-
-    Forms that look like templates (``go to <obj>``) are skipped. A proposed (LLM) action
-    keeps a slot of its own: it is placed last and never cut by the limit.
-    """
+    """The LLM's proposal first (as the reference inserts it), then available actions, then the program's
+    concrete action forms; deduplicated, at most ``limit``. Template-looking forms (``go to <obj>``) are skipped."""
     seen: dict[str, None] = {}
-    for a in list(available) + [f for f in forms if not any(m in f for m in _TEMPLATE_MARKS)]:
+    for a in ([proposed] if proposed else []) + list(available) + [
+            f for f in forms if not any(m in f for m in _TEMPLATE_MARKS)]:
         a = a.strip()
-        if a and a not in seen and a != proposed:
+        if a and a not in seen:
             seen[a] = None
     out = list(seen)
-    if limit is not None:
-        out = out[: max(limit - (1 if proposed else 0), 0)]
-    if proposed:
-        out.append(proposed)
-    return out
+    return out if limit is None else out[:limit]
 
 
 class _ModelAgent:
-    """Shared belief tracking for agents that plan with a world model."""
+    """Shared belief tracking for agents that plan with a world model (no access to the live env)."""
 
     name = "model"
 
     def __init__(self, model: Any, chooser: Chooser | None = None, llm: LLMSettings | None = None,
-                 max_candidates: int | None = 8):
+                 max_candidates: int | None = 8, goal_score: Callable[[str, str], float] | None = None):
         self.model = model
         self._chooser = chooser
+        self._goal_score = goal_score
         self.llm = llm if llm is not None and llm.configured else None
         self.max_candidates = max_candidates
         self.handle: int | None = None
         self.pending: int | None = None
         self.model_errors = 0
+        self.history: list[tuple[str, str]] = []
 
     def reset(self, task: int, observation: str, env: Any = None) -> None:
         self._release([self.handle, self.pending])  # the previous episode's beliefs
-        self.task, self.goal, self.env = task, observation, env
-        self.chooser = self._chooser or ProgressChooser(env.progress)
-        if hasattr(self.chooser, "bind"):
-            self.chooser.bind(env)
+        self.task, self.goal = task, observation
+        score = self._goal_score or (goal_scorer(env.name) if env is not None else default_goal_score)
+        self.chooser = self._chooser or GoalChooser(score)
+        self._base = (getattr(self.chooser, "calls", 0), getattr(self.chooser, "fallbacks", 0), self.model_errors)
         self.visited: Counter = Counter()
+        self.history = []
         try:
             self.forms = list(self.model.action_forms())
         except Exception:
             self.forms = []
         self.handle = self._call(self.model.init, observation)
         self.pending = None
+
+    def stats(self) -> dict[str, int]:
+        """This episode's chooser calls, failed choices and model call errors."""
+        calls, fallbacks, errors = self._base
+        return {"chooser_calls": getattr(self.chooser, "calls", 0) - calls,
+                "chooser_fallbacks": getattr(self.chooser, "fallbacks", 0) - fallbacks,
+                "model_errors": self.model_errors - errors}
 
     def _call(self, fn: Any, *args: Any) -> Any:
         try:
@@ -99,7 +114,7 @@ class _ModelAgent:
             self.handle = self._call(self.model.init, observation)
 
     def _candidates(self, observation: str, actions: Sequence[str]) -> list[str]:
-        proposed = propose_action(self.llm, self.goal, observation, actions) if self.llm else None
+        proposed = propose_action(self.llm, self.goal, observation, actions, self.history) if self.llm else None
         return candidate_actions(actions, self.forms, proposed, self.max_candidates)
 
     def _predict(self, handle: int | None, action: str) -> tuple[Candidate, int | None]:
@@ -129,6 +144,7 @@ class LookaheadAgent(_ModelAgent):
         chosen = preds[index]
         self._release([h for i, (_, h) in enumerate(preds) if i != index])
         self.pending = chosen[1]
+        self.history.append((observation, chosen[0].action))
         return chosen[0].action
 
 
@@ -137,16 +153,19 @@ class SearchAgent(_ModelAgent):
 
     Expands every candidate action (the root's actions, reused at every depth) from each
     kept belief, keeps the ``beam`` best nodes per depth, scores every node with the
-    progress chooser's score (revisits counted along the path too) discounted by
-    ``discount ** (depth - 1)``; the first action of the best-valued node is played.
-    ``depth=1`` is the lookahead agent with the progress chooser.
+    chooser's score (default :class:`~patchworld.planning.GoalChooser`: the env's text-only goal
+    score and the model's predicted reward/done; revisits counted along the path too)
+    discounted by ``discount ** (depth - 1)``; the first action of the best-valued node is
+    played. ``depth=1`` is the lookahead agent with that chooser. Its only knowledge of
+    dynamics and value is the program: this is the planner of ``model_search_success``.
     """
 
     name = "search"
 
     def __init__(self, model: Any, depth: int = 2, beam: int = 8, discount: float = 0.95,
-                 chooser: ProgressChooser | None = None, max_candidates: int | None = 8):
-        super().__init__(model, chooser, None, max_candidates)
+                 chooser: Any = None, max_candidates: int | None = 8,
+                 goal_score: Callable[[str, str], float] | None = None):
+        super().__init__(model, chooser, None, max_candidates, goal_score)
         if depth < 1:
             raise ValueError(f"SearchAgent: depth must be >= 1, got {depth}")
         self.depth, self.beam, self.discount = depth, beam, discount
@@ -157,14 +176,14 @@ class SearchAgent(_ModelAgent):
         cands = self._candidates(observation, actions)
         if not cands:
             return ""
-        scorer: ProgressChooser = self.chooser  # type: ignore[assignment]
+        scorer: Any = self.chooser
         roots = [self._predict(self.handle, a) for a in cands]
         value = [0.0] * len(cands)
         frontier: list[tuple[int, int | None, Counter, float, bool]] = []  # (root, handle, visited, score, done)
         spare: list[int | None] = []
         for i, (c, h) in enumerate(roots):
             seen = self.visited.copy()
-            s = scorer.score(self.task, c, seen)
+            s = scorer.score(self.goal, self.task, c, seen)
             seen[c.observation] += 1
             value[i] = s
             frontier.append((i, h, seen, s, bool(c.done) or bool(c.error_kind)))
@@ -175,7 +194,7 @@ class SearchAgent(_ModelAgent):
                     continue
                 for a in cands:
                     c, ch = self._predict(h, a)
-                    s = scorer.score(self.task, c, seen)
+                    s = scorer.score(self.goal, self.task, c, seen)
                     value[root] = max(value[root], s * self.discount ** (d - 1))
                     child_seen = seen.copy()
                     child_seen[c.observation] += 1
@@ -186,7 +205,38 @@ class SearchAgent(_ModelAgent):
         best = max(range(len(cands)), key=lambda i: (value[i], -i))
         self._release(spare + [h for i, (_, h) in enumerate(roots) if i != best])
         self.pending = roots[best][1]
+        self.history.append((observation, cands[best]))
         return cands[best]
+
+
+class ReActAgent:
+    """The paper's baseline: the LLM alone (ReAct prompt, last 5 steps of history), no world model.
+
+    A reply without an ``Action:`` line, or a client error, is a failed choice: counted in
+    ``chooser_fallbacks`` and the empty action is sent (the env answers it as an invalid action).
+    """
+
+    name = "react"
+
+    def __init__(self, llm: LLMSettings):
+        self.llm = llm
+        self.calls = self.fallbacks = 0
+
+    def reset(self, task: int, observation: str, env: Any = None) -> None:
+        self.goal, self.history = observation, []
+        self._base = (self.calls, self.fallbacks)
+
+    def stats(self) -> dict[str, int]:
+        return {"chooser_calls": self.calls - self._base[0], "chooser_fallbacks": self.fallbacks - self._base[1]}
+
+    def act(self, observation: str, actions: Sequence[str]) -> str:
+        self.calls += 1
+        action = propose_action(self.llm, self.goal, observation, actions, self.history)
+        if action is None:
+            self.fallbacks += 1
+            action = ""
+        self.history.append((observation, action))
+        return action
 
 
 class ExpertAgent:

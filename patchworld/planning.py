@@ -1,19 +1,25 @@
-"""Planning with a world model against a live env (RQ3): models, choosers and episodes.
+"""Planning with a world model (RQ3): world models, choosers, the LLM, and live episodes.
 
-The paper's agent is a one-step lookahead: for each candidate action the world model
-predicts the next observation and a *chooser* picks one (see :mod:`patchworld.agents`).
-This module holds what the agents plan with:
+The agents themselves (:mod:`patchworld.agents`) import this module; this one never imports them.
 
-* the world-model side: anything with the ``ModelClient`` interface of
-  :mod:`patchworld.sandbox` (``init``, ``predict``, ``correct``, ``summary``, ``action_forms``,
-  ``release``, ``close``); :func:`open_world_model` opens a program that way, and
-  :class:`PerfectWorldModel` is the env itself, cloned per belief (an upper reference, and
-  what the tests plan with);
-* choosers: :class:`ProgressChooser` (offline: scores each predicted observation with the
-  env's ``progress(task, obs)``, penalising revisited observations) and :class:`LLMChooser`
-  (an OpenAI-compatible chat model shown the goal, the observation and every
-  (action, predicted observation) pair; falls back to the progress chooser);
-* :func:`run_episodes`, which plays live episodes and returns one row per episode.
+* the world-model side: anything with the ``ModelClient`` interface of :mod:`patchworld.sandbox`
+  (``init``, ``predict``, ``correct``, ``action_forms``, ``release``, ``close``);
+  :func:`open_world_model` opens a program that way; :class:`PerfectWorldModel` is the env
+  itself, cloned per belief (the upper reference; it is privileged by definition).
+* choosers pick one of several (action, predicted observation) candidates:
+
+  - :class:`GoalChooser` (offline, **not privileged**): the env's text-only
+    ``goal_score(goal, predicted obs)`` (see :mod:`patchworld.envs.base`) plus the model's own
+    predicted reward and done flag, minus revisits of already seen observations. This is the
+    only value the planners of ``model_search_success`` use.
+  - :class:`ProgressChooser` (offline, **privileged**: the env's ``progress`` reads the true
+    map / live facts). Used only where its privilege cancels out: ``decision_agreement`` scores
+    the model's predictions and the true next observations with the same chooser.
+  - :class:`LLMChooser` (the paper's RQ3): a chat model picks. A reply that names no candidate
+    is a *failed choice*: counted in ``fallbacks`` (reported as ``n_chooser_fallbacks``) and the
+    first candidate (the LLM's own proposal, offered first) is played, as the reference does;
+    no other scorer is consulted.
+* :func:`run_episodes` plays live episodes, one row per episode.
 """
 
 from __future__ import annotations
@@ -31,20 +37,9 @@ import polars as pl
 
 from patchworld.envs import EnvError, TextEnv, make
 
-__all__ = [
-    "Candidate",
-    "ChoiceContext",
-    "Chooser",
-    "LLMChooser",
-    "LLMSettings",
-    "ModelPrediction",
-    "PerfectWorldModel",
-    "ProgressChooser",
-    "WorldModel",
-    "open_world_model",
-    "propose_action",
-    "run_episodes",
-]  # the agents (LookaheadAgent, SearchAgent, ExpertAgent, RandomAgent) are importable from here too
+__all__ = ["Candidate", "ChoiceContext", "Chooser", "GoalChooser", "LLMChooser", "LLMSettings", "ModelPrediction",
+           "PerfectWorldModel", "ProgressChooser", "WorldModel", "open_world_model", "propose_action",
+           "extract_action", "run_episodes", "EPISODE_SCHEMA"]
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -72,12 +67,7 @@ class ModelPrediction:
 
 
 class PerfectWorldModel:
-    """The env as its own world model: each belief is a clone of the live env.
-
-    ``init`` clones the live env in its *current* state (the observation text is ignored),
-    ``predict`` clones the belief and steps the clone, ``correct`` keeps the belief (it is
-    exact). Use it as the upper reference for planning and in tests.
-    """
+    """The env as its own world model: each belief is a clone of the live env (privileged upper reference)."""
 
     def __init__(self, env: TextEnv):
         self.env = env
@@ -145,7 +135,7 @@ class Candidate:
 
 @dataclass
 class ChoiceContext:
-    """What a chooser sees: the goal text, the task, the observation and the candidates."""
+    """What a chooser sees: the goal text (first observation), the task, the observation, the candidates."""
 
     goal: str
     task: int
@@ -158,27 +148,28 @@ class Chooser(Protocol):
     def choose(self, ctx: ChoiceContext) -> int: ...
 
 
-class ProgressChooser:
-    """Offline chooser: ``progress(task, predicted obs)`` plus predicted reward, minus revisits.
+class _ValueChooser:
+    """Score = value(goal, task, predicted obs) + predicted-outcome terms − revisits; ties go to the earliest.
 
-    Score = progress + ``success_bonus`` if the model predicts a positive reward with done,
-    − ``failure_penalty`` if it predicts done without reward, − ``revisit_penalty`` × the
-    times the predicted observation was already seen this episode (so the agent does not
-    loop), − ``error_penalty`` for a failed prediction. Ties go to the earliest candidate.
+    ``+ success_bonus`` if the model predicts a positive reward with done, ``− failure_penalty``
+    for done without reward, ``− error_penalty`` for a failed prediction, ``− revisit_penalty`` ×
+    the times the predicted observation was already seen this episode (so the agent does not loop).
     """
 
-    def __init__(self, progress: Callable[[int, str], float], revisit_penalty: float = 0.05,
-                 success_bonus: float = 1.0, failure_penalty: float = 0.5, error_penalty: float = 0.5):
-        self.progress = progress
+    def __init__(self, revisit_penalty: float = 0.05, success_bonus: float = 1.0, failure_penalty: float = 0.5,
+                 error_penalty: float = 0.5):
         self.revisit_penalty = revisit_penalty
         self.success_bonus = success_bonus
         self.failure_penalty = failure_penalty
         self.error_penalty = error_penalty
 
-    def score(self, task: int, cand: Candidate, visited: Counter) -> float:
+    def value(self, goal: str, task: int, observation: str) -> float:
+        raise NotImplementedError
+
+    def score(self, goal: str, task: int, cand: Candidate, visited: Counter) -> float:
         try:
-            value = float(self.progress(task, cand.observation)) if cand.observation else 0.0
-        except Exception:  # a progress reader must never stop an episode
+            value = float(self.value(goal, task, cand.observation)) if cand.observation else 0.0
+        except Exception:  # a value reader must never stop an episode
             value = 0.0
         if cand.done and (cand.reward or 0) > 0:
             value += self.success_bonus
@@ -189,8 +180,30 @@ class ProgressChooser:
         return value - self.revisit_penalty * visited.get(cand.observation, 0)
 
     def choose(self, ctx: ChoiceContext) -> int:
-        scores = [self.score(ctx.task, c, ctx.visited) for c in ctx.candidates]
+        scores = [self.score(ctx.goal, ctx.task, c, ctx.visited) for c in ctx.candidates]
         return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
+class GoalChooser(_ValueChooser):
+    """Not privileged: ``goal_score(goal text, predicted obs)`` (the env's text-only scorer) + predicted outcome."""
+
+    def __init__(self, goal_score: Callable[[str, str], float], **kw: float):
+        super().__init__(**kw)
+        self.goal_score = goal_score
+
+    def value(self, goal: str, task: int, observation: str) -> float:
+        return self.goal_score(goal, observation)
+
+
+class ProgressChooser(_ValueChooser):
+    """Privileged: ``progress(task, obs)`` of a live env. Only for measures where the privilege cancels out."""
+
+    def __init__(self, progress: Callable[[int, str], float], **kw: float):
+        super().__init__(**kw)
+        self.progress = progress
+
+    def value(self, goal: str, task: int, observation: str) -> float:
+        return self.progress(task, observation)
 
 
 @dataclass
@@ -202,6 +215,7 @@ class LLMSettings:
     model: str | None = None
     timeout: float = 60.0
     max_retries: int = 1
+    temperature: float = 0.0
 
     @classmethod
     def resolve(cls, base_url: str | None = None, api_key: str | None = None, model: str | None = None,
@@ -216,14 +230,15 @@ class LLMSettings:
         """True when a model name and a base URL are known (no LLM is reached otherwise)."""
         return bool(self.model and self.base_url)
 
-    def complete(self, prompt: str, max_tokens: int = 64) -> str:
-        """One chat completion (temperature 0); raises on any client error."""
+    def complete(self, prompt: str, max_tokens: int = 128, system: str = "") -> str:
+        """One chat completion; raises on any client error."""
         import openai
 
         client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "none",
                                timeout=self.timeout, max_retries=self.max_retries)
-        reply = client.chat.completions.create(model=self.model or "", temperature=0, max_tokens=max_tokens,
-                                               messages=[{"role": "user", "content": prompt}])
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        reply = client.chat.completions.create(model=self.model or "", temperature=self.temperature,
+                                               max_tokens=max_tokens, messages=messages)
         return reply.choices[0].message.content or ""
 
 
@@ -231,90 +246,110 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
-class LLMChooser:
-    """Asks a chat model which candidate is best, given the predicted observations.
+REACT_SYSTEM = ("Interact with a text-based environment to solve a task. At each step, respond in this EXACT "
+                "format:\nThought: <brief reasoning>\nAction: <the action to take>")
 
-    The reply should name a candidate number (``3``, ``Choice: 3``) or quote an action;
-    anything unparseable, or any client error, falls back to ``fallback`` (counted in
-    ``self.fallbacks``). ``self.calls`` counts requests. Without a ``fallback`` the agent
-    binds one at each episode start (:meth:`bind`: the progress chooser of the live env).
+
+def extract_action(reply: str) -> str | None:
+    """The text after the first ``Action:`` line of a reply, or None when there is none (the reference's format)."""
+    for line in reply.splitlines():
+        m = re.match(r"\s*action\s*:\s*(.*)", line, re.I)
+        if m and m.group(1).strip():
+            return m.group(1).strip()
+    return None
+
+
+class LLMChooser:
+    """The paper's chooser: a chat model is shown the goal, the observation and every (action, prediction).
+
+    The reply names an action (``Action: <action>``, matched exactly, then case-insensitively,
+    then by containment either way as the reference does) or a number (``Choice: 2``). A reply
+    naming none, or a client error, is a failed choice: ``fallbacks`` += 1 and candidate 0 is
+    played. ``calls`` counts requests.
     """
 
-    def __init__(self, settings: LLMSettings, fallback: Chooser | None = None, goal_chars: int = 3000,
-                 obs_chars: int = 1500):
+    def __init__(self, settings: LLMSettings, goal_chars: int = 3000, obs_chars: int = 1500):
         self.settings = settings
-        self.fallback = fallback
         self.goal_chars = goal_chars
         self.obs_chars = obs_chars
         self.calls = 0
         self.fallbacks = 0
-        self._bound = fallback is None
-
-    def bind(self, env: Any) -> None:
-        """Use ``env``'s progress chooser as the fallback, unless one was given explicitly."""
-        if self._bound:
-            self.fallback = ProgressChooser(env.progress)
 
     def prompt(self, ctx: ChoiceContext) -> str:
-        lines = ["You are choosing the next action of an agent in a text environment.",
-                 "A world model predicted what each candidate action would lead to.", "",
-                 "Task / first observation:", _clip(ctx.goal, self.goal_chars), "",
-                 "Current observation:", _clip(ctx.observation, self.obs_chars), "", "Candidates:"]
+        lines = ["Goal / first observation:", _clip(ctx.goal, self.goal_chars), "", "Current observation:",
+                 _clip(ctx.observation, self.obs_chars), "",
+                 "The world model predicts these outcomes for each candidate action:"]
         for i, c in enumerate(ctx.candidates, 1):
             extra = " (predicted: episode ends" + (" with reward)" if (c.reward or 0) > 0 else ")") if c.done else ""
-            lines.append(f"{i}. action: {c.action}\n   predicted observation{extra}: {_clip(c.observation, 400)!r}")
-        lines += ["", "Which candidate best advances the task? Answer with its number only, e.g. 'Choice: 2'."]
+            lines.append(f"  [{i}] ACTION: {c.action}\n       PREDICTED NEXT OBS{extra}: {_clip(c.observation, 400)!r}")
+        lines += ["", "Pick the ONE best action from the candidates list to make progress toward the goal.",
+                  "Respond:\nThought: <brief reasoning>\nAction: <exact action string>"]
         return "\n".join(lines)
 
     def parse(self, reply: str, ctx: ChoiceContext) -> int | None:
-        m = re.search(r"(?:choice|answer|candidate)\s*[:#]?\s*(\d+)", reply, re.I) or re.search(r"\b(\d+)\b", reply)
-        if m and 1 <= int(m.group(1)) <= len(ctx.candidates):
+        actions = [c.action for c in ctx.candidates]
+        named = extract_action(reply)
+        if named is not None:
+            low = named.lower()
+            for test in (lambda a: a == named, lambda a: a.lower() == low,
+                         lambda a: bool(a) and (low in a.lower() or a.lower() in low)):
+                for i, a in enumerate(actions):
+                    if test(a):
+                        return i
+        m = re.search(r"(?:choice|answer|candidate)\s*[:#]?\s*\[?(\d+)", reply, re.I)
+        if m and 1 <= int(m.group(1)) <= len(actions):
             return int(m.group(1)) - 1
-        for i, c in enumerate(ctx.candidates):
-            if c.action and c.action.lower() in reply.lower():
-                return i
         return None
 
     def choose(self, ctx: ChoiceContext) -> int:
         self.calls += 1
         try:
-            index = self.parse(self.settings.complete(self.prompt(ctx)), ctx)
+            index = self.parse(self.settings.complete(self.prompt(ctx), system=REACT_SYSTEM), ctx)
         except Exception:
             index = None
         if index is None:
-            self.fallbacks += 1
-            if self.fallback is None:
-                return 0
-            return self.fallback.choose(ctx)
+            self.fallbacks += 1  # a failed choice: counted, never handed to another scorer
+            return 0
         return index
 
 
-def propose_action(settings: LLMSettings, goal: str, observation: str, actions: Sequence[str]) -> str | None:
-    """Ask the chat model for one next action (the paper's LLM-proposed candidate); None on failure."""
-    prompt = (f"Task / first observation:\n{_clip(goal, 3000)}\n\nCurrent observation:\n{_clip(observation, 1500)}\n\n"
-              f"Some valid actions: {', '.join(actions[:20])}\n\nReply with the single best next action as "
-              "'Action: <action>'.")
+def propose_action(settings: LLMSettings, goal: str, observation: str, actions: Sequence[str],
+                   history: Sequence[tuple[str, str]] = ()) -> str | None:
+    """The ReAct prompt's action (the paper's LLM-proposed candidate); None on a client error or no ``Action:``."""
+    past = "\n".join(f"[{i + 1}] Obs: {o[:150]}\n     Act: {a}" for i, (o, a) in enumerate(list(history)[-5:]))
+    shown = observation + (f"\nAvailable actions: {', '.join(actions[:20])}" if actions else "")
+    prompt = (f"Goal:\n{_clip(goal, 3000)}\n\nRecent history:\n{past or '(none)'}\n\nCurrent observation:\n"
+              f"{_clip(shown, 1500)}\n\nWhat is your next action?")
     try:
-        reply = settings.complete(prompt)
+        return extract_action(settings.complete(prompt, system=REACT_SYSTEM))
     except Exception:
         return None
-    text = reply.split("Action:", 1)[1] if "Action:" in reply else reply
-    text = text.strip().splitlines()[0].strip() if text.strip() else ""
-    return text or None
 
 
 # --------------------------------------------------------------------------- episodes
 
+EPISODE_SCHEMA = {"env": pl.String, "task": pl.Int64, "agent": pl.String, "steps": pl.Int64,
+                  "total_reward": pl.Float64, "success": pl.Boolean, "lenient_success": pl.Boolean,
+                  "done": pl.Boolean, "final_progress": pl.Float64, "error": pl.String,
+                  "chooser_calls": pl.Int64, "chooser_fallbacks": pl.Int64, "model_errors": pl.Int64,
+                  "actions": pl.List(pl.String)}
+
+
+def _counter(agent: Any, name: str) -> int:
+    stats = getattr(agent, "stats", None)
+    return int(stats().get(name, 0)) if callable(stats) else 0
+
 
 def run_episodes(env: str | TextEnv, agent: Any, tasks: Sequence[int], max_steps: int = 30,
                  progress: ProgressFn | None = None) -> pl.DataFrame:
-    """Play one live episode per task; one row per episode.
+    """Play one live episode per task; one row per episode (:data:`EPISODE_SCHEMA`).
 
-    Columns: ``env, task, agent, steps, total_reward, success`` (strict: ``env.is_success()``),
-    ``lenient_success`` (the reference's rule: ``total_reward > 0 or (done and total_reward >= 0)``),
-    ``done, final_progress, error`` (an ``EnvError`` text that ended the episode, else "") and
-    ``actions`` (list). ``agent`` has ``reset(task, observation, env=...)`` and
-    ``act(observation, actions) -> str``.
+    ``success`` is strict (``env.is_success()``); ``lenient_success`` is the reference's rule
+    (``total_reward > 0 or (done and total_reward >= 0)``). ``final_progress`` is the env's
+    (privileged) progress of the last observation, for reading results only. ``chooser_calls``,
+    ``chooser_fallbacks`` and ``model_errors`` are the agent's per-episode counts (its
+    ``stats()``). The agent has ``reset(task, observation, env=...)`` and
+    ``act(observation, actions) -> str``; ``actions`` is the env's ``available_actions()``.
     """
     live = make(env) if isinstance(env, str) else env
     rows = []
@@ -340,17 +375,9 @@ def run_episodes(env: str | TextEnv, agent: Any, tasks: Sequence[int], max_steps
         rows.append({"env": live.name, "task": int(task), "agent": getattr(agent, "name", type(agent).__name__),
                      "steps": steps, "total_reward": total, "success": bool(live.is_success()),
                      "lenient_success": bool(total > 0 or (done and total >= 0)), "done": done,
-                     "final_progress": final, "error": error, "actions": actions})
+                     "final_progress": final, "error": error, "chooser_calls": _counter(agent, "chooser_calls"),
+                     "chooser_fallbacks": _counter(agent, "chooser_fallbacks"),
+                     "model_errors": _counter(agent, "model_errors"), "actions": actions})
         if progress:
             progress(n + 1, len(tasks), f"{live.name} task {task}")
-    schema = {"env": pl.String, "task": pl.Int64, "agent": pl.String, "steps": pl.Int64, "total_reward": pl.Float64,
-              "success": pl.Boolean, "lenient_success": pl.Boolean, "done": pl.Boolean, "final_progress": pl.Float64,
-              "error": pl.String, "actions": pl.List(pl.String)}
-    return pl.DataFrame(rows, schema=schema)
-
-
-def __getattr__(name: str) -> Any:
-    # The agents live in patchworld.agents (they import this module); re-exported lazily.
-    if name in ("LookaheadAgent", "SearchAgent", "ExpertAgent", "RandomAgent"):
-        return getattr(importlib.import_module("patchworld.agents"), name)
-    raise AttributeError(f"module 'patchworld.planning' has no attribute {name!r}")
+    return pl.DataFrame(rows, schema=EPISODE_SCHEMA)
