@@ -9,10 +9,13 @@ prior. With a :class:`ResidualMemory`, a memory hit on (current observation text
 the true observation in teacher mode, the model's last prediction in rollout -- replaces the
 readout; the program's belief still advances.
 
-The whole job runs in one sandbox worker (:func:`patchworld.sandbox.run_job`); the trajectories
-are encoded once per list of trajectory objects, and a pre-forked worker holding them already
-needs only the program. The steps frame always has one row per transition, even when the
-program fails to load or the job dies.
+The whole job runs in one sandbox worker, driven in lockstep from this process
+(:func:`patchworld.sandbox.run_job`): the worker gets step t of every trajectory and returns its
+predictions before any true observation of that step reaches it; exactness and every metric are
+computed here. The steps frame always has one row per transition, even when the program fails
+to load or the job dies. Options for candidate screening: ``lean=True`` (no belief summaries, no
+BLEU-4: ``bleu4`` is NaN), ``trajectories_subset`` / ``max_steps`` (replay only some trajectories
+or a prefix of each), ``trace_lines=True`` (``Replay.lines``: the program lines each step ran).
 
 Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
 ``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
@@ -27,8 +30,7 @@ horizons) and ``rollout_drop`` (first reported minus last reported), as the refe
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +42,7 @@ from patchworld.data import Trajectory
 from patchworld.metrics import bleu4, is_covered, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
-from patchworld.sandbox import Dataset, Limits, run_job
+from patchworld.sandbox import Limits, run_job
 
 __all__ = ["replay", "Replay", "HORIZONS", "STEP_SCHEMA"]
 
@@ -68,6 +70,7 @@ class Replay:
     output: str = ""  # the first few KB the program printed
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    lines: list[list[int]] | None = None  # with trace_lines: the program lines each row's step ran
 
     def counterexamples(self) -> list[Counterexample]:
         """Every row that is not an exact match, as counterexamples."""
@@ -93,6 +96,10 @@ def replay(
     residual: ResidualMemory | None = None,
     limits: Limits | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    lean: bool = False,
+    trace_lines: bool = False,
+    trajectories_subset: Sequence[int] | None = None,
+    max_steps: int | None = None,
 ) -> Replay:
     """Replay ``trajectories`` through ``program`` (see the module docstring).
 
@@ -101,24 +108,30 @@ def replay(
     if mode not in ("teacher", "rollout"):
         raise ValueError(f"mode must be 'teacher' or 'rollout', got {mode!r}")
     trajectories = list(trajectories)
-    payload = _dataset(trajectories) if sandbox else _payload(trajectories)
+    if trajectories_subset is not None:
+        trajectories = [trajectories[i] for i in trajectories_subset]
+    if max_steps is not None:
+        trajectories = [dataclasses.replace(t, transitions=tuple(t.transitions[: max(0, max_steps)]))
+                        for t in trajectories]
+    payload = _payload(trajectories)
     total = sum(len(traj.transitions) for traj in trajectories)
     done = [0]
     scored: dict[int, dict[str, list]] = {}
 
     def on_columns(index: int, columns: list) -> None:
-        # score while the worker carries on with the next trajectory
+        # score while the worker carries on with the next round
         if _width(columns) == len(trajectories[index].transitions):
-            scored[index] = _score(trajectories[index], columns)
+            scored[index] = _score(trajectories[index], columns, lean=lean)
         done[0] += len(trajectories[index].transitions)
         if progress is not None:
             progress(done[0], total, f"replay {program.hash}")
 
     if progress is not None:
         progress(0, total, f"replay {program.hash}")
-    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns)
-    columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail)
+    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines)
+    columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean)
     metrics = _metrics(columns, columns.pop("covered"))
+    lines = columns.pop("lines")
     steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     horizon = None
     if mode == "rollout":
@@ -127,7 +140,7 @@ def replay(
     if progress is not None:
         progress(total, total, f"replay {program.hash}: {job.outcome}")
     return Replay(program.hash, mode, _split_of(trajectories), job.outcome, job.detail, steps, metrics, horizon,
-                  job.output, job.seconds)
+                  job.output, job.seconds, {"layers": job.layers}, lines if trace_lines else None)
 
 
 def _payload(trajectories: list[Trajectory]) -> list[list]:
@@ -135,64 +148,39 @@ def _payload(trajectories: list[Trajectory]) -> list[list]:
             for i, traj in enumerate(trajectories) if traj.transitions]
 
 
-_DATASETS: OrderedDict[tuple[int, ...], tuple[list[Trajectory], Dataset]] = OrderedDict()
-_DATASETS_LOCK = threading.Lock()
-
-
-def _dataset(trajectories: list[Trajectory]) -> Dataset:
-    """The encoded payload of these very trajectory objects, kept for the last few lists.
-
-    Trajectories (frozen, transitions in a tuple) are immutable and the cache holds them, so
-    the same objects in the same order (a split replayed program after program) mean the
-    same payload; any with a mutable ``transitions`` are encoded afresh every time.
-    """
-    if not all(type(traj.transitions) is tuple for traj in trajectories):
-        return Dataset(_payload(trajectories))
-    key = tuple(map(id, trajectories))
-    with _DATASETS_LOCK:
-        hit = _DATASETS.get(key)
-        if hit is not None:
-            _DATASETS.move_to_end(key)
-            return hit[1]
-    dataset = Dataset(_payload(trajectories))
-    with _DATASETS_LOCK:
-        _DATASETS[key] = (trajectories, dataset)
-        while len(_DATASETS) > 4:
-            _DATASETS.popitem(last=False)
-    return dataset
-
-
 def _width(columns: object) -> int:
-    """How many steps a worker's columns cover: 0 unless five lists (the shortest counts)."""
-    if not isinstance(columns, list) or len(columns) != 5 or not all(isinstance(c, list) for c in columns):
+    """How many steps a job's columns cover: 0 unless six lists (the shortest counts)."""
+    if not isinstance(columns, list) or len(columns) != 6 or not all(isinstance(c, list) for c in columns):
         return 0
     return min(len(c) for c in columns)
 
 
-def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: str = "") -> dict[str, list]:
-    """Step columns for one trajectory: the worker's rows, then filler rows for any missing.
+def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: str = "",
+           lean: bool = False) -> dict[str, list]:
+    """Step columns for one trajectory: the job's rows, then filler rows for any missing.
 
-    Exact matches skip the text metrics' work (token F1 and BLEU-4 shortcut them with the
-    same values); the worker sends ``None`` for a prediction equal to the true text. Besides
-    the frame's columns, ``covered`` flags the rows counting for coverage (for the metrics).
+    The job's columns are plain values already (coerced in :func:`patchworld.sandbox.run_job`);
+    exactness is decided here, against this process's copy of the true observation. Besides
+    the frame's columns, ``covered`` flags the rows counting for coverage (for the metrics)
+    and ``lines`` holds the traced program lines per row.
     """
     transitions = traj.transitions
     n = len(transitions)
     width = min(_width(columns), n)
     trues = [t.next_observation for t in transitions]
-    predicted, kinds, errors, beliefs, hits = [], [], [], [], []
+    predicted, kinds, errors, beliefs, hits, ran = [], [], [], [], [], []
     f1s, exacts, bleus, covered = [], [], [], []
     if width:
-        preds, kind_col, error_col, belief_col, hit_col = columns  # type: ignore[misc]
+        preds, kind_col, error_col, belief_col, hit_col, line_col = columns  # type: ignore[misc]
+    nan = float("nan")
     for step in range(n):
         true = trues[step]
         if step < width:
-            raw = preds[step]
-            pred = _text(true if raw is None else raw)
-            kind, error, belief, hit = str(kind_col[step]), _text(error_col[step]), _text(belief_col[step]), bool(
-                hit_col[step])
+            pred, kind, error, belief, hit = (_text(preds[step]), kind_col[step], _text(error_col[step]),
+                                              _text(belief_col[step]), hit_col[step] is True)
+            lines = line_col[step]
         else:
-            pred, kind, error, belief, hit = "", fill_kind, fill_error, "", False
+            pred, kind, error, belief, hit, lines = "", fill_kind, fill_error, "", False, []
         exact = pred == true and (kind == "" or (kind in ("exception", "step_timeout") and pred != ""))
         if kind == "":
             kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
@@ -201,9 +189,10 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         errors.append(error)
         beliefs.append(belief)
         hits.append(hit)
+        ran.append(lines)
         f1s.append(token_f1(pred, true))
         exacts.append(exact)
-        bleus.append(bleu4(pred, true))
+        bleus.append(nan if lean else bleu4(pred, true))
         covered.append(is_covered(pred) and kind not in ("exception", "step_timeout"))
     tid = traj.id
     return {
@@ -211,12 +200,15 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
         "predicted": predicted, "true": trues, "token_f1": f1s, "exact": exacts, "bleu4": bleus,
         "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits, "covered": covered,
+        "lines": ran,
     }
 
 
 def _text(value: object) -> str:
-    """A string safe for polars (program output may hold lone surrogates)."""
-    text = value if type(value) is str else str(value)
+    """A string safe for polars (program output may hold lone surrogates); non-strings become ""."""
+    if type(value) is not str:
+        return ""
+    text = value
     if text.isascii():
         return text
     try:
@@ -227,15 +219,15 @@ def _text(value: object) -> str:
 
 
 def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],
-                  outcome: str, detail: str) -> dict[str, list]:
-    """One row per transition (and ``covered``): rows scored as they streamed in, fillers for the rest."""
+                  outcome: str, detail: str, lean: bool = False) -> dict[str, list]:
+    """One row per transition (and ``covered``, ``lines``): rows scored as they came, fillers for the rest."""
     fill_kind = outcome if outcome != "ok" else "crashed"
     fill_error = detail if outcome != "ok" else "no result for this transition"
-    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered"]}
+    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered", "lines"]}
     for index, traj in enumerate(trajectories):
         got = scored.get(index)
         if got is None:
-            got = _score(traj, raw.get(index), fill_kind, fill_error)
+            got = _score(traj, raw.get(index), fill_kind, fill_error, lean)
         for name, values in got.items():
             columns[name].extend(values)
     return columns
@@ -256,7 +248,7 @@ def _metrics(columns: dict[str, list], covered: list[bool]) -> dict:
     return {
         "token_f1": sum(f1) / n if n else 0.0,
         "exact_match": sum(columns["exact"]) / n if n else 0.0,
-        "bleu4": sum(columns["bleu4"]) / n if n else 0.0,
+        "bleu4": sum(columns["bleu4"]) / n if n else 0.0,  # NaN in lean mode
         "coverage": n_cov / n if n else 0.0,
         "token_f1_covered": sum(v for v, c in zip(f1, covered, strict=True) if c) / n_cov if n_cov else 0.0,
         "n_transitions": n,

@@ -18,8 +18,11 @@ LIMITS = Limits(cpu_seconds=4, memory_mb=200, wall_seconds=4, step_seconds=0.5, 
                 max_step_timeouts=2)
 
 
-# the wall clock alone must stop the swallowing loop; the C-stack overflow needs a second to get there
-SLOW = {"loop_swallows_timeout": {"step_seconds": 0}, "segfault": {"step_seconds": 3, "wall_seconds": 6}}
+# the wall clock alone must stop the swallowing loop; the C-stack overflow and the memory bomb get no
+# per-call alarm and a generous wall clock, so a loaded machine changes how long they take, not their outcome
+SLOW = {"loop_swallows_timeout": {"step_seconds": 0},
+        "segfault": {"step_seconds": 0, "wall_seconds": 120, "cpu_seconds": 120},
+        "memory_bomb": {"step_seconds": 0, "wall_seconds": 120, "cpu_seconds": 120}}
 
 
 def _trajs() -> list[Trajectory]:

@@ -16,13 +16,13 @@ and speed comparisons only.
 from __future__ import annotations
 
 from patchworld.program import ProgramLoadError
-from patchworld.sandbox.calls import summarize
 from patchworld.sandbox.client import ModelCallError, ModelClient, Prediction, open_model
 from patchworld.sandbox.job import JobResult, run_job
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.pool import release_worker, shutdown_pool, take_worker, use_fork_server
-from patchworld.sandbox.procs import Dataset, clean_environment
+from patchworld.sandbox.procs import ProtocolError, clean_environment
+from patchworld.sandbox.summary import summarize
 
 __all__ = ["Limits", "JobResult", "run_job", "open_model", "ModelClient", "Prediction", "ProgramLoadError",
-           "ModelCallError", "Dataset", "clean_environment", "take_worker", "release_worker", "shutdown_pool",
+           "ModelCallError", "ProtocolError", "clean_environment", "take_worker", "release_worker", "shutdown_pool",
            "use_fork_server", "summarize"]

@@ -1,5 +1,8 @@
 """Which worker process a job gets: the fork server's pre-forked spare, a new forked child, or a
-spawned interpreter when the fork server cannot run (thread-safe, one pool per process)."""
+spawned interpreter when the fork server cannot run (thread-safe, one pool per process).
+
+A spare never holds anything of a job (no trajectories, no program): it only waits, isolated.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,13 @@ import atexit
 import os
 import threading
 
-from patchworld.sandbox.procs import Dataset, ForkedWorker, ForkServer, SpawnedWorker, Worker
+from patchworld.sandbox.procs import ForkedWorker, ForkServer, SpawnedWorker, Worker
 
 __all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server"]
 
 
-
 class _Pool:
-    """The fork server with one pre-forked spare when it works, else spawned workers with one
-    warm spare (thread-safe). The forked spare preloads the latest replay's dataset, so a
-    replay of the same trajectories sends only the program; any other job gets a new child
-    (requested without waiting), so a worker never holds trajectories but its own job's."""
+    """The fork server with one pre-forked spare when it works, else spawned workers with one warm spare."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -25,7 +24,6 @@ class _Pool:
         self.server_failed = False
         self.spare: SpawnedWorker | None = None
         self.ready: ForkedWorker | None = None  # the pre-forked spare
-        self.last: Dataset | None = None  # the latest replay's dataset, for the next spare
 
     def _server(self) -> ForkServer | None:
         with self.lock:
@@ -39,33 +37,26 @@ class _Pool:
                     self.server_failed = True
             return self.server
 
-    def take(self, dataset: Dataset | None = None) -> Worker:
+    def take(self) -> Worker:
         server = self._server()
         if server is not None:
             try:
-                return self._take_forked(server, dataset)
+                with self.lock:
+                    worker, self.ready = self.ready, None
+                if worker is not None and (worker.server is not server or worker.poll() is not None):
+                    worker.kill()
+                    worker = None
+                return worker or server.request()
             except OSError:
                 with self.lock:
                     self.server_failed = True
         with self.lock:
-            worker, self.spare = self.spare, None
-        if worker is None or worker.poll() is not None:
-            if worker is not None:
-                worker.kill()
-            worker = SpawnedWorker()
-        return worker
-
-    def _take_forked(self, server: ForkServer, dataset: Dataset | None) -> ForkedWorker:
-        """The spare if it suits (same server, alive, holding the job's dataset), else a new child."""
-        with self.lock:
-            worker, self.ready = self.ready, None
-            self.last = dataset or self.last
-        digest = dataset.digest if dataset is not None else None
-        suits = worker is not None and worker.server is server and worker.dataset == digest
-        if worker is not None and (not suits or worker.poll() is not None):
-            worker.kill()
-            worker = None
-        return worker or server.request(dataset)
+            spawned, self.spare = self.spare, None
+        if spawned is None or spawned.poll() is not None:
+            if spawned is not None:
+                spawned.kill()
+            spawned = SpawnedWorker()
+        return spawned
 
     def release(self, worker: Worker) -> None:
         worker.kill()
@@ -75,11 +66,11 @@ class _Pool:
                     self.spare = SpawnedWorker()
         elif isinstance(worker, ForkedWorker):
             with self.lock:
-                server, wanted = (self.server, self.last) if self.ready is None else (None, None)
+                server = self.server if self.ready is None else None
             if server is None or server is not worker.server:
                 return
             try:
-                spare = server.request(wanted)
+                spare: ForkedWorker | None = server.request()
             except OSError:
                 return
             with self.lock:
@@ -91,7 +82,6 @@ class _Pool:
         with self.lock:
             workers = [w for w in (self.spare, self.ready) if w is not None]
             self.spare = self.ready = None
-            self.last = None
             server, self.server = self.server, None
         for worker in workers:
             worker.kill()
@@ -103,7 +93,6 @@ class _Pool:
         self.lock = threading.Lock()
         self.server = None
         self.spare = self.ready = None
-        self.last = None
 
 
 _POOL = _Pool()
@@ -111,13 +100,13 @@ atexit.register(_POOL.shutdown)
 os.register_at_fork(after_in_child=_POOL.forget)
 
 
-def take_worker(dataset: Dataset | None = None) -> Worker:
-    """A fresh worker process, ready for one job; ``worker.dataset`` says whether it holds ``dataset``."""
-    return _POOL.take(dataset)
+def take_worker() -> Worker:
+    """A fresh, isolated worker process, ready for one job."""
+    return _POOL.take()
 
 
 def release_worker(worker: Worker) -> None:
-    """Kill a worker after its job (and prepare the next one when spawning)."""
+    """Kill a worker after its job (and prepare the next one)."""
     _POOL.release(worker)
 
 

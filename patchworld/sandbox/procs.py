@@ -1,18 +1,17 @@
-"""Worker processes for the sandbox: a fork server (fast path) and plain spawned workers (fallback).
+"""Worker processes seen from the parent: a fork server (fast path) and spawned workers (fallback).
 
-The fork server is one long-lived ``python -m patchworld.sandbox.worker --server`` process,
-started once with a scrubbed environment; for each request it forks a child (a millisecond,
-no interpreter start-up) that starts its own session, installs the guards and waits for its
-job, having first decoded the replay dataset it was handed (a :class:`Dataset`, encoded once
-in this process and passed as a file), if any. A spawned worker is a fresh interpreter
-reading its job from stdin. Either way a worker serves exactly one job and is then killed
-with its whole process group. Frames are length-prefixed JSON (never pickle) both ways.
+The fork server is one long-lived worker process started once with a scrubbed environment; for
+each request it forks a child (a millisecond, no interpreter start-up) that isolates itself and
+waits for its job. A spawned worker is a fresh interpreter reading its job from stdin. Either
+way a worker serves exactly one job and is then killed with its whole process group. Frames are
+length-prefixed JSON both ways (:mod:`patchworld.sandbox.wire`); frames from a worker are
+decoded defensively (size announced in the header checked before buffering, nesting depth
+checked before parsing) and a violation comes back as a :class:`ProtocolError` value.
 Which worker a job gets (spares, fallback) is decided in :mod:`patchworld.sandbox.pool`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,9 +26,11 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["clean_environment", "Dataset", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker"]
+from patchworld.sandbox.wire import HEADER, ProtocolError, decode
 
-_HEADER_SIZE = 8
+__all__ = ["clean_environment", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker", "ProtocolError"]
+
+_HEADER_SIZE = HEADER.size
 _SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 _ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH", "HOME", "TMPDIR")
 # Workers start through a stub ``patchworld`` package: the real ``__init__`` imports polars
@@ -49,6 +50,9 @@ def __getattr__(name):
     return getattr(pkg, name)
 pkg.__getattr__ = __getattr__
 sys.modules["patchworld"] = pkg
+sub = types.ModuleType("patchworld.sandbox")  # skip the door's __init__: the worker needs none of it
+sub.__path__, sub.__file__ = [os.path.join(root, "sandbox")], os.path.join(root, "sandbox", "__init__.py")
+sys.modules["patchworld.sandbox"] = pkg.sandbox = sub
 from patchworld.sandbox.worker import main
 sys.exit(main(sys.argv))
 """
@@ -72,36 +76,6 @@ def _signal_name(code: int) -> str:
         return str(-code)
 
 
-class Dataset:
-    """Replay trajectories (``[[index, [[obs, action, next_obs], ...]], ...]``) encoded once.
-
-    ``data`` is the JSON, ``digest`` names it (equal contents, equal digest), ``indices`` the
-    trajectory indices; :meth:`fd` is a file holding ``data`` that pre-forked workers decode.
-    """
-
-    def __init__(self, payload: list[list]):
-        self.data = json.dumps(payload).encode("utf-8")
-        self.digest = hashlib.sha256(self.data).hexdigest()[:32]
-        self.indices = frozenset(item[0] for item in payload)
-        self._file: Any = None
-        self._lock = threading.Lock()
-
-    def fd(self) -> int:
-        """The descriptor of an (unlinked, in-memory where possible) file holding ``data``."""
-        with self._lock:
-            if self._file is None:
-                fd = os.memfd_create("pw-dataset", os.MFD_CLOEXEC) if hasattr(os, "memfd_create") else -1
-                handle = os.fdopen(fd, "w+b") if fd >= 0 else tempfile.TemporaryFile()
-                handle.write(self.data)
-                handle.flush()
-                self._file = handle
-            return self._file.fileno()
-
-    def __del__(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
 class Worker:
     """One job process seen from the parent: send frames, receive frames with a deadline."""
 
@@ -113,7 +87,6 @@ class Worker:
         self.job_fd, self.fd, self.scratch = job_fd, result_fd, scratch
         self.buffer = bytearray()
         self.closed = False
-        self.dataset: str | None = None  # the digest of the dataset this worker preloaded
 
     def send(self, obj: Any) -> bool:
         """Write one frame; False if the worker is gone."""
@@ -129,8 +102,9 @@ class Worker:
         except OSError:
             return False
 
-    def recv(self, deadline: float, nap: float = 0.0) -> Any:
-        """The next frame, or "eof" when the worker closed its end or died, or "deadline".
+    def recv(self, deadline: float, nap: float = 0.0, max_bytes: int = 1 << 20, max_depth: int = 6) -> Any:
+        """The next frame, or "eof" when the worker closed its end or died, or "deadline", or a
+        :class:`ProtocolError` (a frame over ``max_bytes`` or ``max_depth``, or not JSON).
 
         With ``nap`` > 0, waits by sleeping that long between checks rather than in ``select``:
         a worker streaming frames then writes without waking this process for each one (a
@@ -140,13 +114,16 @@ class Worker:
         while True:
             if len(self.buffer) >= _HEADER_SIZE:
                 size = int.from_bytes(self.buffer[:_HEADER_SIZE], "little")
+                if size > max_bytes:
+                    self.buffer.clear()
+                    return ProtocolError(f"a frame announced {size} bytes, more than the {max_bytes} allowed")
                 if len(self.buffer) >= _HEADER_SIZE + size:
                     body = bytes(self.buffer[_HEADER_SIZE : _HEADER_SIZE + size])
                     del self.buffer[: _HEADER_SIZE + size]
                     try:
-                        return json.loads(body)
-                    except ValueError:
-                        return "eof"
+                        return decode(body, max_depth)
+                    except ProtocolError as exc:
+                        return exc
             now = time.monotonic()
             remaining = deadline - now
             if remaining <= 0:
@@ -160,7 +137,10 @@ class Worker:
                 if self.poll() is not None and not select.select([self.fd], [], [], 0)[0]:
                     return "eof"
                 continue
-            chunk = os.read(self.fd, 1 << 20)
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except OSError:
+                return "eof"
             if not chunk:
                 return "eof"
             self.buffer.extend(chunk)
@@ -181,13 +161,16 @@ class Worker:
         if self.closed:
             return
         self.closed = True
-        if self.poll() is None:
+        try:
+            pid = self.pid
+        except OSError:  # never forked
+            pid = 0
+        if pid > 0:  # the whole group, whether or not the worker itself is still alive
             for killer in (os.killpg, os.kill):
                 try:
-                    killer(self.pid, signal.SIGKILL)
-                    break
+                    killer(pid, signal.SIGKILL)
                 except OSError:
-                    continue
+                    pass
         for fd in (self.job_fd, self.fd):
             try:
                 os.close(fd)
@@ -275,27 +258,29 @@ class ForkServer:
             data = self.sock.recv(1 << 16)
             if not data:
                 raise OSError("the fork server closed its socket")
-            msg = json.loads(data)
-            if msg[0] == "forked":
-                self.forked[int(msg[1])] = int(msg[2])
-            elif msg[0] == "exit":
-                self.exits[int(msg[1])] = (int(msg[2]), float(msg[3]))
+            try:
+                msg = decode(data, 2)
+                if msg[0] == "forked":
+                    self.forked[int(msg[1])] = int(msg[2])
+                elif msg[0] == "exit":
+                    self.exits[int(msg[1])] = (int(msg[2]), float(msg[3]))
+            except (ProtocolError, TypeError, ValueError, IndexError, KeyError):
+                continue
                 while len(self.exits) > 4096:
                     self.exits.pop(next(iter(self.exits)))
             timeout = 0
 
-    def request(self, dataset: Dataset | None = None) -> ForkedWorker:
-        """Ask for a child (preloading ``dataset``) without waiting for it to be forked."""
+    def request(self) -> ForkedWorker:
+        """Ask for a child without waiting for it to be forked."""
         scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
         try:
-            fds = [job_r, result_w] + ([dataset.fd()] if dataset is not None else [])
             with self.lock:
                 self.counter += 1
                 rid = self.counter
-                payload = {"id": rid, "scratch": scratch, "dataset": dataset.digest if dataset else None}
-                socket.send_fds(self.sock, [json.dumps(payload).encode()], fds)
+                payload = {"id": rid, "scratch": scratch}
+                socket.send_fds(self.sock, [json.dumps(payload).encode()], [job_r, result_w])
         except BaseException:
             for fd in (job_w, result_r):
                 os.close(fd)
@@ -304,9 +289,7 @@ class ForkServer:
         finally:
             os.close(job_r)
             os.close(result_w)
-        worker = ForkedWorker(self, rid, job_w, result_r, scratch)
-        worker.dataset = dataset.digest if dataset is not None else None
-        return worker
+        return ForkedWorker(self, rid, job_w, result_r, scratch)
 
     def pid_of(self, rid: int) -> int:
         """The pid of requested child ``rid`` (waits up to 10 s for the server's answer)."""

@@ -1,77 +1,45 @@
 """The sandbox worker process: runs untrusted world-model code, one job per process.
 
-Two ways in (see :mod:`patchworld.sandbox.procs`): ``python -m patchworld.sandbox.worker
---server <socket fd>`` is the fork server, which forks one child per job; ``python -m
-patchworld.sandbox.worker <result fd>`` serves a single job read from stdin. Either way the
-job process reads one JSON job, installs its guards, then answers with length-prefixed JSON
-frames on the result descriptor (JSON, never pickle: the parent must not unpickle data a
-hostile program could forge). Guards, installed before any program code runs: resource
-limits (address space, CPU time, file size, no core files, no new processes where the kernel
-enforces it), an audit hook refusing fork/exec/kill/sockets/ctypes, file writes outside the
-scratch directory and other processes' /proc entries, a per-call timer (SIGALRM) and capped
-stdout/stderr. The calls themselves live in :mod:`patchworld.sandbox.calls`.
+Two ways in (see :mod:`patchworld.sandbox.procs`): ``--server <socket fd>`` is the fork server,
+which forks one child per job; ``<result fd>`` serves a single job read from stdin. Either way
+the job process first isolates itself (:mod:`patchworld.sandbox.kernel`: every descriptor but
+the job's two pipes closed, its own uid, no new privileges, Landlock, seccomp; then the audit
+hook of :mod:`patchworld.sandbox.guard`), then reads one JSON job, sets its resource limits
+(address space, CPU time, file size, no core files, no processes), a per-call timer (SIGALRM)
+and capped stdout/stderr, loads the program and serves the job: a lockstep replay (one round
+per message, :class:`patchworld.sandbox.calls.ReplayRunner`) or a model session. It never
+holds a true observation before it has answered for that step: the parent sends them later.
 
 Stdlib and light patchworld modules only: the worker must start fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
-import json
 import os
 import resource
 import signal
-import struct
 import sys
 from collections.abc import Callable
 from time import monotonic as _monotonic  # bound here: a program patching ``time`` does not reach it
 from typing import Any
 
 from patchworld.program import LoadFailure, load_world_model
-from patchworld.residual import ResidualMemory
-from patchworld.sandbox.calls import CpuLimit, OutputLimit, StepTimeout, run_replay, session_call
+from patchworld.sandbox.calls import CpuLimit, OutputLimit, ReplayRunner, StepTimeout, session_call
+from patchworld.sandbox.guard import install_audit_hook, readable_roots
+from patchworld.sandbox.kernel import isolate
+from patchworld.sandbox.wire import recv, send
 
-__all__ = ["main", "send", "recv", "CappedStream"]
-
-_HEADER = struct.Struct("<Q")
-
-
-def send(fd: int, obj: Any) -> None:
-    """Write one length-prefixed JSON frame."""
-    data = json.dumps(obj).encode("utf-8")
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def recv(fd: int) -> Any:
-    """Read one frame (blocking); None on end of file."""
-    head = _read_exact(fd, _HEADER.size)
-    if head is None:
-        return None
-    body = _read_exact(fd, _HEADER.unpack(head)[0])
-    return None if body is None else json.loads(body)
-
-
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks, got = [], 0
-    while got < n:
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+__all__ = ["main", "CappedStream"]
 
 
 class _Timer:
     """Per-call wall-clock alarm raising :class:`StepTimeout` (0 seconds = no alarm).
 
-    Arming and disarming an interval timer around every call would cost two system calls
-    per call (a few microseconds per replay step), so ``start`` only records the deadline and
-    arms the alarm when none is pending, and ``stop`` only clears the deadline. An alarm left
-    over from an earlier call fires early: :meth:`expired` then re-arms it for the current
-    deadline (or lets it lapse between calls). A call still times out at its own deadline.
+    ``start`` only records the deadline and arms the alarm when none is pending, ``stop`` only
+    clears the deadline (two system calls per call saved); an alarm left over from an earlier
+    call re-arms itself for the current deadline in :meth:`expired`.
     """
 
     def __init__(self, seconds: float):
@@ -124,57 +92,9 @@ class CappedStream(io.TextIOBase):
         return len(s)
 
 
-# ---------------------------------------------------------------- process setup
-
-_BLOCKED_EVENTS = {
-    "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-    "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen", "ctypes.dlsym", "socket.connect",
-    "socket.bind", "socket.getaddrinfo", "os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.truncate",
-    "os.chmod", "os.chown", "os.setuid", "os.link", "os.symlink",
-}
-_BLOCKED_MODULES = {
-    "subprocess", "_posixsubprocess", "multiprocessing", "_multiprocessing", "ctypes", "_ctypes", "socket",
-    "_socket", "pty", "signal", "_signal", "resource", "faulthandler", "concurrent", "asyncio",
-}
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
-
-def _install_guards(scratch: str, result_fd: int) -> None:
-    """Install the audit hook; drop dangerous modules so re-imports go through it."""
-    pid = str(os.getpid())
-    scratch = os.path.realpath(scratch)
-
-    def hook(event: str, args: tuple) -> None:
-        if event in _BLOCKED_EVENTS:
-            raise PermissionError(f"sandbox: {event} is not allowed")
-        if event == "import" and args and str(args[0]).split(".")[0] in _BLOCKED_MODULES:
-            raise ImportError(f"sandbox: importing {args[0]} is not allowed")
-        if event == "open" and args:
-            path, mode, flags = (list(args) + [None, None, None])[:3]
-            if isinstance(path, int):
-                raise PermissionError("sandbox: opening file descriptors is not allowed")
-            text = os.fsdecode(path) if isinstance(path, (str, bytes)) else str(path)
-            full = os.path.realpath(text) if not text.startswith("/proc/") else text
-            if full.startswith("/proc/") and not (full.startswith("/proc/self/") or full.startswith(f"/proc/{pid}/")):
-                raise PermissionError("sandbox: other processes' /proc entries are not readable")
-            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-                isinstance(flags, int) and flags & _WRITE_FLAGS
-            )
-            if writing and not (full == scratch or full.startswith(scratch + os.sep)):
-                raise PermissionError(f"sandbox: writing outside the scratch directory is not allowed: {text}")
-
-    for name in list(sys.modules):
-        if name.split(".")[0] in _BLOCKED_MODULES:
-            del sys.modules[name]
-    sys.addaudithook(hook)
-
-
-def _apply_limits(limits: dict) -> None:
-    """Address space (current size + budget), CPU (used + budget), file size, no cores, no processes."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    with open("/proc/self/statm") as fh:
-        vm_now = int(fh.read().split()[0]) * page
-    mem = vm_now + int(limits["memory_mb"]) * 1024 * 1024
+def _apply_limits(limits: dict, vm_bytes: int) -> None:
+    """Address space (size at isolation + budget), CPU (used + budget), file size, no cores, no processes."""
+    mem = vm_bytes + int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     used = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(used.ru_utime + used.ru_stime + float(limits["cpu_seconds"])) + 1
@@ -197,41 +117,18 @@ def _fatal_kind(output: dict) -> Callable[[BaseException], str | None]:
     return classify
 
 
-def _preload(fd: int, digest: str) -> tuple[str, list] | None:
-    """Read and decode a replay dataset (JSON trajectories) from ``fd``, then close it."""
-    try:
-        size = os.fstat(fd).st_size
-        chunks, got = [], 0
-        while got < size:
-            chunk = os.pread(fd, min(size - got, 1 << 24), got)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-        trajectories = json.loads(b"".join(chunks))
-        return (digest, trajectories) if isinstance(trajectories, list) else None
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)
-
-
-def run_one(job_fd: int, result_fd: int, data: tuple[int, str] | None = None) -> int:
-    """Serve one job: a replay (one answer stream) or a model session (request/response).
-
-    ``data`` (a file descriptor and the digest naming its contents) is a replay dataset that a
-    pre-forked worker decodes while it waits for its job; a replay job naming that digest then
-    carries no trajectories of its own. Any other job drops it before program code runs.
-    """
-    preloaded = _preload(*data) if data is not None else None
-    _install_guards(os.getcwd(), result_fd)
+def run_one(job_fd: int, result_fd: int) -> int:
+    """Isolate this process, then serve one job: a lockstep replay or a model session."""
+    scratch = os.getcwd()
+    for name in _PRELOAD:  # before isolation: afterwards only the Python installation is readable
+        importlib.import_module(name)
+    with open("/proc/self/statm") as fh:
+        vm_bytes = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    layers = isolate(scratch, (job_fd, result_fd), readable_roots())
+    install_audit_hook(scratch, readable_roots())
     job = recv(job_fd)
     if job is None:
         return 0
-    trajectories = job.get("trajectories") if job["kind"] == "replay" else None
-    if trajectories is None and preloaded is not None and job.get("dataset") == preloaded[0]:
-        trajectories = preloaded[1]
-    preloaded = None
     limits = job["limits"]
     output = {"used": 0, "cap": int(limits["output_bytes"]), "text": "", "exceeded": False}
     timer = _Timer(float(limits["step_seconds"]))
@@ -246,13 +143,8 @@ def run_one(job_fd: int, result_fd: int, data: tuple[int, str] | None = None) ->
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGXCPU, on_xcpu)
     fatal = _fatal_kind(output)
-    residual = ResidualMemory.from_dict(job["residual"]) if job.get("residual") else None
-    _apply_limits(limits)
+    _apply_limits(limits, vm_bytes)
     sys.stdout = sys.stderr = CappedStream(output)
-    if job["kind"] == "replay" and trajectories is None:
-        send(result_fd, ["done", "crashed", "the worker did not get the trajectories", ""])
-        return 0
-
     try:
         timer.start()
         model = load_world_model(job["source"])
@@ -267,20 +159,25 @@ def run_one(job_fd: int, result_fd: int, data: tuple[int, str] | None = None) ->
     if isinstance(model, LoadFailure):
         send(result_fd, ["done", "load_error", model.message, output["text"]])
         return 0
-    send(result_fd, ["loaded"])
+    send(result_fd, ["loaded", layers])
     if job["kind"] == "replay":
-        outcome, detail = run_replay(
-            model, trajectories, job["mode"], residual, lambda msg: send(result_fd, msg), timer,
-            int(limits.get("max_step_timeouts", 3)), fatal,
-        )
-        send(result_fd, ["done", outcome, detail, output["text"]])
-        return 0
-    state: dict = {"beliefs": {}, "texts": {}, "next": 1}
+        runner = ReplayRunner(model, timer, int(limits.get("max_step_timeouts", 3)), fatal,
+                              lean=bool(job.get("lean")), trace=bool(job.get("trace")))
+        while True:
+            msg = recv(job_fd)
+            if msg is None or msg[0] != "round":
+                send(result_fd, ["done", "ok", "", output["text"]])
+                return 0
+            cols, stop = runner.round(msg[1], msg[2], msg[3], msg[4])
+            send(result_fd, ["rows", *cols, None if stop is None else [*stop, output["text"]]])
+            if stop is not None:
+                return 0
+    state: dict = {"beliefs": {}, "next": 1}
     while True:
         request = recv(job_fd)
         if request is None or request[0] == "close":
             return 0
-        send(result_fd, session_call(model, state, request, residual, timer, fatal))
+        send(result_fd, session_call(model, state, request, timer, fatal))
 
 
 _PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertools", "functools", "math",
@@ -288,32 +185,42 @@ _PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertool
 """Stateless modules world models commonly import (not ``random``: each job must seed its own)."""
 
 
-def serve(sock_fd: int) -> int:
-    """The fork server: fork one guarded child per job request, report each child's exit.
+def _child(fds: list[int], scratch: str) -> None:
+    """The job process, right after the fork: its own session and scratch directory, then the job."""
+    code = 70
+    try:
+        os.setsid()
+        os.chdir(scratch)
+        code = run_one(fds[0], fds[1])
+    finally:
+        os._exit(code)
 
-    Requests arrive on a SOCK_SEQPACKET socket as JSON ``{"id", "scratch", "dataset"}`` with
-    two file descriptors attached (the job's input pipe and result pipe), or three when the
-    child is to preload a dataset (its JSON, named by the digest ``dataset``). Answers:
-    ``["forked", id, pid]`` and later ``["exit", pid, returncode, cpu_seconds]``. The server
-    itself never runs program code nor reads datasets; children start their own session and
-    exit with ``os._exit``. When the parent goes away (socket closed) the server kills its
-    children and exits.
+
+def serve(sock_fd: int) -> int:
+    """The fork server: fork one child per job request, report each child's exit.
+
+    Requests arrive on a SOCK_SEQPACKET socket as JSON ``{"id", "scratch"}`` with two file
+    descriptors attached (the job's input pipe and result pipe). Answers: ``["forked", id,
+    pid]`` and later ``["exit", pid, returncode, cpu_seconds]``. The server never runs program
+    code. A child drops the server's locals (its socket, the ``socket`` module) before it does
+    anything else, so the program finds nothing useful on the stack it inherits. When the
+    parent goes away (socket closed) the server kills its children and exits.
     """
-    import importlib
+    import json
     import select
     import socket
 
-    for name in _PRELOAD:  # imported once here instead of in every job (under the audit hook)
+    for name in _PRELOAD:  # imported once here instead of in every job
         importlib.import_module(name)
     sock = socket.socket(fileno=sock_fd)
     children: set[int] = set()
     while True:
         if select.select([sock], [], [], 0.05)[0]:
             try:
-                data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 3)
+                data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 2)
             except OSError:
                 data, fds = b"", []
-            if not data or len(fds) not in (2, 3):
+            if not data or len(fds) != 2:
                 for fd in fds:
                     os.close(fd)
                 if data:
@@ -326,15 +233,11 @@ def serve(sock_fd: int) -> int:
                 return 0
             request = json.loads(data)
             pid = os.fork()
-            if pid == 0:  # the job process
-                code = 70
-                try:
-                    os.setsid()
-                    sock.close()
-                    os.chdir(request["scratch"])
-                    code = run_one(fds[0], fds[1], (fds[2], str(request.get("dataset"))) if len(fds) == 3 else None)
-                finally:
-                    os._exit(code)
+            if pid == 0:  # the job process: forget the server's state, keep two descriptors and a path
+                sock.close()
+                scratch = str(request["scratch"])
+                del sock, socket, select, json, data, request, children, _flags, _addr
+                _child(fds, scratch)
             for fd in fds:
                 os.close(fd)
             children.add(pid)

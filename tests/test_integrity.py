@@ -1,0 +1,96 @@
+"""No number means anything while a program can read the answer: the cheats corpus.
+
+Each program in ``tests/hostile/cheats/`` is a ``_cheat(observation, action)`` that tries to
+find the true next observation (frame walks, ``gc``, ``inspect``, ``sys.modules``, the data on
+disk, ``/proc/self/mem``, forged result frames, a ``str`` whose ``==`` is always true). It is
+wrapped around the flawed maze program: the wrapper returns the cheat's answer when it finds one,
+else the honest prediction. The same wrapper with a cheat that finds nothing is the baseline.
+In the sandbox, every cheat must score no higher than the baseline, in teacher and rollout
+mode, end with a typed outcome, and be rejected by ``Session.submit``'s gate.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from patchworld.data import load_trajectories
+from patchworld.program import Program
+from patchworld.replay import replay
+from patchworld.sandbox import Limits
+from patchworld.sandbox.job import OUTCOMES
+from patchworld.synthesis import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+CHEATS = Path(__file__).parent / "hostile" / "cheats"
+BASE = ROOT / "data" / "programs" / "maze_flawed.py"
+LIMITS = Limits(cpu_seconds=20, memory_mb=600, wall_seconds=60, step_seconds=5)
+NAMES = sorted(p.stem for p in CHEATS.glob("*.py") if not p.stem.startswith("_"))
+
+WRAPPER = '''
+
+class CheatingModel({base}):
+    def correct_belief(self, belief, obs):
+        self._pw_obs = obs
+        return super().correct_belief(belief, obs)
+
+    def readout_observation(self, belief, action=""):
+        honest = super().readout_observation(belief, action)
+        try:
+            answer = _cheat(getattr(self, "_pw_obs", ""), action)
+        except BaseException:
+            answer = None
+        if answer == "WRAP" and "_Yes" in globals():
+            return globals()["_Yes"](honest)
+        return answer if isinstance(answer, str) else honest
+'''
+
+
+def _source(cheat: str | None) -> str:
+    base = BASE.read_text()
+    name = re.findall(r"^class (\w+)\(", base, re.M)[-1]
+    body = (CHEATS / f"{cheat}.py").read_text() if cheat else "def _cheat(obs, action):\n    return None\n"
+    return "\n".join([base, (CHEATS / "_finder.py").read_text(), body, WRAPPER.format(base=name)])
+
+
+@pytest.fixture(scope="module")
+def splits():
+    folder = ROOT / "data" / "trajectories" / "maze"
+    return load_trajectories(folder / "maze_traj_train.jsonl")[:3], load_trajectories(folder / "maze_traj_val.jsonl")[:4]
+
+
+@pytest.fixture(scope="module")
+def baseline(splits):
+    honest = Program.from_source(_source(None))
+    return {mode: replay(honest, splits[1], mode=mode, limits=LIMITS) for mode in ("teacher", "rollout")}
+
+
+def test_the_baseline_is_imperfect_so_a_cheat_could_gain(baseline):
+    for result in baseline.values():
+        assert result.outcome == "ok", result.detail
+        assert result.metrics["exact_match"] < 1.0  # room for a cheat to show up
+
+
+def test_the_cheats_work_where_the_answer_is_reachable(splits):
+    # in this (trusted) process the frame walk finds the answer: the corpus would catch a leak
+    cheat = replay(Program.from_source(_source("getframe_walk")), splits[1], sandbox=False)
+    assert cheat.metrics["exact_match"] == 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_cheat_gains_nothing_and_the_gate_rejects_it(name, splits, baseline, tmp_path):
+    program = Program.from_source(_source(name))
+    for mode, honest in baseline.items():
+        result = replay(program, splits[1], mode=mode, limits=LIMITS)
+        assert result.outcome in OUTCOMES, result.outcome
+        for metric in ("token_f1", "exact_match"):
+            assert result.metrics[metric] <= honest.metrics[metric] + 1e-9, (mode, metric, result.metrics[metric])
+    session = Session("maze", splits[0], splits[1], program=Program.from_source(_source(None)),
+                      run_dir=tmp_path / "run", sandbox=True, limits=LIMITS, workers=1)
+    try:
+        verdict = session.submit(program.source)
+    finally:
+        session.close()
+    assert not verdict.accepted, verdict.reason
