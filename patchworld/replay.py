@@ -22,7 +22,7 @@ Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_mat
 ``token_f1_covered`` (mean over covered rows only: the reference's ``mean_token_f1``) and
 counts of rows: ``n_load_errors``, ``n_exceptions`` (exceptions and step timeouts),
 ``n_timeouts`` (rows lost to a job-level timeout), ``n_job_failures`` (rows lost to any job
-failure: timeout, memory, crashed, output limit), ``n_mismatches`` (mismatch or empty),
+failure: timeout, memory, crashed, output limit, protocol error), ``n_mismatches`` (mismatch or empty),
 ``n_from_memory`` (residual hits); ``outcome`` repeats the job outcome. Rollout mode adds ``f1@h`` for h in 1, 2, 3, 5, 8, 10, 15 (mean token F1 of the h-th
 prediction over trajectories at least h long), ``rollout_auc`` (mean of the reported
 horizons) and ``rollout_drop`` (first reported minus last reported), as the reference does.
@@ -255,7 +255,7 @@ def _metrics(columns: dict[str, list], covered: list[bool]) -> dict:
         "n_load_errors": count("load_error"),
         "n_exceptions": count("exception", "step_timeout"),
         "n_timeouts": count("timeout"),
-        "n_job_failures": count("timeout", "memory", "crashed", "output_limit"),
+        "n_job_failures": count("timeout", "memory", "crashed", "output_limit", "protocol_error"),
         "n_mismatches": count("mismatch", "empty"),
         "n_from_memory": sum(columns["from_memory"]),
     }

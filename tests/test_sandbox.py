@@ -58,6 +58,8 @@ CASES = {
     "two_classes": ("load_error", "load_error", "Model, OtherModel"),
     "missing_import": ("load_error", "load_error", "numpy_that_does_not_exist"),
     "module_loop": ("load_error", "load_error", "loading took longer"),
+    "forge_huge_header": ("protocol_error", "protocol_error", "announced"),
+    "forge_deep_json": ("protocol_error", "protocol_error", "deeper"),
 }
 
 
@@ -218,3 +220,12 @@ def test_replays_of_different_trajectories_never_mix() -> None:
         assert boxed.steps.equals(local.steps) and boxed.metrics == local.metrics
     with open_model(program, limits=LIMITS) as model:  # a session after replays: no trajectories needed
         assert model.predict(model.init("n 41"), "inc").observation == "n 42"
+
+
+def test_frames_from_workers_are_decoded_defensively() -> None:
+    from patchworld.sandbox.wire import ProtocolError, decode
+
+    assert decode(b'["rows", ["[[[[ not nesting", "\\\\\\"]]]]"], [[1, 2]]]', 4)[1][0] == "[[[[ not nesting"
+    for bad in (b"[" * 100_000 + b"]" * 100_000, b'{"a": [1,', b"\xff\xfe", b"[[[[[1]]]]]"):
+        with pytest.raises(ProtocolError):
+            decode(bad, 4)
