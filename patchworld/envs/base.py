@@ -108,6 +108,7 @@ _BUILTINS: dict[str, str] = {
     "textcraft": "patchworld.envs.textcraft",
     "babyai": "patchworld.envs.babyai_expert",  # the expert module imports the env and registers both
     "webshop": "patchworld.envs.webshop",
+    "sciworld": "patchworld.envs.sciworld",
 }
 """Built-in envs and the module that registers each; imported on first use (BabyAI pulls in minigrid)."""
 
