@@ -1,65 +1,52 @@
-"""Evaluation drivers: fidelity (RQ1, RQ2), planning utility (RQ3 and an offline proxy).
+"""Evaluation driver: fidelity (RQ1, RQ2) and planning utility, with paired bootstrap intervals.
 
-:func:`evaluate` returns one tidy frame, one row per (env, label, variant, metric):
+:func:`evaluate` returns one tidy frame (:data:`~patchworld.results.RESULT_SCHEMA`), one row per
+(env, label, variant, round, metric), each with a paired-bootstrap 95 % interval ``lo``/``hi``:
 
-| rq | metrics | how |
+| rq | metrics | units resampled |
 |---|---|---|
-| ``rq1`` | token_f1, exact_match, bleu4, coverage | teacher-forced replay on the test split |
-| ``rq2`` | rollout_auc, rollout_drop, f1@1..15 | free-running replay (``mode="rollout"``) on test |
-| ``rq3`` | success (strict), lenient_success, steps | live episodes on held-out test tasks (their ``task_idx``) |
-| ``proxy`` | action_accuracy, action_f1, decision_agreement | see :func:`action_discrimination` (no LLM) |
+| ``rq1`` | token_f1, exact_match, bleu4, coverage (ours: every transition, failures score 0); token_f1_ref, bleu4_ref, coverage_ref (the reference's headline numbers, :func:`patchworld.metrics.reference_metrics`); memory_hits, memory_wrong_hits, memory_entries (Residual) | test trajectories |
+| ``rq2`` | rollout_auc, rollout_drop (no interval), f1@h | test trajectories |
+| ``decision`` | decision_agreement, decision_regret, action_accuracy, action_f1 (offline, same privileged chooser on both sides) | planning states |
+| ``search`` | model_search_success (strict), model_search_lenient_success, model_search_steps (offline; the planner knows only the program and the goal text) | test tasks |
+| ``rq3`` | llm_success, llm_lenient_success, llm_steps, n_chooser_fallbacks (the paper's RQ3; only with an LLM; ReAct baseline as reference ``ReAct (LLM alone)``) | test tasks |
 
-Reference points (variant ``reference``) come from :mod:`patchworld.baselines` and run
-through the same replay/planning path; the perfect world model (variant ``oracle``) is
-measured on RQ3 and the proxy only, its fidelity is 1.0 by construction (``note`` says so).
-:func:`save_results` also writes each evaluated program's source to ``<out>/programs/<hash>.py``;
-:func:`program_source` finds it again (see :mod:`patchworld.results`).
+Variants: ``simple`` (the program), ``residual`` (the same program wrapped post hoc with the
+train memory at the reference's settings, :class:`patchworld.residual.Residual`), ``reference``
+(lookup table, copy last, most frequent: :mod:`patchworld.baselines`), ``oracle`` (the env as
+its own model; fidelity 1.0 by construction) and ``simple-residual`` (paired differences of the
+two variants of one program, with their interval). Rows of env ``macro`` average the envs
+(for points present in every env), their intervals from the same per-env draws.
+
+Protocol defaults: every test task of the env (``n_tasks``), 30 steps per live episode, 1000
+bootstrap draws with seed 0; all recorded in the results metadata by the command.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import platform
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from patchworld.agents import LookaheadAgent, SearchAgent
 from patchworld.baselines import reference_programs
 from patchworld.data import Trajectory, load_trajectories
-from patchworld.envs import EnvError, make
-from patchworld.planning import (
-    Candidate,
-    ChoiceContext,
-    LLMChooser,
-    LLMSettings,
-    PerfectWorldModel,
-    ProgressChooser,
-    open_world_model,
-    run_episodes,
-)
-from patchworld.results import program_source, write_programs
+from patchworld.intervals import DEFAULT_SAMPLES, difference_interval, draws, interval
+from patchworld.metrics import is_covered
+from patchworld.planning import LLMSettings, PerfectWorldModel, open_world_model
+from patchworld.residual import Residual, hit_counts
+from patchworld.results import RESULT_SCHEMA, load_results, macro_average, program_source, save_results, wide
+from patchworld.utility import Measure, decision_agreement, llm_success, model_search_success, react_success
 
-__all__ = ["evaluate", "load_split", "action_discrimination", "wide", "macro_average", "save_results",
-           "load_results", "program_source", "RESULT_SCHEMA", "DEFAULT_MAX_STEPS", "ALL_RQS"]
+__all__ = ["evaluate", "load_split", "wide", "macro_average", "save_results", "load_results", "program_source",
+           "RESULT_SCHEMA", "ALL_RQS", "REACT_LABEL"]
 
-DEFAULT_MAX_STEPS = {"maze": 15, "wordle": 8, "textcraft": 20, "babyai": 20}  # AgentGym's max_round
-ALL_RQS = ("rq1", "rq2", "rq3", "proxy")
-RESULT_SCHEMA = {"env": pl.String, "label": pl.String, "variant": pl.String, "program": pl.String,
-                 "rq": pl.String, "metric": pl.String, "value": pl.Float64, "n": pl.Int64, "note": pl.String}
+ALL_RQS = ("rq1", "rq2", "decision", "search", "rq3")
+REACT_LABEL = "ReAct (LLM alone)"
 ProgressFn = Callable[[int, int, str], None]
-Entry = tuple  # (label, Program, variant) or (label, Program, variant, env)
-
-
-def _planning_limits() -> Any:
-    from patchworld.sandbox import Limits
-
-    # a planning session lives for many episodes: a longer whole-session deadline than a replay job
-    return Limits(cpu_seconds=300.0, wall_seconds=600.0)
+Entry = tuple  # (label, Program, variant, env) or (label, Program, variant, env, round)
+Measured = dict[str, tuple[str, Any]]  # metric -> (rq, Measure | plain float)
 
 
 def load_split(env: str, split: str, data_dir: str | Path = "data/trajectories") -> list[Trajectory]:
@@ -70,273 +57,229 @@ def load_split(env: str, split: str, data_dir: str | Path = "data/trajectories")
     return load_trajectories(path)
 
 
-def _rows(env: str, label: str, variant: str, program: str, rq: str, metrics: dict[str, Any], n: int,
-          note: str = "") -> list[dict[str, Any]]:
-    return [{"env": env, "label": label, "variant": variant, "program": program, "rq": rq, "metric": k,
-             "value": None if v is None else float(v), "n": n, "note": note} for k, v in metrics.items()]
+def _planning_limits() -> Any:
+    from patchworld.sandbox import Limits
+
+    return Limits(cpu_seconds=600.0, wall_seconds=1200.0)  # a planning session lives for many episodes
 
 
-def _open(model_spec: Any, live: Any, sandbox: bool, residual: Any) -> Any:
-    """A live model for planning: the perfect model for ``"oracle"``, else a sandboxed program."""
-    if model_spec == "oracle":
-        return PerfectWorldModel(live)
-    return open_world_model(model_spec, sandbox=sandbox, residual=residual, limits=_planning_limits())
+def _by_trajectory(steps: pl.DataFrame) -> list[tuple[str, list[dict[str, Any]]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in steps.iter_rows(named=True):
+        groups.setdefault(row["traj_id"], []).append(row)
+    return list(groups.items())
 
 
-def action_discrimination(model_spec: Any, env: str, trajectories: Sequence[Trajectory], max_states: int = 40,
-                          per_trajectory: int = 4, max_actions: int = 8, sandbox: bool = True,
-                          residual: Any = None) -> dict[str, float]:
-    """Offline planning-utility proxy: does the model tell actions apart like the env does?
-
-    Replays test trajectories' actions in a live env; at up to ``per_trajectory`` states of
-    each (``max_states`` in all) it tries every available action (at most ``max_actions``,
-    plus the action the trajectory took) in a clone of the live env and asks the model,
-    from its teacher-forced belief, for each action's next observation. Returns
-    ``action_accuracy`` (share of exact predictions), ``action_f1`` (mean token F1),
-    ``decision_agreement``: over the *informative* states (where the true next observations
-    do not all score the same under the progress chooser), the share where the action the
-    chooser picks from the model's predictions is one of the truly best; ``decision_regret``:
-    the mean true-score loss of that pick; ``informative_states`` and ``n_states``.
-    """
-    from patchworld.metrics import token_f1
-
-    live = make(env)
-    exact = f1 = total = agree = states = informative = 0
-    regret = 0.0
-    model = None
-    try:
-        for traj in trajectories:
-            if states >= max_states or not traj.transitions:
-                break
-            obs = live.reset(traj.task_idx)
-            if obs != traj.transitions[0].observation:
-                continue  # the live env does not reproduce this trajectory
-            if model is None:
-                model = _open(model_spec, live, sandbox, residual)
-            handle = model.init(obs)
-            visited: Counter = Counter([obs])
-            for k, t in enumerate(traj.transitions):
-                if states >= max_states or k >= per_trajectory:
-                    break
-                actions = list(dict.fromkeys(live.available_actions()[:max_actions] + [t.action]))
-                truth, preds = [], []
-                for a in actions:
-                    clone = live.clone()
-                    try:
-                        s = clone.step(a)
-                    except EnvError:
-                        continue
-                    p = model.predict(handle, a)
-                    truth.append(Candidate(a, s.observation, float(s.reward), bool(s.done)))
-                    ph = p.handle if p.handle is not None and p.handle >= 0 else None
-                    preds.append((Candidate(a, p.observation or "", p.reward, p.done, p.error_kind or ""), ph))
-                for (c, _), tr in zip(preds, truth, strict=True):
-                    exact += c.observation == tr.observation
-                    f1 += token_f1(c.observation, tr.observation)
-                    total += 1
-                chooser = ProgressChooser(live.progress)
-                true_scores = [chooser.score(traj.task_idx, tr, visited) for tr in truth]
-                if true_scores and max(true_scores) > min(true_scores):  # only states where the choice matters
-                    picked = chooser.choose(ChoiceContext("", traj.task_idx, obs, [c for c, _ in preds], visited))
-                    agree += true_scores[picked] == max(true_scores)
-                    regret += max(true_scores) - true_scores[picked]
-                    informative += 1
-                states += 1
-                taken = next((h for (c, h) in preds if c.action == t.action), None)
-                model.release([h for (c, h) in preds if h is not None and h != taken])
-                try:
-                    step = live.step(t.action)
-                except EnvError:
-                    break
-                if step.observation != t.next_observation or step.done:
-                    break
-                new = model.correct(taken, step.observation) if taken is not None else model.init(step.observation)
-                model.release([h for h in (handle, taken) if h is not None and h != new])
-                handle, obs = new, step.observation
-                visited[obs] += 1
-    finally:
-        if model is not None and hasattr(model, "close"):
-            model.close()
-    return {"action_accuracy": exact / total if total else None, "action_f1": f1 / total if total else None,
-            "decision_agreement": agree / informative if informative else None,
-            "decision_regret": regret / informative if informative else None,
-            "informative_states": float(informative), "n_states": float(states)}
-
-
-def _agent(model: Any, kind: str, depth: int, llm: LLMSettings | None, max_candidates: int | None) -> Any:
-    if kind == "search":
-        return SearchAgent(model, depth=depth, max_candidates=max_candidates)
-    chooser = LLMChooser(llm) if llm is not None and llm.configured else None
-    return LookaheadAgent(model, chooser=chooser, llm=llm, max_candidates=max_candidates)
-
-
-def _rq3(model_spec: Any, env: str, tasks: Sequence[int], max_steps: int, sandbox: bool, residual: Any,
-         agent_kind: str, depth: int, llm: LLMSettings | None, max_candidates: int | None) -> dict[str, float]:
-    live = make(env)
-    model = _open(model_spec, live, sandbox, residual)
-    try:
-        agent = _agent(model, agent_kind, depth, llm, max_candidates)
-        frame = run_episodes(live, agent, tasks, max_steps)
-    finally:
-        if hasattr(model, "close"):
-            model.close()
-    return {"success": frame["success"].mean(), "lenient_success": frame["lenient_success"].mean(),
-            "steps": frame["steps"].mean(), "final_progress": frame["final_progress"].mean()}
-
-
-def _replay_rows(key: tuple[str, str, str, str], program: Any, test: Sequence[Trajectory], rqs: Sequence[str],
-                 sandbox: bool, residual: Any, rollout_limit: int | None) -> list[dict[str, Any]]:
-    """RQ1 (teacher) and RQ2 (rollout) rows of one program; ``f1@h`` only where horizon h was reached."""
+def _teacher(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: Any) -> Measured:
     from patchworld.replay import replay
 
-    rows: list[dict[str, Any]] = []
-    if "rq1" in rqs:
-        r = replay(program, test, mode="teacher", sandbox=sandbox, residual=residual)
-        note = "" if r.outcome == "ok" else f"{r.outcome}: {r.detail[:200]}"
-        rows += _rows(*key, "rq1", {k: r.metrics.get(k) for k in ("token_f1", "exact_match", "bleu4", "coverage")},
-                      int(r.metrics.get("n_transitions", len(r.steps))), note)
-    if "rq2" in rqs:
-        subset = list(test)[:rollout_limit] if rollout_limit else list(test)
-        r = replay(program, subset, mode="rollout", sandbox=sandbox, residual=residual)
-        note = "" if r.outcome == "ok" else f"{r.outcome}: {r.detail[:200]}"
-        rows += _rows(*key, "rq2", {k: r.metrics.get(k) for k in ("rollout_auc", "rollout_drop")}, len(subset), note)
-        if r.horizon is not None:
-            for h in r.horizon.filter(pl.col("n") > 0).iter_rows(named=True):
-                rows += _rows(*key, "rq2", {f"f1@{h['horizon']}": h["token_f1"]}, int(h["n"]), note)
-    return rows
+    r = replay(program, test, mode="teacher", sandbox=sandbox, residual=memory)
+    names = ("token_f1", "exact_match", "bleu4", "coverage", "token_f1_ref", "bleu4_ref", "coverage_ref")
+    m = {k: Measure() for k in names}
+    for tid, rows in _by_trajectory(r.steps):
+        ours = [is_covered(x["predicted"]) and x["error_kind"] not in ("exception", "step_timeout") for x in rows]
+        ref = [is_covered(x["predicted"]) for x in rows]
+        m["token_f1"].add(tid, sum(x["token_f1"] for x in rows), len(rows))
+        m["exact_match"].add(tid, sum(x["exact"] for x in rows), len(rows))
+        m["bleu4"].add(tid, sum(x["bleu4"] for x in rows), len(rows))
+        m["coverage"].add(tid, sum(ours), len(rows))
+        m["token_f1_ref"].add(tid, sum(x["token_f1"] for x, c in zip(rows, ref, strict=True) if c), sum(ref))
+        m["bleu4_ref"].add(tid, sum(x["bleu4"] for x, c in zip(rows, ref, strict=True) if c), sum(ref))
+        m["coverage_ref"].add(tid, sum(ref), len(rows))
+    out: Measured = {k: ("rq1", v) for k, v in m.items()}
+    if r.metrics.get("token_f1_post_correction") is not None:
+        out["token_f1_post_correction"] = ("rq1", float(r.metrics["token_f1_post_correction"]))
+    if memory is not None:
+        hits = hit_counts(r.steps["from_memory"], r.steps["predicted"], r.steps["true"])
+        out.update({k: ("rq1", float(v)) for k, v in hits.items()})
+        out["memory_entries"] = ("rq1", float(len(memory)))
+    return out
+
+
+def _rollout(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: Any) -> Measured:
+    from patchworld.replay import HORIZONS, replay
+
+    r = replay(program, test, mode="rollout", sandbox=sandbox, residual=memory)
+    out: Measured = {"rollout_auc": ("rq2", float(r.metrics["rollout_auc"])),
+                     "rollout_drop": ("rq2", float(r.metrics["rollout_drop"]))}
+    groups = _by_trajectory(r.steps)
+    for h in HORIZONS:
+        m = Measure()
+        for tid, rows in groups:
+            if len(rows) >= h:
+                m.add(tid, rows[h - 1]["token_f1"])
+        if m.n:
+            out[f"f1@{h}"] = ("rq2", m)
+    return out
+
+
+def _measure(env: str, program: Any, variant: str, data: tuple, rqs: Sequence[str], opts: dict[str, Any],
+             memory: Any) -> tuple[Measured, str]:
+    """Every requested measure of one point; a failing measure leaves a note instead of stopping the run."""
+    train, test, tasks = data
+    sandbox = opts["sandbox"]
+    out: Measured = {}
+    notes = []
+
+    def open_model(live: Any) -> Any:
+        if program == "oracle":
+            return PerfectWorldModel(live)
+        return open_world_model(program, sandbox=sandbox, residual=memory, limits=_planning_limits())
+
+    steps: list[tuple[str, Callable[[], Measured]]] = []
+    if program == "oracle":
+        out["token_f1"] = ("rq1", 1.0)
+        out["exact_match"] = ("rq1", 1.0)
+    elif program != "react":
+        if "rq1" in rqs:
+            steps.append(("rq1", lambda: _teacher(program, test, sandbox, memory)))
+        if "rq2" in rqs:
+            subset = test[: opts["rollout_limit"]] if opts["rollout_limit"] else test
+            steps.append(("rq2", lambda: _rollout(program, subset, sandbox, memory)))
+    if program != "react":
+        if "decision" in rqs:
+            steps.append(("decision", lambda: {k: ("decision", v) for k, v in decision_agreement(
+                open_model, env, test, max_states=opts["proxy_states"]).items()}))
+        if "search" in rqs:
+            steps.append(("search", lambda: {k: ("search", v) for k, v in model_search_success(
+                open_model, env, tasks, opts["max_steps"], opts["depth"], opts["beam"],
+                opts["search_candidates"]).items() if k != "model_search_chooser_fallbacks"}))
+    llm = opts["llm"]
+    if "rq3" in rqs and llm is not None and llm.configured:
+        def rq3() -> Measured:
+            got = (react_success(env, tasks, llm, opts["max_steps"]) if program == "react"
+                   else llm_success(open_model, env, tasks, llm, opts["max_steps"], opts["max_candidates"]))
+            fallbacks = got.pop("llm_chooser_fallbacks")
+            return {**{k: ("rq3", v) for k, v in got.items()}, "n_chooser_fallbacks": ("rq3", sum(fallbacks.num))}
+        steps.append(("rq3", rq3))
+    for rq, fn in steps:
+        try:
+            out.update(fn())
+        except Exception as exc:  # a program that cannot even load measures nothing: say so in the note
+            notes.append(f"{rq}: {type(exc).__name__}: {str(exc)[:160]}")
+    return out, "; ".join(notes)
+
+
+def _row(key: tuple, program: str, rq: str, metric: str, value: Any, lo: Any, hi: Any, n: int,
+         note: str) -> dict[str, Any]:
+    env, label, variant, rnd = key
+    return {"env": env, "label": label, "variant": variant, "round": rnd, "program": program, "rq": rq,
+            "metric": metric, "value": None if value is None else float(value), "lo": lo, "hi": hi, "n": n,
+            "note": note}
+
+
+def _macro_interval(measures: list[Measure], seed: int, samples: int) -> tuple[float | None, float | None]:
+    """Interval of the mean over envs: draw b of the macro is the mean of each env's draw b."""
+    per_env = [[s for idx in draws(tuple(m.units), seed, samples)
+                if (s := (sum(m.num[i] for i in idx) / d if (d := sum(m.den[i] for i in idx)) else None))
+                is not None] for m in measures]
+    size = min((len(v) for v in per_env), default=0)
+    if not size:
+        return None, None
+    values = sorted(sum(v[b] for v in per_env) / len(per_env) for b in range(size))
+    return values[round(0.025 * (size - 1))], values[round(0.975 * (size - 1))]
 
 
 def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path = "data/trajectories",
-             rqs: Sequence[str] = ALL_RQS, references: bool = True, oracle: bool = True,
-             max_test: int | None = None, rollout_limit: int | None = 20, n_tasks: int = 8,
-             max_steps: dict[str, int] | None = None, proxy_states: int = 40, proxy_actions: int = 8,
-             sandbox: bool = True, agent: str = "lookahead", depth: int = 2, llm: LLMSettings | None = None,
-             max_candidates: int | None = 8, residual_options: dict | None = None,
-             progress: ProgressFn | None = None, sources: dict[str, str] | None = None) -> pl.DataFrame:
-    """Evaluate programs on ``envs``; a tidy frame (see :data:`RESULT_SCHEMA`).
+             rqs: Sequence[str] = ALL_RQS, references: bool = True, oracle: bool = True, n_tasks: int | None = None,
+             max_steps: int = 30, proxy_states: int = 60, rollout_limit: int | None = None,
+             max_test: int | None = None, sandbox: bool = True, depth: int = 2, beam: int = 3,
+             max_candidates: int | None = 8, search_candidates: int | None = None, llm: LLMSettings | None = None,
+             residual_preset: str = "reference",
+             seed: int = 0, samples: int = DEFAULT_SAMPLES, progress: ProgressFn | None = None,
+             sources: dict[str, str] | None = None) -> pl.DataFrame:
+    """Evaluate program entries on ``envs`` (module docstring); a tidy frame with intervals.
 
-    ``entries``: ``(label, Program, variant)`` (run on every env) or ``(label, Program,
-    variant, env)`` (only that env); variant ``"simple"`` or ``"residual"`` (a
-    ``ResidualMemory`` built from the env's train split wraps the program). ``references``
-    adds the lookup-table / copy-last / most-frequent programs, ``oracle`` the perfect model.
-    Budgets: ``max_test`` test trajectories for RQ1, ``rollout_limit`` for RQ2, ``n_tasks``
-    test tasks for RQ3 (``max_steps`` per env, default AgentGym's), ``proxy_states`` states
-    for the proxy. ``sources``, if given, is filled with ``{hash: source}`` of every program
-    evaluated (entries and references), for :func:`save_results`.
+    ``entries``: ``(label, Program, variant, env[, round])`` with variant ``simple`` or
+    ``residual`` (the program wrapped post hoc: :meth:`Residual.wrap` with ``residual_preset``).
+    ``n_tasks``: first test tasks in sorted order (default: all), as the reference takes a
+    consecutive range. ``max_candidates`` (8, the paper's) caps the LLM agent's candidates;
+    ``search_candidates`` (default: no cap) the search planner's: every available action, then
+    the program's concrete action forms. ``sources`` is filled with ``{hash: source}`` of every program evaluated.
     """
-    from patchworld.residual import ResidualMemory
-
     bad = [r for r in rqs if r not in ALL_RQS]
     if bad:
         raise ValueError(f"evaluate: unknown rq {bad}; choose from {ALL_RQS}")
-    steps_for = {**DEFAULT_MAX_STEPS, **(max_steps or {})}
-    plan: list[tuple[str, str, Any, str]] = []  # (env, label, program | "oracle", variant)
-    data: dict[str, tuple[list[Trajectory], list[Trajectory], list[int]]] = {}
+    opts = {"sandbox": sandbox, "rollout_limit": rollout_limit, "proxy_states": proxy_states, "max_steps": max_steps,
+            "depth": depth, "beam": beam, "max_candidates": max_candidates, "search_candidates": search_candidates,
+            "llm": llm}
+    plan: list[tuple[tuple, Any]] = []  # ((env, label, variant, round), program | "oracle" | "react")
+    data, memories = {}, {}
     for env in envs:
         train, test = load_split(env, "train", data_dir), load_split(env, "test", data_dir)
-        tasks = list(dict.fromkeys(t.task_idx for t in test))[:n_tasks]  # held-out tasks (never in train/val)
+        tasks = sorted({t.task_idx for t in test})[:n_tasks] if n_tasks else sorted({t.task_idx for t in test})
         data[env] = (train, test[:max_test] if max_test else test, tasks)
         for e in entries:
-            if len(e) == 4 and e[3] != env:
+            if e[3] != env:
                 continue
             if e[2] not in ("simple", "residual"):
                 raise ValueError(f"evaluate: entry {e[0]!r} has variant {e[2]!r}; use 'simple' or 'residual'")
-            plan.append((env, e[0], e[1], e[2]))
+            plan.append(((env, e[0], e[2], e[4] if len(e) > 4 else None), e[1]))
         if references:
-            plan += [(env, label, prog, "reference") for label, prog in reference_programs(train, env)]
+            plan += [((env, label, "reference", None), prog) for label, prog in reference_programs(train, env)]
+            if llm is not None and llm.configured and "rq3" in rqs:
+                plan.append(((env, REACT_LABEL, "reference", None), "react"))
         if oracle:
-            plan.append((env, "perfect model", "oracle", "oracle"))
+            plan.append(((env, "perfect model", "oracle", None), "oracle"))
     rows: list[dict[str, Any]] = []
-    residuals: dict[str, Any] = {}
-    for i, (env, label, program, variant) in enumerate(plan):
-        train, test, tasks = data[env]
-        residual = None
-        if variant == "residual":
-            if env not in residuals:
-                residuals[env] = ResidualMemory.build(train, **(residual_options or {}))
-            residual = residuals[env]
+    measured: dict[tuple, Measured] = {}
+    for i, (key, program) in enumerate(plan):
+        env, label, variant, _ = key
         if progress:
             progress(i, len(plan), f"{env} {label} ({variant})")
-        phash = "oracle" if program == "oracle" else program.hash
-        if sources is not None and program != "oracle":
+        memory = None
+        if variant == "residual":
+            if env not in memories:
+                memories[env] = Residual.wrap(program, data[env][0], residual_preset).memory
+            memory = memories[env]
+        phash = program if isinstance(program, str) else program.hash
+        if sources is not None and not isinstance(program, str):
             sources[phash] = program.source
-        if program == "oracle":
-            rows += _rows(env, label, variant, phash, "rq1", {"token_f1": 1.0, "exact_match": 1.0}, 0,
-                          "by construction")
-        else:
-            rows += _replay_rows((env, label, variant, phash), program, test, rqs, sandbox, residual, rollout_limit)
-        if "rq3" in rqs:
-            try:
-                m = _rq3(program, env, tasks, steps_for.get(env, 20), sandbox, residual, agent, depth, llm,
-                         max_candidates)
-                rows += _rows(env, label, variant, phash, "rq3", m, len(tasks))
-            except Exception as exc:  # a program that cannot even load plans nothing
-                rows += _rows(env, label, variant, phash, "rq3", {"success": 0.0, "lenient_success": 0.0},
-                              len(tasks), f"{type(exc).__name__}: {str(exc)[:200]}")
-        if "proxy" in rqs:
-            try:
-                m = action_discrimination(program, env, test, max_states=proxy_states, max_actions=proxy_actions,
-                                          sandbox=sandbox, residual=residual)
-                n = int(m.pop("n_states"))
-                rows += _rows(env, label, variant, phash, "proxy", m, n)
-            except Exception as exc:
-                rows += _rows(env, label, variant, phash, "proxy", {"action_accuracy": 0.0, "decision_agreement": 0.0},
-                              0, f"{type(exc).__name__}: {str(exc)[:200]}")
+        got, note = _measure(env, program, variant, data[env], rqs, opts, memory)
+        measured[key] = got
+        for metric, (rq, m) in got.items():
+            lo, hi = interval(m, seed, samples) if isinstance(m, Measure) else (None, None)
+            value, n = (m.value, m.n) if isinstance(m, Measure) else (m, 0)
+            rows.append(_row(key, phash, rq, metric, value, lo, hi, n, note))
+    rows += _differences(measured, seed, samples) + _macro(measured, plan, seed, samples)
     if progress:
         progress(len(plan), len(plan), "done")
     return pl.DataFrame(rows, schema=RESULT_SCHEMA)
 
 
-def wide(results: pl.DataFrame) -> pl.DataFrame:
-    """One row per (env, label, variant), one column per metric (``rq1.token_f1``-style names avoided:
-    metric names are unique across rqs)."""
-    return results.pivot(on="metric", index=["env", "label", "variant"], values="value",
-                         aggregate_function="first").sort("env", "variant", "label")
+def _differences(measured: dict[tuple, Measured], seed: int, samples: int) -> list[dict[str, Any]]:
+    """Simple minus Residual of each program point, paired (same units, same draws)."""
+    rows = []
+    for (env, label, variant, rnd), got in measured.items():
+        other = measured.get((env, label, "residual", rnd)) if variant == "simple" else None
+        for metric, (rq, m) in (got.items() if other else ()):
+            if isinstance(m, Measure) and isinstance(other.get(metric, (None, None))[1], Measure):
+                value, lo, hi = difference_interval(m, other[metric][1], seed, samples)
+                rows.append(_row((env, label, "simple-residual", rnd), "", rq, metric, value, lo, hi, m.n, ""))
+    return rows
 
 
-def macro_average(results: pl.DataFrame) -> pl.DataFrame:
-    """The tidy rows averaged over envs (env = ``"macro"``), for (label, variant) present in every env."""
-    n_env = results["env"].n_unique()
-    grouped = results.group_by("label", "variant", "rq", "metric").agg(
-        pl.col("value").mean(), pl.col("n").sum(), pl.col("env").n_unique().alias("_envs"),
-        pl.col("program").first(), pl.col("note").first())
-    return (grouped.filter(pl.col("_envs") == n_env).drop("_envs").with_columns(pl.lit("macro").alias("env"))
-            .select(list(RESULT_SCHEMA)))
-
-
-def save_results(results: pl.DataFrame, out_dir: str | Path, metadata: dict[str, Any] | None = None,
-                 name: str = "results", sources: dict[str, str] | None = None) -> Path:
-    """Write ``<name>.parquet`` (metadata embedded under key ``patchworld``), ``<name>.csv`` and
-    ``<name>.meta.json`` to ``out_dir``; returns the parquet path. ``sources`` (``{hash: source}``,
-    as filled by :func:`evaluate`): the sources of the frame's programs go to
-    ``<out_dir>/programs/<hash>.py`` (others are ignored), so the folder needs no run folder to show them."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    used = set(results["program"].to_list())
-    kept = {h: src for h, src in (sources or {}).items() if h in used}
-    meta = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "polars": pl.__version__, **(metadata or {})}
-    if kept:
-        meta["program_files"] = [f"programs/{h}.py" for h in sorted(kept)]
-    text = json.dumps(meta, indent=2, sort_keys=True, default=str)
-    write_programs(out, kept)
-    path = out / f"{name}.parquet"
-    results.write_parquet(path, metadata={"patchworld": text})
-    results.write_csv(out / f"{name}.csv")
-    (out / f"{name}.meta.json").write_text(text + "\n", encoding="utf-8")
-    return path
-
-
-def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Read a results parquet (a file, or a folder holding ``results.parquet``) and its metadata."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "results.parquet"
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no results file (run `patchworld evaluate --out {p.parent}` first)")
-    frame = pl.read_parquet(p)
-    missing = [c for c in RESULT_SCHEMA if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{p}: not a results frame, missing columns {missing}")
-    meta = json.loads(pl.read_parquet_metadata(p).get("patchworld", "{}"))
-    return frame, meta
+def _macro(measured: dict[tuple, Measured], plan: list, seed: int, samples: int) -> list[dict[str, Any]]:
+    """Mean over envs of every point present in all of them (same label, variant, round)."""
+    envs = sorted({key[0] for key, _ in plan})
+    if len(envs) < 2:
+        return []
+    rows = []
+    points = {(label, variant, rnd) for (_, label, variant, rnd) in measured}
+    for label, variant, rnd in sorted(points, key=str):
+        per_env = [measured.get((env, label, variant, rnd)) for env in envs]
+        if any(p is None for p in per_env):
+            continue
+        for metric, (rq, _) in per_env[0].items():
+            ms = [p.get(metric, (None, None))[1] for p in per_env]
+            if any(m is None for m in ms):
+                continue
+            values = [m.value if isinstance(m, Measure) else m for m in ms]
+            if any(v is None for v in values):
+                continue
+            lo, hi = (_macro_interval(ms, seed, samples) if all(isinstance(m, Measure) for m in ms)
+                      else (None, None))
+            n = sum(m.n for m in ms if isinstance(m, Measure))
+            rows.append(_row(("macro", label, variant, rnd), "", rq, metric, sum(values) / len(values), lo, hi, n,
+                             ""))
+    return rows

@@ -1,6 +1,13 @@
-"""Program sources of a results folder: ``<out>/programs/<hash>.py`` and the look-up by hash.
+"""Results folders: the tidy frame's schema and I/O, and the program sources kept beside it.
 
-A results folder (``patchworld evaluate --out``) names each evaluated program by its content
+The frame (:data:`RESULT_SCHEMA`) has one row per (env, label, variant, round, metric):
+``value`` with its paired-bootstrap 95 % interval ``lo``/``hi`` (null where none applies),
+``n`` units measured, ``round`` the run round of an accepted program (null for a plain file).
+:func:`save_results` / :func:`load_results` write and read it (parquet + CSV + metadata);
+:func:`wide` pivots it; :func:`macro_average` averages over envs without intervals (the
+evaluation computes macro intervals itself).
+
+Program sources: a results folder (``patchworld evaluate --out``) names each evaluated program by its content
 hash (the frame's ``program`` column, :attr:`patchworld.program.Program.hash`).
 :func:`write_programs` stores every evaluated source next to the frame, so the folder stays
 readable after the run folders and program files it came from are gone;
@@ -10,19 +17,32 @@ readable after the run folders and program files it came from are gone;
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import os
+import platform
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["program_source", "write_programs", "check_hash", "PROGRAMS_DIR", "NO_SOURCE"]
+import polars as pl
+
+__all__ = ["program_source", "write_programs", "check_hash", "PROGRAMS_DIR", "NO_SOURCE", "RESULT_SCHEMA",
+           "save_results", "load_results", "wide", "macro_average"]
+
+RESULT_SCHEMA = {"env": pl.String, "label": pl.String, "variant": pl.String, "round": pl.Int64, "program": pl.String,
+                 "rq": pl.String, "metric": pl.String, "value": pl.Float64, "lo": pl.Float64, "hi": pl.Float64,
+                 "n": pl.Int64, "note": pl.String}
+"""Columns of the tidy results frame (see the module docstring)."""
+_KEY = ["env", "label", "variant", "round"]
 
 PROGRAMS_DIR = "programs"
 """Sub-folder of a results folder holding ``<hash>.py``."""
 
-NO_SOURCE = frozenset({"oracle"})
-"""Values of the ``program`` column that name no program source (the perfect world model)."""
+NO_SOURCE = frozenset({"oracle", "react"})
+"""Values of the ``program`` column that name no program source (the perfect world model, the ReAct agent)."""
 
 _HASH = re.compile(r"[0-9a-f]{12}")
 
@@ -99,3 +119,64 @@ def program_source(results_dir: str | os.PathLike[str], program_hash: str,
                 if found is not None:
                     return found
     return None
+
+
+def wide(results: pl.DataFrame) -> pl.DataFrame:
+    """One row per (env, label, variant, round), one column per metric (metric names are unique across rqs)."""
+    return results.pivot(on="metric", index=_KEY, values="value", aggregate_function="first").sort(
+        "env", "variant", "label", "round", nulls_last=True)
+
+
+def macro_average(results: pl.DataFrame) -> pl.DataFrame:
+    """The tidy rows averaged over envs (env = ``"macro"``), for (label, variant, round) present in every env.
+
+    Without intervals (``lo``/``hi`` null): :func:`patchworld.evaluate.evaluate` adds macro rows with them."""
+    frame = results.filter(pl.col("env") != "macro")
+    n_env = frame["env"].n_unique()
+    grouped = frame.group_by("label", "variant", "round", "rq", "metric").agg(
+        pl.col("value").mean(), pl.col("n").sum(), pl.col("env").n_unique().alias("_envs"),
+        pl.col("program").first(), pl.col("note").first())
+    return (grouped.filter(pl.col("_envs") == n_env).drop("_envs")
+            .with_columns(pl.lit("macro").alias("env"), pl.lit(None, pl.Float64).alias("lo"),
+                          pl.lit(None, pl.Float64).alias("hi")).select(list(RESULT_SCHEMA)))
+
+
+def save_results(results: pl.DataFrame, out_dir: str | Path, metadata: dict[str, Any] | None = None,
+                 name: str = "results", sources: dict[str, str] | None = None) -> Path:
+    """Write ``<name>.parquet`` (metadata under key ``patchworld``), ``<name>.csv``, ``<name>.meta.json`` and
+    the sources of the frame's programs (``sources``: ``{hash: source}``) to ``out_dir``; returns the parquet path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    used = set(results["program"].to_list())
+    kept = {h: src for h, src in (sources or {}).items() if h in used}
+    meta = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "python": platform.python_version(), "polars": pl.__version__, **(metadata or {})}
+    if kept:
+        meta["program_files"] = [f"programs/{h}.py" for h in sorted(kept)]
+    text = json.dumps(meta, indent=2, sort_keys=True, default=str)
+    write_programs(out, kept)
+    path = out / f"{name}.parquet"
+    results.write_parquet(path, metadata={"patchworld": text})
+    results.write_csv(out / f"{name}.csv")
+    (out / f"{name}.meta.json").write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Read a results parquet (a file, or a folder holding ``results.parquet``) and its metadata.
+
+    A frame written before ``round``/``lo``/``hi`` existed gets them as nulls."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "results.parquet"
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no results file (run `patchworld evaluate --out {p.parent}` first)")
+    frame = pl.read_parquet(p)
+    for column in ("round", "lo", "hi"):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, RESULT_SCHEMA[column]).alias(column))
+    missing = [c for c in RESULT_SCHEMA if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{p}: not a results frame, missing columns {missing}")
+    meta = json.loads(pl.read_parquet_metadata(p).get("patchworld", "{}"))
+    return frame.select(list(RESULT_SCHEMA)).cast(RESULT_SCHEMA), meta

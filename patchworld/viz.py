@@ -16,7 +16,8 @@ import polars as pl
 
 from patchworld.viz_labels import merge_coincident, place_labels, short_label
 
-__all__ = ["round_curve", "pareto_figure", "pareto_front", "horizon_figure", "results_table", "KIND_STYLE"]
+__all__ = ["round_curve", "pareto_figure", "pareto_front", "horizon_figure", "results_table", "KIND_STYLE",
+           "PLANNING_CAPTIONS", "default_planning_metric"]
 
 KIND_STYLE: dict[str, dict[str, str]] = {
     # marker symbol and colour per kind of model: a patched program's variant, or a reference point
@@ -129,10 +130,13 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 # --------------------------------------------------------------------------- evaluation figures
 
 FIDELITY_METRICS = ("token_f1", "exact_match", "bleu4", "coverage", "rollout_auc")
-UTILITY_METRICS = ("success", "lenient_success", "decision_agreement", "action_accuracy", "action_f1")
+UTILITY_METRICS = ("llm_success", "model_search_success", "decision_agreement", "success", "lenient_success",
+                   "action_accuracy", "action_f1")
 _NICE = {"token_f1": "fidelity: test token F1 (RQ1)", "exact_match": "fidelity: test exact match (RQ1)",
          "bleu4": "fidelity: test BLEU-4 (RQ1)", "rollout_auc": "fidelity: rollout AUC (RQ2)",
          "success": "planning: live success (RQ3)", "lenient_success": "planning: lenient success (RQ3)",
+         "llm_success": "planning: LLM agent success (RQ3)",
+         "model_search_success": "planning: model-only search success", "token_f1_ref": "fidelity: token F1 (ref.)",
          "decision_agreement": "planning proxy: decision agreement", "coverage": "coverage",
          "action_accuracy": "planning proxy: action accuracy", "action_f1": "planning proxy: action token F1"}
 X_RANGE, Y_RANGE = (-0.05, 1.08), (-0.05, 1.12)  # Pareto panels; headroom above 1 for point labels
@@ -140,23 +144,55 @@ TICKS = [0, 0.25, 0.5, 0.75, 1]
 
 
 def _points(results: pl.DataFrame, x: str, y: str) -> pl.DataFrame:
-    """One row per (env, label, variant) with columns x and y (both present)."""
-    sub = results.filter(pl.col("metric").is_in([x, y]))
+    """One row per (env, label, variant, round) with x, y and their intervals ``<x>_lo``... (both present)."""
+    key = ["env", "label", "variant", "round"]
+    sub = results.filter(pl.col("metric").is_in([x, y]) & (pl.col("variant") != "simple-residual"))
+    if "round" not in sub.columns:
+        sub = sub.with_columns(pl.lit(None, pl.Int64).alias("round"))
+    for col in ("lo", "hi"):
+        if col not in sub.columns:
+            sub = sub.with_columns(pl.lit(None, pl.Float64).alias(col))
+    cols = [x, y, f"{x}_lo", f"{x}_hi", f"{y}_lo", f"{y}_hi"]
     if sub.is_empty():
-        return pl.DataFrame(schema={"env": pl.String, "label": pl.String, "variant": pl.String} | {x: pl.Float64,
-                                                                                               y: pl.Float64})
-    wide = sub.pivot(on="metric", index=["env", "label", "variant"], values="value", aggregate_function="first")
-    for col in (x, y):
+        return pl.DataFrame(schema={"env": pl.String, "label": pl.String, "variant": pl.String, "round": pl.Int64}
+                            | dict.fromkeys(cols, pl.Float64))
+    long = pl.concat([sub.select(*key, pl.col("metric"), pl.col("value")),
+                      sub.select(*key, pl.col("metric") + "_lo", pl.col("lo").alias("value")),
+                      sub.select(*key, pl.col("metric") + "_hi", pl.col("hi").alias("value"))])
+    wide = long.pivot(on="metric", index=key, values="value", aggregate_function="first")
+    for col in cols:
         if col not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(col))
-    return wide.drop_nulls([x, y]).sort("env", "variant", "label")
+    return wide.drop_nulls([x, y]).sort("env", "variant", "label", "round", nulls_last=True)
 
 
 def _with_macro(results: pl.DataFrame) -> pl.DataFrame:
-    from patchworld.evaluate import macro_average
+    """The frame with env ``macro`` rows: as given by the evaluation (with intervals), else averaged here."""
+    from patchworld.results import macro_average
 
-    return results if results["env"].n_unique() < 2 else pl.concat([results, macro_average(results)],
-                                                                    how="vertical_relaxed")
+    if results["env"].n_unique() < 2 or (results["env"] == "macro").any():
+        return results
+    return pl.concat([results, macro_average(results)], how="vertical_relaxed")
+
+
+PLANNING_CAPTIONS = {
+    "llm_success": "y = llm_success: the paper's RQ3, live success (strict) of the LLM choosing among the program's "
+                   "predictions",
+    "model_search_success": "y = model_search_success: live success (strict) of a depth-k search planner whose only "
+                            "knowledge of dynamics and value is the program and the env's goal-text scorer",
+    "decision_agreement": "y = decision_agreement: share of test states where the action picked from the program's "
+                          "predictions is among the truly best under the same (privileged) chooser",
+}
+"""What each planning measure on the Pareto y axis uses; the figure's caption says it."""
+
+
+def default_planning_metric(results: pl.DataFrame) -> str:
+    """``llm_success`` when measured, else ``model_search_success``, else ``decision_agreement`` (else ``success``)."""
+    present = set(results["metric"].to_list())
+    for metric in ("llm_success", "model_search_success", "decision_agreement", "success"):
+        if metric in present:
+            return metric
+    return "decision_agreement"
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -234,23 +270,36 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
     program name, placed clear of other labels; hover shows the full label (``customdata``).
     """
     if y is None:
-        y = "success" if (results["metric"] == "success").any() else "decision_agreement"
-    data = _with_macro(results) if macro else results
+        y = default_planning_metric(results)
+    data = _with_macro(results) if macro else results.filter(pl.col("env") != "macro")
     pts = _points(data, x, y)
     envs = sorted(dict.fromkeys(pts["env"].to_list()), key=lambda e: e == "macro")  # stable: macro last
     legend = {_legend_name(v, lab) for v, lab in zip(pts["variant"].to_list(), pts["label"].to_list(), strict=True)}
     fig = _facets(envs, title or f"Fidelity vs planning utility ({x} vs {y})", _NICE.get(x, x), _NICE.get(y, y),
                   n_legend=len(legend) + 1)
+    caption = PLANNING_CAPTIONS.get(y, f"y = {y}") + ". Error bars: paired bootstrap 95 % intervals; lines: a run's " \
+        "accepted programs in round order."
+    height = fig.layout.height
+    fig.update_layout(height=height + 40, margin={**fig.layout.margin.to_plotly_json(),
+                                                  "b": fig.layout.margin.b + 40})
+    fig.add_annotation(text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-(fig.layout.margin.b - 12),
+                       xanchor="left", yanchor="bottom", showarrow=False, font={"size": 10, "color": "#444444"},
+                       align="left", name="caption")
     cols = _grid(len(envs))[1]
     shown: set[str] = set()
     programs = pts.filter(pl.col("variant").is_in(["simple", "residual"]))["label"].n_unique()
     hover = f"<b>%{{customdata}}</b><br>{x} %{{x:.3f}}<br>{y} %{{y:.3f}}<extra>"
     for k, env in enumerate(envs):
         here, row, col = pts.filter(pl.col("env") == env), k // cols + 1, k % cols + 1
-        # name program points if several programs share the figure; residual ones only without a simple twin
+        # name program points if several programs share the figure; residual ones only without a simple twin;
+        # a run's path is named at its last round only
         simple_labels = set(here.filter(pl.col("variant") == "simple")["label"].to_list())
-        texts = [short_label(lab, env, KIND_STYLE) if programs > 1 and (v == "simple" or (v == "residual" and lab not in simple_labels))
-                 else "" for lab, v in zip(here["label"].to_list(), here["variant"].to_list(), strict=True)]
+        last = {lab: max((r for r in here.filter(pl.col("label") == lab)["round"].to_list() if r is not None),
+                         default=None) for lab in simple_labels | set(here["label"].to_list())}
+        texts = [short_label(lab, env, KIND_STYLE) if programs > 1 and rnd == last.get(lab) and (
+                 v == "simple" or (v == "residual" and lab not in simple_labels)) else ""
+                 for lab, v, rnd in zip(here["label"].to_list(), here["variant"].to_list(), here["round"].to_list(),
+                                        strict=True)]
         cand = here.filter(~pl.col("variant").is_in(list(front_excludes)))
         idx = pareto_front(list(zip(cand[x].to_list(), cand[y].to_list(), strict=True)))
         fx, fy = [cand[x][i] for i in idx], [cand[y][i] for i in idx]
@@ -270,14 +319,22 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
                 textposition=part["place"].to_list(), textfont={"size": 10, "color": "#333333"}, cliponaxis=False,
                 marker={"symbol": symbol, "color": color, "size": 14 if res else 10,
                         "line": {"width": 2 if res else 1, "color": color if res else "white"}},
+                error_x=_bars(part, x, color), error_y=_bars(part, y, color),
                 hovertemplate=hover + variant + "</extra>"), row=row, col=col)
             shown.add(name)
-        for label in dict.fromkeys(here["label"].to_list()):
-            pair = here.filter((pl.col("label") == label) & pl.col("variant").is_in(["simple", "residual"]))
+        for (label, _rnd), pair in here.filter(pl.col("variant").is_in(["simple", "residual"])).group_by(
+                ["label", "round"], maintain_order=True):
             if pair.height == 2:
                 fig.add_trace(go.Scatter(x=pair[x].to_list(), y=pair[y].to_list(), mode="lines", showlegend=False,
                                          name=f"{label}: simple-residual", hoverinfo="skip",
                                          line={"color": "#999999", "dash": "dot", "width": 1}), row=row, col=col)
+        for (label, variant), path in here.filter(pl.col("round").is_not_null()).group_by(
+                ["label", "variant"], maintain_order=True):
+            if path.height > 1:
+                path = path.sort("round")
+                fig.add_trace(go.Scatter(x=path[x].to_list(), y=path[y].to_list(), mode="lines", showlegend=False,
+                                         name=f"{label} ({variant}): rounds", hoverinfo="skip",
+                                         line={"color": _marker(variant, label)[1], "width": 1.2}), row=row, col=col)
         if idx:
             fig.add_trace(go.Scatter(x=stairs[0], y=stairs[1], mode="lines",
                                      line_shape="vh", name="Pareto front", legendgroup="front", legendrank=90,
@@ -286,6 +343,17 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
             shown.add("front")
     fig.update_xaxes(range=list(X_RANGE), tickvals=TICKS).update_yaxes(range=list(Y_RANGE), tickvals=TICKS)
     return fig
+
+
+def _bars(part: pl.DataFrame, metric: str, color: str) -> dict:
+    """Asymmetric error bars from the ``<metric>_lo``/``_hi`` columns (none where the interval is missing)."""
+    lo, hi, mid = part[f"{metric}_lo"].to_list(), part[f"{metric}_hi"].to_list(), part[metric].to_list()
+    if all(v is None for v in lo + hi):
+        return {"visible": False}
+    return {"type": "data", "symmetric": False,
+            "array": [0.0 if h is None else max(0.0, h - m) for h, m in zip(hi, mid, strict=True)],
+            "arrayminus": [0.0 if v is None else max(0.0, m - v) for v, m in zip(lo, mid, strict=True)],
+            "color": color, "thickness": 1, "width": 2, "visible": True}
 
 
 def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs horizon (RQ2)") -> go.Figure:
@@ -326,16 +394,20 @@ def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs hori
     return fig
 
 
-TABLE_METRICS = ("token_f1", "exact_match", "bleu4", "coverage", "rollout_auc", "success", "lenient_success",
-                 "action_accuracy", "decision_agreement")
+TABLE_METRICS = ("token_f1", "token_f1_ref", "exact_match", "coverage", "rollout_auc", "decision_agreement",
+                 "model_search_success", "llm_success", "n_chooser_fallbacks", "memory_entries", "memory_wrong_hits")
 
 
 def results_table(results: pl.DataFrame, metrics: Sequence[str] = TABLE_METRICS, macro: bool = True) -> go.Figure:
     """The per-env results (and macro average) as a plotly Table, three decimals; fixed row heights and
     columns wide enough for every cell (a static export shows all rows), env blocks shaded."""
-    from patchworld.evaluate import wide
+    from patchworld.results import wide
 
-    frame = wide(_with_macro(results) if macro else results)
+    frame = wide(_with_macro(results) if macro else results.filter(pl.col("env") != "macro"))
+    frame = frame.filter(pl.col("variant") != "simple-residual")
+    if frame["round"].is_not_null().any():  # a run's path: the table shows its last accepted program
+        last = pl.col("round") == pl.col("round").max().over("env", "label", "variant")
+        frame = frame.filter(pl.col("round").is_null() | last)
     kinds = {"simple": 0, "residual": 0, "reference": 1, "oracle": 2}  # per env: programs, references, oracle
     frame = frame.sort(pl.col("env") == "macro", "env", pl.col("variant").replace_strict(kinds, default=3),
                        "label", pl.col("variant") == "residual")  # macro last

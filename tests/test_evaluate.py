@@ -21,17 +21,17 @@ from patchworld.baselines import (
 from patchworld.envs.generate import GenerationConfig, generate
 from patchworld.evaluate import (
     RESULT_SCHEMA,
-    action_discrimination,
     evaluate,
     load_results,
     load_split,
-    macro_average,
     program_source,
     save_results,
     wide,
 )
+from patchworld.planning import PerfectWorldModel, open_world_model
 from patchworld.program import Program
 from patchworld.replay import replay
+from patchworld.utility import decision_agreement, model_search_success
 
 HANDWRITTEN = Path(__file__).resolve().parents[1] / "data" / "programs" / "handwritten"
 PROGRAMS = HANDWRITTEN.parent
@@ -70,41 +70,85 @@ def test_reference_sources_behave_as_documented(data_dir: Path) -> None:
     assert replay(frequent, train[:3], sandbox=False).steps["predicted"].n_unique() == 1
 
 
-def test_action_discrimination_separates_oracle_and_null(data_dir: Path) -> None:
+def _opener(program: object):
+    return lambda live: PerfectWorldModel(live) if program == "oracle" else open_world_model(program, sandbox=False)
+
+
+def test_decision_agreement_separates_oracle_and_null(data_dir: Path) -> None:
     test = load_split("maze", "test", data_dir)
-    oracle = action_discrimination("oracle", "maze", test, max_states=8)
-    null = action_discrimination(Program.from_source(null_source()), "maze", test, max_states=8, sandbox=False)
-    hand = action_discrimination(Program.from_file(HANDWRITTEN / "maze.py"), "maze", test, max_states=8,
-                                 sandbox=False)
-    assert oracle["n_states"] == null["n_states"] == 8
-    assert oracle["action_accuracy"] == 1.0 and oracle["decision_agreement"] == 1.0
-    assert null["action_accuracy"] == 0.0 and null["decision_agreement"] < 0.5
-    assert hand["decision_agreement"] == 1.0  # positions are right even where the wall text is not
+    oracle = decision_agreement(_opener("oracle"), "maze", test, max_states=8)
+    null = decision_agreement(_opener(Program.from_source(null_source())), "maze", test, max_states=8)
+    hand = decision_agreement(_opener(Program.from_file(HANDWRITTEN / "maze.py")), "maze", test, max_states=8)
+    assert oracle["action_accuracy"].units == null["action_accuracy"].units  # the same 8 states for every model
+    assert len(oracle["action_accuracy"].units) == 8
+    assert oracle["action_accuracy"].value == 1.0 and oracle["decision_agreement"].value == 1.0
+    assert null["action_accuracy"].value == 0.0 and null["decision_agreement"].value < 0.5
+    assert hand["decision_agreement"].value == 1.0  # positions are right even where the wall text is not
 
 
-def test_evaluate_frame_shape_and_columns(data_dir: Path, tmp_path: Path) -> None:
+SHIPPED = PROGRAMS.parent / "trajectories"
+USELESS = {"null": null_source(), "copy last": copy_last_source()}
+
+
+@pytest.mark.parametrize("env", ["maze", "wordle", "textcraft", "babyai"])
+def test_useless_programs_do_not_reach_the_perfect_model(env: str) -> None:
+    """Predicting nothing, or the current text again, never plans like the perfect model (shipped test data)."""
+    test = load_split(env, "test", SHIPPED)
+    tasks = sorted({t.task_idx for t in test})[:4]
+    perfect_d = decision_agreement(_opener("oracle"), env, test, max_states=16)["decision_agreement"].value
+    perfect_s = model_search_success(_opener("oracle"), env, tasks, 20)["model_search_success"].value
+    assert perfect_d == 1.0 and perfect_s > 0
+    for name, source in USELESS.items():
+        program = Program.from_source(source)
+        agree = decision_agreement(_opener(program), env, test, max_states=16)["decision_agreement"].value
+        search = model_search_success(_opener(program), env, tasks, 20)["model_search_success"].value
+        assert agree < perfect_d and search < perfect_s, (env, name, agree, search)
+
+
+def test_evaluate_frame_shape_intervals_differences_and_macro(data_dir: Path, tmp_path: Path) -> None:
     program = Program.from_file(HANDWRITTEN / "maze.py")
-    entries = [("handwritten", program, "simple", "maze"), ("handwritten", program, "residual", "maze")]
+    entries = [(label, program, v, env) for env in ("maze", "textcraft") for v in ("simple", "residual")
+               for label in ["handwritten"]]
     calls: list[tuple[int, int, str]] = []
-    results = evaluate(entries, ["maze"], data_dir=data_dir, n_tasks=2, proxy_states=4, rollout_limit=3,
-                       sandbox=False, progress=lambda d, t, m: calls.append((d, t, m)))
+    results = evaluate(entries, ["maze", "textcraft"], data_dir=data_dir, n_tasks=2, proxy_states=4,
+                       rollout_limit=3, max_steps=6, sandbox=False, samples=200,
+                       progress=lambda d, t, m: calls.append((d, t, m)))
     assert results.schema == pl.Schema(RESULT_SCHEMA)
-    assert calls[-1][0] == calls[-1][1] == 6  # 2 entries + 3 references + the oracle
-    keys = set(results.select("label", "variant").unique().iter_rows())
-    assert keys == {("handwritten", "simple"), ("handwritten", "residual"), (LOOKUP, "reference"),
-                    (COPY_LAST, "reference"), (MOST_FREQUENT, "reference"), ("perfect model", "oracle")}
-    simple = results.filter((pl.col("label") == "handwritten") & (pl.col("variant") == "simple"))
-    by_rq = simple.group_by("rq").agg(pl.col("metric")).sort("rq")
-    metrics = dict(zip(by_rq["rq"], [set(m) for m in by_rq["metric"]], strict=True))
-    assert {"token_f1", "exact_match", "bleu4", "coverage"} == metrics["rq1"]
-    assert {"rollout_auc", "rollout_drop", "f1@1"} <= metrics["rq2"]
-    assert {"success", "lenient_success", "steps"} <= metrics["rq3"]
-    assert {"action_accuracy", "decision_agreement"} <= metrics["proxy"]
-    rates = results.filter(pl.col("metric").is_in(["token_f1", "exact_match", "success", "action_accuracy"]))
-    assert rates["value"].is_between(0, 1).all()
+    assert calls[-1][0] == calls[-1][1] == 12  # per env: 2 entries + 3 references + the oracle
+    variants = set(results.filter(pl.col("env") == "maze").select("label", "variant").unique().iter_rows())
+    assert variants == {("handwritten", "simple"), ("handwritten", "residual"), ("handwritten", "simple-residual"),
+                        (LOOKUP, "reference"), (COPY_LAST, "reference"), (MOST_FREQUENT, "reference"),
+                        ("perfect model", "oracle")}
+    simple = results.filter((pl.col("label") == "handwritten") & (pl.col("variant") == "simple")
+                            & (pl.col("env") == "maze"))
+    by_rq = {rq: set(g["metric"]) for (rq,), g in simple.group_by("rq")}
+    assert {"token_f1", "exact_match", "bleu4", "coverage", "token_f1_ref", "bleu4_ref", "coverage_ref"} <= by_rq["rq1"]
+    assert {"rollout_auc", "rollout_drop", "f1@1"} <= by_rq["rq2"]
+    assert {"decision_agreement", "decision_regret", "action_accuracy"} <= by_rq["decision"]
+    assert {"model_search_success", "model_search_lenient_success", "model_search_steps"} <= by_rq["search"]
+    with_interval = results.filter(pl.col("lo").is_not_null())
+    assert with_interval.height > 0 and (with_interval["lo"] <= with_interval["value"] + 1e-9).all()
+    assert (with_interval["value"] <= with_interval["hi"] + 1e-9).all()
+    residual = results.filter((pl.col("variant") == "residual") & (pl.col("env") == "maze"))
+    assert {"memory_hits", "memory_wrong_hits", "memory_entries"} <= set(residual["metric"])
+    # a difference row is the paired difference of the two variants' values
+    diff = results.filter((pl.col("variant") == "simple-residual") & (pl.col("metric") == "token_f1")
+                          & (pl.col("env") == "maze"))["value"][0]
+    f1 = {v: results.filter((pl.col("variant") == v) & (pl.col("metric") == "token_f1") & (pl.col("env") == "maze")
+                            & (pl.col("label") == "handwritten"))["value"][0] for v in ("simple", "residual")}
+    assert diff == pytest.approx(f1["simple"] - f1["residual"])
+    macro = results.filter((pl.col("env") == "macro") & (pl.col("metric") == "token_f1")
+                           & (pl.col("variant") == "simple") & (pl.col("label") == "handwritten"))
+    per_env = results.filter((pl.col("env") != "macro") & (pl.col("metric") == "token_f1")
+                             & (pl.col("variant") == "simple") & (pl.col("label") == "handwritten"))["value"]
+    assert macro["value"][0] == pytest.approx(per_env.mean()) and macro["lo"][0] <= macro["value"][0]
+    again = evaluate(entries[:1], ["maze"], data_dir=data_dir, rqs=["rq1"], references=False, oracle=False,
+                     sandbox=False, samples=200)
+    first = results.filter((pl.col("env") == "maze") & (pl.col("variant") == "simple")
+                           & (pl.col("label") == "handwritten") & (pl.col("rq") == "rq1")).sort("metric")
+    assert first.select("lo", "hi").equals(again.sort("metric").select("lo", "hi"))  # the seed fixes the draws
     table = wide(results)
-    assert table.height == 6 and {"token_f1", "success", "decision_agreement"} <= set(table.columns)
-    assert macro_average(results)["env"].unique().to_list() == ["macro"]
+    assert {"token_f1", "model_search_success", "decision_agreement"} <= set(table.columns)
     path = save_results(results, tmp_path / "out", {"note": "test"})
     back, meta = load_results(path.parent)
     assert back.equals(results) and meta["note"] == "test" and "created" in meta
@@ -114,7 +158,7 @@ def test_evaluate_frame_shape_and_columns(data_dir: Path, tmp_path: Path) -> Non
 def test_evaluate_rejects_bad_input(data_dir: Path, tmp_path: Path) -> None:
     program = Program.from_source(null_source())
     with pytest.raises(ValueError, match="variant"):
-        evaluate([("x", program, "fancy")], ["maze"], data_dir=data_dir, rqs=["rq1"])
+        evaluate([("x", program, "fancy", "maze")], ["maze"], data_dir=data_dir, rqs=["rq1"])
     with pytest.raises(ValueError, match="unknown rq"):
         evaluate([], ["maze"], data_dir=data_dir, rqs=["rq9"])
     with pytest.raises(FileNotFoundError, match="wordle_traj_train"):
@@ -129,40 +173,53 @@ def test_cli_evaluate_then_figures(data_dir: Path, tmp_path: Path, capsys: pytes
 
     out = tmp_path / "results"
     code = main(["evaluate", "--programs", str(HANDWRITTEN / "maze.py"), "--data", str(data_dir), "--out", str(out),
-                 "--rqs", "rq1", "proxy", "--n-tasks", "1", "--proxy-states", "3", "--no-sandbox"])
+                 "--rqs", "rq1", "decision", "--n-tasks", "1", "--proxy-states", "3", "--no-sandbox",
+                 "--samples", "100"])
     assert code == 0
     frame, meta = load_results(out)
-    assert set(frame["variant"]) == {"simple", "residual", "reference", "oracle"}
+    assert set(frame["variant"]) == {"simple", "residual", "simple-residual", "reference", "oracle"}
     assert meta["programs"] and meta["arguments"]["n_tasks"] == 1
+    assert meta["bootstrap"] == {"seed": 0, "samples": 100, "level": 0.95, "paired": True}
+    assert meta["tasks"]["maze"] == sorted({t.task_idx for t in load_split("maze", "test", data_dir)})[:1]
     figs = tmp_path / "figures"
     assert main(["figures", "--results", str(out), "--out", str(figs), "--formats", "html", "--plotlyjs", "cdn"]) == 0
-    assert {p.name for p in figs.iterdir()} >= {"pareto.html", "pareto_proxy.html", "table.html",
-                                                 "results_wide.csv", "results.tex"}
+    assert {p.name for p in figs.iterdir()} >= {"pareto.html", "table.html", "results_wide.csv", "results.tex"}
     assert main(["figures", "--results", str(tmp_path / "nowhere"), "--out", str(figs)]) == 2
     assert "no results file" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="ENV=FILE"):
         main(["evaluate", "--programs", str(tmp_path / "x.py"), "--out", str(out)])
 
 
-def test_rq3_uses_the_llm_chooser_when_configured(data_dir: Path, stub_llm) -> None:  # noqa: F811
+def test_rq3_llm_success_and_react_baseline_count_failed_choices(data_dir: Path, stub_llm) -> None:  # noqa: F811
+    from patchworld.evaluate import REACT_LABEL
     from patchworld.planning import LLMSettings
 
-    stub_llm.default = "Choice: 1"
+    stub_llm.default = "Thought: hm.\nAction: move up"
     llm = LLMSettings(base_url=stub_llm.url, api_key="t", model="stub", max_retries=0, timeout=5)
     program = Program.from_file(HANDWRITTEN / "maze.py")
     results = evaluate([("hw", program, "simple", "maze")], ["maze"], data_dir=data_dir, rqs=["rq3"],
-                       references=False, oracle=False, n_tasks=1, sandbox=False, llm=llm,
-                       max_steps={"maze": 3})
-    assert results["metric"].to_list() == ["success", "lenient_success", "steps", "final_progress"]
-    # each step: one proposal request and one choice request
-    assert stub_llm.calls == 2 * results.filter(pl.col("metric") == "steps")["value"][0] == 6
-    assert any("Candidates:" in r["messages"][0]["content"] for r in stub_llm.requests)
+                       references=True, oracle=False, n_tasks=1, sandbox=False, llm=llm, max_steps=3, samples=50)
+    labels = set(results["label"])
+    assert {"hw", REACT_LABEL} <= labels
+    hw = results.filter(pl.col("label") == "hw")
+    assert {"llm_success", "llm_lenient_success", "llm_steps", "n_chooser_fallbacks"} == set(hw["metric"])
+    assert hw.filter(pl.col("metric") == "n_chooser_fallbacks")["value"][0] == 0
+    # each lookahead step: one proposal and one choice; each ReAct step: one request
+    lookahead_steps = hw.filter(pl.col("metric") == "llm_steps")["value"][0]
+    react_steps = results.filter((pl.col("label") == REACT_LABEL) & (pl.col("metric") == "llm_steps"))["value"][0]
+    references = 3 * 2 * 3  # three reference programs, 3 steps, two requests each
+    assert stub_llm.calls == 2 * lookahead_steps + react_steps + references
+    assert any("PREDICTED NEXT OBS" in r["messages"][-1]["content"] for r in stub_llm.requests)
+    stub_llm.default = "no idea"
+    again = evaluate([("hw", program, "simple", "maze")], ["maze"], data_dir=data_dir, rqs=["rq3"],
+                     references=False, oracle=False, n_tasks=1, sandbox=False, llm=llm, max_steps=2, samples=50)
+    assert again.filter(pl.col("metric") == "n_chooser_fallbacks")["value"][0] == 2  # every choice failed
 
 
 def _stored_sources(out: Path, frame: pl.DataFrame) -> dict[str, str]:
     """``programs/<hash>.py`` of a results folder, checked: one file per program hash of the frame
     (none for the oracle), each file's content hash its name."""
-    hashes = set(frame["program"]) - {"oracle"}
+    hashes = set(frame["program"]) - {"oracle", "react", ""}  # "": difference and macro rows
     files = {p.stem: p.read_bytes().decode("utf-8") for p in (out / "programs").glob("*.py")}
     assert set(files) == hashes
     assert all(Program.from_source(text).hash == h for h, text in files.items())
@@ -199,10 +256,13 @@ def test_cli_evaluate_stores_programs_of_files_and_runs(data_dir: Path, tmp_path
     assert run.current != run.header["initial_program"]  # the round was accepted
     out = tmp_path / "results"
     assert main(["evaluate", "--programs", str(HANDWRITTEN / "maze.py"), "--runs", str(run_dir), "--data", str(data_dir),
-                 "--out", str(out), "--rqs", "rq1", "--no-sandbox"]) == 0
+                 "--out", str(out), "--rqs", "rq1", "--no-sandbox", "--samples", "50"]) == 0
     frame, meta = load_results(out)
     induced = frame.filter(pl.col("label") == "induced from maze_flawed")
-    assert set(induced["variant"]) == {"simple"} and set(induced["program"]) == {run.current}
+    assert set(induced["variant"]) == {"simple", "residual", "simple-residual"}
+    assert set(induced["round"]) == {0, 1}  # every accepted program: the start and the round-1 child
+    last = induced.filter(pl.col("round") == 1)
+    assert set(last.filter(pl.col("variant") != "simple-residual")["program"]) == {run.current}
     assert meta["runs"][str(run_dir)]["program"] == run.current
     files = _stored_sources(out, frame)
     assert files[run.current] == run.program(run.current).source

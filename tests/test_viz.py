@@ -24,8 +24,8 @@ def _results() -> pl.DataFrame:
     }
     rows = []
     for (env, label, variant), (f1, success, agree) in points.items():
-        for rq, metric, value in (("rq1", "token_f1", f1), ("rq3", "success", success),
-                                  ("proxy", "decision_agreement", agree)):
+        for rq, metric, value in (("rq1", "token_f1", f1), ("search", "model_search_success", success),
+                                  ("decision", "decision_agreement", agree)):
             rows.append({"env": env, "label": label, "variant": variant, "program": "h", "rq": rq, "metric": metric,
                          "value": value, "n": 4, "note": ""})
         if variant != "oracle":
@@ -64,7 +64,7 @@ def test_pareto_figure_traces_legend_and_front() -> None:
     names = {t.name for t in fig.data if t.showlegend}
     assert names == {"Simple (program)", "Residual (program + memory)", "reference: lookup table",
                      "perfect model (oracle)", "Pareto front"}
-    titles = [a.text for a in fig.layout.annotations]
+    titles = [a.text for a in fig.layout.annotations if a.name != "caption"]
     assert titles == ["maze", "wordle", "macro"]
     assert fig.layout.xaxis.title.text.startswith("fidelity") and fig.layout.yaxis.title.text.startswith("planning")
     fronts = [t for t in fig.data if t.name == "Pareto front"]
@@ -75,13 +75,34 @@ def test_pareto_figure_traces_legend_and_front() -> None:
     connectors = [t for t in fig.data if t.name == "prog: simple-residual"]
     assert len(connectors) == 3
     proxy = pareto_figure(_results(), y="decision_agreement", macro=False)
-    assert [a.text for a in proxy.layout.annotations] == ["maze", "wordle"]
+    assert [a.text for a in proxy.layout.annotations if a.name != "caption"] == ["maze", "wordle"]
     assert "decision agreement" in proxy.layout.yaxis.title.text
 
 
-def test_pareto_defaults_to_the_proxy_without_rq3() -> None:
-    fig = pareto_figure(_results().filter(pl.col("rq") != "rq3"))
+def test_pareto_defaults_to_the_proxy_without_search() -> None:
+    fig = pareto_figure(_results().filter(pl.col("rq") != "search"))
     assert "decision agreement" in fig.layout.yaxis.title.text
+    caption = [a.text for a in fig.layout.annotations if a.name == "caption"]
+    assert len(caption) == 1 and caption[0].startswith("y = decision_agreement")
+
+
+def test_pareto_caption_error_bars_and_run_paths() -> None:
+    frame = _results().with_columns((pl.col("value") - 0.1).alias("lo"), (pl.col("value") + 0.05).alias("hi"))
+    rounds = frame.filter(pl.col("label") == "prog").with_columns(
+        pl.lit("run").alias("label"), pl.lit(0, pl.Int64).alias("round"), (pl.col("value") - 0.2).alias("value"))
+    frame = pl.concat([frame, rounds, rounds.with_columns(pl.lit(1, pl.Int64).alias("round"),
+                                                          (pl.col("value") + 0.1).alias("value"))])
+    fig = pareto_figure(frame)
+    caption = [a.text for a in fig.layout.annotations if a.name == "caption"][0]
+    assert "model_search_success" in caption and "program and the env's goal-text scorer" in caption
+    simple = [t for t in fig.data if t.name == "Simple (program)" and t.xaxis == "x"][0]
+    assert simple.error_y.visible and list(simple.error_y.array)[0] == pytest.approx(0.05)
+    assert list(simple.error_y.arrayminus)[0] == pytest.approx(0.1)
+    paths = [t for t in fig.data if t.name == "run (simple): rounds" and t.xaxis == "x"]
+    assert len(paths) == 1 and len(paths[0].x) == 2  # round 0 then round 1
+    assert list(paths[0].y) == sorted(paths[0].y)
+    plain = pareto_figure(_results())
+    assert not [t for t in plain.data if t.name == "Simple (program)"][0].error_y.visible  # no intervals, no bars
 
 
 def test_horizon_figure_curves() -> None:
@@ -95,9 +116,9 @@ def test_horizon_figure_curves() -> None:
 
 
 def test_results_table_cells() -> None:
-    fig = results_table(_results(), metrics=("token_f1", "success"))
+    fig = results_table(_results(), metrics=("token_f1", "model_search_success"))
     table = fig.data[0]
-    assert list(table.header.values) == ["env", "label", "variant", "token_f1", "success"]
+    assert list(table.header.values) == ["env", "label", "variant", "token_f1", "model_search_success"]
     envs = list(table.cells.values[0])
     assert envs.count("macro") == 4 and envs.count("maze") == 4
     assert all(isinstance(v, str) and len(v.split(".")[1]) == 3 for v in table.cells.values[3])
@@ -115,7 +136,7 @@ def _four_envs() -> pl.DataFrame:
 
 def test_facet_layout_scales_and_titles_only_outer_facets() -> None:
     small, big = pareto_figure(_results()), pareto_figure(_four_envs())  # 3 facets (one row) vs 5 (two rows)
-    assert [a.text for a in big.layout.annotations] == ["a0", "b1", "maze", "wordle", "macro"]
+    assert [a.text for a in big.layout.annotations if a.name != "caption"] == ["a0", "b1", "maze", "wordle", "macro"]
     assert big.layout.height > small.layout.height
 
     def facet_px(fig: go.Figure) -> tuple[int, int]:

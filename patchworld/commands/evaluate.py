@@ -1,4 +1,9 @@
-"""``patchworld evaluate``: RQ1/RQ2/RQ3 and the planning proxy for programs and runs, into a results folder."""
+"""``patchworld evaluate``: fidelity and planning utility (with intervals) for programs and runs, into a folder.
+
+Every program is measured as Simple and as Residual (the same program wrapped post hoc with the
+train memory); a run folder contributes every accepted program (round 0, 1, ...), so the
+figures draw each run's path. Defaults follow the protocol of :mod:`patchworld.evaluate`.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,43 @@ import argparse
 import sys
 from pathlib import Path
 
-ENVS = ("maze", "wordle", "textcraft", "babyai")
+from patchworld.envs.base import registered  # the registry only; no env is imported
+
+RQS = ("rq1", "rq2", "decision", "search", "rq3")  # patchworld.evaluate.ALL_RQS (not imported: keeps --help fast)
+ENVS = tuple(registered())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", nargs="*", default=[], metavar="RUN_DIR",
-                        help="synthesis run folders; each contributes its current (last accepted) program, "
+                        help="synthesis run folders; each contributes every accepted program (round 0, 1, ...), "
                              "labelled 'induced from <starting program>'")
     parser.add_argument("--programs", nargs="*", default=[], metavar="[ENV=]FILE",
                         help="program files; the env is ENV= or the file name (data/programs/handwritten/maze.py)")
     parser.add_argument("--envs", nargs="*", default=None, help="envs to evaluate (default: those of the programs)")
     parser.add_argument("--variants", nargs="*", default=["simple", "residual"], choices=["simple", "residual"],
-                        help="variants of every --programs file (default both; a run keeps its own variant)")
+                        help="variants of every program (default both; residual = the program wrapped post hoc)")
+    parser.add_argument("--residual-preset", default="reference", choices=["reference", "conservative"],
+                        help="memory settings of the Residual variant (default: the reference's)")
     parser.add_argument("--out", required=True,
                         help="results folder (results.parquet, .csv, .meta.json, programs/<hash>.py)")
     parser.add_argument("--data", default="data/trajectories", help="trajectory folder (<env>/<env>_traj_*.jsonl)")
-    parser.add_argument("--rqs", nargs="*", default=["rq1", "rq2", "rq3", "proxy"],
-                        choices=["rq1", "rq2", "rq3", "proxy"])
-    parser.add_argument("--n-tasks", type=int, default=8, help="held-out test tasks for RQ3 (default 8)")
+    parser.add_argument("--rqs", nargs="*", default=list(RQS), choices=list(RQS))
+    parser.add_argument("--n-tasks", type=int, default=None, help="test tasks for live planning (default: all)")
+    parser.add_argument("--max-steps", type=int, default=30, help="steps per live episode (default 30, the paper's)")
     parser.add_argument("--max-test", type=int, default=None, help="cap on test trajectories for RQ1")
-    parser.add_argument("--rollout-limit", type=int, default=20, help="test trajectories for RQ2 (default 20)")
-    parser.add_argument("--proxy-states", type=int, default=40, help="states for the planning proxy (default 40)")
-    parser.add_argument("--agent", choices=["lookahead", "search"], default="lookahead",
-                        help="RQ3 agent: the paper's one-step lookahead or depth-k search")
-    parser.add_argument("--depth", type=int, default=2, help="search depth for --agent search")
-    parser.add_argument("--max-candidates", type=int, default=8, help="candidate actions per step (paper: 8; 0 = no limit)")
+    parser.add_argument("--rollout-limit", type=int, default=None, help="test trajectories for RQ2 (default all)")
+    parser.add_argument("--proxy-states", type=int, default=60, help="states for decision_agreement (default 60)")
+    parser.add_argument("--depth", type=int, default=2, help="depth of the model_search planner (default 2)")
+    parser.add_argument("--beam", type=int, default=3, help="beam of the model_search planner (default 3)")
+    parser.add_argument("--max-candidates", type=int, default=8,
+                        help="candidate actions of the LLM agent (paper: 8; 0 = no limit)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--samples", type=int, default=1000, help="bootstrap draws (default 1000)")
     parser.add_argument("--no-references", action="store_true", help="skip lookup/copy/most-frequent references")
     parser.add_argument("--no-oracle", action="store_true", help="skip the perfect world model")
     parser.add_argument("--no-sandbox", action="store_true", help="run programs in-process (trusted code only)")
-    parser.add_argument("--llm-model", default=None, help="chat model for the LLM chooser (else offline chooser)")
-    parser.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL for the LLM chooser")
+    parser.add_argument("--llm-model", default=None, help="chat model for llm_success (rq3; else it is skipped)")
+    parser.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL for llm_success")
 
 
 def _program_entries(specs: list[str], variants: list[str]) -> list[tuple]:
@@ -71,8 +83,18 @@ def _run_label(run, name: str) -> str:
     return f"induced from {start}" if start and start != "initial" else f"induced ({name})"
 
 
-def _run_entries(run_dirs: list[str]) -> tuple[list[tuple], dict[str, dict]]:
-    """One entry per run folder (its current program, the run's variant) and each run's provenance."""
+def _accepted(run) -> list[tuple[int, str]]:
+    """``(round, program hash)`` of every accepted program of a run, the starting one as round 0."""
+    out = [(0, run.header.get("initial_program", ""))]
+    out += [(int(r.get("round", 0)), r["child"]) for r in run.records if r.get("accepted") and r.get("child")]
+    return [(n, h) for n, h in out if h]
+
+
+def _run_entries(run_dirs: list[str], variants: list[str]) -> tuple[list[tuple], dict[str, dict]]:
+    """One entry per accepted program of each run folder and variant, and each run's provenance.
+
+    A run made with ``--variant residual-gated`` (header variant ``residual``) is evaluated as
+    it is, under the label suffix ``(gated)``: its programs are not the paper's Residual."""
     from patchworld.store import RunStoreError, load_run
 
     entries, info = [], {}
@@ -87,25 +109,29 @@ def _run_entries(run_dirs: list[str]) -> tuple[list[tuple], dict[str, dict]]:
         current = run.current
         if not current:
             raise SystemExit(f"patchworld evaluate: {d}: the run has no program yet")
-        label = _run_label(run, Path(d).name)
-        if any(e[0] == label and e[2] == variant and e[3] == env for e in entries):
+        label = _run_label(run, Path(d).name) + (" (gated)" if variant == "residual" else "")
+        if any(e[0] == label and e[3] == env for e in entries):
             label = f"{label} ({Path(d).name})"  # two runs from the same start: tell them apart
-        entries.append((label, run.program(current), variant, env))
+        accepted = _accepted(run)
+        for rnd, phash in accepted:
+            program = run.program(phash)
+            entries += [(label, program, v, env, rnd) for v in (variants if variant == "simple" else ["residual"])]
         f1 = run.rounds["val_token_f1"].to_list()
         info[str(d)] = {"label": label, "env": env, "variant": variant, "program": current,
                         "initial_program": run.header.get("initial_program"), "proposer": run.header.get("proposer"),
                         "rounds": max(run.rounds["round"].to_list(), default=0),
+                        "accepted_programs": [{"round": n, "program": h} for n, h in accepted],
                         "accepted_rounds": int(run.rounds["accepted"].sum()),
                         "val_token_f1": {"start": f1[0], "end": f1[-1]} if f1 else None}
     return entries, info
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.evaluate import evaluate, save_results, wide
+    from patchworld.evaluate import evaluate, load_split, save_results, wide
     from patchworld.planning import LLMSettings
     from patchworld.progress import TextProgress
 
-    run_entries, runs = _run_entries(args.runs)
+    run_entries, runs = _run_entries(args.runs, args.variants)
     entries = _program_entries(args.programs, args.variants) + run_entries
     envs = args.envs or sorted({e[3] for e in entries}) or list(ENVS)
     unknown = [e for e in envs if e not in ENVS]
@@ -113,23 +139,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"patchworld evaluate: unknown env(s) {unknown}; choose from {ENVS}", file=sys.stderr)
         return 2
     llm = LLMSettings.resolve(base_url=args.llm_base_url, model=args.llm_model)
-    print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; RQ3 chooser: "
-          f"{'LLM ' + str(llm.model) if llm.configured else 'offline (progress)'}", file=sys.stderr)
+    print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; planning: decision_agreement and "
+          f"model_search_success (offline){'; llm_success with ' + str(llm.model) if llm.configured else ''}",
+          file=sys.stderr)
     sources: dict[str, str] = {}  # filled by evaluate: {hash: source} of every program it ran
     results = evaluate(entries, envs, data_dir=args.data, rqs=args.rqs, references=not args.no_references,
-                       oracle=not args.no_oracle, max_test=args.max_test, rollout_limit=args.rollout_limit,
-                       n_tasks=args.n_tasks, proxy_states=args.proxy_states, sandbox=not args.no_sandbox,
-                       agent=args.agent, depth=args.depth, llm=llm, max_candidates=args.max_candidates or None,
-                       progress=TextProgress("evaluate"), sources=sources)
+                       oracle=not args.no_oracle, n_tasks=args.n_tasks, max_steps=args.max_steps,
+                       proxy_states=args.proxy_states, rollout_limit=args.rollout_limit, max_test=args.max_test,
+                       sandbox=not args.no_sandbox, depth=args.depth, beam=args.beam,
+                       max_candidates=args.max_candidates or None, llm=llm, residual_preset=args.residual_preset,
+                       seed=args.seed, samples=args.samples, progress=TextProgress("evaluate"), sources=sources)
+    tasks = {env: sorted({t.task_idx for t in load_split(env, "test", args.data)})[: args.n_tasks] for env in envs}
     meta = {"arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")}, "envs": envs,
-            "programs": {f"{e[0]}/{e[3]}/{e[2]}": e[1].hash for e in entries},
-            "runs": runs, "llm": llm.model if llm.configured else None}
+            "programs": {f"{e[0]}/{e[3]}/{e[2]}/{e[4] if len(e) > 4 else ''}": e[1].hash for e in entries},
+            "runs": runs, "llm": llm.model if llm.configured else None, "tasks": tasks,
+            "bootstrap": {"seed": args.seed, "samples": args.samples, "level": 0.95, "paired": True}}
     path = save_results(results, args.out, meta, sources=sources)
     table = wide(results)
     table.write_csv(Path(args.out) / "results_wide.csv")
-    keep = [c for c in ("env", "label", "variant", "token_f1", "exact_match", "rollout_auc", "success",
-                        "action_accuracy", "decision_agreement") if c in table.columns]
-    with __import__("polars").Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, float_precision=3):
-        print(table.select(keep))
+    keep = [c for c in ("env", "label", "variant", "round", "token_f1", "token_f1_ref", "rollout_auc",
+                        "decision_agreement", "model_search_success", "llm_success") if c in table.columns]
+    with __import__("polars").Config(tbl_rows=400, tbl_cols=20, tbl_width_chars=180, float_precision=3):
+        print(table.filter(__import__("polars").col("variant") != "simple-residual").select(keep))
     print(f"wrote {path} (+ results.csv, results_wide.csv, results.meta.json, {len(sources)} programs/*.py)")
     return 0
