@@ -19,7 +19,10 @@ or a prefix of each), ``trace_lines=True`` (``Replay.lines``: the program lines 
 
 Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
 ``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
-``token_f1_covered`` (mean over covered rows only: the reference's ``mean_token_f1``) and
+``token_f1_covered`` (mean over rows covered by our rule, which drops rows flagged as exceptions;
+not the reference's number), the reference's headline numbers ``token_f1_ref``, ``bleu4_ref``,
+``coverage_ref``, ``token_f1_post_correction`` (:func:`patchworld.metrics.reference_metrics`;
+not in ``lean`` mode) and
 counts of rows: ``n_load_errors``, ``n_exceptions`` (exceptions and step timeouts),
 ``n_timeouts`` (rows lost to a job-level timeout), ``n_job_failures`` (rows lost to any job
 failure: timeout, memory, crashed, output limit, protocol error), ``n_mismatches`` (mismatch or empty),
@@ -39,7 +42,7 @@ import polars as pl
 
 from patchworld.counterexamples import Counterexample, from_frame
 from patchworld.data import Trajectory
-from patchworld.metrics import bleu4, is_covered, token_f1
+from patchworld.metrics import bleu4, is_covered, reference_metrics, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox import Limits, run_job
@@ -133,6 +136,8 @@ def replay(
     metrics = _metrics(columns, columns.pop("covered"))
     lines = columns.pop("lines")
     steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
+    if not lean:
+        metrics.update(reference_metrics(steps))
     horizon = None
     if mode == "rollout":
         horizon = _horizon_frame(steps)

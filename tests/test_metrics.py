@@ -132,6 +132,7 @@ def test_reference_metrics_equal_hand_computed_values(name: str, sandbox: bool) 
     result = replay(program, [traj], sandbox=sandbox)
     got = reference_metrics(result.steps)
     assert got["token_f1_ref"] == f1_ref and got["coverage_ref"] == coverage_ref
+    assert {k: result.metrics[k] for k in got} == got  # Replay.metrics carries the same numbers
     covered = [(p, t) for p, t in zip(result.steps["predicted"], result.steps["true"], strict=True) if is_covered(p)]
     assert got["bleu4_ref"] == round(sum(bleu4(p, t) for p, t in covered) / len(covered), 4)
     assert got["token_f1_post_correction"] is None  # no post-correction readouts in this frame
