@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from patchworld.commands.llm_options import add_llm_arguments, llm_outcome, llm_proposer
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", default=None, help="environment (required unless --resume)")
@@ -35,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="LLM model name (llm proposer)")
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (llm proposer)")
     parser.add_argument("--cache-dir", default=None, help="LLM reply cache folder (llm proposer)")
+    add_llm_arguments(parser)
     parser.add_argument("--no-sandbox", action="store_true", help="run programs in-process (trusted code only)")
     parser.add_argument("--report", action="store_true", help="write <out>/report.html at the end")
 
@@ -45,13 +48,7 @@ def _proposer(args: argparse.Namespace, name: str, saved: dict | None = None):
         from patchworld.proposers.mutation import MutationProposer
 
         return MutationProposer(seed=int((saved or {}).get("seed", args.seed)))
-    from patchworld.proposers.llm import LLMProposer
-
-    kw = {k: (saved or {})[k] for k in ("model", "base_url", "cache_dir", "temperature", "max_tokens")
-          if (saved or {}).get(k) is not None}
-    kw.update({k: v for k, v in (("model", args.model), ("base_url", args.base_url), ("cache_dir", args.cache_dir))
-               if v})
-    return LLMProposer(**kw)
+    return llm_proposer(args, saved)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         before = session.score["token_f1"]
         results = session.run(args.rounds, patience=args.patience, progress=TextProgress("rounds"))
+    except RuntimeError as exc:   # an LLM fault or budget: one line, the folder stays resumable
+        code = llm_outcome(exc, session.proposer, args.out)
+        if code is None:
+            raise
+        session.close()
+        return code
     except KeyboardInterrupt:
         print(f"patchworld induce: interrupted in round {session.round + 1}; continue with "
               f"`patchworld induce --out {args.out} --resume`", file=sys.stderr)
@@ -112,4 +115,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {write_report(session.store.path)}")
     print(f"induce: val token_f1 {before:.3f} -> {session.score['token_f1']:.3f} "
           f"({len(results)} rounds, program {session.current.hash}, run folder {session.store.path})")
-    return 0
+    return llm_outcome(None, session.proposer, args.out) or 0

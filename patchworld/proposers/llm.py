@@ -312,9 +312,19 @@ class LLMProposer:
 
         pool = ThreadPoolExecutor(self.workers(len(misses)), thread_name_prefix="llm-sample") if misses else None
         got_reply, last_error = bool(hits), ""
+        abort = threading.Event()   # set on a fatal answer or an early stop: queued samples make no call
+
+        def run(sample: int) -> Proposal:
+            if abort.is_set():
+                raise CancelledError()
+            try:
+                return self._sample(request.program, prompt, body, sample, ids, retries)
+            except LLMError:
+                abort.set()
+                raise
+
         try:
-            futures: dict[Future, int] = {pool.submit(self._sample, request.program, prompt, body, s, ids, retries): s
-                                          for s in misses} if pool else {}
+            futures: dict[Future, int] = {pool.submit(run, s): s for s in misses} if pool else {}
             for sample in hits:
                 yield settle(sample, self._sample(request.program, prompt, body, sample, ids, retries))
             for future in as_completed(futures):
@@ -325,6 +335,7 @@ class LLMProposer:
                     proposal = Proposal(None, "error", prompt=prompt, error=f"not asked: {self.stopped}",
                                         extra={"sample": sample})
                 except BudgetExhausted as exc:
+                    abort.clear()   # a spent budget is not fatal: the round finishes
                     self.stopped = self.stopped or exc
                     proposal = Proposal(None, "error", prompt=prompt, error=f"not asked: {exc}", extra={"sample": sample})
                 got_reply = got_reply or proposal.kind != "error"
@@ -333,6 +344,7 @@ class LLMProposer:
                 if self.stopped is not None and pool is not None:
                     pool.shutdown(wait=False, cancel_futures=True)
         finally:
+            abort.set()
             if pool is not None:  # on an early stop: drop queued samples, let in-flight calls finish alone
                 pool.shutdown(wait=False, cancel_futures=True)
         if misses and not got_reply and self.stopped is None:
