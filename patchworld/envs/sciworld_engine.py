@@ -153,11 +153,13 @@ class Engine:
         """Bring the world to ``data_idx`` after ``actions`` (reload, then the fast path), unless it is there."""
         if self.state == (data_idx, actions):
             return
-        payload = self.reset(data_idx)
-        if "error" in payload:
-            raise RuntimeError(payload["error"])
-        for action in actions:
+        game = games()[data_idx]
+        self.sw.load(game["taskName"], game["variationIdx"], "", generateGoldPath=False)
+        self.info["done"] = False
+        self.state = (data_idx, ())
+        for action in ("look around", *actions):  # the reset's look around, then the history
             self.fast_step(action)
+        self.state = (data_idx, actions)
 
     def close(self) -> None:
         """Shut the JVM down (it is also killed when Python exits)."""
