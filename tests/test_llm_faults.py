@@ -5,6 +5,7 @@ Each test here is a row of the README's "LLM faults" and "OpenAI-compatible serv
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,14 @@ def test_induce_faults_end_in_one_line_and_a_resumable_folder(stub_llm: StubLLM,
     captured = capsys.readouterr()
     assert "budget reached" in captured.err and "--max-calls 2" in captured.err and stub_llm.pending == 0
     assert _rounds(out) == [1, 2]
+
+
+def test_the_readme_tables_name_tests_that_exist() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Using an LLM"):text.index("## Environments")]
+    names = set(re.findall(r"`(?:tests/[\w/]+\.py::)?(test_\w+)", section))
+    assert len(names) >= 15
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.MULTILINE))
+    assert names <= defined, f"README names tests that do not exist: {sorted(names - defined)}"
