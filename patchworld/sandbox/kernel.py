@@ -1,19 +1,193 @@
-"""Kernel-enforced isolation of a worker process (filled in by the kernel layers)."""
+"""Kernel-enforced isolation of a worker process: what the program cannot switch off from inside.
+
+Applied by the worker to itself before it reads its job (so before any program code runs), in
+this order; each layer is independent of Python state the program could reach:
+
+1. **Descriptors**: every one closed but the job's two pipes and 0-2 (``/dev/null``).
+2. **Own uid** (when run as root): a uid of its own (``200000 + pid``) and no groups, keeping only
+   ``CAP_DAC_READ_SEARCH`` (the Python installation may sit in a private home; Landlock bounds
+   what it may read). Other processes' signals, ``/proc`` entries and files are then off limits
+   to it by ordinary permissions. Skipped, with a warning, when Landlock is missing.
+3. **No new privileges** (``PR_SET_NO_NEW_PRIVS``).
+4. **Landlock** (ABI >= 1, on the documented syscalls): reads only below ``readable`` (the Python
+   installation, shared libraries, the world-model base class) and the scratch directory;
+   writes, creates and deletes only in scratch; TCP bind/connect denied (ABI >= 4); signals
+   and abstract sockets outside the domain denied (ABI >= 6).
+5. **seccomp-bpf** (libseccomp through ``pyseccomp``): no fork/clone/exec, no sockets, no
+   signals but to itself, no ptrace or other processes' memory, no namespaces, mounts, keys,
+   bpf, io_uring, uid changes or terminal injection; foreign-architecture calls kill the process.
+
+:func:`probe` says which layers this kernel supports; :func:`warn_missing` warns once per
+process for each one missing (the fallback is the layers that remain, never silence).
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import stat
+import warnings
 
-__all__ = ["isolate"]
+__all__ = ["isolate", "probe", "warn_missing"]
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.syscall.restype = ctypes.c_long
+_CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446  # landlock_*: the same numbers on every architecture
+_PR_SET_NO_NEW_PRIVS, _PR_SET_KEEPCAPS = 38, 8
+_CAP_DAC_READ_SEARCH = 2
+_TIOCSTI = 0x5412
+_DENIED = (
+    "fork", "vfork", "clone", "clone3", "execve", "execveat", "socket", "socketpair", "connect", "bind", "listen",
+    "accept", "accept4", "sendto", "sendmsg", "sendmmsg", "ptrace", "process_vm_readv", "process_vm_writev",
+    "kcmp", "pidfd_open", "pidfd_send_signal", "pidfd_getfd", "unshare", "setns", "mount", "umount2", "pivot_root",
+    "chroot", "open_by_handle_at", "name_to_handle_at", "keyctl", "add_key", "request_key", "bpf",
+    "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load",
+    "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
+    "quotactl", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
+    "setfsgid", "capset", "mknod", "mknodat", "fanotify_init", "move_mount", "open_tree", "fsopen", "fsmount",
+)
 
 
-def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) -> list[str]:
-    """Close every descriptor but ``keep_fds`` (and 0-2); the layers applied."""
-    keep = sorted({0, 1, 2, *keep_fds})
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0: not available)."""
+    value = _LIBC.syscall(_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(0, int(value))
+
+
+def _seccomp_module():
+    try:
+        import pyseccomp
+    except (ImportError, OSError):
+        return None
+    return pyseccomp
+
+
+def probe() -> dict[str, bool]:
+    """Which layers this process could apply to a worker."""
+    return {"landlock": landlock_abi() > 0, "seccomp": _seccomp_module() is not None,
+            "uid": os.geteuid() == 0 and landlock_abi() > 0}
+
+
+_WARNED: set[str] = set()
+_WHY = {"landlock": "Landlock is not available: reads and writes of programs are confined by the audit hook only",
+        "seccomp": "seccomp (pyseccomp over libseccomp) is not available: process, socket and signal calls of "
+                   "programs are refused by the audit hook and RLIMIT_NPROC only",
+        "uid": "workers keep this process's uid (not root, or no Landlock to bound what a dropped uid may read)"}
+
+
+def warn_missing(available: dict[str, bool] | None = None) -> list[str]:
+    """Warn once per process for each layer this kernel lacks; the missing layers."""
+    missing = [name for name, ok in (available or probe()).items() if not ok]
+    for name in missing:
+        if name not in _WARNED and (name != "uid" or os.geteuid() == 0):
+            _WARNED.add(name)
+            warnings.warn(f"patchworld sandbox: {_WHY[name]}", RuntimeWarning, stacklevel=2)
+    return missing
+
+
+def _close_fds(keep_fds: tuple[int, ...]) -> None:
     low = 0
-    for fd in keep:
+    for fd in sorted({0, 1, 2, *keep_fds}):
         if fd > low:  # os.closerange(a, b) with b <= a closes everything on some Pythons
             os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, 1 << 16)
-    return ["fds"]
+
+
+def _drop_uid(scratch: str) -> bool:
+    uid = 200000 + os.getpid()
+    os.chown(scratch, uid, uid)
+    if _LIBC.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+        return False
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    caps = (_CapData * 2)()
+    caps[0].effective = caps[0].permitted = 1 << _CAP_DAC_READ_SEARCH
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    return _LIBC.capset(ctypes.byref(header), caps) == 0
+
+
+def _landlock(abi: int, scratch: str, readable: tuple[str, ...]) -> bool:
+    every = (1 << 13) - 1 | (1 << 13 if abi >= 2 else 0) | (1 << 14 if abi >= 3 else 0) | (1 << 15 if abi >= 5 else 0)
+    read_file, read_dir, write_file, truncate = 1 << 2, 1 << 3, 1 << 1, (1 << 14 if abi >= 3 else 0)
+    attr = _RulesetAttr(every, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
+    size = 8 if abi < 4 else (16 if abi < 6 else 24)
+    ruleset = _LIBC.syscall(_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return False
+    try:
+        rules = [(p, read_file | read_dir) for p in readable] + [
+            (scratch, every), ("/dev/null", read_file | write_file | truncate), ("/dev/urandom", read_file)]
+        for path, access in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= read_file | write_file | truncate
+                rule = _PathBeneath(access, fd)
+                if _LIBC.syscall(_ADD_RULE, ruleset, 1, ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+                    return False
+            finally:
+                os.close(fd)
+        return _LIBC.syscall(_RESTRICT, ruleset, ctypes.c_uint32(0)) == 0
+    finally:
+        os.close(ruleset)
+
+
+def _seccomp(module) -> bool:
+    sc = module
+    deny = sc.ERRNO(errno.EPERM)
+    rules = sc.SyscallFilter(sc.ALLOW)
+    for name in _DENIED:
+        try:
+            rules.add_rule(deny, name)
+        except Exception:  # a call this architecture does not have
+            continue
+    pid = os.getpid()
+    for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
+        rules.add_rule(deny, name, sc.Arg(0, sc.NE, pid))
+    rules.add_rule(deny, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
+    rules.load()
+    return True
+
+
+def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) -> list[str]:
+    """Apply every layer this kernel supports to this process; the names of those applied.
+
+    Irreversible: call it in the job process only, before any program code runs.
+    """
+    _close_fds(keep_fds)
+    layers = ["fds"]
+    abi = landlock_abi()
+    module = _seccomp_module()
+    if os.geteuid() == 0 and abi > 0 and _drop_uid(scratch):
+        layers.append("uid")
+    if _LIBC.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        layers.append("no_new_privs")
+    if abi > 0 and _landlock(abi, scratch, readable):
+        layers.append(f"landlock{abi}")
+    if module is not None and _seccomp(module):
+        layers.append("seccomp")
+    return layers

@@ -10,6 +10,7 @@ import atexit
 import os
 import threading
 
+from patchworld.sandbox.kernel import warn_missing
 from patchworld.sandbox.procs import ForkedWorker, ForkServer, SpawnedWorker, Worker
 
 __all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server"]
@@ -24,6 +25,7 @@ class _Pool:
         self.server_failed = False
         self.spare: SpawnedWorker | None = None
         self.ready: ForkedWorker | None = None  # the pre-forked spare
+        self.warned = False
 
     def _server(self) -> ForkServer | None:
         with self.lock:
@@ -38,6 +40,9 @@ class _Pool:
             return self.server
 
     def take(self) -> Worker:
+        if not self.warned:  # once per process: say which kernel layers workers will lack
+            self.warned = True
+            warn_missing()
         server = self._server()
         if server is not None:
             try:
