@@ -22,8 +22,10 @@ def _(Path, mo, os):
     RUNS_DIR = Path(os.environ.get("PATCHWORLD_RUNS_DIR") or ROOT / "runs")
     TRAJ_DIR = Path(os.environ.get("PATCHWORLD_TRAJ_DIR") or ROOT / "data" / "trajectories")
     PROGRAMS_DIR = ROOT / "data" / "programs"
-    ENVS = sorted(p.name for p in TRAJ_DIR.glob("*") if (p / f"{p.name}_traj_val.jsonl").exists()) or ["maze"]
-    RUNS = sorted((str(p.parent) for p in RUNS_DIR.glob("*/header.json")), reverse=True)
+    from patchworld.workbench import available_envs, run_folders
+
+    ENVS = available_envs(TRAJ_DIR)   # registered envs + any env with trajectories
+    RUNS = run_folders(RUNS_DIR)
     PROGRAM_FILES = sorted(p.name for p in PROGRAMS_DIR.glob("*.py"))
     return ENVS, PROGRAMS_DIR, PROGRAM_FILES, ROOT, RUNS, RUNS_DIR, TRAJ_DIR
 
@@ -151,24 +153,65 @@ def _(base_replay, broken, edited_replay, fixed, mo, replay_seconds):
 
 
 @app.cell
-def _(editor, mo):
+def _(mo):
     test_button = mo.ui.run_button(label="Replay on test too")
     save_button = mo.ui.run_button(label="Save as manual patch", kind="success")
-    mo.vstack([editor, mo.hstack([test_button, save_button], justify="start")])
     return save_button, test_button
 
 
 @app.cell
-def _(status_view, broken, deltas, fixed, mo, pl, remaining):
-    from patchworld.views import id_list
+def _(save_button):
+    # Whether to record the edit (tests substitute this value through app.run(defs=...)).
+    save_requested = bool(save_button.value)
+    return (save_requested,)
+
+
+@app.cell
+def _(RUNS_DIR, TRAJ_DIR, edited_source, env, loaded, mo, run_dir, save_requested, val):
+    from patchworld.runlock import RunLockedError
+
+    saved, save_error = None, ""
+    if save_requested:
+        from patchworld.workbench import save_manual_edit, split_path
+
+        try:
+            saved = save_manual_edit(edited_source, loaded, env, val=val, train=split_path(TRAJ_DIR, env, "train"),
+                                     run_dir=run_dir, runs_dir=RUNS_DIR)
+        except (OSError, ValueError, RunLockedError) as _exc:   # the run folder is in use or cannot be written
+            save_error = f"{type(_exc).__name__}: {_exc}"
+    verdict = saved.verdict if saved else None
+    saved_to = saved.run_dir if saved else None
+    if saved is not None:
+        verdict_view = mo.callout(mo.md(
+            f"Saved to **{saved_to}** as candidate `{verdict.candidate_id}`: "
+            f"**{'accepted' if verdict.accepted else 'rejected'}** ({verdict.reason}); "
+            f"{len(verdict.fixed)} fixed, {len(verdict.broken)} broken. {saved.note}"),
+            kind="success" if verdict.accepted else "warn")
+    else:
+        verdict_view = mo.callout(mo.md(f"**Not saved.** {save_error}"), kind="danger") if save_error else mo.md("")
+    return save_error, saved_to, verdict, verdict_view
+
+
+@app.cell
+def _(editor, mo, save_button, test_button, verdict_view):
+    # the save verdict sits right next to its button
+    mo.vstack([editor, mo.hstack([test_button, save_button, verdict_view], justify="start", align="center")])
+    return
+
+
+@app.cell
+def _(base_replay, broken, deltas, edited_replay, fixed, mo, pl, remaining, status_view):
+    from patchworld.views import id_list, remaining_html
 
     mo.vstack([
         status_view,
         mo.ui.table(deltas.with_columns(pl.col("loaded", "edited", "delta").round(4)), selection=None,
                     label="Metrics on val (loaded vs edited)", page_size=20),
         mo.md(f"**Fixed:** {id_list(fixed)}\n\n**Broken:** {id_list(broken)}"),
-        mo.ui.table(remaining, selection=None, page_size=10,
-                    label=f"Remaining counterexamples on val ({remaining.height})"),
+        mo.md(f"**Remaining counterexamples on val ({remaining.height})**: the truth in full, the loaded "
+              "program's prediction (before) and the edit's (after), differences from the truth highlighted"),
+        mo.Html(remaining_html(edited_replay, base_replay, limit=25)) if remaining.height
+        else mo.md("_None: the edit reproduces val exactly._"),
     ])
     return
 
@@ -182,31 +225,6 @@ def _(edited, load_trajectories, loaded, metric_deltas, mo, replay, test_button,
     mo.ui.table(test_deltas, selection=None, label="Metrics on test (reporting only; the gate never sees test)") \
         if test_deltas is not None else mo.md("_Press **Replay on test too** for test-split metrics._")
     return (test_deltas,)
-
-
-@app.cell
-def _(save_button):
-    # Whether to record the edit (tests substitute this value through app.run(defs=...)).
-    save_requested = bool(save_button.value)
-    return (save_requested,)
-
-
-@app.cell
-def _(RUNS_DIR, TRAJ_DIR, edited_source, env, loaded, mo, run_dir, save_requested, val):
-    saved = None
-    if save_requested:
-        from patchworld.workbench import save_manual_edit, split_path
-
-        saved = save_manual_edit(edited_source, loaded, env, val=val, train=split_path(TRAJ_DIR, env, "train"),
-                                 run_dir=run_dir, runs_dir=RUNS_DIR)
-    verdict = saved.verdict if saved else None
-    saved_to = saved.run_dir if saved else None
-    mo.callout(mo.md(
-        f"Saved to **{saved_to}** as candidate `{verdict.candidate_id}`: "
-        f"**{'accepted' if verdict.accepted else 'rejected'}** ({verdict.reason}); "
-        f"{len(verdict.fixed)} fixed, {len(verdict.broken)} broken. {saved.note}"),
-        kind="success" if verdict.accepted else "warn") if saved is not None else mo.md("")
-    return saved_to, verdict
 
 
 if __name__ == "__main__":

@@ -10,19 +10,20 @@ def _():
     from pathlib import Path
 
     import marimo as mo
-    import polars as pl
 
-    return Path, mo, os, pl
+    return Path, mo, os
 
 
 @app.cell
 def _(Path, mo, os):
     # Where things live. PATCHWORLD_RUNS_DIR moves run folders elsewhere (tests use a temp dir).
+    from patchworld.workbench import available_envs
+
     ROOT = Path(mo.notebook_dir() or Path.cwd()).resolve().parent
     RUNS_DIR = Path(os.environ.get("PATCHWORLD_RUNS_DIR") or ROOT / "runs")
     TRAJ_DIR = Path(os.environ.get("PATCHWORLD_TRAJ_DIR") or ROOT / "data" / "trajectories")
     PROGRAMS_DIR = ROOT / "data" / "programs"
-    ENVS = sorted(p.name for p in TRAJ_DIR.glob("*") if (p / f"{p.name}_traj_val.jsonl").exists()) or ["maze"]
+    ENVS = available_envs(TRAJ_DIR)   # registered envs + any env with trajectories
     return ENVS, PROGRAMS_DIR, ROOT, RUNS_DIR, TRAJ_DIR
 
 
@@ -34,36 +35,46 @@ def _(mo):
     Pick an environment, a variant and a proposer, then press **Step round**: the current
     program is replayed on the validation split, counterexamples go to the proposer, every
     candidate patch is replayed on val and the gate keeps the best one only if it is strictly
-    better. Everything is written to the run folder; an existing folder is resumed.
+    better. Nothing is written until you step; the run folder's name follows the settings, and
+    the line under the pickers says whether Step starts a new run or resumes one (and what it ignores).
     """)
     return
 
 
 @app.cell
 def _(ENVS, RUNS_DIR, mo):
-    from patchworld.workbench import available_proposers
+    from patchworld.workbench import available_proposers, run_folders
 
     llm_ready = "llm" in available_proposers()
     env_pick = mo.ui.dropdown(ENVS, value="maze" if "maze" in ENVS else ENVS[0], label="Environment")
     variant_pick = mo.ui.radio(["simple", "residual"], value="simple", label="Variant", inline=True)
     proposer_pick = mo.ui.dropdown(["mutation"] + (["llm"] if llm_ready else []), value="mutation", label="Proposer")
     n_candidates = mo.ui.slider(1, 8, value=4, label="Candidates per round", show_value=True)
-    _runs = sorted((str(p.parent) for p in RUNS_DIR.glob("*/header.json")), reverse=True)
-    resume_pick = mo.ui.dropdown(["(the run folder below)"] + _runs, value="(the run folder below)",
+    resume_pick = mo.ui.dropdown(["(the run folder below)"] + run_folders(RUNS_DIR), value="(the run folder below)",
                                  label="Resume an existing run")
     return env_pick, llm_ready, n_candidates, proposer_pick, resume_pick, variant_pick
 
 
 @app.cell
-def _(PROGRAMS_DIR, RUNS_DIR, env_pick, mo, proposer_pick, variant_pick):
+def _(PROGRAMS_DIR, env_pick, mo):
     _env = env_pick.value
     _programs = sorted(p.name for p in PROGRAMS_DIR.glob(f"{_env}_*.py"))
     _default = f"{_env}_flawed.py" if f"{_env}_flawed.py" in _programs else (_programs[0] if _programs else None)
     program_pick = mo.ui.dropdown(_programs or ["(none: the LLM writes one)"],
                                   value=_default or "(none: the LLM writes one)", label="Starting program")
-    run_folder = mo.ui.text(value=str(RUNS_DIR / f"notebook-{_env}-{variant_pick.value}-{proposer_pick.value}"),
+    return (program_pick,)
+
+
+@app.cell
+def _(PROGRAMS_DIR, RUNS_DIR, env_pick, mo, n_candidates, program_pick, proposer_pick, variant_pick):
+    from patchworld.workbench import default_run_folder
+
+    _env = env_pick.value
+    _program = PROGRAMS_DIR / program_pick.value
+    run_folder = mo.ui.text(value=str(default_run_folder(RUNS_DIR, _env, variant_pick.value, proposer_pick.value,
+                                                         _program, n_candidates.value)),
                             label="Run folder (new, or existing to resume)", full_width=True)
-    return program_pick, run_folder
+    return (run_folder,)
 
 
 @app.cell
@@ -80,29 +91,28 @@ def _(env_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume
 
 
 @app.cell
-def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, n_candidates, program_pick, proposer_pick, resume_pick,
-      run_folder, variant_pick):
-    from patchworld.workbench import open_session
+def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, n_candidates, program_pick, proposer_pick, resume_pick, run_folder,
+      variant_pick):
+    from patchworld.workbench import plan_run
 
+    # What Step will do with the chosen folder; nothing is created or locked here.
     _resume = resume_pick.value if resume_pick.value != "(the run folder below)" else None
     run_dir = Path(_resume or run_folder.value).expanduser()
-    try:
-        _opened = open_session(run_dir, env_pick.value, TRAJ_DIR, variant=variant_pick.value,
-                               proposer=proposer_pick.value, program_file=PROGRAMS_DIR / program_pick.value,
-                               n_candidates=int(n_candidates.value))
-        session, session_note = _opened.session, _opened.note
-    except (OSError, ValueError) as _exc:  # bad folder, missing data, a proposer that cannot start...
-        session, session_note = None, f"{type(_exc).__name__}: {_exc}"
-    mo.stop(session is None, mo.callout(mo.md(f"**Cannot open the run.** {session_note}"), kind="danger"))
-    return run_dir, session, session_note
+    settings = {"env": env_pick.value, "variant": variant_pick.value, "proposer": proposer_pick.value,
+                "program_file": PROGRAMS_DIR / program_pick.value, "n_candidates": int(n_candidates.value)}
+    plan = plan_run(run_dir, traj_dir=TRAJ_DIR, **settings)
+    return plan, run_dir, settings
 
 
 @app.cell
-def _(mo, session_note):
-    step_button = mo.ui.run_button(label="Step round", kind="success")
+def _(mo, plan):
+    step_button = mo.ui.run_button(label="Step round", kind="success", disabled=bool(plan.problem))
     n_rounds = mo.ui.number(start=1, stop=50, value=3, label="N")
-    run_n_button = mo.ui.run_button(label="Run N rounds")
-    mo.vstack([mo.md(session_note), mo.hstack([step_button, n_rounds, run_n_button], justify="start")])
+    run_n_button = mo.ui.run_button(label="Run N rounds", disabled=bool(plan.problem))
+    mo.vstack([
+        mo.callout(mo.md(plan.problem), kind="warn") if plan.problem else mo.md(plan.note),
+        mo.hstack([step_button, n_rounds, run_n_button], justify="start"),
+    ])
     return n_rounds, run_n_button, step_button
 
 
@@ -114,7 +124,17 @@ def _(n_rounds, run_n_button, step_button):
 
 
 @app.cell
-def _(mo, n_requested, session):
+def _():
+    # This tab's open session (one per browser tab): reused across steps, closed when the folder changes.
+    tab = {"session": None, "note": ""}
+    return (tab,)
+
+
+@app.cell
+def _(TRAJ_DIR, mo, n_requested, run_dir, settings, tab):
+    from patchworld.runlock import RunLockedError
+    from patchworld.workbench import open_session
+
     def _adapter(bar):
         """Turn the package's progress(done, total, message) callback into progress-bar updates."""
         seen = {"done": 0}
@@ -127,23 +147,35 @@ def _(mo, n_requested, session):
 
         return callback
 
-    step_results = []
-    if n_requested == 1:
-        with mo.status.progress_bar(total=session.n_candidates, title=f"Round {session.round + 1}",
-                                    remove_on_exit=True) as _bar:
-            step_results.append(session.step(progress=_adapter(_bar)))
-    elif n_requested > 1:
-        with mo.status.progress_bar(total=n_requested, title=f"Running up to {n_requested} rounds",
-                                    remove_on_exit=True) as _bar:
-            step_results.extend(session.run(n_requested, patience=n_requested, progress=_adapter(_bar)))
+    step_results, step_error = [], ""
+    session = tab["session"]
+    if n_requested:
+        try:
+            if session is None or session.store.path != run_dir:
+                _opened = open_session(run_dir, traj_dir=TRAJ_DIR, previous=session, **settings)
+                session = tab["session"] = _opened.session
+                tab["note"] = _opened.note
+            with mo.status.progress_bar(total=session.n_candidates if n_requested == 1 else n_requested,
+                                        title=f"Round {session.round + 1}", remove_on_exit=True) as _bar:
+                if n_requested == 1:
+                    step_results.append(session.step(progress=_adapter(_bar)))
+                else:
+                    step_results.extend(session.run(n_requested, patience=n_requested, progress=_adapter(_bar)))
+        except (OSError, ValueError, RunLockedError) as _exc:   # a folder in use, missing data, a bad proposer...
+            step_error = f"{type(_exc).__name__}: {_exc}"
+    session_note = tab["note"]
     _last = step_results[-1] if step_results else None
-    mo.md(
-        f"Ran {len(step_results)} round(s); last: round {_last.round}, {_last.candidates} candidates, "
-        f"{'accepted ' + _last.accepted.candidate_id if _last.accepted else 'none accepted'}, "
-        f"val token F1 {_last.val_token_f1:.4f} ({_last.seconds:.1f} s)."
-        if _last else f"Current program `{session.current.hash}` at round {session.round}."
-    )
-    return (step_results,)
+    if step_error:
+        _out = mo.callout(mo.md(f"**Cannot step this run.** {step_error}"), kind="danger")
+    elif _last:
+        _out = mo.md(f"{session_note} Ran {len(step_results)} round(s); last: round {_last.round}, "
+                     f"{_last.candidates} candidates, "
+                     f"{'accepted ' + _last.accepted.candidate_id if _last.accepted else 'none accepted'}, "
+                     f"val token F1 {_last.val_token_f1:.4f} ({_last.seconds:.1f} s).")
+    else:
+        _out = mo.md("")
+    mo.output.replace(_out)
+    return session, session_note, step_error, step_results
 
 
 @app.cell
@@ -152,34 +184,54 @@ def _(mo, run_dir, step_results):
     from patchworld.views import candidates_table as _table
 
     _ = step_results  # re-read the run folder after every step
-    run = load_run(run_dir)
+    run = load_run(run_dir) if (run_dir / "header.json").exists() else None
+    mo.stop(run is None, mo.md("_No run in this folder yet: press **Step round**._"))
     candidates = run.candidates
     candidates_table = mo.ui.table(_table(candidates), selection="single", page_size=10,
-                                   label="Candidates (select one)")
+                                   label="Candidates (select one, or click a point of the curve)")
     return candidates, candidates_table, run
 
 
 @app.cell
-def _(candidates, candidates_table, mo, run):
+def _(candidates, mo):
+    from patchworld.compare import round_curve_points
     from patchworld.viz import round_curve
 
-    curve = round_curve(candidates).update_layout(height=340) if candidates.height else None
+    _fig = round_curve(candidates).update_layout(height=340) if candidates.height else None
+    curve_keys = round_curve_points(_fig, candidates) if _fig is not None else {}
+    curve = mo.ui.plotly(_fig) if _fig is not None else None
+    return curve, curve_keys
+
+
+@app.cell
+def _(candidates, candidates_table, curve, mo, run):
     mo.vstack([
         mo.md(f"### Candidates: {candidates.height} so far; current program `{run.current}`"),
         candidates_table,
         curve if curve is not None else mo.md("_No rounds yet: press **Step round**._"),
     ])
-    return (curve,)
+    return
 
 
 @app.cell
-def _(candidates, candidates_table, pl):
+def _(curve):
+    # The clicked round-curve points (tests substitute this value through app.run(defs=...)).
+    clicked_points = list(curve.value or []) if curve is not None else []
+    return (clicked_points,)
+
+
+@app.cell
+def _(candidates, candidates_table, clicked_points, curve_keys):
+    from patchworld.compare import picked_candidate
     from patchworld.views import candidate_row, default_candidate
 
-    # The selected candidate; before anything is selected, the newest one that produced a program.
+    # The candidate to show: a clicked curve point, else the table's selection, else the newest one with a program.
     _sel = candidates_table.value
-    if _sel is not None and len(_sel) > 0:
-        _cid = _sel["candidate_id"][0] if isinstance(_sel, pl.DataFrame) else _sel[0]["candidate_id"]
+    _clicked = picked_candidate(clicked_points, curve_keys)
+    if _clicked:
+        selected = candidate_row(candidates, _clicked)
+    elif _sel is not None and len(_sel) > 0:
+        _cid = _sel["candidate_id"][0] if hasattr(_sel, "columns") else _sel[0]["candidate_id"]
         selected = candidate_row(candidates, _cid)
     else:
         selected = default_candidate(candidates)
@@ -198,14 +250,20 @@ def _(run, selected):
 
 @app.cell
 def _(counterexamples_html, diff_html, mo, view):
+    from patchworld.views import FIXED_BROKEN_NOTE
+
     # the diff is itself two columns (parent | child); the counterexamples get the full width below it
     _n = view.counts
     mo.vstack([
         mo.md(f"### {view.title}"),
+        *[mo.callout(mo.md(f"**{_flag}**"), kind="warn") for _flag in view.flags],
         mo.Html(f'<div class="pw-patch-diff" style="overflow-x:auto">{diff_html}</div>'),
-        mo.md(f"#### Counterexamples ({len(view.rows)} shown; {_n['fixed']} fixed, {_n['broken']} broken"
-              f" of {_n['val_fixed']} fixed / {_n['val_broken']} broken on val)"),
+        mo.md(f"#### Counterexamples ({len(view.rows)} rows: {_n['shown']} shown to the proposer; {_n['fixed']} "
+              f"fixed, {_n['broken']} broken, token F1 up in {_n['f1_up']}, down in {_n['f1_down']}; on all of val "
+              f"{_n['val_fixed']} fixed / {_n['val_broken']} broken)"),
+        mo.Html(f"<small>{FIXED_BROKEN_NOTE}</small>"),
         mo.Html(counterexamples_html) if view.rows else mo.md("_No counterexamples recorded._"),
+        mo.Html(view.prompt_html) if view.row else mo.md(""),
     ])
     return
 

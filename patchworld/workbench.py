@@ -202,7 +202,10 @@ def save_manual_edit(source: str, loaded: Any, env: str, val: Any, train: Any, r
     else:
         session = Session(env, train=train, val=val, program=loaded, proposer=None, run_dir=folder)
     parent = session.current.hash
-    verdict = session.submit(source, origin="manual")
+    try:
+        verdict = session.submit(source, origin="manual")
+    finally:
+        session.close()   # a hand edit is one write: give the folder's lock back at once
     note = "" if parent == loaded.hash else (
         f"The gate compared the edit with the run's current program {parent}, not with the loaded program "
         f"{loaded.hash}: the patch is recorded against {parent}.")

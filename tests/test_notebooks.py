@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import html
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -85,9 +86,20 @@ def test_marimo_notebook_runs_as_script(name: str, nb_env: dict[str, str]) -> No
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def test_synthesis_pickers_create_nothing_until_step(nb_env: dict[str, str]) -> None:
+    app = _load("synthesis.py").app
+    _, defs = app.run()
+    runs = Path(nb_env["PATCHWORLD_RUNS_DIR"])
+    assert list(runs.iterdir()) == []                      # browsing the pickers wrote nothing
+    assert "candidates" not in defs                         # no run to list yet
+    assert "starts a new run" in defs["plan"].note and "maze_flawed" in defs["run_dir"].name
+    assert defs["run_dir"].name == "notebook-maze-simple-mutation-maze_flawed-c4"   # the name follows the settings
+
+
 def test_synthesis_step_round_fills_table_diff_and_counterexamples(nb_env: dict[str, str]) -> None:
     app = _load("synthesis.py").app
     _, defs = app.run(defs={"n_requested": 1})
+    assert defs["step_error"] == ""
     candidates = defs["candidates"]
     assert candidates.height > 0 and set(candidates["round"].to_list()) == {1}
     assert len(defs["candidates_table"].data) == candidates.height   # the mo.ui.table shows every candidate
@@ -109,13 +121,47 @@ def test_synthesis_step_round_fills_table_diff_and_counterexamples(nb_env: dict[
     assert rows and {"id", "action", "belief_before", "true", "predicted_before", "predicted_after"} <= set(rows[0])
     statuses = {r["status"] for r in rows}
     assert ("fixed" in statuses) == (selected["n_fixed"] > 0)
-    assert "pw-counterexamples" in defs["counterexamples_html"]
+    assert "pw-counterexamples" in defs["counterexamples_html"] and "pw-tok-wrong" in defs["counterexamples_html"]
+    assert any(r["shown"] for r in rows)                     # the proposer's counterexamples are marked
+
+    # clicking a point of the round curve selects that candidate
+    keys = defs["curve_keys"]
+    other = next(cid for cid in candidates["candidate_id"].to_list() if cid != selected["candidate_id"])
+    (number, index) = next(k for k, v in keys.items() if v == other)
+    _, clicked = app.run(defs={"n_requested": 0, "clicked_points": [{"curveNumber": number, "pointIndex": index}]})
+    assert clicked["selected"]["candidate_id"] == other
 
     # the run folder persists: running the notebook again resumes it and continues with more rounds
     _, again = app.run(defs={"n_requested": 2})
-    assert again["session_note"].startswith("Resumed")
+    assert again["step_error"] == "" and again["session_note"].startswith("Resumed")
     assert again["candidates"]["round"].max() > 1
     assert again["candidates"].height > candidates.height
+    again["session"].close()
+
+
+def test_synthesis_second_writer_gets_the_lock_message(nb_env: dict[str, str]) -> None:
+    import threading
+
+    app = _load("synthesis.py").app
+    _, first = app.run(defs={"n_requested": 1})
+    holder = []
+    # another tab (another thread of the same server) holds the folder
+    tab = threading.Thread(target=lambda: holder.append(_reopen(first["run_dir"])))
+    first["session"].close()
+    tab.start()
+    tab.join()
+    try:
+        _, second = app.run(defs={"n_requested": 1})
+        assert "RunLockedError" in second["step_error"] and f"pid {os.getpid()}" in second["step_error"]
+        assert "In use" in second["plan"].note
+    finally:
+        holder[0].close()
+
+
+def _reopen(run_dir: Path):
+    from patchworld.store import RunStore
+
+    return RunStore(run_dir, write=True, what="another tab")
 
 
 def test_hand_edit_reports_fixed_broken_errors_and_saves(nb_env: dict[str, str]) -> None:
@@ -196,16 +242,30 @@ def test_workbench_ipynb_executes_headless(nb_env: dict[str, str]) -> None:
     nb = nbformat.read(NOTEBOOKS / "workbench.ipynb", as_version=4)
     # drive the widgets the way the Step button does, then check what they show
     nb.cells.append(nbformat.v4.new_code_cell(
+        "assert state['session'] is None and not list(RUNS_DIR.glob('*')), 'the pickers created a folder'\n"
+        "assert 'starts a new run' in plan_w.value\n"
         "result = on_step()\n"
+        "assert result is not None, error_w.value\n"
         "assert result.candidates > 0 and len(pick_w.options) == result.candidates, pick_w.options\n"
         "assert 'class=\"diff\"' in diff_w.value, diff_w.value[:500]\n"
-        "assert 'pw-counterexamples' in cex_w.value and '<td>' in cex_w.value\n"
+        "assert 'pw-counterexamples' in cex_w.value and '<td>' in cex_w.value and 'pw-tok-wrong' in cex_w.value\n"
         "assert result.verdicts[0].candidate_id in table_w.value\n"
-        "print('STEPPED', result.round, len(pick_w.options))"))
+        "assert traj_w.options, 'no trajectory to step through'\n"
+        "traj_w.value = traj_w.options[1] if len(traj_w.options) > 1 else traj_w.options[0]\n"
+        "assert 'Transition 1 of' in stepper_w.value, error_w.value + stepper_w.value[:300]\n"
+        "move(+1)\n"
+        "assert 'Transition 2 of' in stepper_w.value\n"
+        "print('STEPPED', result.round, len(pick_w.options))\n"
+        "(RUNS_DIR / 'a-file').write_text('x')\n"
+        "run_w.value = str(RUNS_DIR / 'a-file' / 'run')\n"
+        "assert on_step() is None\n"
+        "assert 'NotADirectoryError' in error_w.value or 'FileExistsError' in error_w.value, error_w.value\n"
+        "assert 'failed' in status_w.value\n"
+        "print('FAILURE SHOWN')"))
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
     client.execute()
     out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
-    assert "STEPPED 1" in out
+    assert "STEPPED 1" in out and "FAILURE SHOWN" in out
     runs = list(Path(nb_env["PATCHWORLD_RUNS_DIR"]).glob("*/candidates.jsonl"))
     assert len(runs) == 1
 
