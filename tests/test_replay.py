@@ -146,3 +146,48 @@ def test_belief_summaries_give_keys_their_own_budget_and_hide_deep_containers() 
     assert summarize([[[key]]]) == f"[[[{full}]]]" and summarize([[[[key]]]]) == "[[[[...]]]]"
     assert summarize({"a": {"b": {"c": {"d": 1, "e": [2]}}}}) == "{'a': {'b': {'c': {'d': 1, 'e': ...}}}}"
     assert summarize((True, 2, None, 1.5, 2**300)) == "(True, 2, None, 1.5, " + str(2**300)[:57] + "...)"
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_traced_lines_say_which_program_lines_each_step_ran(sandbox: bool) -> None:
+    lines = COUNTER.splitlines()
+    number = {text.strip(): i + 1 for i, text in enumerate(lines) if text.strip()}
+    r = replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox, trace_lines=True)
+    assert r.lines is not None and len(r.lines) == r.steps.height
+    inc, boom = r.lines[0], r.lines[3]
+    assert number["return belief + 1"] in inc and number['raise ValueError("boom!")'] not in inc
+    assert number['raise ValueError("boom!")'] in boom and number["return belief + 1"] not in boom
+    assert number['return f"count {belief}"'] in inc  # the readout
+    assert all(line == sorted(set(line)) for line in r.lines)
+    assert replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox).lines is None
+
+
+@pytest.mark.parametrize("sandbox", [False, True])
+def test_lean_replay_scores_what_the_gate_needs_and_nothing_more(sandbox: bool) -> None:
+    full = replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox)
+    lean = replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox, lean=True)
+    for name in ("token_f1", "exact_match", "n_exceptions", "n_mismatches", "n_transitions"):
+        assert lean.metrics[name] == full.metrics[name]
+    assert lean.steps["bleu4"].is_nan().all() and set(lean.steps["belief"]) == {""}
+    part = replay(Program.from_source(COUNTER), _fixture(), sandbox=sandbox, lean=True, trajectories_subset=[1],
+                  max_steps=1)
+    assert part.steps["id"].to_list() == ["toy/1/0#0"] and part.steps["error_kind"].to_list() == ["exception"]
+
+
+def test_the_worker_never_gets_an_answer_before_it_has_answered() -> None:
+    from patchworld.sandbox.job import _Lockstep
+
+    trajs = [[0, [["o0", "a0", "o1"], ["o1", "a1", "o2"]]], [1, [["p0", "b0", "p1"]]]]
+    for mode in ("teacher", "rollout"):
+        plan = _Lockstep(trajs, mode, None, 10)
+        rounds, predicted = [], set()
+        while (message := plan.next_round()) is not None:
+            rounds.append(message)
+            sent = {text for text in message[2] if text is not None}
+            # every observation sent is a first observation or the answer to a step already predicted
+            assert sent <= {"o0", "p0"} | predicted, (mode, message)
+            n = len(message[1])
+            plan.take(["rows", ["guess"] * n, [""] * n, [""] * n, [""] * n, [""] * n, [""] * n, [[]] * n, None])
+            predicted |= {"o1", "p1"} if len(rounds) == 1 else {"o2"}
+        observations = [text for message in rounds[1:] for text in message[2]]
+        assert observations == (["o1", "p1", "o2"] if mode == "teacher" else [None, None, None])
