@@ -74,17 +74,49 @@ def _shift(lines: list[str], old: str, new: str) -> list[str]:
     return out
 
 
+def _dedent(lines: list[str]) -> list[str]:
+    """Lines without their common indent and trailing whitespace (blank lines as "")."""
+    indents = [_indent(ln) for ln in lines if ln.strip()]
+    common = min(indents, key=len) if indents else ""
+    while common and not all(i.startswith(common) for i in indents):
+        common = common[:-1]
+    return [ln.rstrip()[len(common):] if ln.strip() else "" for ln in lines]
+
+
+def _reindent(lines: list[str], search: list[str], src: list[str], start: int) -> list[str]:
+    """Re-indent replacement lines the way the matched search lines map onto the source's indents."""
+    want = _trim(search)
+    mapping = {_indent(s): _indent(src[start + k]) for k, s in enumerate(want) if s.strip()}
+    first_old, first_new = _indent(want[0]), _indent(src[start])
+    out = []
+    for ln in lines:
+        if not ln.strip():
+            out.append("\n" if ln.endswith("\n") else "")
+            continue
+        ind = _indent(ln)
+        if ind in mapping:
+            out.append(mapping[ind] + ln[len(ind):])
+        elif ind.startswith(first_old):
+            out.append(first_new + ln[len(first_old):])
+        else:
+            out.append(first_new + ln.lstrip(" \t"))
+    return out
+
+
 def _find(src: list[str], search: list[str], after: int) -> tuple[int, int, str, str, str]:
     """The one place ``search`` matches in ``src[after:]``: (start, end, tier, search indent, source indent)."""
     want = _trim(search)
     if not want:
         raise EditFailed("an empty SEARCH part")
     tail = src[after:]
-    for tier, key in (("exact", lambda s: s.rstrip("\r\n")), ("whitespace", lambda s: s.rstrip()),
-                      ("indent", lambda s: s.strip())):
-        hits = _windows(tail, want, key)
-        if tier == "whitespace" and not hits:
-            continue
+    for tier in ("exact", "whitespace", "indent"):
+        if tier == "exact":
+            hits = _windows(tail, want, lambda s: s.rstrip("\r\n"))
+        elif tier == "whitespace":   # trailing spaces and one uniform indent shift
+            target = _dedent(want)
+            hits = [i for i in _windows(tail, want, lambda s: s.strip()) if _dedent(tail[i : i + len(want)]) == target]
+        else:
+            hits = _windows(tail, want, lambda s: s.strip())
         if len(hits) > 1:
             where = ", ".join(str(after + h + 1) for h in hits[:8])
             raise EditFailed(f"the SEARCH part matches {len(hits)} places (lines {where}); copy more lines around "
@@ -129,7 +161,7 @@ def closest_lines(source: str, search: str, context: int = 0) -> tuple[int, int,
 
 
 def _explain(source: str, edit: Edit, index: int, total: int) -> EditFailed:
-    first, last, block = closest_lines(source, edit.search)
+    first, last, block = closest_lines(source, edit.search, context=1)
     quoted = "".join(block) if block.endswith("\n") else block + "\n"
     return EditFailed(f"edit {index + 1} of {total}: the SEARCH part is not in the program; the closest lines "
                       f"(lines {first}-{last}) are:\n{quoted}Copy SEARCH lines exactly from the program.")
@@ -160,8 +192,8 @@ def _apply_one(text: str, edit: Edit, index: int, total: int) -> tuple[str, str]
                                              "whitespace" if "whitespace" in tiers else "exact")
     if len(places) == 1 or len(reps) == 1:   # replace the whole span
         start, end = places[0][0], places[-1][1]
-        s_ind, p_ind = places[0][3], places[0][4]
-        new = _shift(_trim(_lines(edit.replace)), s_ind, p_ind) if tier != "exact" else _lines(edit.replace)
+        new = _reindent(_trim(_lines(edit.replace)), segs_nonempty[0], src, start) if tier != "exact" \
+            else _lines(edit.replace)
         if new and not new[-1].endswith("\n"):
             new[-1] += "\n"
         return "".join(src[:start] + new + src[end:]), tier
@@ -170,8 +202,8 @@ def _apply_one(text: str, edit: Edit, index: int, total: int) -> tuple[str, str]
                          "SEARCH part; repeat the elided lines or elide at the same places")
     out, cursor = [], 0
     rep_parts = [r for r, s in zip(reps, segs, strict=True) if _trim(s)]
-    for (start, end, _t, s_ind, p_ind), rep in zip(places, rep_parts, strict=True):
-        out += src[cursor:start] + _shift(_trim(rep), s_ind, p_ind)
+    for (start, end, _t, _s, _p), seg, rep in zip(places, segs_nonempty, rep_parts, strict=True):
+        out += src[cursor:start] + _reindent(_trim(rep), seg, src, start)
         cursor = end
     return "".join(out + src[cursor:]), tier
 
