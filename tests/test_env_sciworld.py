@@ -11,13 +11,17 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from patchworld.data import load_trajectories
 from patchworld.envs import base
 from patchworld.envs.base import EnvError
 from patchworld.envs.checker import check_env
+from patchworld.envs.generate import GenerationConfig, generate
 from patchworld.envs.sciworld import N_GAMES, SciWorldEnv, conversation_start, expert_action, goal_score, seen_names
 from patchworld.envs.sciworld_engine import Engine, games
 
@@ -50,24 +54,55 @@ def env(engine) -> SciWorldEnv:
     return SciWorldEnv(engine=engine)
 
 
+class _Background:
+    """Jobs that need their own fresh JVMs, run one after another in a thread beside the main replay.
+
+    The main replay keeps one JVM busy for most of this module's time; these jobs use the other core.
+    Each test then waits for its own job's result (an exception is re-raised there).
+    """
+
+    def __init__(self, jobs: dict[str, Callable[[], Any]]) -> None:
+        self._results: dict[str, tuple[bool, Any]] = {}
+        self._ready = {name: threading.Event() for name in jobs}
+        self._thread = threading.Thread(target=self._run, args=(jobs,), daemon=True)
+        self._thread.start()
+
+    def _run(self, jobs: dict[str, Callable[[], Any]]) -> None:
+        for name, job in jobs.items():
+            try:
+                self._results[name] = (True, job())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test that asks
+                self._results[name] = (False, exc)
+            self._ready[name].set()
+
+    def result(self, name: str) -> Any:
+        self._ready[name].wait()
+        ok, value = self._results[name]
+        if not ok:
+            raise value
+        return value
+
+
+def _replay_failures() -> tuple[int, list[str]]:
+    own = Engine()
+    try:
+        return _replay(SciWorldEnv(engine=own), FAILURES)
+    finally:
+        own.close()
+
+
+def _generate_twice(folder: Path) -> list[tuple[bytes, bytes]]:
+    config = GenerationConfig(n_tasks=(1, 1, 1), schedule=((0.5, 0.2),), max_steps=4)
+    first = generate("sciworld", 0, folder / "a", config)
+    second = generate("sciworld", 0, folder / "b", config)
+    return [(first[split].read_bytes(), second[split].read_bytes()) for split in ("train", "val", "test")]
+
+
 @pytest.fixture(scope="module")
-def failures_replay():
-    """Replay the failures file on its own fresh engine in a thread, beside the main replay (the JVMs use both cores)."""
-    result: dict = {}
-
-    def run() -> None:
-        own = Engine()
-        try:
-            result["out"] = _replay(SciWorldEnv(engine=own), FAILURES)
-        except Exception as exc:  # noqa: BLE001 - reported by the test
-            result["exc"] = exc
-        finally:
-            own.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield lambda: (thread.join(), result)[1]
-    thread.join()
+def background(tmp_path_factory: pytest.TempPathFactory) -> _Background:
+    folder = tmp_path_factory.mktemp("sciworld-generate")
+    return _Background({"failures": _replay_failures, "generate": lambda: _generate_twice(folder),
+                        "checker": lambda: check_env(SciWorldEnv, n_tasks=1, max_steps=2)})
 
 
 def _replay(env: SciWorldEnv, episodes: list[dict]) -> tuple[int, list[str]]:
@@ -107,17 +142,15 @@ def test_fixtures_are_complete() -> None:
     assert len({games()[e["data_idx"]]["taskName"] for e in EPISODES if -N_GAMES <= e["data_idx"] < N_GAMES}) == 23
 
 
-def test_replay_every_recorded_episode_exactly(env: SciWorldEnv, failures_replay) -> None:
+def test_replay_every_recorded_episode_exactly(env: SciWorldEnv, background: _Background) -> None:
     # Must run first on the module's fresh engine: the recording is one JVM's history (spec §9).
     n, mismatches = _replay(env, EPISODES)
     assert mismatches == []
     assert n == 41 + 668
 
 
-def test_replay_failures_file_on_its_own_fresh_engine(failures_replay) -> None:
-    result = failures_replay()
-    assert "exc" not in result, result.get("exc")
-    n, mismatches = result["out"]
+def test_replay_failures_file_on_its_own_fresh_engine(background: _Background) -> None:
+    n, mismatches = background.result("failures")
     assert mismatches == [] and n == 2 + 7
 
 
@@ -254,6 +287,28 @@ def test_registered_with_description() -> None:
     assert SciWorldEnv().name == "sciworld" and list(SciWorldEnv().tasks) == list(range(N_GAMES))
 
 
+def test_shipped_datasets_have_disjoint_tasks_and_sizes() -> None:
+    folder = Path(base.__file__).parents[2] / "data" / "trajectories" / "sciworld"
+    tasks = {}
+    for split in ("train", "val", "test"):
+        trajectories = load_trajectories(folder / f"sciworld_traj_{split}.jsonl")
+        tasks[split] = {t.task_idx for t in trajectories}
+        assert 300 <= sum(len(t.transitions) for t in trajectories) <= 3000
+        assert any(t.success for t in trajectories) and not all(t.success for t in trajectories)
+        for t in trajectories:
+            assert t.transitions[0].observation.startswith("Your task is")
+            assert t.total_reward == sum(x.reward for x in t.transitions) and all(type(x.reward) is int for x in t.transitions)
+            assert t.transitions[-1].done or not t.success  # success (score 100) always ends the episode
+    assert not (tasks["train"] & tasks["val"] or tasks["train"] & tasks["test"] or tasks["val"] & tasks["test"])
+
+
 @pytest.mark.slow
-def test_contract_checker_passes() -> None:
-    assert check_env(SciWorldEnv, n_tasks=1, max_steps=2) == []
+def test_generate_is_byte_identical_for_a_seed(background: _Background) -> None:
+    # generate builds a fresh env (fresh JVM) per call and plays tasks in a fixed order: same seed, same bytes.
+    outputs = background.result("generate")
+    assert all(first == second and first.count(b"\n") >= 1 for first, second in outputs)
+
+
+@pytest.mark.slow
+def test_contract_checker_passes(background: _Background) -> None:
+    assert background.result("checker") == []
