@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-MARIMO_NOTEBOOKS = ["synthesis.py", "hand_edit.py", "figures.py"]
+MARIMO_NOTEBOOKS = ["synthesis.py", "hand_edit.py", "figures.py", "trajectory.py", "compare.py"]
 FLAWED = ROOT / "data" / "programs" / "maze_flawed.py"
 BIN = Path(sys.executable).parent
 
@@ -162,6 +162,58 @@ def _reopen(run_dir: Path):
     from patchworld.store import RunStore
 
     return RunStore(run_dir, write=True, what="another tab")
+
+
+def _two_runs(nb_env: dict[str, str]) -> list[Path]:
+    """Two small runs in the notebooks' runs folder: one mutation round on the flawed maze program, and one
+    started from the reference program (no round)."""
+    from patchworld.program import Program
+    from patchworld.proposers.mutation import MutationProposer
+    from patchworld.synthesis import Session
+
+    traj = Path(nb_env["PATCHWORLD_TRAJ_DIR"]) / "maze"
+    runs = Path(nb_env["PATCHWORLD_RUNS_DIR"])
+    made = []
+    for name, program, rounds in (("a-flawed", FLAWED, 1), ("b-reference", FLAWED.with_name("maze_reference.py"), 0)):
+        s = Session("maze", traj / "maze_traj_train.jsonl", traj / "maze_traj_val.jsonl",
+                    program=Program.from_file(program), proposer=MutationProposer(seed=0), run_dir=runs / name,
+                    n_candidates=3)
+        assert s.score["token_f1"] > 0
+        for _ in range(rounds):
+            s.step()
+        s.close()
+        made.append(runs / name)
+    return made
+
+
+def test_trajectory_stepper_steps(nb_env: dict[str, str]) -> None:
+    flawed, _ = _two_runs(nb_env)
+    app = _load("trajectory.py").app
+    _, defs = app.run(defs={"run_pick": _Value(str(flawed))})
+    steps = defs["steps"]
+    assert steps and "Transition 1 of" in defs["stepper_html"]
+    assert defs["row"]["child"] and defs["trajectory_pick"].value
+    _, later = app.run(defs={"run_pick": _Value(str(flawed)), "step_index": 2})
+    assert f"Transition 3 of {len(steps)}" in later["stepper_html"]
+    assert "parent" in later["stepper_html"] and "child" in later["stepper_html"]
+
+
+def test_compare_runs_table_curves_and_final_diff(nb_env: dict[str, str]) -> None:
+    flawed, reference = _two_runs(nb_env)
+    app = _load("compare.py").app
+    _, defs = app.run()
+    table = defs["table"]
+    assert sorted(table["run"].to_list()) == ["a-flawed", "b-reference"]
+    assert len(defs["curves"].data) == 2
+    left = Path(flawed).name
+    assert _text(defs["final_diff"]).count(left) >= 1 and "maze" in _text(defs["final_diff"]).lower()
+
+
+class _Value:
+    """Stands in for a picker in app.run(defs=...): only ``.value`` is read."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def test_hand_edit_reports_fixed_broken_errors_and_saves(nb_env: dict[str, str]) -> None:
