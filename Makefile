@@ -28,7 +28,7 @@ test: lint
 
 # Regenerate the shipped datasets (byte-identical for the same seed).
 data: $(STAMP)
-	for env in maze wordle textcraft babyai webshop; do \
+	for env in maze wordle textcraft babyai webshop sciworld; do \
 		$(BIN)/patchworld generate --env $$env --seed 0 --out data/trajectories/$$env || exit 1; \
 	done
 
