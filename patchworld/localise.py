@@ -4,11 +4,14 @@ Every transition of a val replay is a test that passes (exact prediction) or fai
 line of the program this module counts the failing (``ef``) and passing (``ep``) transitions
 that ran it and scores the line with Ochiai, ``ef / sqrt(F * (ef + ep))`` (``F``: all failing
 transitions), or Tarantula. Which lines ran comes from the sandbox's per-transition line
-record when the replay has one (``Replay.extra["lines"]``: one collection of line numbers per
-row); without it, the lines of every function a transition's traceback names count as run,
+record when the replay has one (``replay(..., trace_lines=True)``: ``Replay.lines``, the line
+numbers each row ran); without it, the lines of every function a transition's traceback names count as run,
 and every other function gets a small prior (so parsing, belief correction and helpers are
 still searched, just later). Traceback frames add evidence on top of the spectrum: the
-innermost frame's line gets the most. Scores are in [0, 1]; a function scores its best line.
+innermost frame's line gets the most. Mutants the search already evaluated add a third kind
+(Metallaxis): a line whose mutants change the predictions of failing transitions but not of
+passing ones is where the fault most likely is. Scores are in [0, 1]; a function scores its
+best line.
 
 :func:`localise` is what the search uses; :func:`line_suspicion` gives line -> score for a
 program and its replay (the notebooks' per-line suspicion column).
@@ -24,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "FORMULAS"]
+__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
 _PRIOR = {"predict_belief": 0.3, "readout_observation": 0.3, "correct_belief": 0.25, "parse_observation": 0.25}
@@ -53,7 +56,7 @@ class Suspicion:
 
     lines: dict[int, float]
     functions: dict[str, float]
-    method: str                       # "coverage" or "tracebacks"
+    method: str                       # "coverage" or "tracebacks", "+mutants" when mutant evidence was used
     failing: int = 0
     passing: int = 0
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
@@ -120,10 +123,49 @@ def spectrum(failed: Sequence[bool], lines_run: Sequence[Iterable[int] | None]) 
     return ef, ep, n_fail, n_pass
 
 
+def mutant_score(parent_rows: Mapping[str, tuple[bool, str]], child_ids: Sequence[str],
+                 child_preds: Sequence[str], child_exact: Sequence[bool] | None = None) -> float:
+    """Evidence from one evaluated mutant that its line matters, in [0, 1].
+
+    Metallaxis: ``fk / sqrt(F * (fk + pk))``, fk (pk) counting the failing (passing)
+    transitions whose prediction the mutant changed and F the failing ones it ran on; capped
+    at 0.6. A mutant that turns failing transitions exact (MUSE's fail-to-pass) scores
+    ``0.6 + 0.4 * (f2p / F - p2f / P)`` instead: a line where a change fixes things is where the
+    fault most likely is. ``parent_rows``: id -> (exact, prediction) of the parent."""
+    fk = pk = n_fail = n_pass = f2p = p2f = 0
+    exacts = child_exact if child_exact is not None else [None] * len(child_ids)
+    for tid, pred, ok in zip(child_ids, child_preds, exacts, strict=True):
+        row = parent_rows.get(tid)
+        if row is None:
+            continue
+        changed = pred != row[1]
+        if row[0]:
+            n_pass += 1
+            pk += changed
+            p2f += bool(changed and ok is False)
+        else:
+            n_fail += 1
+            fk += changed
+            f2p += bool(ok)
+    denom = math.sqrt(n_fail * (fk + pk))
+    metallaxis = 0.6 * fk / denom if denom else 0.0
+    if f2p and n_fail:
+        muse = f2p / n_fail - (p2f / n_pass if n_pass else 0.0)
+        return max(metallaxis, min(1.0, 0.6 + 0.4 * max(0.0, muse)))
+    return metallaxis
+
+
+_UPSTREAM_ORDER = ("parse_observation", "correct_belief", "init_belief", "predict_belief", "readout_observation")
+"""Tie-break (1e-3 steps): with equal evidence, a function earlier in a step's data flow goes first
+(a fault upstream spoils everything after it, so it explains the most failures)."""
+
+
 def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
-             formula: str = "ochiai") -> Suspicion:
-    """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``)
-    and, when given, the lines each row ran (aligned with ``steps``)."""
+             formula: str = "ochiai", mutants: Mapping[int, float] | None = None) -> Suspicion:
+    """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``),
+    when given the lines each row ran (aligned with ``steps``), and ``mutants``: line -> best
+    :func:`mutant_score` of the mutants already evaluated there (mutation-based evidence, which
+    the search gathers for free while it screens candidates)."""
     spans = function_spans(source)
     owner = _body_lines(source)
     exact = [bool(x) for x in steps.get_column("exact").to_list()]
@@ -156,10 +198,16 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
     for line, weight in tb.items():  # the traceback's own lines: the crash site and its call sites
         if line in owner and n_fail:
             lines[line] = min(1.0, lines.get(line, 0.0) * 0.5 + 0.5 + 0.5 * weight / n_fail)
+    if mutants:  # blend: lines not mutated yet count as 0.5 (unknown), mutated ones by their best mutant
+        method += "+mutants"
+        lines = {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in lines.items()}
     functions: dict[str, float] = {}
     for line, value in lines.items():
         name = owner[line]
         functions[name] = max(functions.get(name, 0.0), value)
+    for k, name in enumerate(_UPSTREAM_ORDER):
+        if name in functions:
+            functions[name] += 1e-3 * (len(_UPSTREAM_ORDER) - k)
     for name in spans:
         functions.setdefault(name, 0.0)
     return Suspicion({k: round(v, 6) for k, v in sorted(lines.items())},
@@ -170,5 +218,5 @@ def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[in
     """Line number -> suspicion in [0, 1] of ``source`` given its val ``replay`` (a
     :class:`patchworld.replay.Replay`); lines outside functions are left out. For the
     notebooks' candidate view: the column beside the source."""
-    lines_run = (getattr(replay, "extra", None) or {}).get("lines")
+    lines_run = getattr(replay, "lines", None) or (getattr(replay, "extra", None) or {}).get("lines")
     return localise(source, replay.steps, lines_run, formula).lines

@@ -46,6 +46,14 @@ class Member:
     age: int = 0
     exact: frozenset = field(default_factory=frozenset)
     key: tuple = ()
+    evidence: dict = field(default_factory=dict)   # line -> best mutant score seen (patchworld.localise)
+    lines: list | None = None                      # per val row, the program lines it ran (traced once)
+
+    def rows(self) -> dict[str, tuple[bool, str]]:
+        steps = self.replay.steps
+        return dict(zip(steps.get_column("id").to_list(), zip(steps.get_column("exact").to_list(),
+                                                                steps.get_column("predicted").to_list(),
+                                                                strict=True), strict=True))
 
     @classmethod
     def of(cls, program: Any, replay: Any, age: int = 0) -> Member:
@@ -68,7 +76,7 @@ class Beam:
     def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
         ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
-        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key) for m in self.members
+        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines) for m in self.members
                 if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
@@ -101,11 +109,12 @@ def _evaluate(session: Any, child: Any, screener: Screener) -> Any:
     try:
         if not screener.full:
             small = replay(child, screener.sample, mode="teacher", sandbox=session.sandbox, residual=session.residual,
-                           limits=session.limits)
+                           limits=session.limits, lean=True)
             reason = screener.judge(small)
             if reason:
                 return Screened(small, reason, screener.n_rows)
-        return session._replay(child)
+        return replay(child, session.val, mode="teacher", sandbox=session.sandbox, residual=session.residual,
+                      limits=session.limits, lean=True)
     except Exception as exc:  # noqa: BLE001
         return exc
 
@@ -163,7 +172,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if not shown:
             continue
         t = time.perf_counter()
-        susp = localise(member.program.source, member.replay.steps, (member.replay.extra or {}).get("lines"))
+        susp = localise(member.program.source, member.replay.steps, _lines(session, member), mutants=member.evidence)
         suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}
         request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
                                   seed=session.seed + r, train=session.train, suspicion=susp)
@@ -191,6 +200,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                 submit(combo, a[3])
     if len(cands) > n_before:
         replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
+    _gather_evidence(cands, replays)
     eval_seconds = time.perf_counter() - start - propose_seconds
     verdicts = [c[2] for c in cands]
     parents = {m.program.hash: m for m in beam.members}
@@ -207,11 +217,14 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     for _, _, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
-            new_members.append((Member.of(child, rep), parents[v.parent]))
+            m = Member.of(child, rep)
+            m.evidence = dict(parents[v.parent].evidence)
+            new_members.append((m, parents[v.parent]))
     if winner is not None:
         session.current = children[winner.child]
-        session._replay_cache = (session.current.hash, replays[winner.child])
-        current = Member.of(session.current, replays[winner.child])
+        session._replay_cache = (session.current.hash, session._replay(session.current))  # the full (not lean) one
+        current = Member.of(session.current, session._replay_cache[1])
+        current.evidence = dict(parents[winner.parent].evidence)
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:
@@ -232,6 +245,39 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         "beam": [m.program.hash for m in beam.members], "suspicion": suspicions})
     return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
                        eval_seconds, [])
+
+
+def _lines(session: Any, member: Member) -> list | None:
+    """The program lines each val row of ``member`` ran (one traced replay per member; None when
+    the sandbox gives no trace)."""
+    if member.lines is None:
+        from patchworld.replay import replay
+
+        try:
+            traced = replay(member.program, session.val, mode="teacher", sandbox=session.sandbox,
+                            residual=session.residual, limits=session.limits, lean=True, trace_lines=True)
+        except Exception:  # noqa: BLE001 - localisation falls back to tracebacks
+            return None
+        member.lines = getattr(traced, "lines", None) or []
+    return member.lines or None
+
+
+def _gather_evidence(cands: list, replays: dict) -> None:
+    """Each member's line -> best mutant score from this round's evaluated children (see localise)."""
+    from patchworld.localise import mutant_score
+
+    rows: dict[int, dict] = {}
+    for _, p, _v, child, member in cands:
+        line = (p.extra or {}).get("line") if p is not None else None
+        rep = replays.get(child.hash) if child is not None else None
+        rep = rep.replay if isinstance(rep, Screened) else rep
+        if not line or rep is None or isinstance(rep, BaseException):
+            continue
+        parent_rows = rows.setdefault(id(member), member.rows())
+        steps = rep.steps
+        value = mutant_score(parent_rows, steps.get_column("id").to_list(), steps.get_column("predicted").to_list(),
+                             steps.get_column("exact").to_list())
+        member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
 
 
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:

@@ -292,6 +292,7 @@ class MutationProposer:
         self.remember = remember
         self._seen: dict[str, set[str]] = {}
         self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
+        self._children: dict[str, set[str]] = {}  # wide search: child sources already proposed per parent
 
     def candidates(self, request: ProposalRequest) -> list[Candidate]:
         """All mutations of the program, best first (no patches built yet, nothing remembered)."""
@@ -375,6 +376,9 @@ class MutationProposer:
             msg = f"cannot mutate: the program does not parse (line {exc.lineno}: {exc.msg})"
             return [Proposal(None, "error", error=msg)]
         seen = self._seen.setdefault(program.hash, set())
+        if request.suspicion is not None:
+            fresh = [c for c in ranked if c.child not in self._children.setdefault(program.hash, set())]
+            ranked = self._by_function(fresh, request.n)
         self._programs.add(program.hash)
         chosen: list[Candidate] = []
         skipped: list[Candidate] = []
@@ -397,6 +401,26 @@ class MutationProposer:
         chosen += skipped[: request.n - len(chosen)]
         if self.remember:
             seen.update(c.patch.id for c in chosen if c.patch is not None)
+            if request.suspicion is not None:
+                self._children[program.hash].update(c.child for c in chosen)
         return [Proposal(c.patch, "ast_mutation", response=c.patch.note if c.patch else "",
-                         extra={"score": round(c.score, 4), "function": c.function})
+                         extra={"score": round(c.score, 4), "function": c.function,
+                                "line": int(getattr(c.mutation.node, "lineno", 0))})
                 for c in chosen]
+
+    @staticmethod
+    def _by_function(ranked: list[Candidate], n: int) -> list[Candidate]:
+        """Wide search: half the pool round-robin over mutated lines (each line's best mutation
+        first, lines in rank order), the rest by global rank, so every line, in every function,
+        soon has one mutant tried; what those do feeds back into localisation next round."""
+        queues: dict[tuple[str, int], list[Candidate]] = {}
+        for cand in ranked:
+            queues.setdefault((cand.function, int(getattr(cand.mutation.node, "lineno", 0))), []).append(cand)
+        head: list[Candidate] = []
+        depth = 0
+        while len(head) < n // 2 and any(depth < len(q) for q in queues.values()):
+            head += [q[depth] for q in queues.values() if depth < len(q)]
+            depth += 1
+        head = head[: n // 2]
+        taken = {id(c) for c in head}
+        return head + [c for c in ranked if id(c) not in taken]

@@ -1,0 +1,96 @@
+"""Fault localisation: spectrum formulas, traceback frames, mutant evidence, every function ranked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from patchworld.localise import function_spans, line_suspicion, localise, mutant_score, ochiai, tarantula
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SOURCE = '''\
+def helper(x):
+    return x + 1
+
+
+def parse_observation(text):
+    if text.startswith("a"):
+        return helper(1)
+    return 0
+
+
+def predict_belief(b, a):
+    return b
+'''
+
+
+def _steps(exact: list[bool], errors: list[str] | None = None) -> pl.DataFrame:
+    n = len(exact)
+    return pl.DataFrame({"id": [f"t#{i}" for i in range(n)], "exact": exact,
+                         "error": errors or [""] * n, "predicted": ["p"] * n})
+
+
+def test_formulas_on_a_known_spectrum():
+    assert ochiai(2, 0, 2, 3) == pytest.approx(1.0)
+    assert ochiai(1, 1, 2, 3) == pytest.approx(1 / (2 ** 0.5 * 2 ** 0.5))
+    assert ochiai(0, 3, 2, 3) == 0.0
+    assert tarantula(2, 0, 2, 3) == pytest.approx(1.0)
+    assert tarantula(1, 3, 2, 3) == pytest.approx(0.5 / 1.5)
+
+
+def test_line_run_only_by_failing_rows_ranks_first():
+    # rows 0-1 fail and ran lines 6-7 (the branch); rows 2-3 pass and ran 6, 8; every row ran 12
+    lines = [[6, 7, 2, 12], [6, 7, 2, 12], [6, 8, 12], [6, 8, 12]]
+    s = localise(SOURCE, _steps([False, False, True, True]), lines)
+    assert s.method == "coverage"
+    assert s.lines[7] == pytest.approx(1.0) and s.lines[2] == pytest.approx(1.0)
+    assert s.lines[8] == 0.0
+    assert s.lines[6] < s.lines[7]
+    assert {"helper", "parse_observation", "predict_belief"} <= set(s.functions)
+    assert s.ranked_functions()[0][0] == "parse_observation"   # tie with helper broken upstream-first
+    assert s.functions["predict_belief"] < s.functions["parse_observation"]
+
+
+def test_traceback_frames_without_coverage():
+    tb = ('Traceback (most recent call last):\n  File "<program>", line 12, in predict_belief\n'
+          '  File "<program>", line 7, in parse_observation\n  File "<program>", line 2, in helper\n'
+          "ZeroDivisionError: x")
+    s = localise(SOURCE, _steps([False, True, False], [tb, "", tb]))
+    assert s.method == "tracebacks"
+    assert s.ranked_functions()[0][0] == "helper"           # the innermost frame
+    assert s.lines[2] > s.lines[7] > s.lines[8]               # crash site, then its caller, then the rest
+    assert all(v > 0 for v in s.functions.values())          # every function stays searchable
+
+
+def test_mutant_evidence_fix_beats_change_beats_nothing():
+    parent = {"a": (False, "x"), "b": (False, "y"), "c": (True, "z")}
+    ids = ["a", "b", "c"]
+    fixes = mutant_score(parent, ids, ["A", "y", "z"], [True, False, True])
+    changes = mutant_score(parent, ids, ["q", "y", "z"], [False, False, True])
+    breaks = mutant_score(parent, ids, ["x", "y", "w"], [False, False, False])
+    nothing = mutant_score(parent, ids, ["x", "y", "z"], [False, False, True])
+    assert fixes > changes > breaks == nothing == 0.0
+    s = localise(SOURCE, _steps([False, True]), [[7], [8]], mutants={8: 0.0, 7: fixes})
+    assert s.method == "coverage+mutants" and s.lines[7] > s.lines[8]
+
+
+def test_line_suspicion_of_a_real_traced_replay():
+    from patchworld.data import load_trajectories
+    from patchworld.program import Program
+    from patchworld.replay import replay
+
+    source = (ROOT / "data/programs/handwritten/maze.py").read_text(encoding="utf-8")
+    broken = source.replace("new[\"position\"] = (pos[0] + delta[0], pos[1] + delta[1])",
+                            "new[\"position\"] = (pos[0] - delta[0], pos[1] + delta[1])")
+    assert broken != source
+    val = load_trajectories(ROOT / "data/trajectories/maze/maze_traj_val.jsonl")[:8]
+    rep = replay(Program(broken), val, lean=True, trace_lines=True)
+    scores = line_suspicion(broken, rep)
+    spans = function_spans(broken)
+    assert set(scores) and all(0.0 <= v <= 1.0 for v in scores.values())
+    line = next(i for i, t in enumerate(broken.splitlines(), 1) if "pos[0] - delta[0]" in t)
+    assert scores[line] >= max(scores.values()) - 1e-9             # the planted line is among the top
+    assert all(any(a <= ln <= b for ln in scores) for a, b in spans["readout_observation"])
