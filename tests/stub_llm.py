@@ -21,6 +21,7 @@ Use in a test module (the tests folder is on ``sys.path`` under pytest's default
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -55,6 +56,7 @@ class Reply:
     usage: Any = "auto"                 # "auto": counted; None: no usage field; anything else: sent as is
     choices: list[Any] | None = None    # the choices list as given (e.g. [] for "no choices")
     chunk_delay: float = 0.0            # streamed replies: seconds between chunks (a slow generator)
+    drop_after: int | None = None       # streamed replies: hang up after this many chunks (a crashed server)
 
 
 class StubLLM:
@@ -230,6 +232,10 @@ class StubLLM:
                         self.send_header(k, v)
                     self.end_headers()
                     for n, event in enumerate(events):
+                        if reply.drop_after is not None and n >= reply.drop_after:
+                            self.wfile.flush()
+                            self.connection.shutdown(socket.SHUT_RDWR)   # mid-stream, no terminating chunk
+                            return
                         if n and reply.chunk_delay:
                             time.sleep(reply.chunk_delay)
                         event.update({"id": payload["id"], "object": "chat.completion.chunk",

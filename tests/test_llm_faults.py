@@ -179,6 +179,15 @@ def test_slow_first_token_times_out_and_is_bounded(stub_llm: StubLLM, tmp_path) 
     assert stub_llm.calls == 2
 
 
+@pytest.mark.parametrize("fault", ["stall", "hang_up"])
+def test_a_stream_that_breaks_midway_is_retried(stub_llm: StubLLM, tmp_path, fault: str) -> None:  # noqa: F811
+    broken = Reply(content=GOOD, chunk_delay=4.0) if fault == "stall" else Reply(content=GOOD, drop_after=3)
+    stub_llm.script(broken, GOOD)
+    client = ChatClient("stub-model", stub_llm.url, "k", timeout=1.5, max_retries=1, backoff=0.01)
+    reply = client.complete(client.body([{"role": "user", "content": "x"}], 64, 0.0))
+    assert "at 2" in reply.content and stub_llm.calls == 2 and client.stats.retries == 1
+
+
 def test_connection_refused_is_retried_then_reported(tmp_path) -> None:
     client = ChatClient("m", "http://127.0.0.1:9/v1", "k", timeout=2.0, max_retries=1, backoff=0.01)
     with pytest.raises(RequestFailed, match="connection failed"):

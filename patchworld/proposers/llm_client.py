@@ -214,6 +214,12 @@ class ChatClient:
                 with self._lock:
                     self.stats.bad_replies += 1
                 last = f"unusable reply: {exc}"
+            except Exception as exc:  # noqa: BLE001 (the transport's own errors while a stream is read)
+                kind = _transport_error(exc)
+                if kind is None:
+                    raise
+                last = (f"no complete reply within --llm-timeout {self.timeout:g} s" if kind == "timeout"
+                        else f"connection failed ({type(exc).__name__})")
             else:
                 self._count(reply, body)
                 return reply
@@ -265,6 +271,14 @@ class ChatClient:
         with create(model=body["model"], messages=body["messages"], timeout=timeout, extra_body=extra or None,
                     **kwargs) as resp:
             return decode_body(resp.text())
+
+
+def _transport_error(exc: BaseException) -> str | None:
+    """``"timeout"`` or ``"connection"`` for an HTTP transport error (httpx or the copy openai vendors), else None."""
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0].startswith(("httpx", "httpcore")):
+            return "timeout" if "Timeout" in type(exc).__name__ else "connection"
+    return None
 
 
 def _message(exc: Any) -> str:

@@ -216,5 +216,7 @@ class StreamDecoder:
             raise BadReply("the reply holds only reasoning, no answer (raise --llm-max-tokens?)")
         if not self.events:
             raise BadReply("the stream carried no events")
+        if not self.done and not self.finish_reason:
+            raise BadReply("the stream ended before the reply did (no finish_reason, no [DONE])")
         return Reply(_finish(content, notes), self.prompt_tokens, self.completion_tokens, self.finish_reason,
                      self.model, notes)
