@@ -11,6 +11,7 @@ neither clear the tables nor replace ``os.path.realpath`` to get past it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -22,6 +23,7 @@ BLOCKED_MODULES = frozenset({
 })
 
 
+@functools.lru_cache(maxsize=1)
 def readable_roots() -> tuple[str, ...]:
     """What a program may read: the Python installation, shared libraries and the world-model base.
 

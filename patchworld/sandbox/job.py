@@ -92,7 +92,8 @@ class _Lockstep:
                 mems.append(None)
         self.sent = [slots, acts]
         self.t += 1
-        return ["round", slots, obs, acts, mems] if slots else None
+        last = all(a is None for a in acts)  # only final corrections: the worker ends the job after it
+        return ["round", slots, obs, acts, mems, last] if slots else None
 
     def take(self, reply: Any) -> tuple[list[int], list | None]:
         """Record a reply to the last round: (trajectory positions now complete, stop or None)."""
@@ -190,8 +191,6 @@ def run_job(
             if stop is not None:
                 result.outcome, result.detail, result.output = stop[0], _text(stop[1], _MAX_ERROR), _text(
                     stop[2], _MAX_OUTPUT)
-        if result.outcome == "ok":
-            result.output = runner.finish()
     finally:
         runner.close()
     for k, (index, _) in enumerate(trajectories):
@@ -224,9 +223,6 @@ class _InProcess:
         msg, self.pending = self.pending, None
         cols, stop = self.runner.round(msg[1], msg[2], msg[3], msg[4])
         return ["rows", *cols, None if stop is None else [*stop, ""]]
-
-    def finish(self) -> str:
-        return ""
 
     def close(self) -> None:
         pass
@@ -268,15 +264,8 @@ class _Boxed:
         per_entry = 6 * (MAX_TEXT + _MAX_BELIEF + 2 * _MAX_ERROR) + self.line_bytes + 64
         return self._recv((1 << 16) + 6 * _MAX_OUTPUT + n * per_entry)
 
-    def finish(self) -> str:
-        worker = self.worker
-        if worker is None or not worker.send(["end"]):
-            return ""
-        last = worker.recv(min(self.deadline, time.monotonic() + 5), 0, (1 << 16) + 6 * _MAX_OUTPUT, 2)
-        return _text(last[3], _MAX_OUTPUT) if type(last) is list and len(last) == 4 else ""
-
     def _recv(self, max_bytes: int) -> Any:
-        msg = self.worker.recv(self.deadline, _NAP, max_bytes, 4)  # type: ignore[union-attr]
+        msg = self.worker.recv(self.deadline, 0, max_bytes, 4)  # type: ignore[union-attr]
         if msg == "deadline":
             return "timeout", f"wall-clock limit of {self.limits.wall_seconds:g}s reached"
         if isinstance(msg, ProtocolError):

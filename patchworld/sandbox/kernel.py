@@ -13,8 +13,8 @@ this order; each layer is independent of Python state the program could reach:
    installation, shared libraries, the world-model base class) and the scratch directory;
    writes, creates and deletes only in scratch; TCP bind/connect denied (ABI >= 4); signals
    and abstract sockets outside the domain denied (ABI >= 6).
-5. **seccomp-bpf** (libseccomp through ``pyseccomp``): no fork/clone/exec, no sockets, no
-   signals but to itself, no ptrace or other processes' memory, no namespaces, mounts, keys,
+5. **seccomp-bpf** (libseccomp through ``pyseccomp``, compiled once per fork server): no
+   fork/clone/exec, no sockets, no signals at all, no ptrace or other processes' memory, no namespaces, mounts, keys,
    bpf, io_uring, uid changes or terminal injection; foreign-architecture calls kill the process.
 
 :func:`probe` says which layers this kernel supports; :func:`warn_missing` warns once per
@@ -29,7 +29,7 @@ import os
 import stat
 import warnings
 
-__all__ = ["isolate", "probe", "warn_missing"]
+__all__ = ["isolate", "probe", "warn_missing", "prepare"]
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.syscall.restype = ctypes.c_long
@@ -73,12 +73,20 @@ def landlock_abi() -> int:
     return max(0, int(value))
 
 
-def _seccomp_module():
-    try:
+def _load_pyseccomp():
+    try:  # at import: it looks for libseccomp with a subprocess, impossible once isolated
         import pyseccomp
-    except (ImportError, OSError):
+    except Exception:  # ImportError, or RuntimeError/OSError without the system's libseccomp2
         return None
     return pyseccomp
+
+
+_SC = _load_pyseccomp()
+_BPF: list[bytes] = []  # the compiled filter, built once per process (the fork server) and reused
+
+
+def _seccomp_module():
+    return _SC
 
 
 def probe() -> dict[str, bool]:
@@ -156,21 +164,48 @@ def _landlock(abi: int, scratch: str, readable: tuple[str, ...]) -> bool:
         os.close(ruleset)
 
 
-def _seccomp(module) -> bool:
-    sc = module
+def _compile(sc) -> bytes:
+    """The filter as BPF: built with libseccomp once, then loaded by each worker in microseconds.
+
+    No argument depends on the worker (no pid), so one program serves every worker: signals
+    to any process (itself included: CPython never needs ``kill``) are refused outright.
+    """
     deny = sc.ERRNO(errno.EPERM)
     rules = sc.SyscallFilter(sc.ALLOW)
-    for name in _DENIED:
+    for name in _DENIED + ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
         try:
             rules.add_rule(deny, name)
         except Exception:  # a call this architecture does not have
             continue
-    pid = os.getpid()
-    for name in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo"):
-        rules.add_rule(deny, name, sc.Arg(0, sc.NE, pid))
     rules.add_rule(deny, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
-    rules.load()
-    return True
+    fd = os.memfd_create("pw-seccomp", os.MFD_CLOEXEC)
+    try:
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            rules.export_bpf(handle)
+        return os.pread(fd, 1 << 20, 0)
+    finally:
+        os.close(fd)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _seccomp(sc) -> bool:
+    if not _BPF:
+        _BPF.append(_compile(sc))
+    program = _BPF[0]
+    if not program or len(program) % 8:
+        return False
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    return _LIBC.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
+def prepare() -> None:
+    """Compile the seccomp filter now (in the fork server, before it forks workers)."""
+    if _SC is not None and not _BPF:
+        _BPF.append(_compile(_SC))
 
 
 def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) -> list[str]:

@@ -12,6 +12,7 @@ Which worker a job gets (spares, fallback) is decided in :mod:`patchworld.sandbo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -67,6 +68,19 @@ def clean_environment() -> dict[str, str]:
     env["PYTHONHASHSEED"] = "0"  # set iteration order inside programs is reproducible
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def _pipes() -> tuple[int, int, int, int]:
+    """The job pipe and the result pipe, each with a 1 MiB buffer where the kernel allows it, so a
+    round's message is written without waiting for the other side to read."""
+    job_r, job_w = os.pipe()
+    result_r, result_w = os.pipe()
+    for fd in (job_w, result_w):
+        try:
+            fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+        except OSError:
+            pass
+    return job_r, job_w, result_r, result_w
 
 
 def _signal_name(code: int) -> str:
@@ -193,8 +207,7 @@ class SpawnedWorker(Worker):
 
     def __init__(self) -> None:
         scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
-        job_r, job_w = os.pipe()
-        result_r, result_w = os.pipe()
+        job_r, job_w, result_r, result_w = _pipes()
         try:
             self.proc = subprocess.Popen(
                 [*_WORKER_CMD, str(result_w)], stdin=job_r, stdout=subprocess.DEVNULL,
@@ -273,8 +286,7 @@ class ForkServer:
     def request(self) -> ForkedWorker:
         """Ask for a child without waiting for it to be forked."""
         scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
-        job_r, job_w = os.pipe()
-        result_r, result_w = os.pipe()
+        job_r, job_w, result_r, result_w = _pipes()
         try:
             with self.lock:
                 self.counter += 1

@@ -28,7 +28,7 @@ from typing import Any
 from patchworld.program import LoadFailure, load_world_model
 from patchworld.sandbox.calls import CpuLimit, OutputLimit, ReplayRunner, StepTimeout, session_call
 from patchworld.sandbox.guard import install_audit_hook, readable_roots
-from patchworld.sandbox.kernel import isolate
+from patchworld.sandbox.kernel import isolate, prepare
 from patchworld.sandbox.wire import recv, send
 
 __all__ = ["main", "CappedStream"]
@@ -169,6 +169,8 @@ def run_one(job_fd: int, result_fd: int) -> int:
                 send(result_fd, ["done", "ok", "", output["text"]])
                 return 0
             cols, stop = runner.round(msg[1], msg[2], msg[3], msg[4])
+            if stop is None and len(msg) > 5 and msg[5]:  # the last round: end the job with it
+                stop = ["ok", ""]
             send(result_fd, ["rows", *cols, None if stop is None else [*stop, output["text"]]])
             if stop is not None:
                 return 0
@@ -212,6 +214,8 @@ def serve(sock_fd: int) -> int:
 
     for name in _PRELOAD:  # imported once here instead of in every job
         importlib.import_module(name)
+    prepare()  # the seccomp filter, compiled once for every child
+    readable_roots()
     sock = socket.socket(fileno=sock_fd)
     children: set[int] = set()
     while True:
