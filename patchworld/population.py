@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchworld.gate import RoundResult, compare, judge, replay_summary, score, score_key
+from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.screening import Screened, Screener
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
@@ -50,10 +50,26 @@ class Member:
     lines: list | None = None                      # per val row, the program lines it ran (traced once)
 
     def rows(self) -> dict[str, tuple[bool, str]]:
-        steps = self.replay.steps
-        return dict(zip(steps.get_column("id").to_list(), zip(steps.get_column("exact").to_list(),
-                                                                steps.get_column("predicted").to_list(),
-                                                                strict=True), strict=True))
+        """id -> (exact, prediction) of this member's val replay (built once)."""
+        cached = self.__dict__.get("_rows")
+        if cached is None:
+            steps = self.replay.steps
+            cached = dict(zip(steps.get_column("id").to_list(), zip(steps.get_column("exact").to_list(),
+                                                                     steps.get_column("predicted").to_list(),
+                                                                     strict=True), strict=True))
+            self.__dict__["_rows"] = cached
+        return cached
+
+    def compare(self, child_replay: Any) -> tuple[list[str], list[str]]:
+        """(fixed, broken) ids of a child replay (on all of val or a sample) against this member."""
+        rows = self.rows()
+        fixed, broken = [], []
+        steps = child_replay.steps
+        for tid, ok in zip(steps.get_column("id").to_list(), steps.get_column("exact").to_list(), strict=True):
+            row = rows.get(tid)
+            if row is not None and row[0] != ok:
+                (fixed if ok else broken).append(tid)
+        return sorted(fixed), sorted(broken)
 
     @classmethod
     def of(cls, program: Any, replay: Any, age: int = 0) -> Member:
@@ -188,7 +204,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     for _, p, _v, child, member in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)):
-            fixed, _broken = compare(member.replay, rep)
+            fixed, _broken = member.compare(rep)
             if fixed:
                 fixers.append((len(fixed), set(fixed), p, member))
     fixers.sort(key=lambda f: -f[0])
@@ -208,9 +224,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         rep = replays.get(child.hash) if child is not None else None
         if isinstance(rep, Screened):
             v.reason = rep.reason
-            v.fixed, v.broken = compare(member.replay, rep.replay)
+            v.fixed, v.broken = member.compare(rep.replay)
         elif rep is not None and not isinstance(rep, BaseException) and member is not beam.members[0]:
-            v.fixed, v.broken = compare(member.replay, rep)
+            v.fixed, v.broken = member.compare(rep)
     winner = judge(verdicts, {h: rep for h, rep in replays.items() if not isinstance(rep, Screened)},
                    current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
     new_members = []
@@ -295,7 +311,14 @@ def _persist(session: Any, cands: list, writes: list, replays: dict, shown_by: d
         if child is None:
             continue
         rep = replays.get(child.hash)
-        after = rep.replay if isinstance(rep, Screened) else None if isinstance(rep, BaseException) else rep
+        if isinstance(rep, Screened):   # rejected early: the verdict's record, no example rows (cheap)
+            summary = {"candidate_id": v.candidate_id, "round": v.round, "parent": v.parent, "child": v.child,
+                       "patch_id": v.patch_id, "accepted": False, "reason": v.reason, "score_before": v.score_before,
+                       "score_after": None, "screened_rows": rep.n_rows, "fixed": v.fixed, "broken": v.broken,
+                       "counterexamples": [], "fixed_examples": [], "broken_examples": []}
+            session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
+            continue
+        after = None if isinstance(rep, BaseException) else rep
         summary = replay_summary(v, member.replay, after, shown_by.get(member.program.hash, []))
         session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
     for w in writes:
