@@ -394,3 +394,29 @@ def test_starting_programs_carry_no_description_of_their_bugs(tmp_path) -> None:
         lowered = prompt.lower()
         for leak in ("bug", "flawed", "planted", "swapped", "column first", "inverted"):
             assert leak not in lowered, f"{name}: the prompt says {leak!r}"
+
+
+def test_limits_come_from_the_environment_unless_given(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PATCHWORLD_LLM_TIMEOUT", "42")
+    monkeypatch.setenv("PATCHWORLD_LLM_CONCURRENCY", "3")
+    monkeypatch.setenv("PATCHWORLD_LLM_MAX_MALFORMED", "0")
+    monkeypatch.setenv("PATCHWORLD_LLM_EDIT_FORMAT", "udiff")
+    proposer = LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+    assert (proposer.timeout, proposer.concurrency, proposer.max_consecutive_malformed) == (42.0, 3, 0)
+    assert proposer.edit_format == "udiff" and proposer.client.timeout == 42.0
+    explicit = LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path, timeout=7.0)
+    assert explicit.timeout == 7.0
+    monkeypatch.setenv("PATCHWORLD_LLM_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="PATCHWORLD_LLM_TIMEOUT='soon'"):
+        LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path)
+
+
+def test_from_settings_keeps_the_saved_limits(tmp_path) -> None:
+    from patchworld.store import proposer_settings
+
+    first = LLMProposer(model="m", base_url="http://127.0.0.1:9/v1", cache_dir=tmp_path, timeout=33.0,
+                        max_consecutive_malformed=0, reask=2, max_calls=5)
+    saved = proposer_settings(first)["settings"]
+    again = LLMProposer.from_settings(saved, max_calls=9)
+    assert (again.timeout, again.max_consecutive_malformed, again.reask, again.max_calls) == (33.0, 0, 2, 9)
+    assert "key" not in " ".join(saved)

@@ -26,8 +26,8 @@ answers (401, 404, context overflow) raise :class:`LLMError` at once. The run fo
 
 from __future__ import annotations
 
+import inspect
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -59,46 +59,35 @@ from patchworld.proposers.llm_prompts import (
     load_prompt,
     render,
 )
+from patchworld.proposers.llm_settings import ENV_SETTINGS, _env, configured, default_edit_format, from_environment
 from patchworld.redact import redact
 
 if TYPE_CHECKING:
     from patchworld.data import Trajectory
 
 __all__ = ["LLMProposer", "LLMError", "MalformedRepliesError", "BudgetExhausted", "ContextOverflow", "configured",
-           "default_edit_format"]
+           "default_edit_format", "ENV_SETTINGS"]
 
 MAX_CONCURRENCY = 8  # samples of one request in flight at once, at most
-_SMALL_MODEL = re.compile(r"(\b|[-_])(\d{2,3}m|0\.\d+b|1(\.\d)?b|2b|3b|smol|tiny)(\b|[-_.])", re.IGNORECASE)
 
 
 class MalformedRepliesError(LLMError):
     """Too many consecutive replies could not be turned into a patch."""
 
 
-def _env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
-
-
-def configured() -> bool:
-    """Whether the environment names a model and a server (base URL or API key)."""
-    return bool(_env("PATCHWORLD_LLM_MODEL")) and bool(
-        _env("PATCHWORLD_LLM_BASE_URL", "OPENAI_BASE_URL", "PATCHWORLD_LLM_API_KEY", "OPENAI_API_KEY")
-    )
-
-
-def default_edit_format(model: str) -> str:
-    """``whole`` for small models (they paraphrase SEARCH blocks), ``search_replace`` otherwise."""
-    return "whole" if _SMALL_MODEL.search(model or "") else "search_replace"
-
-
 class LLMProposer:
-    """Patch proposals (and initial programs) from an OpenAI-compatible chat model."""
+    """Patch proposals (and initial programs) from an OpenAI-compatible chat model.
+
+    Arguments left at their defaults fall back to :data:`ENV_SETTINGS` environment variables."""
 
     name = "llm"
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> LLMProposer:
+        """A proposer from saved settings (a run header's), keeping only the constructor's arguments."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "api_key", "sleep"}
+        kw = {k: v for k, v in settings.items() if k in known and v is not None}
+        return cls(**{**kw, **overrides})
 
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, temperature: float = 0.8,
@@ -110,6 +99,11 @@ class LLMProposer:
                  stream: bool = True, grammar: bool = False, max_calls: int | None = None,
                  max_total_tokens: int | None = None, price_in: float | None = None, price_out: float | None = None,
                  load_check: bool = True):
+        given = from_environment(dict(locals()), {k: p.default for k, p in
+                                                  inspect.signature(LLMProposer.__init__).parameters.items()})
+        timeout, concurrency, max_tokens = given["timeout"], given["concurrency"], given["max_tokens"]
+        max_retries, round_retries = given["max_retries"], given["round_retries"]
+        max_consecutive_malformed, edit_format = given["max_consecutive_malformed"], given["edit_format"]
         if concurrency is not None and concurrency < 1:
             raise ValueError(f"LLMProposer concurrency must be >= 1 (or None for n), got {concurrency}")
         self.model = model or _env("PATCHWORLD_LLM_MODEL")
