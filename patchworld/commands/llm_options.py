@@ -57,13 +57,9 @@ def llm_proposer(args: argparse.Namespace, saved: dict[str, Any] | None = None) 
     """The LLM proposer from the flags; on resume, the header's ``saved`` settings fill the gaps."""
     from patchworld.proposers.llm import LLMProposer
 
-    saved = saved or {}
-    names = ("model", "base_url", "cache_dir", "temperature", "initial_temperature", "max_tokens", "n_examples",
-             "concurrency", "timeout", "max_retries", "round_retries", "max_consecutive_malformed", "reask",
-             "initial_retries", "edit_format", "stream", "grammar", "price_in", "price_out")
-    kw = {k: saved[k] for k in names if saved.get(k) is not None}
-    kw.update({k: v for k, v in (("model", getattr(args, "model", None)), ("base_url", getattr(args, "base_url", None)),
-                                 ("cache_dir", getattr(args, "cache_dir", None))) if v})
+    kw: dict[str, Any] = {k: v for k, v in (("model", getattr(args, "model", None)),
+                                            ("base_url", getattr(args, "base_url", None)),
+                                            ("cache_dir", getattr(args, "cache_dir", None))) if v}
     for dest, (key, _kind, _help) in SETTINGS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -72,7 +68,7 @@ def llm_proposer(args: argparse.Namespace, saved: dict[str, Any] | None = None) 
         kw["stream"] = False
     if getattr(args, "llm_grammar", False):
         kw["grammar"] = True
-    return LLMProposer(**kw)
+    return LLMProposer.from_settings(saved or {}, **kw)
 
 
 def llm_outcome(exc: BaseException | None, proposer: Any, out: str) -> int | None:
