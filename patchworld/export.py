@@ -126,12 +126,17 @@ def latex_table(results: pl.DataFrame, metrics: Sequence[str] | None = None, dig
                 bold_best: bool = True) -> str:
     """A booktabs LaTeX table, one row per (env, label, variant); the best value per env in bold.
 
-    ``results`` may be tidy (from ``evaluate``) or already wide.
+    ``results`` may be tidy (from ``evaluate``) or already wide. Difference rows (``simple-residual``) are
+    left out and a run shows its last accepted program (its earlier rounds are in the figures).
     """
-    from patchworld.evaluate import wide
+    from patchworld.results import wide
     from patchworld.viz import TABLE_METRICS
 
     frame = wide(results) if "metric" in results.columns else results
+    frame = frame.filter(pl.col("variant") != "simple-residual")
+    if "round" in frame.columns and frame["round"].is_not_null().any():
+        frame = frame.filter(pl.col("round").is_null()
+                             | (pl.col("round") == pl.col("round").max().over("env", "label", "variant")))
     metrics = [m for m in (metrics or TABLE_METRICS) if m in frame.columns]
     best: dict[tuple[str, str], float] = {}
     if bold_best:

@@ -1,6 +1,6 @@
 """Plotly figures for synthesis runs and evaluation results (returned, never shown).
 
-:func:`round_curve` (val score per synthesis round, every candidate a point), :func:`pareto_figure`
+:func:`round_curve` (:mod:`.viz_rounds`: val score per synthesis round), :func:`pareto_figure`
 (fidelity vs planning utility per env and macro-averaged, Pareto front drawn), :func:`horizon_figure`
 (RQ2 fidelity vs horizon) and :func:`results_table` (a plotly Table). The evaluation figures read the
 tidy frame of :func:`patchworld.evaluate.evaluate`. Every figure carries its own ``layout.width``/
@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from patchworld.viz_labels import merge_coincident, place_labels, short_label
+from patchworld.viz_rounds import round_curve
+from patchworld.viz_style import style as _style
 
 __all__ = ["round_curve", "pareto_figure", "pareto_front", "horizon_figure", "results_table", "KIND_STYLE",
            "PLANNING_CAPTIONS", "default_planning_metric"]
@@ -30,89 +32,10 @@ REFERENCE_SYMBOLS = {"lookup table": "x", "copy last": "triangle-up", "most freq
 REFERENCE_COLORS = {"lookup table": "#4d4d4d", "copy last": "#7f7f7f", "most frequent": "#a6a6a6"}
 PROGRAM_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#bcbd22")  # no red/green
 
-FONT = "Arial, Helvetica, sans-serif"
 PANEL_W, PANEL_H = 290, 240   # plot area of one facet, px
 GAP_X, GAP_Y = 70, 100        # between facets: tick labels, an x title and the next row's facet title
 MARGIN = {"l": 80, "r": 30, "t": 90, "b": 70}
 LEGEND_W, LEGEND_ROW = 250, 20  # a legend to the right of the facets; height of one legend entry
-
-
-def _style(fig: go.Figure, title: str, width: int, height: int, margin: dict[str, int]) -> None:
-    """Shared look: white template, one font, a left-aligned title, explicit size and margins."""
-    fig.update_layout(template="plotly_white", width=width, height=height, margin=margin,
-                      font={"family": FONT, "size": 12, "color": "#222222"},
-                      title={"text": title, "x": 0.0, "xref": "paper", "xanchor": "left", "font": {"size": 16}},
-                      hoverlabel={"font": {"family": FONT}})
-    axis = {"showline": True, "linecolor": "#888888", "ticks": "outside", "ticklen": 4, "tickfont": {"size": 11},
-            "title_font": {"size": 13}, "title_standoff": 6, "zeroline": False}
-    fig.update_xaxes(**axis).update_yaxes(**axis)
-
-
-def _accepted_line(candidates: pl.DataFrame) -> tuple[list[float], list[float]]:
-    """The current program's val score after each round (start point one round earlier)."""
-    rounds = sorted(set(candidates["round"].to_list()))
-    xs: list[float] = []
-    ys: list[float] = []
-    current: float | None = None
-    for r in rounds:
-        rows = candidates.filter(pl.col("round") == r)
-        if current is None:
-            before = [v for v in rows["score_before"].to_list() if v is not None]
-            if before:
-                current = float(before[0])
-                xs.append(r - 1)
-                ys.append(current)
-        accepted = rows.filter(pl.col("accepted").fill_null(False) & pl.col("score_after").is_not_null())
-        if accepted.height:
-            current = float(accepted["score_after"].max())
-        if current is not None:
-            xs.append(r)
-            ys.append(current)
-    return xs, ys
-
-
-def round_curve(candidates: pl.DataFrame, title: str = "Validation score per round") -> go.Figure:
-    """Accepted val score per round as a line; each candidate a point (accepted vs rejected).
-
-    ``candidates`` is ``load_run(dir).candidates`` (columns ``round, score_before, score_after, accepted``,
-    optionally ``candidate_id, origin, reason``). Candidates without a score (the patch did not apply or
-    the program did not load) are drawn at the round's ``score_before`` with an open marker.
-    """
-    for col in ("round", "score_before", "score_after", "accepted"):
-        if col not in candidates.columns:
-            raise ValueError(f"round_curve: candidates frame lacks column {col!r} (has {candidates.columns})")
-    fig = go.Figure()
-    xs, ys = _accepted_line(candidates)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="accepted program",
-                             line={"color": "#1f77b4", "shape": "hv", "width": 2}, marker={"size": 6},
-                             hovertemplate="after round %{x}: %{y:.4f}<extra>accepted program</extra>"))
-    for accepted, name, color, symbol in ((True, "accepted candidate", "#2ca02c", "circle"),
-                                          (False, "rejected candidate", "#d62728", "x")):
-        rows = candidates.filter(pl.col("accepted").fill_null(False) == accepted)
-        has = pl.col("score_after").is_not_null()
-        scored, unscored = rows.filter(has), rows.filter(~has)
-        fig.add_trace(go.Scatter(x=scored["round"].to_list(), y=scored["score_after"].to_list(), mode="markers",
-                                 name=name, text=[_hover(r) for r in scored.iter_rows(named=True)], hoverinfo="text",
-                                 marker={"color": color, "symbol": symbol, "size": 10, "opacity": 0.8,
-                                         "line": {"width": 1, "color": "white"}}))
-        if unscored.height:
-            fig.add_trace(go.Scatter(x=unscored["round"].to_list(), y=unscored["score_before"].to_list(),
-                                     mode="markers", name=f"{name} (no score)",
-                                     text=[_hover(r) for r in unscored.iter_rows(named=True)], hoverinfo="text",
-                                     marker={"color": color, "symbol": f"{symbol}-open", "size": 10}))
-    _style(fig, title, 760, 460, {"l": 80, "r": 30, "t": 70, "b": 110})
-    fig.update_layout(xaxis_title="round", yaxis_title="val token F1",
-                      legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -70 / 280, "yanchor": "top"})
-    fig.update_xaxes(dtick=1, range=[-0.4, max([int(v) for v in candidates["round"].to_list()] + [1]) + 0.4])
-    return fig
-
-
-def _hover(row: dict) -> str:
-    parts = [f"round {row.get('round')}"] + [f"{k}: {row[k]}" for k in ("candidate_id", "origin", "reason")
-                                            if row.get(k)]
-    if row.get("score_after") is not None:
-        parts.append(f"score {row['score_after']:.4f} (before {row.get('score_before') or 0:.4f})")
-    return "<br>".join(parts)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

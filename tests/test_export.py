@@ -62,7 +62,7 @@ def test_csv_flattens_lists(tmp_path: Path) -> None:
 
 def test_latex_table_escapes_and_bolds_the_best() -> None:
     results = _results().with_columns(pl.col("label").str.replace("lookup table", "look_up & 50%"))
-    tex = latex_table(results, metrics=["token_f1", "success"])
+    tex = latex_table(results, metrics=["token_f1", "model_search_success"])
     lines = tex.splitlines()
     assert lines[0] == r"\begin{table}[t]" and r"\toprule" in lines and lines[-1] == r"\end{table}"
     assert r"look\_up \& 50\%" in tex and "token\\_f1" in tex
