@@ -179,6 +179,15 @@ def test_slow_first_token_times_out_and_is_bounded(stub_llm: StubLLM, tmp_path) 
     assert stub_llm.calls == 2
 
 
+def test_a_server_slower_than_the_timeout_costs_two_timeouts_a_round(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
+    stub_llm.script(*[Reply(content=GOOD, delay=2.5)] * 8)
+    proposer = _proposer(stub_llm, tmp_path, timeout=1.0, max_retries=3)
+    proposals = proposer.propose(_request(4))
+    assert stub_llm.calls == 2 and all(p.kind == "error" for p in proposals)   # not 4 x (1 + 3) timeouts
+    assert "raise --llm-timeout" in proposals[-1].error
+    assert isinstance(proposer.stopped, LLMError)
+
+
 @pytest.mark.parametrize("fault", ["stall", "hang_up"])
 def test_a_stream_that_breaks_midway_is_retried(stub_llm: StubLLM, tmp_path, fault: str) -> None:  # noqa: F811
     broken = Reply(content=GOOD, chunk_delay=4.0) if fault == "stall" else Reply(content=GOOD, drop_after=3)

@@ -24,6 +24,7 @@ SETTINGS: dict[str, tuple[str, Any, str]] = {
                                 "first-program temperature (default 0.2: one careful program)"),
     "llm_retries": ("max_retries", int, "retries per request for 429/5xx/timeouts/bad bodies (default 3)"),
     "llm_round_retries": ("round_retries", int, "retries shared by all requests of one round (default 8)"),
+    "llm_round_timeouts": ("round_timeouts", int, "timed-out attempts after which a round asks no more (default 2)"),
     "llm_max_malformed": ("max_consecutive_malformed", int,
                           "stop after this many unusable replies in a row, at the end of the round; 0 = never "
                           "(default 8)"),

@@ -92,7 +92,8 @@ class LLMProposer:
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, temperature: float = 0.8,
                  initial_temperature: float = 0.2, max_tokens: int = 4096, timeout: float = 900.0,
-                 max_retries: int = 3, round_retries: int = 8, backoff: float = 2.0, max_backoff: float = 60.0,
+                 max_retries: int = 3, round_retries: int = 8, round_timeouts: int = 2, backoff: float = 2.0,
+                 max_backoff: float = 60.0,
                  max_consecutive_malformed: int = 8, n_examples: int = 24, use_cache: bool = True,
                  prompt_dir: str | os.PathLike[str] | None = None, sleep: Callable[[float], None] = time.sleep,
                  concurrency: int | None = 1, edit_format: str = "auto", reask: int = 1, initial_retries: int = 5,
@@ -121,6 +122,7 @@ class LLMProposer:
         self.timeout = timeout
         self.max_retries = max_retries
         self.round_retries = round_retries
+        self.round_timeouts = round_timeouts
         self.max_consecutive_malformed = max_consecutive_malformed
         self.n_examples = n_examples
         self.prompt_dir = str(prompt_dir) if prompt_dir else None
@@ -284,7 +286,7 @@ class LLMProposer:
         prompt = self.patch_prompt(request)
         ids = tuple(getattr(cx, "id", "") for cx in request.counterexamples)
         body = self.client.body(self._messages(prompt), self.max_tokens, self.temperature)
-        retries = RetryBudget(self.round_retries)
+        retries = RetryBudget(self.round_retries, self.round_timeouts)
         hits = [s for s in range(request.n) if self._cache.get(request_key(body, s)) is not None]
         misses = [s for s in range(request.n) if s not in hits]
         if misses:
@@ -351,7 +353,7 @@ class LLMProposer:
         back with its error up to ``initial_retries`` times."""
         prompt = self.initial_prompt(env, train, seed)
         body = self.client.body(self._messages(prompt), self.max_tokens, self.initial_temperature)
-        retries = RetryBudget(self.round_retries + self.initial_retries)
+        retries = RetryBudget(self.round_retries + self.initial_retries, self.round_timeouts)
         attempts: list[dict[str, Any]] = []
         problem = ""
         for _ in range(1 + max(0, self.initial_retries)):

@@ -57,10 +57,13 @@ class RequestFailed(Exception):
 
 
 class RetryBudget:
-    """Retries shared by the requests of one round, so a dead server costs a bounded time per round."""
+    """Retries and timeouts shared by the requests of one round, so a dead or too slow server costs a
+    bounded time per round: at most ``retries`` retries, and no new attempt once ``timeouts`` attempts
+    have timed out (a server slower than the timeout costs about ``timeouts`` x the timeout a round)."""
 
-    def __init__(self, retries: int):
+    def __init__(self, retries: int, timeouts: int = 2):
         self.left = max(0, int(retries))
+        self.timeouts_left = max(1, int(timeouts))
         self._lock = threading.Lock()
 
     def take(self) -> bool:
@@ -69,6 +72,14 @@ class RetryBudget:
                 return False
             self.left -= 1
             return True
+
+    def timed_out(self) -> None:
+        with self._lock:
+            self.timeouts_left -= 1
+
+    @property
+    def too_slow(self) -> bool:
+        return self.timeouts_left <= 0
 
 
 @dataclass
@@ -188,6 +199,10 @@ class ChatClient:
 
         last = ""
         for attempt in range(self.max_retries + 1):
+            if retries is not None and retries.too_slow:
+                last = (last or "not asked") + (f" (this round already timed out {'twice' if attempt else 'enough'}; "
+                                                 "raise --llm-timeout for a slow server)")
+                break
             if attempt:
                 if retries is not None and not retries.take():
                     last += " (the round's retry budget is spent)"
@@ -208,6 +223,8 @@ class ChatClient:
                 delay_hint = _retry_after(exc)
             except (openai.APITimeoutError, TimeoutError):
                 last = f"no complete reply within --llm-timeout {self.timeout:g} s"
+                if retries is not None:
+                    retries.timed_out()
             except openai.APIConnectionError as exc:
                 last = f"connection failed ({type(exc.__cause__ or exc).__name__})"
             except BadReply as exc:
@@ -220,6 +237,8 @@ class ChatClient:
                     raise
                 last = (f"no complete reply within --llm-timeout {self.timeout:g} s" if kind == "timeout"
                         else f"connection failed ({type(exc).__name__})")
+                if kind == "timeout" and retries is not None:
+                    retries.timed_out()
             else:
                 self._count(reply, body)
                 return reply
