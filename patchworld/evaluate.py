@@ -168,16 +168,26 @@ def _row(key: tuple, program: str, rq: str, metric: str, value: Any, lo: Any, hi
             "note": note}
 
 
-def _macro_interval(measures: list[Measure], seed: int, samples: int) -> tuple[float | None, float | None]:
-    """Interval of the mean over envs: draw b of the macro is the mean of each env's draw b."""
-    per_env = [[s for idx in draws(tuple(m.units), seed, samples)
-                if (s := (sum(m.num[i] for i in idx) / d if (d := sum(m.den[i] for i in idx)) else None))
-                is not None] for m in measures]
-    size = min((len(v) for v in per_env), default=0)
-    if not size:
+def _draw_stats(m: Measure, seed: int, samples: int) -> list[float | None]:
+    return [(sum(m.num[i] for i in idx) / d if (d := sum(m.den[i] for i in idx)) else None)
+            for idx in draws(tuple(m.units), seed, samples)]
+
+
+def _macro_interval(measures: list[Measure], seed: int, samples: int,
+                    minus: list[Measure] | None = None) -> tuple[float | None, float | None]:
+    """Interval of the mean over envs (of ``measures``, or of ``measures - minus`` paired per env):
+    draw b of the macro is the mean of each env's draw b."""
+    per_env = []
+    for k, m in enumerate(measures):
+        stats = _draw_stats(m, seed, samples)
+        if minus is not None:
+            stats = [None if a is None or b is None else a - b
+                     for a, b in zip(stats, _draw_stats(minus[k], seed, samples), strict=True)]
+        per_env.append(stats)
+    values = sorted(sum(v) / len(v) for v in zip(*per_env, strict=True) if None not in v)
+    if not values:
         return None, None
-    values = sorted(sum(v[b] for v in per_env) / len(per_env) for b in range(size))
-    return values[round(0.025 * (size - 1))], values[round(0.975 * (size - 1))]
+    return values[round(0.025 * (len(values) - 1))], values[round(0.975 * (len(values) - 1))]
 
 
 def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path = "data/trajectories",
@@ -260,7 +270,8 @@ def _differences(measured: dict[tuple, Measured], seed: int, samples: int) -> li
 
 
 def _macro(measured: dict[tuple, Measured], plan: list, seed: int, samples: int) -> list[dict[str, Any]]:
-    """Mean over envs of every point present in all of them (same label, variant, round)."""
+    """Mean over envs of every point present in all of them (same label, variant, round), and the paired
+    Simple-minus-Residual difference of the mean where both variants are."""
     envs = sorted({key[0] for key, _ in plan})
     if len(envs) < 2:
         return []
@@ -270,16 +281,20 @@ def _macro(measured: dict[tuple, Measured], plan: list, seed: int, samples: int)
         per_env = [measured.get((env, label, variant, rnd)) for env in envs]
         if any(p is None for p in per_env):
             continue
+        twins = [measured.get((env, label, "residual", rnd)) for env in envs] if variant == "simple" else []
         for metric, (rq, _) in per_env[0].items():
             ms = [p.get(metric, (None, None))[1] for p in per_env]
-            if any(m is None for m in ms):
-                continue
             values = [m.value if isinstance(m, Measure) else m for m in ms]
             if any(v is None for v in values):
                 continue
-            lo, hi = (_macro_interval(ms, seed, samples) if all(isinstance(m, Measure) for m in ms)
-                      else (None, None))
+            exact = all(isinstance(m, Measure) for m in ms)
+            lo, hi = _macro_interval(ms, seed, samples) if exact else (None, None)
             n = sum(m.n for m in ms if isinstance(m, Measure))
             rows.append(_row(("macro", label, variant, rnd), "", rq, metric, sum(values) / len(values), lo, hi, n,
                              ""))
+            others = [t.get(metric, (None, None))[1] if t else None for t in twins]
+            if twins and exact and all(isinstance(o, Measure) and o.value is not None for o in others):
+                diff = sum(m.value - o.value for m, o in zip(ms, others, strict=True)) / len(ms)
+                lo, hi = _macro_interval(ms, seed, samples, minus=others)
+                rows.append(_row(("macro", label, "simple-residual", rnd), "", rq, metric, diff, lo, hi, n, ""))
     return rows

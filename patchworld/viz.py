@@ -9,6 +9,7 @@ tidy frame of :func:`patchworld.evaluate.evaluate`. Every figure carries its own
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -60,7 +61,7 @@ _NICE = {"token_f1": "fidelity: test token F1 (RQ1)", "exact_match": "fidelity: 
          "success": "planning: live success (RQ3)", "lenient_success": "planning: lenient success (RQ3)",
          "llm_success": "planning: LLM agent success (RQ3)",
          "model_search_success": "planning: model-only search success", "token_f1_ref": "fidelity: token F1 (ref.)",
-         "decision_agreement": "planning proxy: decision agreement", "coverage": "coverage",
+         "decision_agreement": "planning: decision agreement (offline)", "coverage": "coverage",
          "action_accuracy": "planning proxy: action accuracy", "action_f1": "planning proxy: action token F1"}
 X_RANGE, Y_RANGE = (-0.05, 1.08), (-0.05, 1.12)  # Pareto panels; headroom above 1 for point labels
 TICKS = [0, 0.25, 0.5, 0.75, 1]
@@ -202,9 +203,10 @@ def pareto_figure(results: pl.DataFrame, x: str = "token_f1", y: str | None = No
                   n_legend=len(legend) + 1)
     caption = PLANNING_CAPTIONS.get(y, f"y = {y}") + ". Error bars: paired bootstrap 95 % intervals; lines: a run's " \
         "accepted programs in round order."
-    height = fig.layout.height
-    fig.update_layout(height=height + 40, margin={**fig.layout.margin.to_plotly_json(),
-                                                  "b": fig.layout.margin.b + 40})
+    lines = textwrap.wrap(caption, max(40, int((fig.layout.width - 100) / 6)))
+    caption = "<br>".join(lines)
+    fig.update_layout(height=fig.layout.height + 16 * len(lines) + 8,
+                      margin={**fig.layout.margin.to_plotly_json(), "b": fig.layout.margin.b + 16 * len(lines) + 8})
     fig.add_annotation(text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-(fig.layout.margin.b - 12),
                        xanchor="left", yanchor="bottom", showarrow=False, font={"size": 10, "color": "#444444"},
                        align="left", name="caption")

@@ -142,6 +142,12 @@ def test_evaluate_frame_shape_intervals_differences_and_macro(data_dir: Path, tm
     per_env = results.filter((pl.col("env") != "macro") & (pl.col("metric") == "token_f1")
                              & (pl.col("variant") == "simple") & (pl.col("label") == "handwritten"))["value"]
     assert macro["value"][0] == pytest.approx(per_env.mean()) and macro["lo"][0] <= macro["value"][0]
+    macro_diff = results.filter((pl.col("env") == "macro") & (pl.col("metric") == "token_f1")
+                                & (pl.col("variant") == "simple-residual"))
+    env_diffs = results.filter((pl.col("env") != "macro") & (pl.col("metric") == "token_f1")
+                               & (pl.col("variant") == "simple-residual"))["value"]
+    assert macro_diff["value"][0] == pytest.approx(env_diffs.mean())
+    assert macro_diff["lo"][0] <= macro_diff["value"][0] <= macro_diff["hi"][0]
     again = evaluate(entries[:1], ["maze"], data_dir=data_dir, rqs=["rq1"], references=False, oracle=False,
                      sandbox=False, samples=200)
     first = results.filter((pl.col("env") == "maze") & (pl.col("variant") == "simple")
