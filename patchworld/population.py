@@ -247,8 +247,6 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if child is not None and child.hash in kept and not v.accepted and v.reason and "beam" not in v.reason:
             v.reason += "; neutral step kept in the beam" if kept[child.hash].key == member.key else "; kept in the beam"
     _persist(session, cands, writes, replays, shown_by)
-    if winner is not None:
-        _render_diff(session, parents[winner.parent].program, session.current, winner)
     session.round = r
     after = winner.score_after if winner else before
     screened = sum(isinstance(replays.get(c[3].hash if c[3] is not None else ""), Screened) for c in cands)
@@ -259,6 +257,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         "propose_seconds": round(propose_seconds, 3), "notes": [], "search": "beam", "screened_out": screened,
         "full_replays": sum(1 for rep in replays.values() if not isinstance(rep, Screened)),
         "beam": [m.program.hash for m in beam.members], "suspicion": suspicions})
+    if winner is not None:   # the one side-by-side diff of the round, after its records are safe
+        _render_diff(session, parents[winner.parent].program, session.current, winner)
     return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
                        eval_seconds, [])
 

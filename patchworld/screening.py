@@ -4,9 +4,11 @@ Teacher-forced replay treats each trajectory on its own, so a child replayed on 
 trajectories predicts exactly what its full val replay would predict there. The sample is a
 few trajectories the parent gets wrong (chosen to cover distinct failures: action type x
 error kind) plus a small random sample of trajectories it gets entirely right. A child is
-rejected early when, on the sample, it breaks a transition the parent got right in a
-passing trajectory, scores worse than the parent, or predicts exactly what the parent
-predicts (it cannot be the fix for the failures the sample shows). Survivors get a full val
+rejected early when, on the sample, it scores worse than the parent (the gate's ordering on
+those rows), scores the same while breaking a transition the parent got right in a passing
+trajectory, or predicts exactly what the parent predicts (it cannot be the fix for the
+failures the sample shows). A child that breaks a sampled transition but scores better on
+the sample survives: with two bugs, the parent can be right by accident. Survivors get a full val
 replay and go through the gate as usual. The sample changes every round (seeded).
 """
 
@@ -94,11 +96,11 @@ class Screener:
             same += pred == parent[3] and kind == parent[1]
             if parent[0] and not ok and parent[4] in self.passing:
                 broken += 1
-        if broken:
-            return f"rejected early: breaks {broken} transition(s) the parent got right in the screening sample"
         key = subset_key(kinds, f1s)
         if key < self.parent_key:
             return f"rejected early: worse than the parent on the {len(kinds)} sampled transitions"
+        if broken and key == self.parent_key:
+            return f"rejected early: breaks {broken} transition(s) the parent got right in the screening sample"
         if same == len(kinds):
             return f"rejected early: predicts exactly what the parent predicts on the {len(kinds)} sampled transitions"
         return ""

@@ -28,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "train memory in place (not the paper's Residual, which evaluate wraps post hoc)")
     parser.add_argument("--program", default=None, help="starting program (default: the LLM writes one)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--candidates", type=int, default=4, help="candidates per round (default 4)")
+    parser.add_argument("--candidates", type=int, default=None,
+                        help="candidates per round (default 64 with --search beam, 4 with greedy)")
+    parser.add_argument("--search", choices=("beam", "greedy"), default=None,
+                        help="beam: wide screened pools over a beam of programs with fault localisation "
+                             "(default for the mutation proposer); greedy: one incumbent (default for llm)")
     parser.add_argument("--counterexamples", type=int, default=8, help="counterexamples shown (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="parallel val replays (default 2)")
     parser.add_argument("--patience", type=int, default=3, help="stop after this many rounds without acceptance")
@@ -79,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
                 print("patchworld induce: --env is required for a new run", file=sys.stderr)
                 return 2
             program = Program.from_file(args.program) if args.program else None
+            search = args.search or ("beam" if (args.proposer or "mutation") == "mutation" else "greedy")
             session = Session(args.env, split_path(args.env, "train", args.data_dir),
                               split_path(args.env, "val", args.data_dir), program=program,
                               proposer=_proposer(args, args.proposer or "mutation"),
                               variant="residual" if args.variant == "residual-gated" else args.variant,
                               residual_options=dict(PRESETS["conservative"]) if args.variant == "residual-gated" else None,
-                              run_dir=args.out, n_candidates=args.candidates, n_counterexamples=args.counterexamples,
+                              run_dir=args.out, n_candidates=args.candidates or (64 if search == "beam" else 4),
+                              n_counterexamples=args.counterexamples, search=search,
                               seed=args.seed, workers=args.workers, sandbox=not args.no_sandbox)
     except (OSError, ValueError) as exc:
         print(f"patchworld induce: {exc}", file=sys.stderr)

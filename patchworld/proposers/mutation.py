@@ -165,8 +165,8 @@ def mine_insertions(counterexamples: Sequence[Any], limit: int = 24) -> dict[tup
         ops = difflib.SequenceMatcher(None, p_words, t_words, autojunk=False).get_opcodes()
         for tag, i1, _i2, j1, j2 in ops:
             missing = t_words[j1:j2]
-            if tag != "insert" or not any(w.isalpha() for w in missing) or len(missing) > 3:
-                continue
+            if tag != "insert" or not any(w.isalpha() and len(w) >= 2 for w in missing) or len(missing) > 3:
+                continue   # words only: single letters (feedback codes, grid cells) are data, not wording
             left = p_words[i1 - 1] if i1 > 0 else ""
             right = p_words[i1] if i1 < len(p_words) else ""
             found[(left, " ".join(missing), right)] += 1
