@@ -43,6 +43,7 @@ SHAPES = {
     "bold_backticks": f"Swap.\n**`<<<<<<< SEARCH`**\n{OLD}`=======`\n{NEW}**`>>>>>>> REPLACE`**\n",
     "missing_open_marker": f"Swap.\n```python\n{OLD}=======\n{NEW}>>>>>>> REPLACE\n```\n",
     "headings": f"Swap.\n### SEARCH\n```python\n{OLD}```\n### REPLACE\n```python\n{NEW}```\n",
+    "headings_unfenced": f"Swap.\n**SEARCH:**\n{OLD}\n**REPLACE:**\n{NEW}",
     "prose_pair": "Swap.\n**Search:** `row + delta[1], col + delta[0]` >>> Replace: `row + delta[0], col + delta[1]`\n",
     "unified_diff": f"Swap.\n```diff\n--- a.py\n+++ a.py\n@@ -9,3 +9,3 @@\n         delta = MOVES[action]\n-{OLD}+{NEW}"
                     "         return {\"pos\": (row, col)}\n```\n",

@@ -110,21 +110,29 @@ def _fenced_after(lines: list[str], start: int) -> tuple[str, int] | None:
     return "".join(lines[i + 1 : j]), j + 1
 
 
+def _until_heading(lines: list[str], start: int) -> tuple[str, int]:
+    """Unfenced lines from ``start`` up to the next SEARCH/REPLACE heading (blank lines at the ends dropped)."""
+    j = start
+    while j < len(lines) and not _HEADING.match(lines[j]):
+        j += 1
+    return "".join(lines[start:j]).strip("\n") + "\n", j
+
+
 def parse_headings(text: str) -> list[Edit]:
-    """``### SEARCH`` + fenced block, then ``### REPLACE`` + fenced block, repeated."""
+    """``### SEARCH`` + fenced block, then ``### REPLACE`` + fenced block, repeated (unfenced code too)."""
     lines = text.splitlines(keepends=True)
     edits, i = [], 0
     while i < len(lines):
         m = _HEADING.match(lines[i])
         if m and m.group(1).lower() == "search":
-            got = _fenced_after(lines, i + 1)
-            if got:
+            got = _fenced_after(lines, i + 1) or _until_heading(lines, i + 1)
+            if got and got[0].strip():
                 search, j = got
                 while j < len(lines) and not lines[j].strip():
                     j += 1
                 m2 = _HEADING.match(lines[j]) if j < len(lines) else None
                 if m2 and m2.group(1).lower() == "replace":
-                    got2 = _fenced_after(lines, j + 1)
+                    got2 = _fenced_after(lines, j + 1) or _until_heading(lines, j + 1)
                     if got2:
                         edits.append(Edit(search, got2[0]))
                         i = got2[1]
