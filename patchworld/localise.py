@@ -27,7 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS"]
+__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
+           "recorded_suspicion", "suspicion_column"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
 _PRIOR = {"predict_belief": 0.3, "readout_observation": 0.3, "correct_belief": 0.25, "parse_observation": 0.25}
@@ -220,3 +221,23 @@ def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[in
     notebooks' candidate view: the column beside the source."""
     lines_run = getattr(replay, "lines", None) or (getattr(replay, "extra", None) or {}).get("lines")
     return localise(source, replay.steps, lines_run, formula).lines
+
+
+def recorded_suspicion(rounds: Sequence[Mapping[str, Any]], round_no: int, parent: str) -> dict[int, float] | None:
+    """Line -> suspicion the wide search used in round ``round_no`` for program ``parent`` (the
+    parent of that round's candidates), from a run's round records (``RunStore.rounds()`` or
+    ``rounds.jsonl``); None when that round recorded none (greedy rounds, hand edits)."""
+    for record in rounds:
+        if int(record.get("round", -1)) == int(round_no):
+            entry = (record.get("suspicion") or {}).get(parent)
+            if entry:
+                return {int(k): float(v) for k, v in entry.get("lines", {}).items()}
+    return None
+
+
+def suspicion_column(source: str, scores: Mapping[int, float] | None) -> list[float | None]:
+    """One value per line of ``source`` (None where no score: outside functions, or no record), to
+    show beside the source."""
+    n = len(source.splitlines())
+    scores = scores or {}
+    return [scores.get(i) for i in range(1, n + 1)]

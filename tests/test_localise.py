@@ -7,7 +7,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from patchworld.localise import function_spans, line_suspicion, localise, mutant_score, ochiai, tarantula
+from patchworld.localise import (
+    function_spans,
+    line_suspicion,
+    localise,
+    mutant_score,
+    ochiai,
+    recorded_suspicion,
+    suspicion_column,
+    tarantula,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,3 +103,12 @@ def test_line_suspicion_of_a_real_traced_replay():
     line = next(i for i, t in enumerate(broken.splitlines(), 1) if "pos[0] - delta[0]" in t)
     assert scores[line] >= max(scores.values()) - 1e-9             # the planted line is among the top
     assert all(any(a <= ln <= b for ln in scores) for a, b in spans["readout_observation"])
+
+
+def test_recorded_suspicion_and_column():
+    rounds = [{"round": 0}, {"round": 1, "suspicion": {"abc": {"method": "coverage", "lines": {"2": 0.5, "7": 1.0},
+                                                               "functions": {}}}}]
+    assert recorded_suspicion(rounds, 1, "abc") == {2: 0.5, 7: 1.0}
+    assert recorded_suspicion(rounds, 1, "other") is None and recorded_suspicion(rounds, 0, "abc") is None
+    column = suspicion_column(SOURCE, {2: 0.5, 7: 1.0})
+    assert len(column) == len(SOURCE.splitlines()) and column[1] == 0.5 and column[6] == 1.0 and column[0] is None
