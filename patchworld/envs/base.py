@@ -109,6 +109,7 @@ _BUILTINS: dict[str, str] = {
     "babyai": "patchworld.envs.babyai_expert",  # the expert module imports the env and registers both
     "webshop": "patchworld.envs.webshop",
     "sciworld": "patchworld.envs.sciworld",
+    "alfworld": "patchworld.envs.alfworld",
 }
 """Built-in envs and the module that registers each; imported on first use (BabyAI pulls in minigrid)."""
 

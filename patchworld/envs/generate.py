@@ -43,6 +43,7 @@ DEFAULT_CONFIGS: dict[str, GenerationConfig] = {
     "babyai": GenerationConfig(n_tasks=(40, 15, 15), max_steps=15),
     "sciworld": GenerationConfig(n_tasks=(24, 8, 8), max_steps=30),  # one fresh JVM per call: byte-identical
     "webshop": GenerationConfig(n_tasks=(40, 15, 15), max_steps=15),
+    "alfworld": GenerationConfig(n_tasks=(40, 15, 15), max_steps=30),
 }
 
 
