@@ -69,19 +69,29 @@ def _(mo, results):
     _ys = [m for m in UTILITY_METRICS if m in _present] or sorted(_present)
     x_metric = mo.ui.dropdown(_xs, value=_xs[0], label="Fidelity (x)")
     y_metric = mo.ui.dropdown(_ys, value=_ys[0], label="Utility (y)")
-    return x_metric, y_metric
+    default_metrics = (_xs[0], _ys[0])
+    mo.vstack([mo.md("## Fidelity vs planning utility (click a point)"), mo.hstack([x_metric, y_metric],
+              justify="start")])
+    return default_metrics, x_metric, y_metric
 
 
 @app.cell
-def _(mo, results, x_metric, y_metric):
-    from patchworld.views import clickable_points
+def _(Path, default_metrics, mo, results, results_folder, x_metric, y_metric):
+    from patchworld.views import clickable_points, exported_figure
     from patchworld.viz import pareto_figure
 
+    # The results folder's exported Pareto figure (when it is as new as the results and the metrics are the
+    # default ones) shows at once; the interactive plot replaces it as soon as it is built.
+    _static = exported_figure(Path(results_folder.value).expanduser(), "pareto") \
+        if (x_metric.value, y_metric.value) == default_metrics else None
+    if _static:
+        mo.output.replace(mo.vstack([mo.Html(_static), mo.md("_The exported figure; the clickable one follows._")]))
     pareto = pareto_figure(results, x=x_metric.value, y=y_metric.value)
     point_keys = clickable_points(pareto, [a.text for a in pareto.layout.annotations])
-    pareto_plot = mo.ui.plotly(pareto)
-    mo.vstack([mo.md("## Fidelity vs planning utility (click a point)"), mo.hstack([x_metric, y_metric],
-              justify="start"), pareto_plot])
+    # an explicit config keeps mo.ui.plotly from looking up plotly's default renderer (which imports
+    # nbformat and friends: seconds before the first plot)
+    pareto_plot = mo.ui.plotly(pareto, config={"displaylogo": False, "responsive": True})
+    mo.output.replace(pareto_plot)
     return pareto, pareto_plot, point_keys
 
 
@@ -146,16 +156,21 @@ def _(mo, results):
 
 
 @app.cell
-def _(RUNS_DIR, mo, results_meta):
-    _listed = list((results_meta.get("arguments") or {}).get("runs") or [])
+def _(Path, ROOT, RUNS_DIR, mo, results_meta):
+    # Runs the results were made from (listed in the results folder) and runs on disk; a listed run that is
+    # missing (a fresh clone: `make results` makes them) is named, with the command, instead of pre-selected.
+    _listed = [str(p if Path(p).is_absolute() else ROOT / p)
+               for p in (results_meta.get("arguments") or {}).get("runs") or []]
     _found = sorted(str(p.parent) for p in RUNS_DIR.glob("*/header.json"))
-    _runs = list(dict.fromkeys(_listed + _found))
-    run_pick = mo.ui.multiselect(_runs, value=_runs[:3], label="Synthesis runs (round curves)")
-    return (run_pick,)
+    _runs = [r for r in dict.fromkeys(_listed + _found) if (Path(r) / "header.json").exists()]
+    missing_runs = [r for r in _listed if r not in _runs]
+    run_pick = mo.ui.multiselect(_runs, value=[r for r in _listed if r in _runs][:3] or _runs[:3],
+                                 label="Synthesis runs (round curves)")
+    return missing_runs, run_pick
 
 
 @app.cell
-def _(Path, mo, run_pick):
+def _(Path, missing_runs, mo, run_pick):
     from patchworld.store import load_run
     from patchworld.viz import round_curve
 
@@ -164,8 +179,13 @@ def _(Path, mo, run_pick):
         if (Path(_d) / "header.json").exists():
             round_figures[f"rounds_{Path(_d).name}"] = round_curve(load_run(_d).candidates,
                                                                    title=f"Validation score per round: {Path(_d).name}")
-    mo.vstack([mo.md("## Synthesis rounds"), run_pick, *round_figures.values()]
-              if round_figures else [mo.md("## Synthesis rounds"), run_pick, mo.md("_No run selected._")])
+    _missing = mo.md(
+        f"_{len(missing_runs)} run(s) these results were made from are not on this machine "
+        f"({', '.join(Path(r).name for r in missing_runs)}): `make results` makes them (a few minutes)._"
+    ) if missing_runs else mo.md("")
+    mo.vstack([mo.md("## Synthesis rounds"), run_pick, _missing, *round_figures.values()]
+              if round_figures else [mo.md("## Synthesis rounds"), run_pick, _missing,
+                                     mo.md("_No run selected._" if run_pick.options else "_No run folders found._")])
     return (round_figures,)
 
 
@@ -196,7 +216,7 @@ def _(csv_button, latex_button, pdf_button, svg_button):
 
 @app.cell
 def _(Path, export_formats, figures_folder, horizon, mo, pareto, results, round_figures, table):
-    from patchworld.export import export_csv, export_figure, export_latex
+    from patchworld.export import export_csv, export_figures, export_latex
 
     exported = []
     export_notes = set()
@@ -204,12 +224,11 @@ def _(Path, export_formats, figures_folder, horizon, mo, pareto, results, round_
     _figures = {"pareto": pareto, **({"horizon": horizon} if horizon is not None else {}), **round_figures}
     _static = [f for f in export_formats if f in ("svg", "pdf")]
     if _static:
-        with mo.status.progress_bar(total=len(_figures), title="Exporting figures", remove_on_exit=True) as _bar:
-            for _name, _fig in _figures.items():
-                _done = export_figure(_fig, _out / _name, _static)
-                exported += [str(p) for p in _done.files.values()]
-                export_notes.update(_done.skipped.values())
-                _bar.update(title=_name)
+        # every figure in one kaleido batch: one renderer start-up, not one per figure
+        with mo.status.spinner(title=f"Exporting {len(_figures)} figures ({', '.join(_static)})"):
+            _done = export_figures(_figures, _out, _static)
+        exported += [str(p) for p in _done.files.values()]
+        export_notes.update(_done.skipped.values())
     if "csv" in export_formats:
         exported.append(str(export_csv(table, _out / "results_wide.csv")))
     if "latex" in export_formats:

@@ -199,7 +199,8 @@ def _(candidates, mo):
 
     _fig = round_curve(candidates).update_layout(height=340) if candidates.height else None
     curve_keys = round_curve_points(_fig, candidates) if _fig is not None else {}
-    curve = mo.ui.plotly(_fig) if _fig is not None else None
+    # an explicit config keeps mo.ui.plotly from importing plotly's renderers (seconds on the first step)
+    curve = mo.ui.plotly(_fig, config={"displaylogo": False}) if _fig is not None else None
     return curve, curve_keys
 
 

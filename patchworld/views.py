@@ -19,7 +19,7 @@ import polars as pl
 
 __all__ = ["CandidateView", "candidates_table", "default_candidate", "candidate_row", "candidate_view",
            "counterexample_rows", "counterexamples_html", "prediction_html", "metric_deltas", "id_list",
-           "remaining_counterexamples", "remaining_html", "clickable_points", "picked_points", "FIXED_BROKEN_NOTE"]
+           "remaining_counterexamples", "remaining_html", "exported_figure", "clickable_points", "picked_points", "FIXED_BROKEN_NOTE"]
 
 _STATUS_COLOUR = {"fixed": "#c8f7c5", "broken": "#ffd0d0"}
 _CX_STYLE = (
@@ -269,6 +269,23 @@ def remaining_html(edited: Any, loaded: Any | None = None, limit: int = 40) -> s
                      "f1_after": a, "f1_change": change})
     more = f"<p><i>{wrong.height - limit} more not shown.</i></p>" if wrong.height > limit else ""
     return counterexamples_html(rows) + more
+
+
+def exported_figure(results_dir: Any, name: str, slack_seconds: float = 5.0) -> str | None:
+    """The SVG markup of ``<results_dir>/<name>.svg`` when it is at least as new as the results it was drawn
+    from (``results.parquet``, give or take ``slack_seconds`` for a fresh clone's checkout order), else ``None``.
+    Lets a notebook show the exported figure at once while the interactive one is built."""
+    from pathlib import Path
+
+    svg, data = Path(results_dir) / f"{name}.svg", Path(results_dir) / "results.parquet"
+    try:
+        if svg.stat().st_mtime + slack_seconds < data.stat().st_mtime:
+            return None
+        text = svg.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    start = text.find("<svg")
+    return f'<div class="pw-exported-figure">{text[start:]}</div>' if start >= 0 else None
 
 
 def id_list(ids: Sequence[str], limit: int = 30) -> str:

@@ -327,3 +327,18 @@ def test_run_comparison_table_curves_diff_and_round_curve_clicks(run_after_one_r
     assert "lines" in curve.data[number].mode
     assert picked_candidate([{"curveNumber": number, "pointIndex": index}], keys) == accepted
     assert picked_candidate([{"curveNumber": 99, "pointIndex": 0}], keys) is None
+
+
+def test_exported_figure_is_used_only_when_as_new_as_the_results(tmp_path: Path) -> None:
+    import os as _os
+
+    from patchworld.views import exported_figure
+
+    (tmp_path / "results.parquet").write_bytes(b"x")
+    (tmp_path / "pareto.svg").write_text('<?xml version="1.0"?><svg class="main-svg"><g/></svg>')
+    shown = exported_figure(tmp_path, "pareto")
+    assert shown and shown.startswith('<div class="pw-exported-figure"><svg') and "<?xml" not in shown
+    stamp = (tmp_path / "results.parquet").stat().st_mtime
+    _os.utime(tmp_path / "pareto.svg", (stamp - 60, stamp - 60))     # results re-evaluated after the export
+    assert exported_figure(tmp_path, "pareto") is None
+    assert exported_figure(tmp_path, "horizon") is None

@@ -1,0 +1,214 @@
+"""How long the notebooks keep a researcher waiting, in a real browser, before and after a change.
+
+    .venv/bin/python benchmarks/notebooks.py                   # this checkout only
+    .venv/bin/python benchmarks/notebooks.py --before 5f377c3  # that commit (exported to a temp dir) vs this checkout
+    .venv/bin/python benchmarks/notebooks.py --before A --after B --repeat 5   # two commits
+
+For each checkout and notebook: serve it with ``marimo run --headless`` on 127.0.0.1 (a fresh server
+per repeat, so every load is cold), open it in Debian's Chromium (Playwright, every request that does
+not go to 127.0.0.1 blocked and counted) and time, from ``page.goto``:
+
+* ``first_view``: the notebook's first useful view (synthesis: the Step button; hand edit: the editor
+  with its fixed/broken line; figures: the metric pickers; new notebooks: their pickers);
+* figures only: ``pareto_first`` (a Pareto figure on screen: the exported one shown at once, or the
+  interactive one), ``pareto`` (the interactive, clickable Pareto plot drawn), ``metric_redraw`` (another fidelity metric picked
+  until the plot's axis title changes) and ``svg_export`` (Export SVG until the files are listed);
+* synthesis only: ``step`` (Step round clicked until the candidate table and counterexamples show).
+
+Prints medians over ``--repeat`` loads (wall seconds, and the server's CPU seconds beside them), and
+before/after ratios. Timing lives here, never in tests. Results vary with machine load: compare
+ratios measured in one session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("PATCHWORLD_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+TIMEOUT = 120_000
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def serve(checkout: Path, notebook: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """``marimo run`` one notebook of ``checkout`` (its own package first on the path); yield (url, pid)."""
+    port = _port()
+    marimo = Path(sys.executable).with_name("marimo")
+    full_env = {**os.environ, **env, "PYTHONPATH": str(checkout)}
+    proc = subprocess.Popen([str(marimo), "run", str(checkout / "notebooks" / notebook), "--headless", "--host",
+                             "127.0.0.1", "--port", str(port), "--no-token"], cwd=checkout, env=full_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"marimo run {notebook} did not come up")
+            time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _timed(page, action: Callable[[], None], done: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    done()
+    return time.perf_counter() - start
+
+
+def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str], blocked: list[str]) -> dict[str, tuple[float, float]]:
+    """One cold load of one notebook: {measure: (wall seconds, server CPU seconds)}."""
+    from playwright.sync_api import expect
+
+    out: dict[str, tuple[float, float]] = {}
+    with serve(checkout, notebook, env) as (url, pid):
+        page = ctx.new_page()
+        page.set_default_timeout(TIMEOUT)
+        cpu0, t0 = _cpu(pid), time.perf_counter()
+
+        def mark(name: str) -> None:
+            out[name] = (time.perf_counter() - t0, _cpu(pid) - cpu0)
+
+        page.goto(url)
+        if notebook == "synthesis.py":
+            expect(page.get_by_role("button", name="Step round")).to_be_visible(timeout=TIMEOUT)
+            mark("first_view")
+            cpu0, t0 = _cpu(pid), time.perf_counter()
+            page.get_by_role("button", name="Step round").click()
+            expect(page.locator("table.pw-counterexamples tr").nth(1)).to_be_visible(timeout=TIMEOUT)
+            expect(page.get_by_text("r001c00").first).to_be_visible(timeout=TIMEOUT)
+            mark("step")
+        elif notebook == "hand_edit.py":
+            expect(page.locator(".cm-content").first).to_be_visible(timeout=TIMEOUT)
+            expect(page.get_by_text("fixed,").first).to_be_visible(timeout=TIMEOUT)
+            mark("first_view")
+        elif notebook == "figures.py":
+            expect(page.get_by_text("Fidelity (x)").first).to_be_visible(timeout=TIMEOUT)
+            mark("first_view")
+            expect(page.locator(".pw-exported-figure svg, .js-plotly-plot .scatterlayer .trace").first).to_be_visible(
+                timeout=TIMEOUT)
+            mark("pareto_first")   # the exported figure shown at once, or the interactive plot if that came first
+            expect(page.locator(".js-plotly-plot .scatterlayer .trace").first).to_be_visible(timeout=TIMEOUT)
+            mark("pareto")
+            # let the page settle (every cell has run and the kernel is idle) before changing a metric
+            expect(page.get_by_role("button", name="Export SVG")).to_be_visible(timeout=TIMEOUT)
+            page.wait_for_timeout(1000)
+            before = page.locator(".js-plotly-plot").first.text_content()
+            picker = page.locator("select").first
+            current = picker.evaluate("e => e.options[e.selectedIndex].text")
+            options = [o for o in picker.locator("option").all_text_contents() if o and o != current]
+            if options:
+                cpu0, t0 = _cpu(pid), time.perf_counter()
+                picker.select_option(label=options[0])
+                plot = page.locator(".js-plotly-plot").first     # inside a shadow root: poll with locators
+                deadline = time.monotonic() + TIMEOUT / 1000
+                while time.monotonic() < deadline and plot.text_content() == before:
+                    page.wait_for_timeout(50)
+                mark("metric_redraw")
+            cpu0, t0 = _cpu(pid), time.perf_counter()
+            page.get_by_role("button", name="Export SVG").click()
+            expect(page.get_by_text("Wrote:")).to_be_visible(timeout=TIMEOUT)
+            mark("svg_export")
+        else:   # the newer notebooks: their first picker
+            expect(page.locator("select, [role=combobox], input").first).to_be_visible(timeout=TIMEOUT)
+            mark("first_view")
+        page.close()
+    return out
+
+
+def _export(ref: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="patchworld-before-"))
+    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", default=None, help="a git ref to compare with (exported to a temp dir)")
+    parser.add_argument("--after", default=None, help="a git ref for 'after' (default: this working tree)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--notebooks", nargs="*", default=["synthesis.py", "hand_edit.py", "figures.py"])
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    checkouts = ([("before", _export(args.before))] if args.before else []) + [
+        ("after", _export(args.after) if args.after else ROOT)]
+    medians: dict[tuple[str, str, str], tuple[float, float]] = {}
+    blocked: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(Path(tmp) / "profile"), executable_path=CHROMIUM,
+                                                   headless=True, args=ARGS, viewport={"width": 1500, "height": 1100})
+        ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else (blocked.append(route.request.url),
+                                                                           route.abort()))
+        for label, checkout in checkouts:
+            for notebook in args.notebooks:
+                if not (checkout / "notebooks" / notebook).exists():
+                    continue
+                samples: dict[str, list[tuple[float, float]]] = {}
+                for i in range(args.repeat):
+                    env = {"PATCHWORLD_RUNS_DIR": str(Path(tmp) / f"runs-{label}-{notebook}-{i}"),
+                           "PATCHWORLD_FIGURES_DIR": str(Path(tmp) / f"fig-{label}-{notebook}-{i}"),
+                           "PATCHWORLD_RESULTS_DIR": str(checkout / "data" / "results")}
+                    Path(env["PATCHWORLD_RUNS_DIR"]).mkdir(parents=True)
+                    for name, value in _measure(ctx, checkout, notebook, env, blocked).items():
+                        samples.setdefault(name, []).append(value)
+                for name, values in samples.items():
+                    wall = statistics.median(v[0] for v in values)
+                    cpu = statistics.median(v[1] for v in values)
+                    medians[(label, notebook, name)] = (wall, cpu)
+                    print(f"{label:6s} {notebook:14s} {name:14s} median {wall:6.2f} s wall  {cpu:6.2f} s server CPU"
+                          f"  (n={len(values)})", flush=True)
+        ctx.close()
+    if args.before:
+        print("\nratio before/after (wall medians):")
+        for (label, notebook, name), (wall, _) in sorted(medians.items()):
+            if label == "after" and ("before", notebook, name) in medians:
+                old = medians[("before", notebook, name)][0]
+                print(f"  {notebook:14s} {name:14s} {old:6.2f} s -> {wall:6.2f} s  x{old / wall:5.1f}")
+    print(f"\nrequests blocked (not to 127.0.0.1): {len(blocked)}" + (f", e.g. {blocked[0]}" if blocked else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
