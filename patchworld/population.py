@@ -184,7 +184,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
 
     writes: list[Any] = []
     for k, (member, n) in enumerate(zip(beam.members, shares(session.n_candidates, len(beam.members)), strict=True)):
-        shown = select_counterexamples(member.replay, k=session.n_counterexamples, seed=session.seed + r)
+        # a wide pool mines its string edits from more of the failures than a prompt would show
+        shown = select_counterexamples(member.replay, k=max(session.n_counterexamples, 32), seed=session.seed + r)
         if not shown:
             continue
         t = time.perf_counter()
