@@ -103,9 +103,11 @@ def replay(
     trace_lines: bool = False,
     trajectories_subset: Sequence[int] | None = None,
     max_steps: int | None = None,
+    shards: int | None = None,
 ) -> Replay:
     """Replay ``trajectories`` through ``program`` (see the module docstring).
 
+    ``shards``: worker processes sharing the trajectories (see :func:`patchworld.sandbox.run_job`).
     Never raises for anything the program does; ``Replay.outcome`` says how the job ended.
     """
     if mode not in ("teacher", "rollout"):
@@ -131,13 +133,14 @@ def replay(
 
     if progress is not None:
         progress(0, total, f"replay {program.hash}")
-    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines)
+    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines,
+                  shards=shards)
     columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean)
     metrics = _metrics(columns, columns.pop("covered"))
     lines = columns.pop("lines")
     steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     if not lean:
-        metrics.update(reference_metrics(steps))
+        metrics.update(reference_metrics({"predicted": columns["predicted"], "true": columns["true"]}))  # lists: fast
     horizon = None
     if mode == "rollout":
         horizon = _horizon_frame(steps)

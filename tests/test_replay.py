@@ -175,11 +175,11 @@ def test_lean_replay_scores_what_the_gate_needs_and_nothing_more(sandbox: bool) 
 
 
 def test_the_worker_never_gets_an_answer_before_it_has_answered() -> None:
-    from patchworld.sandbox.job import _Lockstep
+    from patchworld.sandbox.lockstep import Lockstep
 
     trajs = [[0, [["o0", "a0", "o1"], ["o1", "a1", "o2"]]], [1, [["p0", "b0", "p1"]]]]
     for mode in ("teacher", "rollout"):
-        plan = _Lockstep(trajs, mode, None, 10)
+        plan = Lockstep(trajs, mode, None, 10)
         rounds, predicted = [], set()
         while (message := plan.next_round()) is not None:
             rounds.append(message)

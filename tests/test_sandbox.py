@@ -229,3 +229,17 @@ def test_frames_from_workers_are_decoded_defensively() -> None:
     for bad in (b"[" * 100_000 + b"]" * 100_000, b'{"a": [1,', b"\xff\xfe", b"[[[[[1]]]]]"):
         with pytest.raises(ProtocolError):
             decode(bad, 4)
+
+
+def test_a_job_sharded_over_two_workers_gives_the_same_frame() -> None:
+    program = Program.from_source(COUNT.replace("DELAY", "0").replace("HANG", "-1"))
+    trajs = _counting(7, 0) + _counting(3, 100) + _counting(5, 200)
+    one = replay(program, trajs, limits=LIMITS, shards=1)
+    two = replay(program, trajs, limits=LIMITS, shards=2)
+    assert one.outcome == two.outcome == "ok", two.detail
+    assert one.steps.equals(two.steps) and one.metrics == two.metrics
+    hang = Program.from_source(COUNT.replace("DELAY", "0").replace("HANG", "202"))
+    failed = replay(hang, trajs, limits=dataclasses.replace(LIMITS, max_step_timeouts=1), shards=2)
+    assert failed.outcome == "timeout" and failed.steps.height == 15
+    kinds = failed.steps["error_kind"].to_list()
+    assert kinds[:7] == [""] * 7 and "step_timeout" in kinds[10:]  # the other shard's rows are intact

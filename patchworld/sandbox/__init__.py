@@ -14,6 +14,8 @@ This is the one public door (what :mod:`patchworld.replay`, ``Session`` and plan
   residual memory and the text behind each belief handle stay in this process).
 * :class:`Limits` -- CPU, memory, wall, per-call, output limits; CPU and wall are floors plus a
   per-transition budget (``transition_seconds``), so big splits are not scored as timeouts.
+* ``run_job(shards=...)``: a large job (200+ transitions) started while no other sandbox job runs
+  is split over two workers (both cores); each shard is a job of its own, results merged.
 
 Options for candidate search (see :func:`patchworld.replay.replay`, which passes them on):
 
@@ -30,7 +32,7 @@ Layers (which one stops what: ``docs/SECURITY.md``): :mod:`.kernel` (descriptors
 privileges, Landlock, seccomp; a warning at start-up for each layer the kernel lacks), then
 :mod:`.guard` (the audit hook, a friendlier first refusal), resource limits and per-call alarms
 in :mod:`.worker`, and defensive decoding in :mod:`.wire`. The other modules: :mod:`.job`
-(replay driver), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
+(replay driver, shards), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
 :mod:`.calls` / :mod:`.summary` (calls into the program), :mod:`.limits`.
 
 ``sandbox=False`` runs the same code in this process with no limits: for trusted programs

@@ -10,7 +10,9 @@ A frame that breaks the protocol (size, depth, shape) ends the job as ``protocol
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,14 +21,12 @@ from patchworld.program import LoadFailure, Program, load_world_model
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT, ReplayRunner
 from patchworld.sandbox.limits import Limits
+from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import release_worker, take_worker
 from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
 
-OUTCOMES = ("ok", "load_error", "timeout", "memory", "crashed", "output_limit", "protocol_error")
-_ROW_KINDS = ("", "exception", "step_timeout")
-_MAX_ERROR, _MAX_BELIEF, _MAX_OUTPUT = 1000, 200, 4000
 _NAP = 0.001
 """How long the parent sleeps between checks for a replay worker's next message (see ``Worker.recv``)."""
 
@@ -52,95 +52,8 @@ def job_message(kind: str, program: Program, limits: Limits, **extra: Any) -> di
     return {"kind": kind, "source": program.source, "limits": asdict(limits), **extra}
 
 
-def _text(value: Any, cap: int) -> str:
-    return value[:cap] if type(value) is str else ""
-
-
-class _Lockstep:
-    """The parent's side of the rounds: what to send next, and the coerced rows that came back."""
-
-    def __init__(self, trajectories: list[list], mode: str, residual: ResidualMemory | None, n_lines: int):
-        self.trajs = trajectories
-        self.teacher = mode != "rollout"
-        self.residual = residual
-        self.n_lines = n_lines
-        self.t = 0
-        self.cols: list[list[list]] = [[[], [], [], [], [], []] for _ in trajectories]
-        self.last = [steps[0][0] if steps else "" for _, steps in trajectories]  # rollout: own last text
-        self.memory: list[str | None] = [None] * len(trajectories)
-        self.sent: list = []
-
-    def next_round(self) -> list | None:
-        """The message for round ``t`` (``None`` when every trajectory is done)."""
-        t, slots, obs, acts, mems = self.t, [], [], [], []
-        for k, (_, steps) in enumerate(self.trajs):
-            n = len(steps)
-            if t > n or not n:
-                continue
-            slots.append(k)
-            obs.append(steps[0][0] if t == 0 else (steps[t - 1][2] if self.teacher else None))
-            if t < n:
-                action = steps[t][1]
-                hit = None
-                if self.residual is not None:
-                    hit = self.residual.lookup(steps[t][0] if self.teacher else self.last[k], action)
-                self.memory[k] = hit
-                acts.append(action)
-                mems.append(None if hit is None else ("" if self.teacher else hit))
-            else:
-                acts.append(None)
-                mems.append(None)
-        self.sent = [slots, acts]
-        self.t += 1
-        last = all(a is None for a in acts)  # only final corrections: the worker ends the job after it
-        return ["round", slots, obs, acts, mems, last] if slots else None
-
-    def take(self, reply: Any) -> tuple[list[int], list | None]:
-        """Record a reply to the last round: (trajectory positions now complete, stop or None)."""
-        slots, acts = self.sent
-        if (type(reply) is not list or len(reply) != 9 or reply[0] != "rows"
-                or not all(type(c) is list for c in reply[1:8])):
-            raise ProtocolError("a round's reply is not ['rows', 7 columns, stop]")
-        preds, kinds, errors, beliefs, ckinds, cerrors, lines = reply[1:8]
-        m = len(preds)
-        if m > len(slots) or any(len(c) != m for c in reply[2:8]):
-            raise ProtocolError("a round's reply has columns of different lengths or too many rows")
-        stop = reply[8]
-        if stop is not None and (type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES):
-            raise ProtocolError("a round's stop field is malformed")
-        done = []
-        for j in range(m):
-            k = slots[j]
-            col = self.cols[k]
-            ckind = ckinds[j] if ckinds[j] in _ROW_KINDS else "exception"
-            if ckind and col[1] and col[1][-1] == "":  # a failed correction belongs to the previous step
-                col[1][-1], col[2][-1] = ckind, _text(cerrors[j], _MAX_ERROR)
-            ran = self._lines(lines[j])
-            if acts[j] is None:
-                if ran and col[5]:
-                    col[5][-1] = sorted(set(col[5][-1]) | set(ran))
-                done.append(k)
-                continue
-            kind = kinds[j] if kinds[j] in _ROW_KINDS else "exception"
-            pred = _text(preds[j], MAX_TEXT)
-            hit = self.memory[k] is not None and kind == ""
-            if hit:
-                pred = self.memory[k]  # type: ignore[assignment]
-            elif kind:
-                pred = ""
-            col[0].append(pred)
-            col[1].append(kind)
-            col[2].append(_text(errors[j], _MAX_ERROR) if kind else "")
-            col[3].append(_text(beliefs[j], _MAX_BELIEF))
-            col[4].append(hit)
-            col[5].append(ran)
-            self.last[k] = pred
-        return done, stop
-
-    def _lines(self, value: Any) -> list[int]:
-        if type(value) is not list or not value:
-            return []
-        return sorted({v for v in value[: self.n_lines] if type(v) is int and 0 < v <= self.n_lines})
+_ACTIVE = [0]  # sandbox jobs running in this process (all threads)
+_ACTIVE_LOCK = threading.Lock()
 
 
 def run_job(
@@ -153,19 +66,85 @@ def run_job(
     on_columns: Any = None,
     lean: bool = False,
     trace: bool = False,
+    shards: int | None = None,
 ) -> JobResult:
     """Replay ``trajectories`` (``[[index, [[obs, action, next_obs], ...]], ...]``) in lockstep.
 
     ``on_columns(index, columns)`` is called as each trajectory completes (to score it while the
-    worker carries on). ``lean`` skips belief summaries; ``trace`` records the program lines each
-    step ran. Limits scale with the number of transitions (:meth:`Limits.for_transitions`).
-    Never raises for anything the program does: failures come back as the job outcome.
+    worker carries on; never from two threads at once). ``lean`` skips belief summaries; ``trace``
+    records the program lines each step ran. Limits scale with the number of transitions
+    (:meth:`Limits.for_transitions`). ``shards`` worker processes share the trajectories, each a
+    job of its own (``None``: two when this process runs no other sandbox job, the machine has two
+    cores or more and the job has 200 transitions or more; else one); the first failing shard's
+    outcome is the job's. Never raises for anything the program does: failures come back as the
+    job outcome.
     """
+    n = sum(len(steps) for _, steps in trajectories)
+    if shards is None:
+        idle = _ACTIVE[0] == 0 and (os.cpu_count() or 1) >= 2
+        shards = 2 if sandbox and idle and n >= 200 else 1
+    shards = max(1, min(int(shards), len(trajectories))) if sandbox else 1
+    with _ACTIVE_LOCK:
+        _ACTIVE[0] += 1
+    try:
+        if shards == 1:
+            return _run_one(program, trajectories, mode, residual, limits, sandbox, on_columns, lean, trace)
+        return _sharded(program, trajectories, mode, residual, limits, on_columns, lean, trace, shards)
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE[0] -= 1
+
+
+def _sharded(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
+             limits: Limits | None, on_columns: Any, lean: bool, trace: bool, shards: int) -> JobResult:
+    """The trajectories split into ``shards`` jobs of about equal size, run at once, results merged."""
+    start = time.monotonic()
+    parts: list[list[list]] = [[] for _ in range(shards)]
+    sizes = [0] * shards
+    for item in sorted(trajectories, key=lambda item: -len(item[1])):
+        k = sizes.index(min(sizes))
+        parts[k].append(item)
+        sizes[k] += len(item[1])
+    lock = threading.Lock()
+
+    def callback(index: int, columns: list) -> None:
+        with lock:
+            on_columns(index, columns)
+
+    results: list[JobResult | None] = [None] * shards
+
+    def go(k: int) -> None:
+        try:
+            results[k] = _run_one(program, parts[k], mode, residual, limits, True,
+                                  callback if on_columns is not None else None, lean, trace)
+        except Exception as exc:  # an internal failure (no worker process): this shard's outcome
+            results[k] = JobResult("crashed", f"shard {k}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=go, args=(k,), name=f"pw-shard-{k}") for k in range(1, shards)]
+    for thread in threads:
+        thread.start()
+    go(0)
+    for thread in threads:
+        thread.join()
+    done = [r for r in results if r is not None]
+    failed = [r for r in done if r.outcome != "ok"]
+    merged = JobResult(failed[0].outcome if failed else "ok", failed[0].detail if failed else "",
+                       layers=done[0].layers if done else [])
+    for r in done:
+        merged.columns.update(r.columns)
+    merged.output = "".join(r.output for r in done)[:MAX_OUTPUT]
+    merged.seconds = time.monotonic() - start
+    return merged
+
+
+def _run_one(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
+             limits: Limits | None, sandbox: bool, on_columns: Any, lean: bool, trace: bool) -> JobResult:
+    """One job in one worker (or in this process)."""
     n = sum(len(steps) for _, steps in trajectories)
     limits = (limits or Limits()).for_transitions(n)
     start = time.monotonic()
     result = JobResult("ok", "")
-    plan = _Lockstep(trajectories, mode, residual, program.source.count("\n") + 1)
+    plan = Lockstep(trajectories, mode, residual, program.source.count("\n") + 1)
     runner = _InProcess(program, limits, lean, trace) if not sandbox else _Boxed(program, limits, lean, trace, plan)
     try:
         result.outcome, result.detail, result.layers = runner.start()
@@ -189,8 +168,8 @@ def run_job(
                 if on_columns is not None:
                     on_columns(index, plan.cols[k])
             if stop is not None:
-                result.outcome, result.detail, result.output = stop[0], _text(stop[1], _MAX_ERROR), _text(
-                    stop[2], _MAX_OUTPUT)
+                result.outcome, result.detail, result.output = stop[0], plain_text(stop[1], MAX_ERROR), plain_text(
+                    stop[2], MAX_OUTPUT)
     finally:
         runner.close()
     for k, (index, _) in enumerate(trajectories):
@@ -231,7 +210,7 @@ class _InProcess:
 class _Boxed:
     """The rounds sent to a worker process, each reply read with size and depth caps."""
 
-    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, plan: _Lockstep):
+    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, plan: Lockstep):
         self.program, self.limits, self.lean, self.trace = program, limits, lean, trace
         self.worker: Worker | None = None
         self.posted = False
@@ -250,7 +229,7 @@ class _Boxed:
             layers = first[1] if len(first) > 1 and type(first[1]) is list else []
             return "ok", "", [str(v)[:40] for v in layers[:16]]
         if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES:
-            return first[1], _text(first[2], _MAX_ERROR), []
+            return first[1], plain_text(first[2], MAX_ERROR), []
         return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'", []
 
     def post(self, message: list) -> None:
@@ -261,8 +240,8 @@ class _Boxed:
         if not self.posted and not self.worker.send(message):  # type: ignore[union-attr]
             return self._ended()
         self.posted = False
-        per_entry = 6 * (MAX_TEXT + _MAX_BELIEF + 2 * _MAX_ERROR) + self.line_bytes + 64
-        return self._recv((1 << 16) + 6 * _MAX_OUTPUT + n * per_entry)
+        per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
+        return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry)
 
     def _recv(self, max_bytes: int) -> Any:
         msg = self.worker.recv(self.deadline, 0, max_bytes, 4)  # type: ignore[union-attr]

@@ -15,6 +15,8 @@ from patchworld.sandbox.procs import ForkedWorker, ForkServer, SpawnedWorker, Wo
 
 __all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server"]
 
+_SPARES = 2
+
 
 class _Pool:
     """The fork server with one pre-forked spare when it works, else spawned workers with one warm spare."""
@@ -24,7 +26,7 @@ class _Pool:
         self.server: ForkServer | None = None
         self.server_failed = False
         self.spare: SpawnedWorker | None = None
-        self.ready: ForkedWorker | None = None  # the pre-forked spare
+        self.ready: list[ForkedWorker] = []  # pre-forked spares (two: a sharded job takes both)
         self.warned = False
 
     def _server(self) -> ForkServer | None:
@@ -47,7 +49,7 @@ class _Pool:
         if server is not None:
             try:
                 with self.lock:
-                    worker, self.ready = self.ready, None
+                    worker = self.ready.pop(0) if self.ready else None
                 if worker is not None and (worker.server is not server or worker.poll() is not None):
                     worker.kill()
                     worker = None
@@ -71,7 +73,7 @@ class _Pool:
                     self.spare = SpawnedWorker()
         elif isinstance(worker, ForkedWorker):
             with self.lock:
-                server = self.server if self.ready is None else None
+                server = self.server if len(self.ready) < _SPARES else None
             if server is None or server is not worker.server:
                 return
             try:
@@ -79,14 +81,16 @@ class _Pool:
             except OSError:
                 return
             with self.lock:
-                spare, self.ready = (None, spare) if self.ready is None else (spare, self.ready)
+                if len(self.ready) < _SPARES:
+                    self.ready.append(spare)  # type: ignore[arg-type]
+                    spare = None
             if spare is not None:
                 spare.kill()
 
     def shutdown(self) -> None:
         with self.lock:
-            workers = [w for w in (self.spare, self.ready) if w is not None]
-            self.spare = self.ready = None
+            workers = [w for w in (self.spare, *self.ready) if w is not None]
+            self.spare, self.ready = None, []
             server, self.server = self.server, None
         for worker in workers:
             worker.kill()
@@ -97,7 +101,7 @@ class _Pool:
         """In a forked copy of this process: drop the parent's workers without touching them."""
         self.lock = threading.Lock()
         self.server = None
-        self.spare = self.ready = None
+        self.spare, self.ready = None, []
 
 
 _POOL = _Pool()
