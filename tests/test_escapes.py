@@ -48,8 +48,9 @@ class Escaping:
 
 _STATE = {{}}
 '''
-pytestmark = pytest.mark.skipif(not all(probe().values()) and os.geteuid() == 0,
-                                reason="this kernel lacks a layer (a start-up warning says which)")
+_LAYERS = probe()
+pytestmark = pytest.mark.skipif(not (_LAYERS["landlock"] and _LAYERS["seccomp"]),
+                                reason=f"this kernel lacks a layer the corpus relies on: {_LAYERS}")
 
 
 def _hash(*folders: Path) -> dict[str, str]:
@@ -186,3 +187,22 @@ def test_secrets_stay_out_of_every_text(corpus) -> None:
         texts = [_report(corpus, name), result.output]
         assert not any(CANARY in text for text in texts), name
         assert not any("sk-canary" in text for text in texts), name
+
+
+def test_a_missing_kernel_layer_is_said_once_and_the_layers_applied_are_reported(monkeypatch) -> None:
+    from patchworld.sandbox import kernel
+
+    monkeypatch.setattr(kernel, "_WARNED", set())
+    with pytest.warns(RuntimeWarning, match="Landlock is not available"):
+        assert kernel.warn_missing({"landlock": False, "seccomp": True, "uid": True}) == ["landlock"]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kernel.warn_missing({"landlock": False, "seccomp": True, "uid": True})  # said once per process
+    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+    echo = "class M:\n def init_belief(self): return 0\n def correct_belief(self, b, o): return b\n" \
+           " def predict_belief(self, b, a): return b\n def readout_observation(self, b, a=''): return 'b'\n"
+    layers = replay(Program.from_source(echo), trajs, limits=LIMITS).extra["layers"]
+    assert {"fds", "no_new_privs", "seccomp"} <= set(layers) and any(v.startswith("landlock") for v in layers)
+    assert ("uid" in layers) == (os.geteuid() == 0)
