@@ -9,7 +9,10 @@ request intervals inside the round; the tail is the time from the end of the las
 end of ``Session.step``. Two proposer modes are timed: "concurrent" (the LLM proposer's default:
 all samples in flight at once, so every reply lands together and the whole evaluation is tail)
 and "one sample at a time" (``concurrency=1``: each child is replayed while the next reply is
-awaited, so only the last child's evaluation is tail). Prints ratios; no asserts.
+awaited, so only the last child's evaluation is tail). The parallel speed-up replays real mutation
+children (they change behaviour), serial and parallel interleaved, medians with min-max and
+parent CPU. Prints ratios; no asserts. (A mutation round's cost, greedy vs the wide search with
+process-tree CPU: benchmarks/candidate_eval.py.)
 
     .venv/bin/python benchmarks/round_overhead.py [--delay 2] [--rounds 3] [--candidates 4] [--workers 2]
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -121,25 +125,42 @@ def overhead(stub: Stub, train, val, rounds: int, candidates: int, workers: int,
     return out
 
 
-def speedup(val, candidates: int, workers: int, repeats: int, scale: int) -> tuple[float, float]:
-    """Median seconds to replay ``candidates`` children on val x ``scale``: one at a time, then ``workers`` at a time."""
+def _mutation_children(n: int) -> list:
+    """``n`` children of maze_flawed.py from the mutation proposer: each really changes the program."""
+    from patchworld.counterexamples import select_counterexamples
     from patchworld.program import Program
+    from patchworld.proposers.base import ProposalRequest
+    from patchworld.proposers.mutation import MutationProposer
     from patchworld.replay import replay
 
-    source = (ROOT / "data" / "programs" / "maze_flawed.py").read_text()
-    programs = [Program(source.replace("import re\n", f"import re  # child {i}\n")) for i in range(candidates)]
+    parent = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")
+    _, val = _data()
+    shown = select_counterexamples(replay(parent, val), k=8)
+    ranked = MutationProposer(seed=0).candidates(ProposalRequest("maze", parent, shown, n=n))
+    return [Program(c.child) for c in ranked[:n]]
+
+
+def speedup(val, candidates: int, workers: int, repeats: int, scale: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, parent CPU) seconds to replay ``candidates`` mutation children on val x ``scale``, one at a
+    time and ``workers`` at a time, the two interleaved repeat by repeat (alternating which goes first)."""
+    from patchworld.replay import replay
+
+    programs = _mutation_children(candidates)
     val = list(val) * scale    # a heavier job, so process start-up does not dominate
     replay(programs[0], val)   # warm imports and caches
 
-    def timed(n: int) -> float:
-        t = time.perf_counter()
+    def timed(n: int) -> tuple[float, float]:
+        t, c = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(max_workers=n) as pool:
             list(pool.map(lambda p: replay(p, val, sandbox=True), programs))
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.process_time() - c
 
-    serial = statistics.median(timed(1) for _ in range(repeats))
-    parallel = statistics.median(timed(workers) for _ in range(repeats))
-    return serial, parallel
+    out: dict[str, list[tuple[float, float]]] = {"serial": [], "parallel": []}
+    for i in range(repeats):
+        order = ("serial", "parallel") if i % 2 == 0 else ("parallel", "serial")
+        for name in order:
+            out[name].append(timed(1 if name == "serial" else workers))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="parallel replays (the session's workers)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scale", type=int, default=10, help="val repeated this many times for the speed-up")
     args = parser.parse_args(argv)
     train, val = _data()
@@ -160,13 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}:")
         rows = overhead(stub, train, val, args.rounds, args.candidates, args.workers, concurrency)
         results[label] = (statistics.mean(r[0] for r in rows), statistics.mean(r[1] for r in rows))
-    serial, parallel = speedup(val, args.candidates, args.workers, args.repeats, args.scale)
+    timings = speedup(val, args.candidates, args.workers, args.repeats, args.scale)
+    serial = statistics.median(w for w, _ in timings["serial"])
+    parallel = statistics.median(w for w, _ in timings["parallel"])
     print()
     for label, (share, tail) in results.items():
         print(f"{label}: non-LLM share of round wall time {share * 100:.1f}% (target < 5%), "
               f"tail after the last reply {tail:.3f}s")
-    print(f"evaluating {args.candidates} candidates (val x{args.scale}): one after another {serial:.2f}s, "
-          f"{args.workers} in parallel {parallel:.2f}s, speed-up x{serial / parallel:.2f}")
+    for name, rows in timings.items():
+        walls, cpus = [w for w, _ in rows], [c for _, c in rows]
+        print(f"{name}: wall median {statistics.median(walls):.2f}s ({min(walls):.2f}-{max(walls):.2f}), parent CPU "
+              f"median {statistics.median(cpus):.2f}s ({min(cpus):.2f}-{max(cpus):.2f}), {len(rows)} interleaved runs")
+    print(f"evaluating {args.candidates} mutation children (val x{args.scale}): one after another {serial:.2f}s, "
+          f"{args.workers} in parallel {parallel:.2f}s, speed-up x{serial / parallel:.2f} (load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     stub.server.shutdown()
     return 0
 
