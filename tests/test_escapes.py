@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from patchworld.data import Trajectory, Transition
+from patchworld.data import Trajectory, Transition, load_trajectories
 from patchworld.program import Program
 from patchworld.replay import replay
 from patchworld.sandbox import Limits, shutdown_pool
 from patchworld.sandbox.job import OUTCOMES
 from patchworld.sandbox.kernel import probe
+from patchworld.synthesis import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 ESCAPES = Path(__file__).parent / "hostile" / "escapes"
@@ -117,9 +118,21 @@ def corpus(tmp_path_factory):
         for name in NAMES:
             source = "\n".join([header, unguard, (ESCAPES / f"{name}.py").read_text(), TEMPLATE.format()])
             results[name] = replay(Program.from_source(source), trajs, limits=LIMITS)
+        # the same escape submitted through the workbench: the run folder it writes must not hold the key
+        folder = ROOT / "data" / "trajectories" / "maze"
+        session = Session("maze", load_trajectories(folder / "maze_traj_train.jsonl")[:2],
+                          load_trajectories(folder / "maze_traj_val.jsonl")[:2],
+                          program=Program.from_file(ROOT / "tests" / "hostile" / "good_maze.py"),
+                          run_dir=base / "session", sandbox=True, limits=LIMITS, workers=1)
+        try:
+            source = "\n".join([header, unguard, (ESCAPES / "read_secrets.py").read_text(), TEMPLATE.format()])
+            verdict = session.submit(source)
+        finally:
+            session.close()
     finally:
         del os.environ["PATCHWORLD_CANARY_API_KEY"]
         shutdown_pool()
+    written = [p.read_text(errors="replace") for p in (base / "session").rglob("*") if p.is_file()]
     try:
         conn, _ = tcp.accept()
         conn.close()
@@ -139,7 +152,8 @@ def corpus(tmp_path_factory):
         time.sleep(0.1)
         leftovers = _leftovers(token)
     return {"results": results, "before": before, "after": _hash(*watched), "token": token, "tcp": tcp_got,
-            "udp": udp_got, "leftovers": leftovers, "repo": ROOT, "folders": [home, run, cache]}
+            "udp": udp_got, "leftovers": leftovers, "repo": ROOT, "folders": [home, run, cache],
+            "written": written, "verdict": verdict}
 
 
 def _report(corpus, name: str) -> str:
@@ -187,6 +201,9 @@ def test_secrets_stay_out_of_every_text(corpus) -> None:
         texts = [_report(corpus, name), result.output]
         assert not any(CANARY in text for text in texts), name
         assert not any("sk-canary" in text for text in texts), name
+    assert not corpus["verdict"].accepted and len(corpus["written"]) > 3
+    assert not any(CANARY in text or "sk-canary" in text for text in corpus["written"])
+    assert any("read blocked" in text for text in corpus["written"])  # the escape's report was written there
 
 
 def test_a_missing_kernel_layer_is_said_once_and_the_layers_applied_are_reported(monkeypatch) -> None:
