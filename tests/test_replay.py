@@ -191,3 +191,16 @@ def test_the_worker_never_gets_an_answer_before_it_has_answered() -> None:
             predicted |= {"o1", "p1"} if len(rounds) == 1 else {"o2"}
         observations = [text for message in rounds[1:] for text in message[2]]
         assert observations == (["o1", "p1", "o2"] if mode == "teacher" else [None, None, None])
+
+
+def test_a_reply_that_holds_back_a_row_is_a_protocol_error() -> None:
+    # otherwise the next round's true observation (the held-back step's answer) would be scored as its prediction
+    from patchworld.sandbox.lockstep import Lockstep
+    from patchworld.sandbox.wire import ProtocolError
+
+    plan = Lockstep([[0, [["o0", "a0", "o1"], ["o1", "a1", "o2"]]], [1, [["p0", "b0", "p1"]]]], "teacher", None, 10)
+    plan.next_round()
+    with pytest.raises(ProtocolError, match="left out rows"):
+        plan.take(["rows", ["x"], [""], [""], [""], [""], [""], [[]], None])
+    stopped = plan.take(["rows", ["x"], [""], [""], [""], [""], [""], [[]], ["timeout", "stopped", ""]])
+    assert stopped[1][0] == "timeout"  # fewer rows are fine when the job ends with them

@@ -78,6 +78,8 @@ class Lockstep:
         stop = reply[8]
         if stop is not None and (type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES):
             raise ProtocolError("a round's stop field is malformed")
+        if stop is None and m != len(slots):  # a row held back would shift later answers onto it
+            raise ProtocolError("a round's reply left out rows without ending the job")
         done = []
         for j in range(m):
             k = slots[j]
