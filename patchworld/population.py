@@ -48,6 +48,8 @@ class Member:
     key: tuple = ()
     evidence: dict = field(default_factory=dict)   # line -> best mutant score seen (patchworld.localise)
     lines: list | None = None                      # per val row, the program lines it ran (traced once)
+    promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
+    pairs_tried: set = field(default_factory=set)
 
     def rows(self) -> dict[str, tuple[bool, str]]:
         """id -> (exact, prediction) of this member's val replay (built once)."""
@@ -92,7 +94,8 @@ class Beam:
     def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
         ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
-        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines) for m in self.members
+        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines, m.promising,
+                       m.pairs_tried) for m in self.members
                 if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
@@ -194,6 +197,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
                                   seed=session.seed + r, train=session.train, suspicion=susp)
         proposals = session.proposer.propose(request)
+        if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
+            proposals += _second_order(member, n - len(proposals))
         propose_seconds += time.perf_counter() - t
         shown_by[member.program.hash] = shown
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
@@ -264,6 +269,24 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                        eval_seconds, [])
 
 
+def _second_order(member: Member, n: int, top: int = 12) -> list[Any]:
+    """Up to ``n`` proposals applying two of the member's most promising single mutations at once
+    (highest mutant scores first; each pair once)."""
+    best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
+    out = []
+    for (_, a), (_, b) in itertools.combinations(best, 2):
+        if len(out) >= n:
+            break
+        pair = (a.patch.id, b.patch.id)
+        if pair in member.pairs_tried:
+            continue
+        member.pairs_tried.add(pair)
+        combo = _combine(member.program, a, b)
+        if combo is not None:
+            out.append(combo)
+    return out
+
+
 def _lines(session: Any, member: Member) -> list | None:
     """The program lines each val row of ``member`` ran (one traced replay per member; None when
     the sandbox gives no trace)."""
@@ -295,6 +318,8 @@ def _gather_evidence(cands: list, replays: dict) -> None:
         value = mutant_score(parent_rows, steps.get_column("id").to_list(), steps.get_column("predicted").to_list(),
                              steps.get_column("exact").to_list())
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
+        if value > 0 and p.patch is not None and not (p.extra or {}).get("combined"):
+            member.promising.append((value, p))
 
 
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:
