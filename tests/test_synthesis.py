@@ -295,3 +295,34 @@ def test_tied_winner_and_candidate_ids_do_not_depend_on_arrival_order(data, tmp_
     assert load_run(s.store.path).candidates["candidate_id"].to_list() == [v.candidate_id for v in res.verdicts]
     assert json.loads((s.store.patch_dir(tied[0].patch_id) / "replay_summary.json").read_text())["accepted"]
     s.close()
+
+
+def test_beam_round_screens_gates_and_records_every_candidate(tmp_path):
+    from patchworld.data import load_trajectories
+    from patchworld.proposers.mutation import MutationProposer
+
+    folder = PROGRAMS.parent / "trajectories" / "maze"
+    train, val = (load_trajectories(folder / f"maze_traj_{s}.jsonl") for s in ("train", "val"))
+    program = Program.from_file(PROGRAMS / "maze_flawed.py")
+    session = Session("maze", train, val, program=program, proposer=MutationProposer(seed=0), run_dir=tmp_path / "run",
+                      n_candidates=24, search="beam")
+    before = session.score
+    res = session.step()
+    session.close()
+    assert res.candidates >= 24
+    assert res.accepted is None or beats(res.accepted.score_after, before)     # strictly better on val, or kept
+    run = load_run(tmp_path / "run")
+    records = session.store.candidates()
+    assert len(records) == res.candidates and run.candidates.height == res.candidates
+    early = [r for r in records if r["reason"].startswith("rejected early")]
+    full = [r for r in records if r["score_after"] is not None]
+    assert early and full                                      # some screened out, some replayed on all of val
+    assert all(isinstance(r["fixed"], list) and isinstance(r["broken"], list) for r in records)
+    assert all(r["parent"] == program.hash for r in records)    # round 1: the beam holds only the start
+    rnd = session.store.rounds()[-1]
+    assert rnd["search"] == "beam" and rnd["screened_out"] == len(early)
+    lines = rnd["suspicion"][program.hash]["lines"]
+    assert lines and all(0.0 <= v <= 1.0 for v in lines.values())
+    again = Session.resume(tmp_path / "run", proposer=MutationProposer(seed=0))
+    assert again.search == "beam" and again.current.hash == session.current.hash
+    again.close()
