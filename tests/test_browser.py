@@ -97,16 +97,49 @@ def serve(notebook: Path, env: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+
+
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory: pytest.TempPathFactory):
-    """One headless Chromium (a persistent context in a temp profile) for the module."""
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """One headless Chromium (a persistent context in a temp profile) for the module. Every request that
+    does not go to 127.0.0.1 is blocked and recorded (``ctx.off_host``), so a CDN fetch (MathJax, fonts,
+    plotly.js) is caught instead of silently working on a connected machine."""
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
                                                    args=CHROMIUM_ARGS, viewport={"width": 1500, "height": 1100})
         ctx.set_default_timeout(TIMEOUT_MS)
+        ctx.off_host = []
+
+        def gate(route) -> None:
+            if route.request.url.startswith(LOCAL):
+                route.continue_()
+            else:
+                ctx.off_host.append(route.request.url)
+                route.abort()
+
+        ctx.route("**/*", gate)
         yield ctx
         ctx.close()
+
+
+@pytest.fixture()
+def browser_context(browser):
+    """The module's browser; after each test, no request may have tried to leave 127.0.0.1."""
+    browser.off_host.clear()
+    yield browser
+    assert browser.off_host == [], f"requests to other hosts (blocked): {browser.off_host[:5]}"
+
+
+def _time_to(page: Page, url: str, locator_of, label: str) -> float:
+    """Open ``url`` and wait for the first useful element; print the time (measured, never asserted)."""
+    start = time.perf_counter()
+    page.goto(url)
+    expect(locator_of(page)).to_be_visible()
+    seconds = time.perf_counter() - start
+    print(f"time to {label}: {seconds:.1f} s")
+    return seconds
 
 
 @pytest.fixture()
@@ -144,9 +177,12 @@ def _shot(page: Page, name: str) -> Path:
 
 
 def test_synthesis_step_round_in_browser(browser_context, notebook_env: dict[str, str]) -> None:
+    runs = Path(notebook_env["PATCHWORLD_RUNS_DIR"])
     with serve(NOTEBOOKS / "synthesis.py", notebook_env) as url:
         page = browser_context.new_page()
-        page.goto(url)
+        _time_to(page, url, lambda p: p.get_by_role("button", name="Step round"), "Step button (synthesis)")
+        expect(page.get_by_text(re.compile(r"^Step starts a new run in "))).to_be_visible()
+        assert not [p for p in runs.iterdir() if p.is_dir()], "the pickers created a run folder"
         page.get_by_role("button", name="Step round").click()
         expect(page.get_by_text("Ran 1 round(s)")).to_be_visible()
         # the candidates table lists this round's candidates, the newest program's diff and counterexamples show
@@ -156,22 +192,57 @@ def test_synthesis_step_round_in_browser(browser_context, notebook_env: dict[str
         assert diff.locator("td").count() > 0
         cex = page.locator("table.pw-counterexamples tr")
         expect(cex.nth(1)).to_be_visible()
+        # the token-level difference between prediction and truth is highlighted (coloured, not just marked up)
+        marked = page.locator("table.pw-counterexamples .pw-tok-wrong, table.pw-counterexamples .pw-tok-missing")
+        expect(marked.first).to_be_visible()
+        colour = marked.first.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour in ("rgb(255, 200, 200)", "rgb(200, 240, 200)"), colour
+        expect(page.get_by_text("shown to the proposer").first).to_be_visible()
         expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
         # selecting another candidate in the table switches the detail view to it
         page.get_by_role("row").filter(has_text="r001c00").get_by_role("checkbox").first.click()
         expect(page.get_by_role("heading", name="Candidate r001c00 (round 1)")).to_be_visible()
-        assert (Path(notebook_env["PATCHWORLD_RUNS_DIR"]) / "notebook-maze-simple-mutation" / "candidates.jsonl").exists()
+        folder = runs / "notebook-maze-simple-mutation-maze_flawed-c4"
+        assert (folder / "candidates.jsonl").exists()
         shot = _shot(page, "synthesis")
         assert shot.stat().st_size > 10_000
+
+        # a second tab on the same run folder: told who writes it, and Step refuses with that message
+        other = browser_context.new_page()
+        other.goto(url)
+        expect(other.get_by_text("In use:")).to_be_visible()
+        logged = _lines(folder / "candidates.jsonl")
+        other.get_by_role("button", name="Step round").click()
+        expect(other.get_by_text("Cannot step this run.")).to_be_visible()
+        expect(other.get_by_text(re.compile(r"is being written by pid \d+ on host"))).to_be_visible()
+        assert _lines(folder / "candidates.jsonl") == logged        # the refused tab wrote nothing
+        other.close()
         page.close()
+
+    # the trajectory stepper on the run just made: step through a trajectory, parent beside child
+    with serve(NOTEBOOKS / "trajectory.py", notebook_env) as url:
+        page = browser_context.new_page()
+        _time_to(page, url, lambda p: p.get_by_role("heading", name=re.compile(r"^Transition 1 of")), "first transition (trajectory stepper)")
+        expect(page.get_by_role("heading", name=re.compile(r"^parent: "))).to_be_visible()
+        expect(page.get_by_role("heading", name=re.compile(r"^child: "))).to_be_visible()
+        page.get_by_role("button", name="next >").click()
+        expect(page.get_by_role("heading", name=re.compile(r"^Transition 2 of"))).to_be_visible()
+        page.get_by_role("button", name="< previous").click()
+        expect(page.get_by_role("heading", name=re.compile(r"^Transition 1 of"))).to_be_visible()
+        _shot(page, "trajectory")
+        page.close()
+
+
+def _lines(path: Path) -> list[str]:
+    """A log's non-empty lines."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_hand_edit_in_browser(browser_context, notebook_env: dict[str, str]) -> None:
     with serve(NOTEBOOKS / "hand_edit.py", notebook_env) as url:
         page = browser_context.new_page()
-        page.goto(url)
+        _time_to(page, url, lambda p: p.locator(".cm-content").first, "editor (hand edit)")
         editor = page.locator(".cm-content").first
-        expect(editor).to_be_visible()
         expect(page.get_by_text(re.compile(r"\b0 fixed, 0 broken"))).to_be_visible()
         source = (ROOT / "data" / "programs" / "maze_flawed.py").read_text(encoding="utf-8")
         edited = source.replace("{GOAL[1]}, {GOAL[0]}", "{GOAL[0]}, {GOAL[1]}")
@@ -201,7 +272,7 @@ def test_figures_click_and_export_in_browser(browser_context, notebook_env: dict
     results = shipped if (shipped / "results.parquet").exists() else _sibling_results_folder(tmp_path)
     with serve(NOTEBOOKS / "figures.py", {**notebook_env, "PATCHWORLD_RESULTS_DIR": str(results)}) as url:
         page = browser_context.new_page()
-        page.goto(url)
+        _time_to(page, url, lambda p: p.get_by_text("Fidelity (x)").first, "metric pickers (figures)")
         pareto = page.locator(".js-plotly-plot").first
         expect(pareto.locator(".main-svg").first).to_be_visible()
         expect(pareto.locator(".scatterlayer .trace .points path").first).to_be_visible()
