@@ -28,7 +28,8 @@ test: lint
 
 # Regenerate the shipped datasets (byte-identical for the same seed).
 data: $(STAMP)
-	for env in maze wordle textcraft babyai webshop sciworld; do \
+	$(BIN)/python -m patchworld.envs.alfworld_gen --seed 0 --out data/envs/alfworld/problems.jsonl
+	for env in maze wordle textcraft babyai webshop sciworld alfworld; do \
 		$(BIN)/patchworld generate --env $$env --seed 0 --out data/trajectories/$$env || exit 1; \
 	done
 

@@ -245,3 +245,34 @@ def test_registered_with_description() -> None:
     assert entry.factory is AlfworldEnv and entry.expert is expert_action
     assert "Nothing happens." in entry.description and "go to" in entry.description
     assert AlfworldEnv().name == "alfworld"
+
+
+def test_shipped_trajectories_are_seed_0_and_splits_are_disjoint(tmp_path: Path) -> None:
+    from patchworld.data import load_trajectories
+    from patchworld.envs.generate import generate
+
+    shipped = Path(__file__).resolve().parents[1] / "data" / "trajectories" / "alfworld"
+    paths = generate("alfworld", 0, tmp_path)  # what `make data` runs
+    tasks = {}
+    for split, path in paths.items():
+        assert path.read_bytes() == (shipped / path.name).read_bytes(), split
+        trajs = load_trajectories(path)
+        tasks[split] = {t.task_idx for t in trajs}
+        assert 300 <= sum(len(t) for t in trajs) <= 3000
+        assert any(t.success for t in trajs) and not all(t.success for t in trajs)
+    assert not tasks["train"] & tasks["val"] and not tasks["test"] & (tasks["train"] | tasks["val"])
+
+
+def test_cli_generate_on_a_fresh_problem_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from patchworld.cli import main
+    from patchworld.data import load_trajectories
+
+    assert main(["generate", "--env", "alfworld", "--seed", "3", "--problems", "80", "--out", str(tmp_path)]) == 0
+    problems = load_problems(tmp_path / "alfworld_problems.jsonl")
+    assert len(problems) == 80 and problems[21].id == "gen_s3_021"
+    trajs = load_trajectories(tmp_path / "alfworld_traj_test.jsonl")
+    env = AlfworldEnv(problems=tmp_path / "alfworld_problems.jsonl")
+    first = trajs[0]
+    assert env.reset(first.task_idx) == first.transitions[0].observation  # the data is playable from the written set
+    assert main(["generate", "--env", "maze", "--problems", "30", "--out", str(tmp_path / "x")]) == 2
+    assert "only for --env alfworld" in capsys.readouterr().err

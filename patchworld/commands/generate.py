@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--catalogue-size", type=int, default=None, metavar="N",
                         help="webshop only: generate a catalogue of N products into <out>/catalogue and play on it "
                              "(default: the shipped 390-product catalogue)")
+    parser.add_argument("--problems", type=int, default=None, metavar="N",
+                        help="alfworld only: write a problem set of N problems for --seed (the 21 recorded ones, then "
+                             "generated ones) to <out>/alfworld_problems.jsonl and play on it (default: the shipped set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
     env_options = _catalogue_options(args)
     if env_options is None:
         return 2
+    if getattr(args, "problems", None) is not None:
+        problems = _problem_options(args)
+        if problems is None:
+            return 2
+        env_options.update(problems)
     paths = generate(args.env, args.seed, args.out, progress=TextProgress(f"generate {args.env}"), env_options=env_options)
     for split, path in paths.items():
         trajs = load_trajectories(path)
@@ -59,3 +67,19 @@ def _catalogue_options(args: argparse.Namespace) -> dict | None:
     folder = generate_catalogue(Path(args.out) / "catalogue", size)
     print(f"catalogue {size} products -> {folder}")
     return {"catalogue": str(folder)}
+
+
+def _problem_options(args: argparse.Namespace) -> dict | None:
+    """Env options for ``--problems N`` (writes the ALFWorld problem set first); None after printing an error."""
+    if args.env != "alfworld" or args.problems < 21:
+        print(f"generate: --problems {args.problems}: only for --env alfworld, with N >= 21 (the recorded problems "
+              "come first)", file=sys.stderr)
+        return None
+    from pathlib import Path
+
+    from patchworld.envs.alfworld_gen import write_problem_set
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = write_problem_set(args.seed, Path(args.out) / "alfworld_problems.jsonl", args.problems)
+    print(f"problems {args.problems} (seed {args.seed}) -> {path}")
+    return {"problems": str(path)}
