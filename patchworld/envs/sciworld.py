@@ -13,8 +13,9 @@ action sequence reproduce byte for byte only with the same history: a fresh env 
 the same resets and actions in the same order. ``generate`` builds one fresh env per call and plays
 its tasks in a fixed order, so a seed gives byte-identical files. Clones never touch the original's
 engine: they share one lazily started *scratch* engine per family and rebuild their state there
-(reload + the spec's §8 fast path), so planning with clones does not perturb the live episode; a
-clone's listing order may differ from what the original would print.
+(reload + the spec's §8 fast path), so planning with clones does not perturb the live episode. Clones step on
+the spec's §8 fast path (no per-step valid-action listing): a clone's listing order (rarely a
+circuit's score) may differ from what the original would print.
 
 Return values:
 
@@ -48,10 +49,13 @@ Return values:
 The expert (:func:`expert_action`) follows the task's gold path (:mod:`.sciworld_gold`): the next
 gold action not yet taken in order, ``look around`` when the path is exhausted.
 
-Speed (``.venv/bin/python benchmarks/sciworld_speed.py``; medians on this 2-core box, shared):
-JVM start ~1.5-2 s; ``reset`` ~70 ms; ``step`` ~33 ms, i.e. ~1,000x maze's step (~30 us);
-almost all of it is the valid-action list ``ScienceWorldEnv.step`` computes and the wrapper
-discards, which cannot be skipped without changing outputs (spec §8).
+Speed (``.venv/bin/python benchmarks/sciworld_env.py``: medians, gold-path play on 12 tasks, this
+2-core box shared by other jobs at load average ~13): JVM start 4.5 s; ``reset`` 203 ms; ``step``
+148 ms wall / 32 ms of this process's CPU, i.e. ~55,000x maze's step (2.7 us); a clone's first step
+(reload + fast replay of its history; measured before clones stepped on the fast path) 620 ms. At load ~6 the golden replay measured a 33 ms median
+step and 67 ms median reset. Almost all of a step is the valid-action list ``ScienceWorldEnv.step``
+computes and AgentGym discards, which cannot be skipped without changing outputs (spec §8; skipping
+even the Python-side copy of that list changed outputs here).
 """
 
 from __future__ import annotations
@@ -214,9 +218,19 @@ class SciWorldEnv:
         if self._done:
             raise EnvError(f"The task with environment {self.env_id} has finished.")
         engine = self.engine
-        if engine.state != (self.task, self.history):
-            engine.restore(self.task, self.history)
-        payload = engine.step(action)
+        if self._clone:
+            try:
+                engine.restore(self.task, self.history)
+                payload = engine.fast_step(action)
+            except Exception as exc:  # noqa: BLE001 - surfaced as the env's error text, never a traceback
+                raise EnvError(str(exc)) from exc
+        else:
+            if engine.state != (self.task, self.history):  # another env stepped a shared engine
+                try:
+                    engine.restore(self.task, self.history)
+                except Exception as exc:  # noqa: BLE001 - surfaced as the env's error text, never a traceback
+                    raise EnvError(str(exc)) from exc
+            payload = engine.step(action)
         if "error" in payload:
             raise EnvError(payload["error"])
         self.history = (*self.history, action)
