@@ -112,8 +112,8 @@ def test_all_four_envs_are_registered_with_expert_and_description():
         entry = spec(name)
         assert entry.name == name and callable(entry.expert) and len(entry.description) > 80
         assert make(name).name == name
-    with pytest.raises(KeyError, match="known: babyai"):
-        spec("alfworld")
+    with pytest.raises(KeyError, match="known: alfworld, babyai"):
+        spec("nosuchenv")
 
 
 @pytest.mark.parametrize("name", ["maze", "wordle", "textcraft", "babyai"])
