@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from patchworld.envs import base
-from patchworld.envs.alfworld import MAX_STEPS, AlfworldEnv, expert_action
+from patchworld.envs.alfworld import MAX_STEPS, AlfworldEnv, expert_action, parse_goal
 from patchworld.envs.alfworld_gen import RECORDED_FILE, generate_problems, write_problem_set
 from patchworld.envs.alfworld_problem import (
     PROBLEMS_FILE,
@@ -276,3 +276,25 @@ def test_cli_generate_on_a_fresh_problem_set(tmp_path: Path, capsys: pytest.Capt
     assert env.reset(first.task_idx) == first.transitions[0].observation  # the data is playable from the written set
     assert main(["generate", "--env", "maze", "--problems", "30", "--out", str(tmp_path / "x")]) == 2
     assert "only for --env alfworld" in capsys.readouterr().err
+
+
+def test_goal_score_reads_only_the_goal_sentence_and_the_text() -> None:
+    from patchworld.envs.base import goal_scorer
+
+    score = goal_scorer("alfworld")
+    assert score is AlfworldEnv.goal_score
+    env = AlfworldEnv()
+    heat = env.reset(2)  # heat some apple and put it in diningtable
+    assert score(heat, "On the garbagecan 1, you see a apple 1.") == 0.2
+    assert score(heat, "You pick up the apple 1 from the garbagecan 1.") == 0.4
+    assert score(heat, "You heat the apple 1 using the microwave 1.") == 0.6
+    assert score(heat, "You put the apple 1 in/on the diningtable 1.") == 0.8
+    assert score(heat, "You put the apple 1 in/on the shelf 1.") == score(heat, "Nothing happens.") == 0.0
+    simple = env.reset(0)  # put some tomato on diningtable
+    assert score(simple, "You put the tomato 1 in/on the diningtable 1.") == 1.0
+    light = env.reset(4)  # look at alarmclock under the desklamp
+    assert score(light, "You turn on the desklamp 1.") == 0.6
+    assert score(light, "You pick up the alarmclock 2 from the sidetable 1.") == 0.4
+    assert score("no task here", "You put the tomato 1 in/on the diningtable 1.") == 0.0
+    for task in range(21, 100):  # every generated goal sentence parses
+        assert parse_goal(env.reset(task)) is not None, task

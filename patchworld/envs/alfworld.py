@@ -43,6 +43,10 @@ Return values:
   admissible action from the current one would reach if that action yields exactly
   ``observation`` (how planners score predicted observations), else the current state.
   Non-decreasing along expert episodes (tested).
+* ``goal_score(goal, observation)`` (static, text only, what planners use): reads the task
+  sentence of the first observation with the six goal templates and scores the stage the
+  observation text shows (found 0.2, picked up 0.4, processed / lamp on 0.6, put in place up to
+  1.0); see :func:`goal_score`.
 
 Speed (``.venv/bin/python benchmarks/alfworld_env.py``, medians on the shared 2-core box): reset
 0.06 ms (27x maze's step, most of it the expert plan that scales progress), step 0.018 ms (7.6x
@@ -54,16 +58,18 @@ maze's step, including the sorted action list of the payload), clone 0.006 ms, e
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from patchworld.envs.alfworld_expert import expert_command, plan
-from patchworld.envs.alfworld_problem import PROBLEMS_FILE, Problem, load_problems
+from patchworld.envs.alfworld_problem import PROBLEMS_FILE, Problem, load_problems, tables
 from patchworld.envs.alfworld_rules import World, goal_reached
 from patchworld.envs.base import EnvError, Step, register
 
-__all__ = ["AlfworldEnv", "MAX_STEPS", "DESCRIPTION", "expert_action"]
+__all__ = ["AlfworldEnv", "MAX_STEPS", "DESCRIPTION", "expert_action", "goal_score", "parse_goal"]
 
 MAX_STEPS = 50
 PARTIAL_CAP = 0.9
@@ -188,11 +194,73 @@ class AlfworldEnv:
                 return trial
         return self.world
 
+    @staticmethod
+    def goal_score(goal: str, observation: str) -> float:
+        """Text-only progress of ``observation`` for the first observation ``goal`` (module docstring)."""
+        return goal_score(goal, observation)
+
     def clone(self) -> AlfworldEnv:
         other = copy.copy(self)
         other.world = self.world.copy() if self.world is not None else None
         other._last_seen = dict(self._last_seen)
         return other
+
+
+_TASK_LINE = re.compile(r"Your task is to: (.*?)\.(?:\n|$)")
+_PROCESS_VERB = {"pick_clean_then_place_in_recep": "clean", "pick_heat_then_place_in_recep": "heat",
+                 "pick_cool_then_place_in_recep": "cool"}
+
+
+@lru_cache(maxsize=1)
+def _goal_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """One regex per goal template of ``goal_templates.json`` (named groups obj/recep/toggle)."""
+    out = []
+    for task_type, templates in tables().templates.items():
+        for template in templates:
+            pattern = re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+            pattern = re.sub(r"\{(obj|recep|toggle)\}", r"(?P<\1>[a-z]+)", pattern)
+            out.append((re.compile(pattern + r"\Z"), task_type))
+    return tuple(out)
+
+
+def parse_goal(goal: str) -> tuple[str, str, str] | None:
+    """(task type, object word, receptacle or lamp word) from a first observation, or None."""
+    line = _TASK_LINE.search(goal)
+    for pattern, task_type in _goal_patterns() if line else ():
+        m = pattern.match(line.group(1))
+        if m:
+            words = m.groupdict()
+            return task_type, words["obj"], words.get("recep") or words.get("toggle") or ""
+    return None
+
+
+def goal_score(goal: str, observation: str) -> float:
+    """Stage of the task an observation shows, from the goal sentence and that text alone.
+
+    Place tasks: a goal-type object seen in a receptacle 0.2, picked up 0.4, cleaned/heated/
+    cooled as asked 0.6, put into a goal-type receptacle 1.0 (simple task; 0.8 when a process
+    was asked, which the text of ``put`` cannot confirm; 0.7 for one of two). Light task: object
+    or lamp seen 0.2, object picked up 0.4, lamp turned on 0.6. Otherwise 0.0.
+    """
+    parsed = parse_goal(goal)
+    if parsed is None:
+        return 0.0
+    task_type, obj, where = parsed
+    text = observation.strip()
+    if task_type == "look_at_obj_in_light":
+        if re.fullmatch(rf"You turn on the {where} \d+\.", text):
+            return 0.6
+        if re.fullmatch(rf"You pick up the {obj} \d+ from the [a-z]+ \d+\.", text):
+            return 0.4
+        return 0.2 if re.search(rf"you see .*\ba ({obj}|{where}) \d+", text) else 0.0
+    if re.fullmatch(rf"You put the {obj} \d+ in/on the {where} \d+\.", text):
+        return 0.8 if task_type in _PROCESS_VERB else 0.7 if task_type == "pick_two_obj_and_place" else 1.0
+    verb = _PROCESS_VERB.get(task_type)
+    if verb and re.fullmatch(rf"You {verb} the {obj} \d+ using the [a-z]+ \d+\.", text):
+        return 0.6
+    if re.fullmatch(rf"You pick up the {obj} \d+ from the [a-z]+ \d+\.", text):
+        return 0.4
+    return 0.2 if re.search(rf"you see .*\ba {obj} \d+", text) else 0.0
 
 
 def expert_action(env: AlfworldEnv) -> str:
