@@ -49,9 +49,9 @@ Return values:
   1.0); see :func:`goal_score`.
 
 Speed (``.venv/bin/python benchmarks/alfworld_env.py``, medians on the shared 2-core box): reset
-0.06 ms (27x maze's step, most of it the expert plan that scales progress), step 0.018 ms (7.6x
+0.06 ms (25x maze's step, most of it the expert plan that scales progress), step 0.016 ms (6.7x
 maze's step, including the sorted action list of the payload), clone 0.006 ms, expert action
-0.024 ms; loading the 100 shipped problems 56 ms. The original engine on the same box: reset
+0.019 ms; loading the 100 shipped problems 11 ms. The original engine on the same box: reset
 1.0-1.5 s, step 66-109 ms (``data/envs/alfworld/README.md``).
 """
 

@@ -63,6 +63,7 @@ class World:
     toggled: set[str] = field(default_factory=set)
     is_on: set[str] = field(default_factory=set)
     sliced: set[str] = field(default_factory=set)
+    facts: _Facts | None = field(default=None, repr=False, compare=False)  # static lookups, shared by copies
 
     @classmethod
     def start(cls, problem: Problem) -> World:
@@ -80,26 +81,31 @@ class World:
         return other
 
     # -- static facts -------------------------------------------------------------------
+    def _facts(self) -> _Facts:
+        if self.facts is None:
+            self.facts = _Facts.of(self.problem)
+        return self.facts
+
     def rtype(self, name: str) -> str:
-        return _static(self.problem)[0][name]
+        return self._facts().rtypes[name]
 
     def otype(self, name: str) -> str:
-        return _static(self.problem)[1][name]
+        return self._facts().otypes[name]
 
     def openable(self, rec: str) -> bool:
-        return rec in _static(self.problem)[2]
+        return rec in self._facts().openable
 
     def receptacles(self) -> list[str]:
         """Receptacle names in the engine's list order."""
-        return _static(self.problem)[3]
+        return self._facts().order
 
     def problem_objects(self) -> list[str]:
         """Every object name, held or not."""
-        return list(_static(self.problem)[1])
+        return list(self._facts().otypes)
 
     def sort_key(self, name: str) -> str:
         """The engine's sort key (lowercased PDDL id) of an object."""
-        return _static(self.problem)[4][name]
+        return self._facts().keys[name]
 
     def accessible(self, rec: str) -> bool:
         """``(or (not (openable r)) (opened r))``."""
@@ -107,7 +113,7 @@ class World:
 
     def contents(self, rec: str) -> list[str]:
         """Objects in ``rec`` in the engine's list order."""
-        key = _static(self.problem)[4]
+        key = self._facts().keys
         return sorted((o for o, r in self.inside.items() if r == rec), key=key.__getitem__)
 
     # -- texts --------------------------------------------------------------------------
@@ -264,19 +270,19 @@ def goal_reached(world: World) -> bool:
     return any(n >= wanted for n in counts.values())
 
 
-_STATIC: dict[int, tuple] = {}
+@dataclass(frozen=True)
+class _Facts:
+    """Per-problem lookups computed once: types, openables, receptacle order, sort keys."""
 
+    rtypes: dict[str, str]
+    otypes: dict[str, str]
+    openable: frozenset[str]
+    order: list[str]
+    keys: dict[str, str]
 
-def _static(problem: Problem) -> tuple[dict[str, str], dict[str, str], frozenset[str], list[str], dict[str, str]]:
-    """Per-problem lookups: receptacle types, object types, openables, receptacle order, sort keys."""
-    cached = _STATIC.get(id(problem))
-    if cached is not None and cached[0] is problem:
-        return cached[1]
-    rtypes = {r.name: r.type for r in problem.receptacles}
-    otypes = {o.name: o.type for o in problem.objects}
-    openable = frozenset(r.name for r in problem.receptacles if r.openable)
-    order = sorted(rtypes, key=lambda n: entity_id(n, rtypes[n]))
-    keys = {o: entity_id(o, t) for o, t in otypes.items()}
-    value = (rtypes, otypes, openable, order, keys)
-    _STATIC[id(problem)] = (problem, value)
-    return value
+    @classmethod
+    def of(cls, problem: Problem) -> _Facts:
+        rtypes = {r.name: r.type for r in problem.receptacles}
+        otypes = {o.name: o.type for o in problem.objects}
+        return cls(rtypes, otypes, frozenset(r.name for r in problem.receptacles if r.openable),
+                   sorted(rtypes, key=lambda n: entity_id(n, rtypes[n])), {o: entity_id(o, t) for o, t in otypes.items()})
