@@ -262,13 +262,18 @@ def test_clone_is_independent_and_leaves_the_engine_alone(env: SciWorldEnv) -> N
     env.step("open door to hallway")
     state = env.engine.state
     twin = env.clone()
-    assert twin.step("go to hallway").observation == "You move to the hallway."
+    moved = twin.step("go to hallway")
+    assert moved.observation == "You move to the hallway."
+    reached = max(0, moved.info["score"]) / 100
     assert twin.step("look around").observation.startswith("This room is called the hallway.")
     assert env.engine.state == state and env.history == ("open door to hallway",)
     assert twin.engine is not env.engine
     assert env.step("open door to hallway").observation == "The door is already open."
     assert twin.clone().step("open door to greenhouse").observation == "The door is now open."
     assert twin.history == ("open door to hallway", "go to hallway", "look around")
+    # the family's progress cache: the original reads a clone's observation at the clone's score
+    assert (2947, "You move to the hallway.") in env._family.seen
+    assert env.progress(2947, "You move to the hallway.") == twin.progress(2947, "You move to the hallway.") >= reached
 
 
 def test_goal_score_reads_text_only() -> None:

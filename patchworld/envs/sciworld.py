@@ -29,7 +29,9 @@ Return values:
   previous step (can be negative, e.g. -108 for a wrong focus after a reset that scored 8);
   ``info == {"score": <int -100..100>}`` (the client shows this score as the reward); ``done``
   when the score reaches 100 (success) or turns negative, or after the jar's 100th move. A step
-  after done raises ``EnvError("The task with environment {env_id} has finished.")``; a non-str
+  after done raises ``EnvError("The task with environment {env_id} has finished.")``. The action is
+  the string the client posts after its ReAct parsing (the text after the last ``Action:``, stripped),
+  passed to the jar unchanged; a non-str
   action or a step before reset raise ``EnvError`` too (our texts: the server never sees them).
 * ``available_actions() -> list[str]``: AgentGym shows the agent no valid-action list, only the
   action templates of its prompt, so this fills those templates with what the agent has seen:
@@ -50,12 +52,12 @@ The expert (:func:`expert_action`) follows the task's gold path (:mod:`.sciworld
 gold action not yet taken in order, ``look around`` when the path is exhausted.
 
 Speed (``.venv/bin/python benchmarks/sciworld_env.py``: medians, gold-path play on 12 tasks, this
-2-core box shared by other jobs at load average ~13): JVM start 4.5 s; ``reset`` 203 ms; ``step``
-148 ms wall / 32 ms of this process's CPU, i.e. ~55,000x maze's step (2.7 us); a clone's first step
-(reload + fast replay of its history; measured before clones stepped on the fast path) 620 ms. At load ~6 the golden replay measured a 33 ms median
-step and 67 ms median reset. Almost all of a step is the valid-action list ``ScienceWorldEnv.step``
-computes and AgentGym discards, which cannot be skipped without changing outputs (spec §8; skipping
-even the Python-side copy of that list changed outputs here).
+2-core box shared by other jobs at load average ~13, so wall times vary 2x between runs): JVM start
+5.1 s; ``reset`` 144 ms; ``step`` 81 ms wall / 29 ms of this process's CPU, i.e. ~28,500x maze's
+step (2.8 us); a clone's step (reload + fast replay of its history + fast step) 305 ms. At load ~6
+the golden replay measured a 33 ms median step and 67 ms median reset. Almost all of a step is the
+valid-action list ``ScienceWorldEnv.step`` computes and AgentGym discards, which cannot be skipped
+without changing outputs (spec §8; skipping even the Python-side copy of that list changed outputs).
 """
 
 from __future__ import annotations
