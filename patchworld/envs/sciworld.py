@@ -11,11 +11,14 @@ first reset) and reuses it across resets; pass ``engine=`` to share one (tests d
 outputs depend on its history (spec §9: listing orders, even circuit scores), so a fixed task and
 action sequence reproduce byte for byte only with the same history: a fresh env (fresh engine) fed
 the same resets and actions in the same order. ``generate`` builds one fresh env per call and plays
-its tasks in a fixed order, so a seed gives byte-identical files. Clones never touch the original's
+its tasks in a fixed order, so a seed gives byte-identical files (gold paths missing from the
+shipped table are computed on the env's own gold JVM in that same fixed order). Planning is
+reproducible by the same rule: ``make`` gives the live env a fresh JVM, and a deterministic
+planner's clones replay the same rebuilds on their scratch JVM. Clones never touch the original's
 engine: they share one lazily started *scratch* engine per family and rebuild their state there
-(reload + the spec's §8 fast path), so planning with clones does not perturb the live episode. Clones step on
-the spec's §8 fast path (no per-step valid-action listing): a clone's listing order (rarely a
-circuit's score) may differ from what the original would print.
+(reload + the spec's §8 fast path), so planning with clones does not perturb the live episode.
+Clones step on the spec's §8 fast path (no per-step valid-action listing): a clone's listing order
+(rarely a circuit's score) may differ from what the original would print.
 
 Return values:
 
