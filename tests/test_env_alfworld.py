@@ -241,6 +241,10 @@ def test_clone_is_independent(env: AlfworldEnv) -> None:
 
 
 def test_registered_with_description() -> None:
+    from patchworld.envs.alfworld import conversation_start
+
+    turns = conversation_start()
+    assert [t["from"] for t in turns] == ["human", "gpt"] and "household" in turns[0]["value"]
     entry = base.spec("alfworld")
     assert entry.factory is AlfworldEnv and entry.expert is expert_action
     assert "Nothing happens." in entry.description and "go to" in entry.description

@@ -58,6 +58,7 @@ maze's step, including the sorted action list of the payload), clone 0.006 ms, e
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -65,11 +66,12 @@ from pathlib import Path
 from typing import Any
 
 from patchworld.envs.alfworld_expert import expert_command, plan
-from patchworld.envs.alfworld_problem import PROBLEMS_FILE, Problem, load_problems, tables
+from patchworld.envs.alfworld_problem import DATA_DIR, PROBLEMS_FILE, Problem, load_problems, tables
 from patchworld.envs.alfworld_rules import World, goal_reached
 from patchworld.envs.base import EnvError, Step, register
 
-__all__ = ["AlfworldEnv", "MAX_STEPS", "DESCRIPTION", "expert_action", "goal_score", "parse_goal"]
+__all__ = ["AlfworldEnv", "MAX_STEPS", "DESCRIPTION", "expert_action", "goal_score", "parse_goal",
+           "conversation_start"]
 
 MAX_STEPS = 50
 PARTIAL_CAP = 0.9
@@ -261,6 +263,11 @@ def goal_score(goal: str, observation: str) -> float:
     if re.fullmatch(rf"You pick up the {obj} \d+ from the [a-z]+ \d+\.", text):
         return 0.4
     return 0.2 if re.search(rf"you see .*\ba {obj} \d+", text) else 0.0
+
+
+def conversation_start() -> list[dict[str, Any]]:
+    """The two fixed chat turns AgentGym puts before the first observation (its ReAct preamble)."""
+    return json.loads((DATA_DIR / "conversation_start.json").read_text(encoding="utf-8"))
 
 
 def expert_action(env: AlfworldEnv) -> str:
