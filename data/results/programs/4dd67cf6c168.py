@@ -1,15 +1,4 @@
-"""Maze world model, DELIBERATELY FLAWED: the starting program of the maze demo.
-
-Hand-written from maze_reference.py with planted bugs, each a one-token slip that an AST
-mutation can undo (see data/programs/README.md):
-
-1. BUG (swapped coordinates when moving): the move's (row, column) delta is applied the
-   wrong way round (``MOVES[action][1]`` to the row, ``[0]`` to the column), so "move up"
-   moves left, "move down" moves right, and so on.
-2. BUG (goal coordinates): the goal is rendered column first (``GOAL[1], GOAL[0]``).
-
-Do not use this as a world model; it exists to show patch rounds repairing it.
-"""
+"""Maze world model: the starting program of the maze demo (labels: data/programs/README.md)."""
 
 import re
 

@@ -1,13 +1,4 @@
-"""Wordle world model, DELIBERATELY FLAWED: a starting program for repair demos.
-
-Hand-written from wordle_reference.py with one planted bug in the feedback-letter rule:
-
-1. BUG (feedback letters): a letter that is not in the right place is marked ``y`` when it
-   does NOT occur in the target (``guess[i] not in target``) and ``b`` when it does, i.e. the
-   y/b rule is inverted. Predictions of every non-trivial feedback pattern come out wrong.
-
-Do not use this as a world model; it exists to show patch rounds repairing it.
-"""
+"""Wordle world model: a starting program for repair demos (labels: data/programs/README.md)."""
 
 from collections import Counter
 
@@ -21,15 +12,15 @@ VOCAB = (
 
 
 def feedback(guess, target):
-    """Per position: g = right letter, right place; y = letter occurs in the target; b = absent."""
+    """The feedback letters (g, y or b) of ``guess`` against ``target``."""
     letters = []
     for i in range(5):
         if guess[i] == target[i]:
             letters.append("g")
         elif guess[i] not in target:
-            letters.append("y")
-        else:
             letters.append("b")
+        else:
+            letters.append("y")
     return " ".join(letters)
 
 
