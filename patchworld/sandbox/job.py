@@ -171,6 +171,7 @@ def _run_one(program: Program, trajectories: list[list], mode: str, residual: Re
                 result.outcome, result.detail, result.output = stop[0], plain_text(stop[1], MAX_ERROR), plain_text(
                     stop[2], MAX_OUTPUT)
     finally:
+        result.layers = result.layers or getattr(runner, "layers", [])
         runner.close()
     for k, (index, _) in enumerate(trajectories):
         result.columns.setdefault(index, plan.cols[k])
@@ -216,30 +217,44 @@ class _Boxed:
         self.posted = False
         self.deadline = time.monotonic() + limits.wall_seconds
         self.line_bytes = 8 * (program.source.count("\n") + 2) if trace else 8
+        self.loaded = False
+        self.layers: list[str] = []
 
     def start(self) -> tuple[str, str, list[str]]:
+        """Send the job; the first round follows at once (the "loaded" answer is read with its reply)."""
         self.worker = take_worker()
+        self.loaded = False
         job = job_message("replay", self.program, self.limits, lean=self.lean, trace=self.trace)
         if not self.worker.send(job):
             return "crashed", self.worker.death(), []
+        return "ok", "", []
+
+    def _await_loaded(self) -> tuple[str, str] | None:
         first = self._recv(1 << 16)
         if isinstance(first, tuple):
-            return (*first, [])
+            return first
         if type(first) is list and first and first[0] == "loaded":
             layers = first[1] if len(first) > 1 and type(first[1]) is list else []
-            return "ok", "", [str(v)[:40] for v in layers[:16]]
+            self.layers = [str(v)[:40] for v in layers[:16]]
+            self.loaded = True
+            return None
         if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES:
-            return first[1], plain_text(first[2], MAX_ERROR), []
-        return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'", []
+            return first[1], plain_text(first[2], MAX_ERROR)
+        return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'"
 
     def post(self, message: list) -> None:
         """Send the next round now, so the worker computes while this process scores."""
         self.posted = self.worker.send(message)  # type: ignore[union-attr]
 
     def exchange(self, message: list, n: int) -> Any:
-        if not self.posted and not self.worker.send(message):  # type: ignore[union-attr]
-            return self._ended()
+        sent = self.posted or self.worker.send(message)  # type: ignore[union-attr]
         self.posted = False
+        if not self.loaded:
+            failed = self._await_loaded()
+            if failed is not None:
+                return failed
+        if not sent:
+            return self._ended()
         per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
         return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry)
 
