@@ -1,10 +1,13 @@
 """The ALFWorld env against episodes recorded from the original engine, plus generator and protocol checks.
 
 Fixtures: ``alfworld_episodes.jsonl`` (the 21 recorded episodes of the spec, tasks 0-20 of the
-shipped problem set) and ``alfworld_handmade_episodes.jsonl`` (12 episodes recorded from the
-original engine -- textworld 1.7.0 + alfworld 0.3.3 through AgentGym's reset/step path -- on the
-four hand-written problems of ``alfworld_handmade_problems.jsonl``, which the generator did not make:
-bathroom receptacles, receptacles out of order, a lamp in a drawer, a free-form goal sentence).
+shipped problem set) and ``alfworld_handmade_episodes.jsonl`` (16 episodes recorded from the
+original engine -- textworld 1.7.0 + alfworld 0.3.3 through AgentGym's reset/step path, with
+``benchmarks/alfworld_oracle.py record`` -- on the four hand-written problems of
+``alfworld_handmade_problems.jsonl``, which the generator did not make: bathroom receptacles,
+receptacles out of order, a lamp in a drawer, a free-form goal sentence; the last four episodes are
+scripted probes: cool/heat/clean in turn, slicing and the sliced texts, a lamp used in a closed
+drawer, puts into closed or unfitting receptacles, the 50-step limit).
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def _replay(env: AlfworldEnv, episode: dict) -> list[str]:
 def test_fixtures_are_complete() -> None:
     assert len(RECORDED) == 21 and sum(len(e["steps"]) for e in RECORDED) == 229
     assert {e["task"] for e in RECORDED} == set(range(21))
-    assert len(HANDMADE) == 12 and sum(len(e["steps"]) for e in HANDMADE) == 236
+    assert len(HANDMADE) == 16 and sum(len(e["steps"]) for e in HANDMADE) == 354
 
 
 def test_replay_every_recorded_episode_exactly(env: AlfworldEnv) -> None:
