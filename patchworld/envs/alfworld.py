@@ -11,7 +11,7 @@ problems from any seed (``patchworld generate --env alfworld --problems N``).
 
 Why not drive the original engine: installing it compiles a planner and pulls torch (4 min, 6 GB
 on a fresh machine) and a step takes ~0.1 s; this engine matches it byte for byte on every step
-recorded from it (the spec's 229 plus 5,784 oracle steps on recorded, generated and hand-written
+recorded from it (the spec's 229 plus 6,038 oracle steps on recorded, generated and hand-written
 problems; ``data/envs/alfworld/README.md``, ``benchmarks/alfworld_oracle.py``).
 
 Return values:
