@@ -27,10 +27,6 @@ from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
 
-_NAP = 0.001
-"""How long the parent sleeps between checks for a replay worker's next message (see ``Worker.recv``)."""
-
-
 @dataclass
 class JobResult:
     """What came back from a replay job: columns per trajectory index, outcome and output.
@@ -145,7 +141,7 @@ def _run_one(program: Program, trajectories: list[list], mode: str, residual: Re
     start = time.monotonic()
     result = JobResult("ok", "")
     plan = Lockstep(trajectories, mode, residual, program.source.count("\n") + 1)
-    runner = _InProcess(program, limits, lean, trace) if not sandbox else _Boxed(program, limits, lean, trace, plan)
+    runner = _InProcess(program, limits, lean, trace) if not sandbox else _Boxed(program, limits, lean, trace)
     try:
         result.outcome, result.detail, result.layers = runner.start()
         message = plan.next_round() if result.outcome == "ok" else None
@@ -211,7 +207,7 @@ class _InProcess:
 class _Boxed:
     """The rounds sent to a worker process, each reply read with size and depth caps."""
 
-    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, plan: Lockstep):
+    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool):
         self.program, self.limits, self.lean, self.trace = program, limits, lean, trace
         self.worker: Worker | None = None
         self.posted = False
