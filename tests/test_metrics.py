@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -147,3 +148,25 @@ def test_reference_post_correction_mean_is_over_covered_readouts() -> None:
     got = reference_metrics(frame)
     assert got["token_f1_post_correction"] == 1.0  # rows 1 and 3 covered after correction, both exact
     assert got["token_f1_ref"] == round((1 + 2 * (1 * 0.5) / 1.5) / 2, 4) and got["coverage_ref"] == round(2 / 3, 4)
+
+
+def test_evaluate_reports_the_hand_computed_reference_numbers(tmp_path) -> None:
+    """The results frame's token_f1_ref / coverage_ref of the probes equal the hand-computed values."""
+    import polars as pl
+
+    from patchworld.data import Trajectory, Transition, save_trajectories
+    from patchworld.evaluate import evaluate
+    from patchworld.program import Program
+
+    traj = Trajectory("maze", "probe", 0, 0, "test", False, 0.0,
+                      tuple(Transition(o, a, n, 0.0, False) for o, a, n in _PROBE_STEPS))
+    for split in ("train", "test"):
+        save_trajectories([dataclasses.replace(traj, split=split)], tmp_path / "maze" / f"maze_traj_{split}.jsonl")
+    entries = [(name, Program.from_source(_PROBE.format(correct=c, readout=r)), "simple", "maze")
+               for name, (c, r, *_rest) in PROBES.items()]
+    frame = evaluate(entries, ["maze"], data_dir=tmp_path, rqs=["rq1"], references=False, oracle=False,
+                     sandbox=True, samples=20)
+    for name, (_c, _r, f1_ref, coverage_ref, _ours) in PROBES.items():
+        got = {m: frame.filter((pl.col("label") == name) & (pl.col("metric") == m))["value"][0]
+               for m in ("token_f1_ref", "coverage_ref")}
+        assert round(got["token_f1_ref"], 4) == f1_ref and round(got["coverage_ref"], 4) == coverage_ref, name

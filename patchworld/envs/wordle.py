@@ -144,7 +144,9 @@ class WordleEnv:
         return Step(observation, reward, self.done, {"attempt": self.attempts})
 
     def available_actions(self) -> list[str]:
-        """Every vocabulary word in the space-separated form (all are accepted guesses)."""
+        """Every vocabulary word in the space-separated form (all are accepted guesses): the words the first
+        observation lists, so the agent has seen them (the server exposes no action list, and the
+        candidates consistent with the feedback, its ``filtered_vocab``, are not offered)."""
         return [spaced(w) for w in vocabulary()]
 
     def is_success(self) -> bool:
