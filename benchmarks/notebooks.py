@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     checkouts = ([("before", _export(args.before))] if args.before else []) + [
         ("after", _export(args.after) if args.after else ROOT)]
     medians: dict[tuple[str, str, str], tuple[float, float]] = {}
-    blocked: list[str] = []
+    blocked: list[str] = []          # every off-host request, blocked
+    blocked_by: dict[str, int] = {}  # how many per checkout and notebook
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(Path(tmp) / "profile"), executable_path=CHROMIUM,
                                                    headless=True, args=ARGS, viewport={"width": 1500, "height": 1100})
@@ -186,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not (checkout / "notebooks" / notebook).exists():
                     continue
                 samples: dict[str, list[tuple[float, float]]] = {}
+                start = len(blocked)
                 for i in range(args.repeat):
                     env = {"PATCHWORLD_RUNS_DIR": str(Path(tmp) / f"runs-{label}-{notebook}-{i}"),
                            "PATCHWORLD_FIGURES_DIR": str(Path(tmp) / f"fig-{label}-{notebook}-{i}"),
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                     Path(env["PATCHWORLD_RUNS_DIR"]).mkdir(parents=True)
                     for name, value in _measure(ctx, checkout, notebook, env, blocked).items():
                         samples.setdefault(name, []).append(value)
+                blocked_by[f"{label} {notebook}"] = len(blocked) - start
                 for name, values in samples.items():
                     wall = statistics.median(v[0] for v in values)
                     cpu = statistics.median(v[1] for v in values)
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             if label == "after" and ("before", notebook, name) in medians:
                 old = medians[("before", notebook, name)][0]
                 print(f"  {notebook:14s} {name:14s} {old:6.2f} s -> {wall:6.2f} s  x{old / wall:5.1f}")
-    print(f"\nrequests blocked (not to 127.0.0.1): {len(blocked)}" + (f", e.g. {blocked[0]}" if blocked else ""))
+    print("\nrequests that tried to leave 127.0.0.1 (blocked): " + ", ".join(f"{k}: {v}" for k, v in blocked_by.items()))
     return 0
 
 

@@ -90,7 +90,7 @@ def _(Path, default_metrics, mo, results, results_folder, x_metric, y_metric):
     point_keys = clickable_points(pareto, [a.text for a in pareto.layout.annotations])
     # an explicit config keeps mo.ui.plotly from looking up plotly's default renderer (which imports
     # nbformat and friends: seconds before the first plot)
-    pareto_plot = mo.ui.plotly(pareto, config={"displaylogo": False, "responsive": True})
+    pareto_plot = mo.ui.plotly(pareto, config={"displaylogo": False})
     mo.output.replace(pareto_plot)
     return pareto, pareto_plot, point_keys
 
