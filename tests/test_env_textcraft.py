@@ -183,6 +183,7 @@ def test_available_actions_are_accepted_and_never_hold_an_unnamed_expert_action(
             actions = env.available_actions()
             assert actions and actions[0] == "inventory" and len(actions) == len(set(actions))
             expert = expert_action(env)
+            assert expert in env.generation_actions()  # the privileged list data generation uses
             states += 1
             if expert in actions:
                 offered += 1

@@ -26,8 +26,9 @@ def expert_policy(env: TextEnv, rng: random.Random) -> str:
 
 
 def random_policy(env: TextEnv, rng: random.Random) -> str:
-    """A uniform choice among ``available_actions()``."""
-    actions = env.available_actions()
+    """A uniform choice among ``available_actions()`` (or the env's ``generation_actions()``, where an env keeps
+    its agent-facing list free of privileged actions but generates data from a richer one, as TextCraft does)."""
+    actions = getattr(env, "generation_actions", env.available_actions)()
     if not actions:
         raise RuntimeError(f"{env.name}: no available actions to choose from")
     return rng.choice(actions)

@@ -36,7 +36,8 @@ Return values:
   variants where an ingredient (e.g. the tag ``planks``) is replaced by an item the agent has
   seen named in an observation whose name ends with it (``oak planks``; at most 8 variants
   per command). Deduplicated, deterministic order; empty before reset and after ``done``
-  (default mode).
+  (default mode). ``generation_actions()`` keeps the earlier, privileged list (recipe tree and
+  the expert's next action) for trajectory generation only, so ``make data`` is unchanged.
 * ``is_success() -> bool``: the goal was crafted during this episode.
 * ``progress(task, observation) -> float``: 1.0 when the observation shows the goal obtained
   (``Crafted N <goal id>`` or an inventory listing holding it); else the share of the
@@ -70,7 +71,16 @@ from collections.abc import Sequence
 from functools import cache
 
 from patchworld.envs.base import EnvError, Step, register
-from patchworld.envs.textcraft_rules import CraftingTree, display, execute, load_tasks, load_tree, plan, to_id
+from patchworld.envs.textcraft_rules import (
+    CraftingTree,
+    Planner,
+    display,
+    execute,
+    load_tasks,
+    load_tree,
+    plan,
+    to_id,
+)
 
 N_TASKS = 544
 FINISHED = "The episode has finished; call reset(task) (the original server would keep executing)."
@@ -149,6 +159,34 @@ class TextCraftEnv:
         if self.goal is None or (self._done and not self.continue_after_done):
             return []
         return actions_from_text(self._shown)
+
+    def generation_actions(self) -> list[str]:
+        """Privileged, for trajectory generation only (its random policy; never for planning): ``inventory``,
+        ``get`` for every base ingredient of the goal's recipe tree, one ``craft`` per recipe of the tree
+        (a tag ingredient replaced by each member held in enough quantity, else the cheapest; at most 8
+        combinations per recipe) and the expert's next action. Keeps ``make data`` byte-identical."""
+        if self.goal is None or (self._done and not self.continue_after_done):
+            return []
+        tree, held = self._tree, self.inventory
+        actions = ["inventory"]
+        recipes = tree.closure(self.goal)
+        for recipe in recipes:
+            for ing in recipe.inputs:
+                if ing.item_id is not None and not tree.is_craftable(ing.item_id):
+                    actions.append(f"get {ing.count} {display(ing.item_id)}")
+        for recipe in recipes:
+            options: list[list[str]] = []
+            for ing in recipe.inputs:
+                if ing.item_id is not None:
+                    options.append([f"{ing.count} {display(ing.item_id)}"])
+                    continue
+                members = [m for m in tree.tag_members.get(ing.tag or "", []) if held.get(m, 0) >= ing.count]
+                members = members or [Planner(tree, dict(held)).member(ing.tag or "", ing.count, set())]
+                options.append([f"{ing.count} {display(m)}" for m in members])
+            out = f"craft {recipe.output.count} {display(recipe.output.item_id)} using "
+            actions.extend(out + ", ".join(combo) for combo in _product(options, limit=8))
+        actions.append(expert_action(self))
+        return list(dict.fromkeys(actions))
 
     @staticmethod
     def goal_score(goal: str, observation: str) -> float:
