@@ -9,7 +9,7 @@ import pytest
 
 from patchworld.envs import base
 from patchworld.envs.base import EnvError
-from patchworld.envs.textcraft import FINISHED, N_TASKS, TextCraftEnv, expert_action, parse_inventory, plan
+from patchworld.envs.textcraft import FINISHED, N_TASKS, TextCraftEnv, expert_action, parse_inventory
 from patchworld.envs.textcraft_rules import DATA_DIR, load_tree
 
 FIXTURE = Path(__file__).parent / "fixtures" / "textcraft_episodes.jsonl"
