@@ -22,6 +22,11 @@ For each of ``data/trajectories/{maze,wordle,textcraft,babyai}/*_test.jsonl`` an
 
 Every figure is the median of ``--runs`` (>= 5) runs, wall and CPU side by side; the ratio is
 reference wall / sandbox wall (above 1: the sandbox is faster). No asserts: numbers only.
+Teacher mode is like for like (both replay and score every transition). Rollout is not: the
+reference rolls each trajectory out for at most 15 steps and computes token F1 at 7 horizons only,
+while ``replay(mode="rollout")`` predicts every transition and computes every metric (and the
+sandbox's fixed cost per job, a forked and isolated worker, weighs most on such small work).
+The machine's load average is printed: on a shared machine wall times stretch with it.
 """
 
 from __future__ import annotations
@@ -126,7 +131,8 @@ def main() -> None:
         parser.error("--runs must be at least 5 (medians)")
     if not (args.reference / "patchworld" / "worldmodel_evaluator.py").is_file():
         parser.error(f"--reference {args.reference}: no patchworld/worldmodel_evaluator.py there")
-    print(f"median of {args.runs} runs; wall and CPU in ms; ratio = reference wall / sandbox wall")
+    print(f"median of {args.runs} runs; wall and CPU in ms; ratio = reference wall / sandbox wall; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'env':<10} {'mode':<8} {'n':>5} {'sandbox':>15} {'in-process':>15} {'reference':>15} {'ratio':>6} "
           f"{'F1 ours/ref':>12}")
     for env in ENVS:
