@@ -7,7 +7,8 @@ this order; each layer is independent of Python state the program could reach:
 2. **Own uid** (when run as root): a uid of its own (``200000 + pid``) and no groups, keeping only
    ``CAP_DAC_READ_SEARCH`` (the Python installation may sit in a private home; Landlock bounds
    what it may read). Other processes' signals, ``/proc`` entries and files are then off limits
-   to it by ordinary permissions. Skipped, with a warning, when Landlock is missing.
+   to it by ordinary permissions. Skipped, with a warning, when Landlock or seccomp is missing
+   (the kept capability would otherwise reach files by handle, ``open_by_handle_at``).
 3. **No new privileges** (``PR_SET_NO_NEW_PRIVS``).
 4. **Landlock** (ABI >= 1, on the documented syscalls): reads only below ``readable`` (the Python
    installation, shared libraries, the world-model base class) and the scratch directory;
@@ -92,14 +93,15 @@ def _seccomp_module():
 def probe() -> dict[str, bool]:
     """Which layers this process could apply to a worker."""
     return {"landlock": landlock_abi() > 0, "seccomp": _seccomp_module() is not None,
-            "uid": os.geteuid() == 0 and landlock_abi() > 0}
+            "uid": os.geteuid() == 0 and landlock_abi() > 0 and _SC is not None}
 
 
 _WARNED: set[str] = set()
 _WHY = {"landlock": "Landlock is not available: reads and writes of programs are confined by the audit hook only",
         "seccomp": "seccomp (pyseccomp over libseccomp) is not available: process, socket and signal calls of "
                    "programs are refused by the audit hook and RLIMIT_NPROC only",
-        "uid": "workers keep this process's uid (not root, or no Landlock to bound what a dropped uid may read)"}
+        "uid": "workers keep this process's uid (the uid switch needs Landlock to bound what the kept "
+               "CAP_DAC_READ_SEARCH reads, and seccomp to refuse open_by_handle_at)"}
 
 
 def warn_missing(available: dict[str, bool] | None = None) -> list[str]:
@@ -217,7 +219,7 @@ def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) 
     layers = ["fds"]
     abi = landlock_abi()
     module = _seccomp_module()
-    if os.geteuid() == 0 and abi > 0 and _drop_uid(scratch):
+    if os.geteuid() == 0 and abi > 0 and module is not None and _drop_uid(scratch):
         layers.append("uid")
     if _LIBC.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         layers.append("no_new_privs")
