@@ -197,7 +197,8 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
              max_candidates: int | None = 8, search_candidates: int | None = None, llm: LLMSettings | None = None,
              residual_preset: str = "reference",
              seed: int = 0, samples: int = DEFAULT_SAMPLES, progress: ProgressFn | None = None,
-             sources: dict[str, str] | None = None) -> pl.DataFrame:
+             sources: dict[str, str] | None = None, executor: Any = None,
+             trusted: frozenset[str] = frozenset()) -> pl.DataFrame:
     """Evaluate program entries on ``envs`` (module docstring); a tidy frame with intervals.
 
     ``entries``: ``(label, Program, variant, env[, round])`` with variant ``simple`` or
@@ -206,6 +207,11 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
     consecutive range. ``max_candidates`` (8, the paper's) caps the LLM agent's candidates;
     ``search_candidates`` (default: no cap) the search planner's: every available action, then
     the program's concrete action forms. ``sources`` is filled with ``{hash: source}`` of every program evaluated.
+
+    ``executor`` (:mod:`patchworld.executors`; default: one point after another in this process)
+    runs the points as jobs (each env's data shipped once per node); results do not depend on it.
+    ``trusted``: hashes of programs built by workbench code that must run in-process (LLM-Direct,
+    which calls the LLM); every other program runs in the sandbox unless ``sandbox=False``.
     """
     bad = [r for r in rqs if r not in ALL_RQS]
     if bad:
@@ -233,10 +239,10 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
             plan.append(((env, "perfect model", "oracle", None), "oracle"))
     rows: list[dict[str, Any]] = []
     measured: dict[tuple, Measured] = {}
-    for i, (key, program) in enumerate(plan):
+    shared = {env: executor.share(d) for env, d in data.items()} if executor is not None else data
+    jobs = []
+    for key, program in plan:
         env, label, variant, _ = key
-        if progress:
-            progress(i, len(plan), f"{env} {label} ({variant})")
         memory = None
         if variant == "residual":
             if env not in memories:
@@ -245,7 +251,14 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
         phash = program if isinstance(program, str) else program.hash
         if sources is not None and not isinstance(program, str):
             sources[phash] = program.source
-        got, note = _measure(env, program, variant, data[env], rqs, opts, memory)
+        job_opts = dict(opts, sandbox=opts["sandbox"] and phash not in trusted)
+        args = (env, program, variant, shared[env], rqs, job_opts, memory)
+        jobs.append((key, phash, executor.submit(_measure, *args) if executor is not None else args))
+    for i, (key, phash, job) in enumerate(jobs):
+        env, label, variant, _ = key
+        if progress:
+            progress(i, len(plan), f"{env} {label} ({variant})")
+        got, note = job.result() if executor is not None else _measure(*job)
         measured[key] = got
         for metric, (rq, m) in got.items():
             lo, hi = interval(m, seed, samples) if isinstance(m, Measure) else (None, None)

@@ -31,6 +31,11 @@ KIND_STYLE: dict[str, dict[str, str]] = {
 }
 REFERENCE_SYMBOLS = {"lookup table": "x", "copy last": "triangle-up", "most frequent": "square"}
 REFERENCE_COLORS = {"lookup table": "#4d4d4d", "copy last": "#7f7f7f", "most frequent": "#a6a6a6"}
+BASELINE_STYLE = {  # the seed's baselines (patchworld.methods): own marker and colour, Residual drawn open
+    "PoE-World": {"symbol": "hexagon", "color": "#8c564b"},
+    "WorldCoder": {"symbol": "pentagon", "color": "#e377c2"},
+    "LLM-Direct": {"symbol": "hourglass", "color": "#bcbd22"},
+}
 PROGRAM_COLORS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#bcbd22")  # no red/green
 
 PANEL_W, PANEL_H = 290, 240   # plot area of one facet, px
@@ -161,12 +166,17 @@ def _facets(envs: list[str], title: str, x_title: str, y_title: str, n_legend: i
 def _marker(variant: str, label: str) -> tuple[str, str]:
     """Marker symbol and colour: per kind of model (:data:`KIND_STYLE`), reference points per label."""
     style = KIND_STYLE.get(variant, {"symbol": "circle", "color": "#9467bd"})
+    if label in BASELINE_STYLE:
+        base = BASELINE_STYLE[label]
+        return base["symbol"] + ("-open" if variant == "residual" else ""), base["color"]
     if variant == "reference":
         return REFERENCE_SYMBOLS.get(label, style["symbol"]), REFERENCE_COLORS.get(label, style["color"])
     return style["symbol"], style["color"]
 
 
 def _legend_name(variant: str, label: str) -> str:
+    if label in BASELINE_STYLE:
+        return f"baseline: {label}" + (" + memory" if variant == "residual" else "")
     return {"simple": "Simple (program)", "residual": "Residual (program + memory)", "reference": f"reference: {label}",
             "oracle": f"{label} (oracle)"}.get(variant, variant)
 
@@ -174,10 +184,15 @@ def _legend_name(variant: str, label: str) -> str:
 def _groups(here: pl.DataFrame) -> list[tuple[str, str, pl.DataFrame]]:
     """Point groups of one panel: one per Simple/Residual variant, one per reference/oracle label."""
     order = {"reference": 0, "oracle": 1, "simple": 2, "residual": 3}  # residual's open diamond drawn over simple
-    keys = dict.fromkeys((v, lab if v in ("reference", "oracle") else "")
+    keys = dict.fromkeys((v, lab if v in ("reference", "oracle") or lab in BASELINE_STYLE else "")
                          for v, lab in zip(here["variant"].to_list(), here["label"].to_list(), strict=True))
-    return [(v, lab, here.filter((pl.col("variant") == v) & ((pl.col("label") == lab) if lab else pl.lit(True))))
-            for v, lab in sorted(keys, key=lambda k: (order.get(k[0], 4), k[0]))]
+    own = list(BASELINE_STYLE)
+
+    def rows(v: str, lab: str) -> pl.DataFrame:
+        if lab:
+            return here.filter((pl.col("variant") == v) & (pl.col("label") == lab))
+        return here.filter((pl.col("variant") == v) & ~pl.col("label").is_in(own))  # PatchWorld's own programs
+    return [(v, lab, rows(v, lab)) for v, lab in sorted(keys, key=lambda k: (order.get(k[0], 4), k[1] != "", k))]
 
 
 _RANK = {"simple": 1, "residual": 2, "oracle": 3, "reference": 4}  # legend order of the Pareto plot

@@ -48,6 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sandbox", action="store_true", help="run programs in-process (trusted code only)")
     parser.add_argument("--llm-model", default=None, help="chat model for llm_success (rq3; else it is skipped)")
     parser.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL for llm_success")
+    parser.add_argument("--llm-direct", nargs="*", default=None, metavar="ENV",
+                        help="add the LLM-Direct baseline (the LLM predicts every observation; one cached call per "
+                             "transition) for these envs (no ENV: every evaluated env); needs an LLM")
+    parser.add_argument("--executor", default="local", choices=["local", "dask"],
+                        help="where points run: this process (default) or a Dask cluster (see --address)")
+    parser.add_argument("--address", default=None,
+                        help="Dask scheduler address (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel points (local: threads; dask local cluster: worker processes)")
 
 
 def _program_entries(specs: list[str], variants: list[str]) -> list[tuple]:
@@ -139,6 +148,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"patchworld evaluate: unknown env(s) {unknown}; choose from {ENVS}", file=sys.stderr)
         return 2
     llm = LLMSettings.resolve(base_url=args.llm_base_url, model=args.llm_model)
+    trusted: set[str] = set()
+    if args.llm_direct is not None:
+        if not llm.configured:
+            print("patchworld evaluate: --llm-direct needs an LLM: set PATCHWORLD_LLM_MODEL and "
+                  "PATCHWORLD_LLM_BASE_URL (or --llm-model/--llm-base-url)", file=sys.stderr)
+            return 2
+        import os
+
+        from patchworld.methods.llm_direct import llm_direct_program
+
+        os.environ.setdefault("PATCHWORLD_LLM_MODEL", llm.model or "")
+        os.environ.setdefault("PATCHWORLD_LLM_BASE_URL", llm.base_url or "")
+        for env in args.llm_direct or envs:
+            train = Path(args.data) / env / f"{env}_traj_train.jsonl"
+            program = llm_direct_program(env, str(train.resolve()))
+            trusted.add(program.hash)  # workbench code that calls the LLM: runs in-process, never sandboxed
+            entries.append(("LLM-Direct", program, "simple", env))
+        envs = sorted(set(envs) | set(args.llm_direct or []))
+    executor = None
+    if args.executor != "local" or args.workers:
+        from patchworld.executors import ExecutorError, make_executor
+
+        try:
+            executor = make_executor(args.executor, args.address, args.workers)
+        except ExecutorError as exc:
+            print(f"patchworld evaluate: {exc}", file=sys.stderr)
+            return 2
     print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; planning: decision_agreement and "
           f"model_search_success (offline){'; llm_success with ' + str(llm.model) if llm.configured else ''}",
           file=sys.stderr)
@@ -148,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
                        proxy_states=args.proxy_states, rollout_limit=args.rollout_limit, max_test=args.max_test,
                        sandbox=not args.no_sandbox, depth=args.depth, beam=args.beam,
                        max_candidates=args.max_candidates or None, llm=llm, residual_preset=args.residual_preset,
-                       seed=args.seed, samples=args.samples, progress=TextProgress("evaluate"), sources=sources)
+                       seed=args.seed, samples=args.samples, progress=TextProgress("evaluate"), sources=sources,
+                       executor=executor, trusted=frozenset(trusted))
+    if executor is not None:
+        executor.close()
     tasks = {env: sorted({t.task_idx for t in load_split(env, "test", args.data)})[: args.n_tasks] for env in envs}
     meta = {"arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")}, "envs": envs,
             "programs": {f"{e[0]}/{e[3]}/{e[2]}/{e[4] if len(e) > 4 else ''}": e[1].hash for e in entries},
