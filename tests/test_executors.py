@@ -63,3 +63,16 @@ def test_unknown_executor_is_a_clear_error():
         make_executor("ray")
     with pytest.raises(ExecutorError, match="local executor has none"):
         make_executor("local", address="tcp://127.0.0.1:1")
+
+
+def test_evaluate_through_dask_equals_local(dask_executor):
+    from patchworld.evaluate import evaluate
+
+    program = Program.from_file("data/programs/maze_flawed.py", label="flawed")
+    entries = [("flawed", program, "simple", "maze"), ("flawed", program, "residual", "maze")]
+    kwargs = {"rqs": ["rq1", "decision"], "max_test": 4, "proxy_states": 6, "samples": 50, "oracle": False}
+    local = evaluate(entries, ["maze"], **kwargs)
+    remote = evaluate(entries, ["maze"], executor=dask_executor, **kwargs)
+    assert local.height > 10
+    assert local.drop("note").sort(["label", "variant", "metric"]).equals(
+        remote.drop("note").sort(["label", "variant", "metric"]))
