@@ -73,9 +73,11 @@ def test_the_baseline_is_imperfect_so_a_cheat_could_gain(baseline):
         assert result.metrics["exact_match"] < 1.0  # room for a cheat to show up
 
 
-def test_the_cheats_work_where_the_answer_is_reachable(splits):
-    # in this (trusted) process the frame walk finds the answer: the corpus would catch a leak
-    cheat = replay(Program.from_source(_source("getframe_walk")), splits[1], sandbox=False)
+@pytest.mark.parametrize("name", ["getframe_walk", "traceback_frames", "inspect_stack", "read_trajectories"])
+def test_the_cheats_work_where_the_answer_is_reachable(name, splits):
+    # in this (trusted) process, where the answers are on the stack and the disk is open, they find
+    # every answer: the corpus has teeth, so a leak in the sandbox would show as a gain
+    cheat = replay(Program.from_source(_source(name)), splits[1], sandbox=False)
     assert cheat.metrics["exact_match"] == 1.0
 
 
