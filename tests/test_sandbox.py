@@ -195,18 +195,19 @@ class Count:
 
 
 def test_many_quick_calls_do_not_add_up_to_a_step_timeout() -> None:
-    # 200 calls of 2 ms each: 0.4 s in all, well past one step_seconds of 0.2 s, none over it
-    limits = dataclasses.replace(LIMITS, step_seconds=0.2)
-    program = Program.from_source(COUNT.replace("DELAY", "0.002").replace("HANG", "-1"))
-    result = replay(program, _counting(200), limits=limits)
+    # 400 calls of 5 ms: 2 s in all, twice one step_seconds of 1 s, each with a 200-fold margin (a loaded
+    # machine may stretch one call, not by that much)
+    limits = dataclasses.replace(LIMITS, step_seconds=1.0, wall_seconds=60, cpu_seconds=60)
+    program = Program.from_source(COUNT.replace("DELAY", "0.005").replace("HANG", "-1"))
+    result = replay(program, _counting(400), limits=limits)
     assert result.outcome == "ok", result.detail
     assert result.steps["exact"].all()
     # ... and a call that hangs after many quick ones still times out at its own deadline
-    program = Program.from_source(COUNT.replace("DELAY", "0.002").replace("HANG", "150"))
-    result = replay(program, _counting(200), limits=dataclasses.replace(limits, max_step_timeouts=1))
+    program = Program.from_source(COUNT.replace("DELAY", "0.001").replace("HANG", "300"))
+    result = replay(program, _counting(400), limits=dataclasses.replace(limits, max_step_timeouts=1))
     assert result.outcome == "timeout", result.detail
     kinds = result.steps["error_kind"].to_list()
-    assert kinds[:150] == [""] * 150 and kinds[150] == "step_timeout", kinds[148:152]
+    assert kinds[:300] == [""] * 300 and kinds[300] == "step_timeout", kinds[298:302]
 
 
 def test_replays_of_different_trajectories_never_mix() -> None:
