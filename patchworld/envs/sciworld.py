@@ -6,7 +6,7 @@ module adds the client's view. Tasks are AgentGym's ``data_idx`` over the 4,639 
 (23 task types x all their variations; the games table comes from ``data/envs/sciworld/games.json``,
 not from a throw-away JVM).
 
-Engines and reproducibility. An env owns one engine (one JVM, ``-Xmx512m``, started lazily at its
+Engines and reproducibility. An env owns one engine (one JVM, ``-Xmx512m``, 2 processors, started lazily at its
 first reset) and reuses it across resets; pass ``engine=`` to share one (tests do). Inside a JVM,
 outputs depend on its history (spec §9: listing orders, even circuit scores), so a fixed task and
 action sequence reproduce byte for byte only with the same history: a fresh env (fresh engine) fed
