@@ -1,8 +1,9 @@
 """The SciWorld env against AgentGym's recorded episodes (byte for byte), plus protocol, expert and bad input.
 
 The real ScienceWorld JVM is slow to start, so the module shares one engine (fresh at the golden
-replay, which runs first, in file order, as the spec requires) and a second fresh one for the
-failures file; the checker test builds its own fresh envs (its determinism check needs them).
+replay, which runs first, in file order, as the spec requires). The jobs that need their own fresh
+JVMs (the failures file, generate's byte-identity, the contract checker, whose determinism check
+compares two fresh envs) run in one background thread beside the main replay, on the other core.
 """
 
 from __future__ import annotations
