@@ -198,13 +198,15 @@ def _swap_text(text: str, a: str, b: str) -> str:
     return text.replace(a, "\0").replace(b, a).replace("\0", b)
 
 
-def _text_gain(extra: dict, cxs: Sequence[Any]) -> float:
+def _text_gain(extra: dict, cxs: Sequence[Any], words: bool = False) -> float:
     """Multiplier for a string edit from what it would do to the predicted texts.
 
     The edit is simulated on the text alone (no code runs): swapping two literals swaps
     them in each prediction, replacing one replaces it. The more the edited predictions
-    approach the true observations, the higher the multiplier (0.3 to 3).
+    approach the true observations, the higher the multiplier (0.3 to 3). ``words``: compare
+    word sequences instead of characters (the wide search: long observations, many edits).
     """
+    split = _TOKEN.findall if words else (lambda text: text)
     gains = []
     for cx in cxs:
         pred, true = getattr(cx, "predicted", "") or "", getattr(cx, "true", "") or ""
@@ -217,8 +219,8 @@ def _text_gain(extra: dict, cxs: Sequence[Any]) -> float:
             edited = _swap_text(pred, old, new) if len(old.strip()) < 3 else pred.replace(old, new)
             if len(old.strip()) < 3:  # a one-way replacement: undo the reverse direction of the swap
                 edited = "".join(new if t == old else t for t in re.split(r"(\W+)", pred))
-        before = difflib.SequenceMatcher(None, pred, true, autojunk=False).ratio()
-        after = difflib.SequenceMatcher(None, edited, true, autojunk=False).ratio()
+        before = difflib.SequenceMatcher(None, split(pred), split(true), autojunk=False).ratio()
+        after = difflib.SequenceMatcher(None, split(edited), split(true), autojunk=False).ratio()
         gains.append(after - before)
     if not gains:
         return 1.0
@@ -321,7 +323,7 @@ class MutationProposer:
                 site *= _interface_factor(mut.node, func, parents)
                 bonus = 1.0 + min(mut.extra.get("count", 0), 5) / 5
                 if "swap" in mut.extra or "replace" in mut.extra:
-                    bonus *= _text_gain(mut.extra, cxs)
+                    bonus *= _text_gain(mut.extra, cxs[:8], words=True) if susp is not None else _text_gain(mut.extra, cxs)
                 if susp is not None:
                     lo = getattr(mut.node, "lineno", func.lineno)
                     site *= 0.25 + susp.at(lo, getattr(mut.node, "end_lineno", lo))
