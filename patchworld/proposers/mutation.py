@@ -312,6 +312,7 @@ class MutationProposer:
         parents = _parents(tree)
         idx = SourceIndex(source)
         best: dict[str, Candidate] = {}
+        site_memo: dict[int, tuple[float, tuple[str, ...]]] = {}
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
         funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0 for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
@@ -319,7 +320,10 @@ class MutationProposer:
                 child = mut.apply(source)
                 if child == source or not _parses(source, child, func, idx, mut):
                     continue
-                site, ids = self._site_factor(mut.node, parents, cxs, base, hot)
+                key = id(mut.node)
+                if key not in site_memo:   # many mutations share a site: score it once
+                    site_memo[key] = self._site_factor(mut.node, parents, cxs, base, hot)
+                site, ids = site_memo[key]
                 site *= _interface_factor(mut.node, func, parents)
                 bonus = 1.0 + min(mut.extra.get("count", 0), 5) / 5
                 if "swap" in mut.extra or "replace" in mut.extra:
