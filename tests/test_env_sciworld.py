@@ -25,6 +25,7 @@ from patchworld.envs.checker import check_env
 from patchworld.envs.generate import GenerationConfig, generate
 from patchworld.envs.sciworld import N_GAMES, SciWorldEnv, conversation_start, expert_action, goal_score, seen_names
 from patchworld.envs.sciworld_engine import Engine, games
+from patchworld.envs.sciworld_gold import shipped_gold_paths
 
 if shutil.which("java") is None:
     _why = "ScienceWorld needs a Java runtime (apt: openjdk-17-jre-headless; .ci/run installs it)"
@@ -99,11 +100,26 @@ def _generate_twice(folder: Path) -> list[tuple[bytes, bytes]]:
     return [(first[split].read_bytes(), second[split].read_bytes()) for split in ("train", "val", "test")]
 
 
+def _expert_on_unshipped_task(task: int = 4366) -> tuple[bool, bool, int]:
+    """Play the expert on a task whose gold path is not shipped (computed on the env's own gold JVM)."""
+    env = SciWorldEnv()
+    try:
+        env.reset(task)
+        for _ in range(30):
+            if env.step(expert_action(env)).done:
+                break
+        return env.is_success(), task in env._family.gold._computed, len(env.history)
+    finally:
+        env.engine.close()
+        env._family.gold.close()
+
+
 @pytest.fixture(scope="module")
 def background(tmp_path_factory: pytest.TempPathFactory) -> _Background:
     folder = tmp_path_factory.mktemp("sciworld-generate")
     return _Background({"failures": _replay_failures, "generate": lambda: _generate_twice(folder),
-                        "checker": lambda: check_env(SciWorldEnv, n_tasks=1, max_steps=2)})
+                        "checker": lambda: check_env(SciWorldEnv, n_tasks=1, max_steps=2),
+                        "unshipped gold": _expert_on_unshipped_task})
 
 
 def _replay(env: SciWorldEnv, episodes: list[dict]) -> tuple[int, list[str]]:
@@ -219,6 +235,12 @@ def test_expert_solves_with_monotone_progress(env: SciWorldEnv) -> None:
                 break
         assert env.is_success() and step.done and previous == 1.0
         assert env.progress(task, "an observation this env never returned") == 0.0
+
+
+def test_expert_computes_a_missing_gold_path_on_its_own_engine(background: _Background) -> None:
+    assert 4366 not in shipped_gold_paths()
+    success, computed, steps = background.result("unshipped gold")
+    assert success and computed and steps > 0
 
 
 def test_progress_is_monotone_along_recorded_gold_paths() -> None:
