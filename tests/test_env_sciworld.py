@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from patchworld.data import load_trajectories
-from patchworld.envs import base
+from patchworld.envs import base, sciworld_engine
 from patchworld.envs.base import EnvError
 from patchworld.envs.checker import check_env
 from patchworld.envs.generate import GenerationConfig, generate
@@ -218,6 +218,12 @@ def test_bad_input_gives_the_original_behaviour(env: SciWorldEnv) -> None:
         env.step("look around")
     assert str(err.value) == "The task with environment 0 has finished."
     assert env.reset(0) == first and not env.step("look around").done  # reset clears the finished flag
+
+
+def test_missing_java_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sciworld_engine.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="needs a Java runtime on PATH"):
+        SciWorldEnv().reset(0)
 
 
 def test_expert_solves_with_monotone_progress(env: SciWorldEnv) -> None:

@@ -25,7 +25,8 @@ Return values:
 * ``reset(task) -> str``: the client's first observation, ``task_description + "\\n" + <look around>``
   (``client_prompt=False``: the bare ``look around`` text). Errors (``EnvError``, previous episode
   kept): ``task >= 4639`` or ``< -4639`` -> ``list index out of range``; a non-int -> Python's text
-  (``list indices must be integers or slices, not str``); negative tasks index from the end.
+  (``list indices must be integers or slices, not str``); negative tasks index from the end. No
+  ``java`` on PATH: ``FileNotFoundError`` saying so (the CLI prints it as one line).
 * ``step(action) -> Step``: ``observation`` is the jar's text byte for byte (``No known action
   matches that input.`` for anything unparsed, including ``""``; ``Ambiguous request: ...`` then a
   digit to choose); ``reward`` is the server's int ``reward`` = change of the score since the
@@ -224,6 +225,7 @@ class SciWorldEnv:
             raise EnvError(f"The task with environment {self.env_id} has finished.")
         engine = self.engine
         if self._clone:
+            engine.sw  # noqa: B018 - start the scratch JVM outside the try: a missing Java is FileNotFoundError
             try:
                 engine.restore(self.task, self.history)
                 payload = engine.fast_step(action)

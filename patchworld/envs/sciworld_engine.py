@@ -21,6 +21,7 @@ live episode.
 from __future__ import annotations
 
 import json
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,9 @@ def games() -> list[dict[str, Any]]:
 
 def _start_jvm(java_options: tuple[str, ...]) -> Any:
     """A ``ScienceWorldEnv`` whose JVM gets ``java_options`` (the package's own constructor cannot pass them)."""
+    if shutil.which("java") is None:  # the original server could not start either: not a wrapper error
+        raise FileNotFoundError("SciWorld needs a Java runtime on PATH (Java 17 recorded; Debian: "
+                                "apt-get install openjdk-17-jre-headless)")
     from py4j.java_gateway import CallbackServerParameters, GatewayParameters, JavaGateway, launch_gateway
     from scienceworld import ScienceWorldEnv
     from scienceworld.constants import BASEPATH, JAR_PATH
@@ -108,9 +112,9 @@ class Engine:
 
     def reset(self, data_idx: Any) -> dict[str, Any]:
         """``SciWorldEnv.reset`` (env.py:99-122): load, task description, one real ``look around`` step."""
+        sw = self.sw  # a JVM that cannot start is not a server answer: FileNotFoundError propagates
         try:
             game = games()[data_idx]
-            sw = self.sw
             sw.load(game["taskName"], game["variationIdx"], "", generateGoldPath=False)
             task_description = sw.get_task_description()
             observation, reward, done, info = sw.step("look around")
