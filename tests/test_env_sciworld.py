@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 import pytest
 
 from patchworld.data import load_trajectories
-from patchworld.envs import base, sciworld_engine
+from patchworld.envs import base
 from patchworld.envs.base import EnvError
 from patchworld.envs.checker import check_env
 from patchworld.envs.generate import GenerationConfig, generate
@@ -220,10 +222,15 @@ def test_bad_input_gives_the_original_behaviour(env: SciWorldEnv) -> None:
     assert env.reset(0) == first and not env.step("look around").done  # reset clears the finished flag
 
 
-def test_missing_java_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sciworld_engine.shutil, "which", lambda name: None)
-    with pytest.raises(FileNotFoundError, match="needs a Java runtime on PATH"):
-        SciWorldEnv().reset(0)
+def test_missing_java_is_one_line_from_the_cli(tmp_path: Path) -> None:
+    # In a child process with no java on PATH (patching shutil here would race the background thread).
+    run = subprocess.run([sys.executable, "-m", "patchworld.cli", "generate", "--env", "sciworld", "--seed", "0",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PATH": str(tmp_path)})
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "patchworld generate: SciWorld needs a Java runtime on PATH (Java 17 recorded; Debian: "
+        "apt-get install openjdk-17-jre-headless)"]
 
 
 def test_expert_solves_with_monotone_progress(env: SciWorldEnv) -> None:
