@@ -252,6 +252,16 @@ def test_hand_edit_in_browser(browser_context, notebook_env: dict[str, str]) -> 
         page.keyboard.insert_text(edited)
         page.locator("h1").first.click()  # blur: the editor reports its value
         expect(page.get_by_text(re.compile(r"\b[1-9][0-9]* fixed, [0-9]+ broken")).first).to_be_visible()
+        # the remaining counterexamples show truth and predictions with the differing tokens marked
+        expect(page.locator("table.pw-counterexamples .pw-tok-wrong, table.pw-counterexamples .pw-tok-missing")
+               .first).to_be_visible()
+        # saving: the gate's verdict appears right beside the button, not a screen further down
+        save = page.get_by_role("button", name="Save as manual patch")
+        save.click()
+        verdict = page.get_by_text(re.compile(r"^Saved to .* as candidate "))
+        expect(verdict).to_be_visible()
+        button_box, verdict_box = save.bounding_box(), verdict.bounding_box()
+        assert button_box and verdict_box and abs(verdict_box["y"] - button_box["y"]) < 150, (button_box, verdict_box)
         _shot(page, "hand_edit")
         page.close()
 
