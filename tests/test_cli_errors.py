@@ -132,3 +132,26 @@ def test_a_second_writer_is_one_line_naming_the_holder(tmp_path: Path) -> None:
         _one_line_error(proc, f"pid {os.getpid()}", "a notebook tab")
     finally:
         holder.close()
+
+
+def test_a_full_disk_is_one_line_and_the_folder_restarts(tmp_path: Path) -> None:
+    """A per-process file-size limit makes the copy of the train split fail with EFBIG, as a full disk would."""
+    import resource
+
+    out = tmp_path / "run"
+    train = ROOT / "data" / "trajectories" / "maze" / "maze_traj_train.jsonl"
+    limit = train.stat().st_size // 2
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)       # get EFBIG from write() instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    args = ["induce", "--env", "maze", "--program", str(FLAWED), "--rounds", "1", "--out", str(out)]
+    proc = subprocess.run([sys.executable, "-m", "patchworld.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, preexec_fn=small_disk)
+    _one_line_error(proc, "cannot write", "train.jsonl", "EFBIG", "nothing already written was lost")
+    assert not (out / "header.json").exists()                  # no half-made run that looks complete
+    again = _cli(*args)                                          # with room again, the same command restarts it
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"run folder {out}" in again.stdout
+    _no_folder_or_resumable(out)
