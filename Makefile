@@ -1,25 +1,43 @@
 # The README's two commands: `make demo` (the main job, offline) and `make test`.
-# Both create .venv from requirements.txt when it is missing and install the package editable.
+# Both create .venv when it is missing and install from the hash-pinned locks (requirements.lock for the
+# workbench; requirements-test.lock adds what the tests need) and the package editable. `make lock`
+# regenerates the locks from requirements.txt / requirements-test.txt (the human-edited inputs).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.patchworld-installed
+TEST_STAMP := $(VENV)/.patchworld-test-installed
+UV := /tmp/patchworld-uv/bin/uv
 
-.PHONY: demo test lint data results venv clean
+.PHONY: demo test lint data results venv clean lock
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-test.lock
+	touch $(TEST_STAMP)
+
+# Regenerate the locks (exact versions and hashes for Python 3.11 on x86_64 Linux) from the inputs,
+# keeping the versions installed in .venv where they satisfy them (what was tested).
+lock:
+	test -x $(UV) || ($(PYTHON) -m venv /tmp/patchworld-uv && /tmp/patchworld-uv/bin/pip install -q uv)
+	$(BIN)/pip freeze --exclude-editable 2>/dev/null | grep -v ' @ ' > /tmp/patchworld-installed.txt || true
+	$(UV) pip compile requirements.txt --constraint /tmp/patchworld-installed.txt --generate-hashes \
+		--python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu --quiet -o requirements.lock
+	$(UV) pip compile requirements-test.txt --constraint requirements.lock --constraint /tmp/patchworld-installed.txt \
+		--generate-hashes --python-version 3.11.7 --python-platform x86_64-unknown-linux-gnu --quiet \
+		-o requirements-test.lock
 
 demo: $(STAMP)
 	$(BIN)/patchworld demo
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check patchworld tests benchmarks notebooks
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
