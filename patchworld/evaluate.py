@@ -19,12 +19,14 @@ two variants of one program, with their interval). Rows of env ``macro`` average
 (for points present in every env), their intervals from the same per-env draws.
 
 Protocol defaults: every test task of the env (``n_tasks``), 30 steps per live episode, 1000
-bootstrap draws with seed 0; all recorded in the results metadata by the command.
+bootstrap draws with seed 0; all recorded in the results metadata by the command. The size
+settings (:data:`PER_ENV`) take one value for every env or a mapping ``{env: value, "*": default}``
+(a slow env, SciWorld, gets fewer tasks and states without shrinking the others).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +42,14 @@ from patchworld.results import RESULT_SCHEMA, load_results, macro_average, progr
 from patchworld.utility import Measure, decision_agreement, llm_success, model_search_success, react_success
 
 __all__ = ["evaluate", "load_split", "wide", "macro_average", "save_results", "load_results", "program_source",
-           "RESULT_SCHEMA", "ALL_RQS", "REACT_LABEL"]
+           "RESULT_SCHEMA", "ALL_RQS", "REACT_LABEL", "PER_ENV", "for_env"]
 
 ALL_RQS = ("rq1", "rq2", "decision", "search", "rq3")
 REACT_LABEL = "ReAct (LLM alone)"
 ProgressFn = Callable[[int, int, str], None]
+PER_ENV = ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candidates")
+"""Settings of :func:`evaluate` that may differ per env (an int/None, or ``{env: value, "*": default}``)."""
+Size = int | None | Mapping[str, int | None]
 Entry = tuple  # (label, Program, variant, env) or (label, Program, variant, env, round)
 Measured = dict[str, tuple[str, Any]]  # metric -> (rq, Measure | plain float)
 
@@ -55,6 +60,13 @@ def load_split(env: str, split: str, data_dir: str | Path = "data/trajectories")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no {split} split for {env} (run `patchworld generate` first)")
     return load_trajectories(path)
+
+
+def for_env(value: Size, env: str) -> int | None:
+    """A :data:`PER_ENV` setting for ``env``: the value itself, or ``value[env]``, else ``value["*"]``."""
+    if isinstance(value, Mapping):
+        return value.get(env, value.get("*"))
+    return value
 
 
 def _planning_limits() -> Any:
@@ -139,7 +151,7 @@ def _measure(env: str, program: Any, variant: str, data: tuple, rqs: Sequence[st
     if program != "react":
         if "decision" in rqs:
             steps.append(("decision", lambda: {k: ("decision", v) for k, v in decision_agreement(
-                open_model, env, test, max_states=opts["proxy_states"]).items()}))
+                open_model, env, test, max_states=opts["proxy_states"], truth=opts.get("truth")).items()}))
         if "search" in rqs:
             steps.append(("search", lambda: {k: ("search", v) for k, v in model_search_success(
                 open_model, env, tasks, opts["max_steps"], opts["depth"], opts["beam"],
@@ -191,14 +203,14 @@ def _macro_interval(measures: list[Measure], seed: int, samples: int,
 
 
 def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path = "data/trajectories",
-             rqs: Sequence[str] = ALL_RQS, references: bool = True, oracle: bool = True, n_tasks: int | None = None,
-             max_steps: int = 30, proxy_states: int = 60, rollout_limit: int | None = None,
-             max_test: int | None = None, sandbox: bool = True, depth: int = 2, beam: int = 3,
-             max_candidates: int | None = 8, search_candidates: int | None = None, llm: LLMSettings | None = None,
+             rqs: Sequence[str] = ALL_RQS, references: bool = True, oracle: bool = True, n_tasks: Size = None,
+             max_steps: int = 30, proxy_states: Size = 60, rollout_limit: Size = None,
+             max_test: Size = None, sandbox: bool = True, depth: int = 2, beam: int = 3,
+             max_candidates: int | None = 8, search_candidates: Size = None, llm: LLMSettings | None = None,
              residual_preset: str = "reference",
              seed: int = 0, samples: int = DEFAULT_SAMPLES, progress: ProgressFn | None = None,
              sources: dict[str, str] | None = None, executor: Any = None,
-             trusted: frozenset[str] = frozenset()) -> pl.DataFrame:
+             trusted: frozenset[str] = frozenset(), skip: Sequence[str] = ()) -> pl.DataFrame:
     """Evaluate program entries on ``envs`` (module docstring); a tidy frame with intervals.
 
     ``entries``: ``(label, Program, variant, env[, round])`` with variant ``simple`` or
@@ -206,25 +218,33 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
     ``n_tasks``: first test tasks in sorted order (default: all), as the reference takes a
     consecutive range. ``max_candidates`` (8, the paper's) caps the LLM agent's candidates;
     ``search_candidates`` (default: no cap) the search planner's: every available action, then
-    the program's concrete action forms. ``sources`` is filled with ``{hash: source}`` of every program evaluated.
+    the program's concrete action forms. Each setting of :data:`PER_ENV` may be a per-env mapping
+    (:func:`for_env`). ``decision_agreement`` computes each env's true outcomes once and shares them
+    with every program of that env. ``sources`` is filled with ``{hash: source}`` of every program evaluated.
 
     ``executor`` (:mod:`patchworld.executors`; default: one point after another in this process)
     runs the points as jobs (each env's data shipped once per node); results do not depend on it.
+    ``skip``: ``"env/variant/rq"`` measures not to take (``"sciworld/oracle/search"``: the perfect model's
+    live search clones the JVM world per prediction, ~1 h per task); a macro row then leaves that point out.
     ``trusted``: hashes of programs built by workbench code that must run in-process (LLM-Direct,
     which calls the LLM); every other program runs in the sandbox unless ``sandbox=False``.
     """
     bad = [r for r in rqs if r not in ALL_RQS]
     if bad:
         raise ValueError(f"evaluate: unknown rq {bad}; choose from {ALL_RQS}")
-    opts = {"sandbox": sandbox, "rollout_limit": rollout_limit, "proxy_states": proxy_states, "max_steps": max_steps,
-            "depth": depth, "beam": beam, "max_candidates": max_candidates, "search_candidates": search_candidates,
-            "llm": llm}
+    bad = [s for s in skip if len(s.split("/")) != 3 or s.split("/")[2] not in ALL_RQS]
+    if bad:
+        raise ValueError(f"evaluate: skip {bad}: expected 'env/variant/rq' with rq in {ALL_RQS}")
+    opts = {"sandbox": sandbox, "max_steps": max_steps, "depth": depth, "beam": beam,
+            "max_candidates": max_candidates, "llm": llm}
+    sizes = {"rollout_limit": rollout_limit, "proxy_states": proxy_states, "search_candidates": search_candidates}
     plan: list[tuple[tuple, Any]] = []  # ((env, label, variant, round), program | "oracle" | "react")
-    data, memories = {}, {}
+    data, memories, truths = {}, {}, {}
     for env in envs:
         train, test = load_split(env, "train", data_dir), load_split(env, "test", data_dir)
-        tasks = sorted({t.task_idx for t in test})[:n_tasks] if n_tasks else sorted({t.task_idx for t in test})
-        data[env] = (train, test[:max_test] if max_test else test, tasks)
+        k, cap = for_env(n_tasks, env), for_env(max_test, env)
+        tasks = sorted({t.task_idx for t in test})[:k] if k else sorted({t.task_idx for t in test})
+        data[env] = (train, test[:cap] if cap else test, tasks)
         for e in entries:
             if e[3] != env:
                 continue
@@ -251,8 +271,10 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
         phash = program if isinstance(program, str) else program.hash
         if sources is not None and not isinstance(program, str):
             sources[phash] = program.source
-        job_opts = dict(opts, sandbox=opts["sandbox"] and phash not in trusted)
-        args = (env, program, variant, shared[env], rqs, job_opts, memory)
+        job_opts = dict(opts, sandbox=opts["sandbox"] and phash not in trusted, truth=truths.setdefault(env, {}),
+                        **{name: for_env(value, env) for name, value in sizes.items()})
+        point_rqs = [r for r in rqs if f"{env}/{variant}/{r}" not in skip]
+        args = (env, program, variant, shared[env], point_rqs, job_opts, memory)
         jobs.append((key, phash, executor.submit(_measure, *args) if executor is not None else args))
     for i, (key, phash, job) in enumerate(jobs):
         env, label, variant, _ = key

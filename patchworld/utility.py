@@ -27,12 +27,13 @@ from typing import Any
 
 from patchworld.agents import LookaheadAgent, ReActAgent, SearchAgent
 from patchworld.data import Trajectory
-from patchworld.envs import EnvError, make
+from patchworld.envs import EnvError, TextEnv, make
 from patchworld.envs.base import goal_scorer
 from patchworld.metrics import token_f1
 from patchworld.planning import Candidate, ChoiceContext, LLMChooser, LLMSettings, ProgressChooser, run_episodes
 
-__all__ = ["Measure", "decision_agreement", "model_search_success", "llm_success", "react_success", "episode_measures"]
+__all__ = ["Measure", "Truth", "decision_agreement", "model_search_success", "llm_success", "react_success",
+           "episode_measures", "close_env"]
 
 OpenModel = Callable[[Any], Any]  # live env -> world model (ModelClient interface)
 
@@ -69,16 +70,71 @@ def _pick(model: Any, handle: int, actions: Sequence[str]) -> list[tuple[Candida
     return out
 
 
-def decision_agreement(open_model: OpenModel, env: str, trajectories: Sequence[Trajectory], max_states: int = 60,
-                       per_trajectory: int = 4, max_actions: int = 8) -> dict[str, Measure]:
+def _live(env: str | TextEnv) -> tuple[TextEnv, bool]:
+    """A live env: built from the registry (ours to close afterwards) or the caller's own (e.g. one shared
+    SciWorld JVM per test module)."""
+    return (make(env), True) if isinstance(env, str) else (env, False)
+
+
+def close_env(live: Any) -> None:
+    """Release what a live env holds (a SciWorld JVM) when it offers ``close()``; other envs hold nothing."""
+    close = getattr(live, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - a failed shutdown must not hide the measure
+            pass
+
+
+Truth = dict[str, tuple[list[Candidate], dict[str, float]]]
+"""``decision_agreement``'s cache: state id -> (the true outcome of every tried action, progress of each true
+observation). The truth is the same for every program, so :func:`patchworld.evaluate.evaluate` computes it once
+per env (SciWorld: ~0.3 s per cloned step) and keeps the env's own progress values with it."""
+
+
+def _true_outcomes(live: TextEnv, state: str, action: str, task: int, truth: Truth | None,
+                   max_actions: int) -> tuple[list[Candidate], dict[str, float]]:
+    if truth is not None and state in truth:
+        return truth[state]
+    outcomes = []
+    for a in dict.fromkeys(live.available_actions()[:max_actions] + [action]):
+        try:
+            s = live.clone().step(a)
+        except EnvError:
+            continue
+        outcomes.append(Candidate(a, s.observation, float(s.reward), bool(s.done)))
+    known = {}
+    for c in outcomes:
+        try:
+            known[c.observation] = float(live.progress(task, c.observation))
+        except Exception:  # noqa: BLE001 - the chooser scores an unreadable observation 0 as well
+            known[c.observation] = 0.0
+    if truth is not None:
+        truth[state] = (outcomes, known)
+    return outcomes, known
+
+
+def decision_agreement(open_model: OpenModel, env: str | TextEnv, trajectories: Sequence[Trajectory],
+                       max_states: int = 60, per_trajectory: int = 4, max_actions: int = 8,
+                       truth: Truth | None = None) -> dict[str, Measure]:
     """The offline decision measures (module docstring) over at most ``max_states`` states.
 
     The states (their ids ``<traj>#<step>``) depend only on the trajectories and the env, so every
     program is measured on the same ones. The model's pick is made from its predictions alone.
+    ``env``: a registry name (a fresh env, closed afterwards) or a live env to reuse. ``truth``: a
+    cache of the true outcomes shared by the programs of one env (:data:`Truth`); the privileged
+    chooser reads the progress of a true observation from it, so a history-dependent env (SciWorld)
+    scores every program against the same truth.
     """
-    live = make(env)
+    live, own = _live(env)
     out = {k: Measure() for k in ("decision_agreement", "decision_regret", "action_accuracy", "action_f1")}
     model, states = None, 0
+    known: dict[str, float] = {}  # progress of the current state's true observations
+
+    def progress(task: int, text: str) -> float:
+        return known[text] if text in known else live.progress(task, text)
+
+    chooser = ProgressChooser(progress)  # privileged, applied to both sides alike
     try:
         for traj in trajectories:
             if states >= max_states or not traj.transitions:
@@ -90,25 +146,20 @@ def decision_agreement(open_model: OpenModel, env: str, trajectories: Sequence[T
                 model = open_model(live)
             handle = model.init(obs)
             visited: Counter = Counter([obs])
-            chooser = ProgressChooser(live.progress)  # privileged, applied to both sides alike
             for k, t in enumerate(traj.transitions):
                 if states >= max_states or k >= per_trajectory:
                     break
-                actions, truth = [], []
-                for a in dict.fromkeys(live.available_actions()[:max_actions] + [t.action]):
-                    try:
-                        s = live.clone().step(a)
-                    except EnvError:
-                        continue
-                    actions.append(a)
-                    truth.append(Candidate(a, s.observation, float(s.reward), bool(s.done)))
-                preds = _pick(model, handle, actions)  # the model sees only its belief and the actions
                 unit = f"{traj.id}#{k}"
-                exact = sum(c.observation == tr.observation for (c, _), tr in zip(preds, truth, strict=True))
-                f1 = sum(token_f1(c.observation, tr.observation) for (c, _), tr in zip(preds, truth, strict=True))
-                out["action_accuracy"].add(unit, exact, len(truth))
-                out["action_f1"].add(unit, f1, len(truth))
-                true_scores = [chooser.score("", traj.task_idx, tr, visited) for tr in truth]
+                truth_k, values = _true_outcomes(live, unit, t.action, traj.task_idx, truth, max_actions)
+                known.clear()
+                known.update(values)
+                actions = [c.action for c in truth_k]
+                preds = _pick(model, handle, actions)  # the model sees only its belief and the actions
+                exact = sum(c.observation == tr.observation for (c, _), tr in zip(preds, truth_k, strict=True))
+                f1 = sum(token_f1(c.observation, tr.observation) for (c, _), tr in zip(preds, truth_k, strict=True))
+                out["action_accuracy"].add(unit, exact, len(truth_k))
+                out["action_f1"].add(unit, f1, len(truth_k))
+                true_scores = [chooser.score("", traj.task_idx, tr, visited) for tr in truth_k]
                 if true_scores and max(true_scores) > min(true_scores):
                     picked = chooser.choose(ChoiceContext("", traj.task_idx, obs, [c for c, _ in preds], visited))
                     out["decision_agreement"].add(unit, true_scores[picked] == max(true_scores))
@@ -129,6 +180,8 @@ def decision_agreement(open_model: OpenModel, env: str, trajectories: Sequence[T
     finally:
         if model is not None and hasattr(model, "close"):
             model.close()
+        if own:
+            close_env(live)
     return out
 
 
@@ -145,18 +198,22 @@ def episode_measures(frame: Any, prefix: str) -> dict[str, Measure]:
     return out
 
 
-def _episodes(open_model: OpenModel, env: str, tasks: Sequence[int], max_steps: int,
+def _episodes(open_model: OpenModel, env: str | TextEnv, tasks: Sequence[int], max_steps: int,
               agent_of: Callable[[Any], Any]) -> Any:
-    live = make(env)
-    model = open_model(live)
+    live, own = _live(env)
     try:
-        return run_episodes(live, agent_of(model), tasks, max_steps)
+        model = open_model(live)
+        try:
+            return run_episodes(live, agent_of(model), tasks, max_steps)
+        finally:
+            if hasattr(model, "close"):
+                model.close()
     finally:
-        if hasattr(model, "close"):
-            model.close()
+        if own:
+            close_env(live)
 
 
-def model_search_success(open_model: OpenModel, env: str, tasks: Sequence[int], max_steps: int = 30,
+def model_search_success(open_model: OpenModel, env: str | TextEnv, tasks: Sequence[int], max_steps: int = 30,
                          depth: int = 2, beam: int = 3, max_candidates: int | None = 8) -> dict[str, Measure]:
     """Live success of the depth-``depth`` search planner that knows only the program and the goal text."""
     score = goal_scorer(env)
@@ -165,7 +222,7 @@ def model_search_success(open_model: OpenModel, env: str, tasks: Sequence[int], 
     return episode_measures(frame, "model_search")
 
 
-def llm_success(open_model: OpenModel, env: str, tasks: Sequence[int], llm: LLMSettings, max_steps: int = 30,
+def llm_success(open_model: OpenModel, env: str | TextEnv, tasks: Sequence[int], llm: LLMSettings, max_steps: int = 30,
                 max_candidates: int | None = 8) -> dict[str, Measure]:
     """The paper's RQ3: the LLM picks among the program's predictions (its own proposal offered first)."""
     frame = _episodes(open_model, env, tasks, max_steps,
@@ -175,4 +232,8 @@ def llm_success(open_model: OpenModel, env: str, tasks: Sequence[int], llm: LLMS
 
 def react_success(env: str, tasks: Sequence[int], llm: LLMSettings, max_steps: int = 30) -> dict[str, Measure]:
     """The paper's baseline: ReAct with the LLM alone (no world model); same tasks and step budget."""
-    return episode_measures(run_episodes(make(env), ReActAgent(llm), tasks, max_steps), "llm")
+    live = make(env)
+    try:
+        return episode_measures(run_episodes(live, ReActAgent(llm), tasks, max_steps), "llm")
+    finally:
+        close_env(live)

@@ -32,15 +32,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results folder (results.parquet, .csv, .meta.json, programs/<hash>.py)")
     parser.add_argument("--data", default="data/trajectories", help="trajectory folder (<env>/<env>_traj_*.jsonl)")
     parser.add_argument("--rqs", nargs="*", default=list(RQS), choices=list(RQS))
-    parser.add_argument("--n-tasks", type=int, default=None, help="test tasks for live planning (default: all)")
+    per_env = " (N for every env, ENV=N for one: --n-tasks 15 sciworld=2)"
+    parser.add_argument("--n-tasks", nargs="+", default=None, metavar="[ENV=]N",
+                        help="test tasks for live planning (default: all)" + per_env)
     parser.add_argument("--max-steps", type=int, default=30, help="steps per live episode (default 30, the paper's)")
-    parser.add_argument("--max-test", type=int, default=None, help="cap on test trajectories for RQ1")
-    parser.add_argument("--rollout-limit", type=int, default=None, help="test trajectories for RQ2 (default all)")
-    parser.add_argument("--proxy-states", type=int, default=60, help="states for decision_agreement (default 60)")
+    parser.add_argument("--max-test", nargs="+", default=None, metavar="[ENV=]N",
+                        help="cap on test trajectories for RQ1, RQ2 and decision states" + per_env)
+    parser.add_argument("--rollout-limit", nargs="+", default=None, metavar="[ENV=]N",
+                        help="test trajectories for RQ2 (default all)" + per_env)
+    parser.add_argument("--proxy-states", nargs="+", default=["60"], metavar="[ENV=]N",
+                        help="states for decision_agreement (default 60)" + per_env)
+    parser.add_argument("--search-candidates", nargs="+", default=None, metavar="[ENV=]N",
+                        help="candidate actions of the model_search planner (default: every available action, "
+                             "then the program's action forms)" + per_env)
     parser.add_argument("--depth", type=int, default=2, help="depth of the model_search planner (default 2)")
     parser.add_argument("--beam", type=int, default=3, help="beam of the model_search planner (default 3)")
     parser.add_argument("--max-candidates", type=int, default=8,
                         help="candidate actions of the LLM agent (paper: 8; 0 = no limit)")
+    parser.add_argument("--skip", nargs="*", default=[], metavar="ENV/VARIANT/RQ",
+                        help="measures not to take, e.g. sciworld/oracle/search (the perfect model's live search "
+                             "on SciWorld clones the JVM world for every prediction)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--samples", type=int, default=1000, help="bootstrap draws (default 1000)")
     parser.add_argument("--no-references", action="store_true", help="skip lookup/copy/most-frequent references")
@@ -57,6 +68,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dask scheduler address (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
     parser.add_argument("--workers", type=int, default=None,
                         help="parallel points (local: threads; dask local cluster: worker processes)")
+
+
+def per_env_values(option: str, values: list[str] | None) -> dict[str, int] | None:
+    """``--option N ENV=N ...`` as ``{"*": N, ENV: N}`` (None when the option was not given); a bad value
+    is a one-line error naming the option and the value."""
+    if values is None:
+        return None
+    out: dict[str, int] = {}
+    for text in values:
+        env, _, number = text.rpartition("=")
+        key = env or "*"
+        if env and env not in ENVS:
+            raise SystemExit(f"patchworld evaluate: {option} {text}: unknown env {env!r} (choose from {ENVS})")
+        try:
+            out[key] = int(number)
+        except ValueError:
+            raise SystemExit(f"patchworld evaluate: {option} {text}: expected N or ENV=N with an integer N") from None
+        if out[key] < 0:
+            raise SystemExit(f"patchworld evaluate: {option} {text}: N must be >= 0")
+    return out
 
 
 def _program_entries(specs: list[str], variants: list[str]) -> list[tuple]:
@@ -136,10 +167,18 @@ def _run_entries(run_dirs: list[str], variants: list[str]) -> tuple[list[tuple],
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.evaluate import evaluate, load_split, save_results, wide
+    from patchworld.evaluate import evaluate, for_env, load_split, save_results, wide
     from patchworld.planning import LLMSettings
     from patchworld.progress import TextProgress
 
+    sizes = {name: per_env_values("--" + name.replace("_", "-"), getattr(args, name))
+             for name in ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candidates")}
+    for item in args.skip:
+        parts = item.split("/")
+        if len(parts) != 3 or parts[0] not in ENVS or parts[2] not in RQS:
+            print(f"patchworld evaluate: --skip {item}: expected ENV/VARIANT/RQ with ENV in {ENVS} and RQ in {RQS}",
+                  file=sys.stderr)
+            return 2
     run_entries, runs = _run_entries(args.runs, args.variants)
     entries = _program_entries(args.programs, args.variants) + run_entries
     envs = args.envs or sorted({e[3] for e in entries}) or list(ENVS)
@@ -180,16 +219,17 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     sources: dict[str, str] = {}  # filled by evaluate: {hash: source} of every program it ran
     results = evaluate(entries, envs, data_dir=args.data, rqs=args.rqs, references=not args.no_references,
-                       oracle=not args.no_oracle, n_tasks=args.n_tasks, max_steps=args.max_steps,
-                       proxy_states=args.proxy_states, rollout_limit=args.rollout_limit, max_test=args.max_test,
+                       oracle=not args.no_oracle, max_steps=args.max_steps, **sizes,
                        sandbox=not args.no_sandbox, depth=args.depth, beam=args.beam,
                        max_candidates=args.max_candidates or None, llm=llm, residual_preset=args.residual_preset,
                        seed=args.seed, samples=args.samples, progress=TextProgress("evaluate"), sources=sources,
-                       executor=executor, trusted=frozenset(trusted))
+                       executor=executor, trusted=frozenset(trusted), skip=args.skip)
     if executor is not None:
         executor.close()
-    tasks = {env: sorted({t.task_idx for t in load_split(env, "test", args.data)})[: args.n_tasks] for env in envs}
+    tasks = {env: sorted({t.task_idx for t in load_split(env, "test", args.data)})[: for_env(sizes["n_tasks"], env)
+                                                                                   or None] for env in envs}
     meta = {"arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")}, "envs": envs,
+            "per_env": {env: {name: for_env(value, env) for name, value in sizes.items()} for env in envs},
             "programs": {f"{e[0]}/{e[3]}/{e[2]}/{e[4] if len(e) > 4 else ''}": e[1].hash for e in entries},
             "runs": runs, "llm": llm.model if llm.configured else None, "tasks": tasks,
             "bootstrap": {"seed": args.seed, "samples": args.samples, "level": 0.95, "paired": True}}
