@@ -3,7 +3,7 @@
 Teacher-forced replay treats each trajectory on its own, so a child replayed on a few val
 trajectories predicts exactly what its full val replay would predict there. The sample is a
 few trajectories the parent gets wrong (chosen to cover distinct failures: action type x
-error kind) plus a small random sample of trajectories it gets entirely right. A child is
+error kind) (up to 8) plus a small random sample (3) of trajectories it gets entirely right. A child is
 rejected early when, on the sample, it scores worse than the parent (the gate's ordering on
 those rows), scores the same while breaking a transition the parent got right in a passing
 trajectory, or predicts exactly what the parent predicts (it cannot be the fix for the
@@ -44,7 +44,7 @@ class Screened:
 class Screener:
     """Picks the screening sample for one parent replay and judges children on it."""
 
-    def __init__(self, parent_replay: Any, trajectories: Sequence[Any], n_failing: int = 3, n_passing: int = 2,
+    def __init__(self, parent_replay: Any, trajectories: Sequence[Any], n_failing: int = 8, n_passing: int = 3,
                  seed: int = 0):
         steps = parent_replay.steps
         ids = steps.get_column("traj_id").to_list()
