@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
         session.close()
         return code
     except KeyboardInterrupt:
-        print(f"patchworld induce: interrupted in round {session.round + 1}; continue with "
+        done = max(session.round, session.store.last_round())   # a round whose log line is out counts as done
+        print(f"patchworld induce: interrupted in round {done + 1}; continue with "
               f"`patchworld induce --out {args.out} --resume`", file=sys.stderr)
         session.close()
         return 130
