@@ -136,9 +136,10 @@ def _(base_replay, edited_source, loaded, replay, val):
 
 @app.cell
 def _(base_replay, broken, edited_replay, fixed, mo, replay_seconds):
-    from patchworld.views import metric_deltas, remaining_counterexamples
+    from patchworld.views import f1_changes, metric_deltas, remaining_counterexamples
 
     deltas = metric_deltas(base_replay, edited_replay)
+    f1_up, f1_down = f1_changes(base_replay, edited_replay)
     if edited_replay.outcome != "ok":
         load_error = edited_replay.detail or edited_replay.outcome
         status_view = mo.callout(mo.md(f"**{edited_replay.outcome}**\n\n```\n{load_error}\n```"), kind="danger")
@@ -146,10 +147,11 @@ def _(base_replay, broken, edited_replay, fixed, mo, replay_seconds):
         load_error = ""
         status_view = mo.callout(mo.md(
             f"Replayed {edited_replay.metrics.get('n_transitions', 0)} val transitions in {replay_seconds:.2f} s: "
-            f"**{len(fixed)} fixed**, **{len(broken)} broken** vs the loaded program."), kind="success" if not broken
+            f"**{len(fixed)} fixed**, **{len(broken)} broken** vs the loaded program (exact match); token F1 up in "
+            f"{len(f1_up)}, down in {len(f1_down)}."), kind="success" if not broken
             else "warn")
     remaining = remaining_counterexamples(edited_replay)
-    return deltas, load_error, metric_deltas, remaining, status_view
+    return deltas, f1_down, f1_up, load_error, metric_deltas, remaining, status_view
 
 
 @app.cell

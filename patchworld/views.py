@@ -19,7 +19,7 @@ import polars as pl
 
 __all__ = ["CandidateView", "candidates_table", "default_candidate", "candidate_row", "candidate_view",
            "counterexample_rows", "counterexamples_html", "prediction_html", "metric_deltas", "id_list",
-           "remaining_counterexamples", "remaining_html", "exported_figure", "clickable_points", "picked_points", "FIXED_BROKEN_NOTE"]
+           "remaining_counterexamples", "remaining_html", "exported_figure", "f1_changes", "clickable_points", "picked_points", "FIXED_BROKEN_NOTE"]
 
 _STATUS_COLOUR = {"fixed": "#c8f7c5", "broken": "#ffd0d0"}
 _CX_STYLE = (
@@ -247,6 +247,16 @@ def remaining_counterexamples(replay: Any) -> pl.DataFrame:
     """The transitions a replay still gets wrong (not exact), with the columns a person reads first."""
     return replay.steps.filter(~pl.col("exact")).select("id", "action", "error_kind", "belief", "true", "predicted",
                                                           "error")
+
+
+def f1_changes(before: Any, after: Any) -> tuple[list[str], list[str]]:
+    """Transition ids whose token F1 against the truth rose / fell from replay ``before`` to ``after``
+    (the token-F1 view of fixed/broken, which also counts progress on transitions still not exact)."""
+    joined = before.steps.select("id", pl.col("token_f1").alias("a")).join(
+        after.steps.select("id", pl.col("token_f1").alias("b")), on="id", how="inner")
+    up = joined.filter(pl.col("b") > pl.col("a") + 1e-12)["id"].to_list()
+    down = joined.filter(pl.col("b") < pl.col("a") - 1e-12)["id"].to_list()
+    return up, down
 
 
 def remaining_html(edited: Any, loaded: Any | None = None, limit: int = 40) -> str:

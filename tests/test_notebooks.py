@@ -226,6 +226,7 @@ def test_hand_edit_reports_fixed_broken_errors_and_saves(nb_env: dict[str, str])
 
     _, after = app.run(defs={"edited_source": edited, "save_requested": True})
     assert after["fixed"], "fixing the goal coordinates fixed no transition"
+    assert set(after["fixed"]) <= set(after["f1_up"])          # an exact fix also raises token F1
     deltas = {r["metric"]: r["delta"] for r in after["deltas"].iter_rows(named=True)}
     assert deltas["token_f1"] > 0
     assert after["remaining"].height == int(after["edited_replay"].metrics["n_transitions"]) - int(

@@ -163,6 +163,13 @@ def test_metric_deltas_remaining_and_id_list(run_after_one_round) -> None:
     assert deltas["token_f1"]["delta"] > 0 and deltas["n_transitions"]["delta"] == 0
     remaining = remaining_counterexamples(after)
     assert remaining.height == after.steps.height - int(after.steps["exact"].sum())
+    from patchworld.views import f1_changes
+
+    up, down = f1_changes(before, after)
+    steps = before.steps.join(after.steps, on="id", suffix="_after")
+    assert set(up) == set(steps.filter(pl.col("token_f1_after") > pl.col("token_f1"))["id"].to_list()) and up
+    assert set(down) == set(steps.filter(pl.col("token_f1_after") < pl.col("token_f1"))["id"].to_list())
+    assert f1_changes(after, before) == (down, up)
     page = remaining_html(after, before, limit=5)
     first = remaining.row(0, named=True)
     assert _visible(page).count(first["true"]) >= 1 and page.count("<tr") == 1 + min(5, remaining.height)
