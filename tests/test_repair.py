@@ -78,7 +78,7 @@ def test_inverted_condition_in_parse_observation_is_localised_there_and_repaired
 
 def test_repair_benchmark_subset_is_repaired():
     bench = _bench()
-    rows = bench.run(("maze", "wordle", "babyai"), 1, 0, 0, budget=1e9, candidates=64, workers=2, max_rounds=5,
+    rows = bench.run(("maze", "wordle", "babyai"), 1, 0, 0, budget=1e9, candidates=64, workers=2, max_rounds=8,
                      echo=lambda _line: None)
     assert len(rows) == 3 and len({r.env for r in rows}) == 3
     assert all(r.val_before <= r.val_original for r in rows)
