@@ -91,8 +91,15 @@ def _(env_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume
 
 
 @app.cell
+def _():
+    # This tab's open session (one per browser tab): reused across steps, closed when the folder changes.
+    tab = {"session": None, "note": ""}
+    return (tab,)
+
+
+@app.cell
 def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, n_candidates, program_pick, proposer_pick, resume_pick, run_folder,
-      variant_pick):
+      tab, variant_pick):
     from patchworld.workbench import plan_run
 
     # What Step will do with the chosen folder; nothing is created or locked here.
@@ -100,7 +107,7 @@ def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, n_candidates, program_pick, propos
     run_dir = Path(_resume or run_folder.value).expanduser()
     settings = {"env": env_pick.value, "variant": variant_pick.value, "proposer": proposer_pick.value,
                 "program_file": PROGRAMS_DIR / program_pick.value, "n_candidates": int(n_candidates.value)}
-    plan = plan_run(run_dir, traj_dir=TRAJ_DIR, **settings)
+    plan = plan_run(run_dir, traj_dir=TRAJ_DIR, own=tab["session"], **settings)
     return plan, run_dir, settings
 
 
@@ -121,13 +128,6 @@ def _(n_rounds, run_n_button, step_button):
     # How many rounds the buttons ask for (tests substitute this value through app.run(defs=...)).
     n_requested = 1 if step_button.value else (int(n_rounds.value) if run_n_button.value else 0)
     return (n_requested,)
-
-
-@app.cell
-def _():
-    # This tab's open session (one per browser tab): reused across steps, closed when the folder changes.
-    tab = {"session": None, "note": ""}
-    return (tab,)
 
 
 @app.cell

@@ -91,16 +91,20 @@ class RunPlan:
 
 def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str], variant: str = "simple",
              proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
-             n_candidates: int = 4) -> RunPlan:
+             n_candidates: int = 4, own: Any | None = None) -> RunPlan:
     """Describe, without side effects, what :func:`open_session` would do: start a new run or resume the
     existing one (listing each picker setting the resumed run ignores), and who holds the folder if
-    another session writes it (:func:`patchworld.runlock.lock_holder`)."""
+    another session writes it (:func:`patchworld.runlock.lock_holder`); ``own`` (this notebook's open
+    session) holding it is not "another session"."""
     from patchworld.program import Program
     from patchworld.runlock import lock_holder
     from patchworld.store import RunStore, RunStoreError
 
     folder = Path(run_dir).expanduser()
     holder = lock_holder(folder)
+    store = getattr(own, "store", None)
+    if holder and store is not None and store.locked and Path(store.path).resolve() == folder.resolve():
+        holder = None   # this notebook's own session writes it: Step continues that session
     busy = (f" **In use:** pid {holder.get('pid')} on host {holder.get('host')} writes this folder "
             f"({holder.get('what') or 'another session'}); Step will refuse until it is closed.") if holder else ""
     if not (folder / "header.json").exists():

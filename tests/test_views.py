@@ -249,6 +249,8 @@ def test_plan_run_creates_nothing_names_follow_settings_and_resume_lists_what_it
     assert other.resumes and "variant residual (the run uses simple)" in other.note
     assert "candidates per round 3 (the run uses 2)" in other.note and "maze_reference.py" in other.note
     assert other.holder and other.holder["pid"] == os.getpid()                  # the open session holds it
+    mine = plan_run(a, "maze", traj, program_file=FLAWED, n_candidates=2, own=opened.session)
+    assert mine.holder is None and "In use" not in mine.note                     # ...but it is this notebook's
 
     import threading
 
