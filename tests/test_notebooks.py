@@ -288,6 +288,20 @@ def test_figures_click_shows_program_and_exports(nb_env: dict[str, str]) -> None
     assert pl.read_csv(figures / "results_wide.csv").height == 3
 
 
+def test_figures_names_missing_example_runs_instead_of_selecting_them(nb_env: dict[str, str]) -> None:
+    from patchworld.evaluate import load_results, save_results
+
+    flawed, _ = _two_runs(nb_env)
+    results = Path(nb_env["PATCHWORLD_RESULTS_DIR"])
+    frame, _ = load_results(results)
+    # the results name the runs they were made from; one of them is not on this machine (a fresh clone)
+    save_results(frame, results, metadata={"arguments": {"runs": ["runs/example-results/not-made-yet", str(flawed)]}})
+    _, defs = _load("figures.py").app.run()
+    assert [Path(r).name for r in defs["missing_runs"]] == ["not-made-yet"]
+    assert defs["run_pick"].value == [str(flawed)]                 # only a run that exists is pre-selected
+    assert list(defs["round_figures"]) == [f"rounds_{flawed.name}"]
+
+
 def test_workbench_ipynb_executes_headless(nb_env: dict[str, str]) -> None:
     import nbformat
     from nbclient import NotebookClient
