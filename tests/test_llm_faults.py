@@ -87,12 +87,18 @@ def test_odd_but_usable_answers_are_read(stub_llm: StubLLM, tmp_path) -> None:  
 
 
 def test_missing_usage_is_estimated_and_flagged(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811
-    stub_llm.script(Reply(content=GOOD, usage=None))
+    """llama-cpp-python streams without usage (it ignores stream_options): the completion is counted
+    from the stream's events (one token each there), the prompt estimated; both are flagged."""
+    stub_llm.script(Reply(content=GOOD, usage=None), Reply(content=GOOD, usage=None))
     proposer = _proposer(stub_llm, tmp_path)
     (proposal,) = proposer.propose(_request())
-    assert proposal.prompt_tokens > 50 and proposal.completion_tokens > 0
-    assert proposer.stats.estimated_tokens == proposal.prompt_tokens + proposal.completion_tokens
+    pieces = len([w for w in GOOD.replace("\n", "\n\0").replace(" ", " \0").split("\0") if w])  # the stub's events
+    assert proposal.prompt_tokens > 50 and proposal.completion_tokens == pieces
+    assert proposer.stats.estimated_tokens == proposal.prompt_tokens
     assert "estimated" in proposer.usage_line()
+    whole = _proposer(stub_llm, tmp_path / "w", stream=False)   # a whole body without usage: both estimated
+    (other,) = whole.propose(_request())
+    assert whole.stats.estimated_tokens == other.prompt_tokens + other.completion_tokens
 
 
 def test_lone_surrogates_are_cached_without_orphan_temp_files(stub_llm: StubLLM, tmp_path) -> None:  # noqa: F811

@@ -159,6 +159,7 @@ class StreamDecoder:
         self.finish_reason = ""
         self.model = ""
         self.events = 0
+        self.content_events = 0   # llama.cpp streams one token per event: the completion count when usage is missing
         self.done = False
         self.non_sse: list[str] = []
 
@@ -193,7 +194,9 @@ class StreamDecoder:
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-            self.parts.append(_text(delta.get("content"), "a streamed content delta"))
+            piece = _text(delta.get("content"), "a streamed content delta")
+            self.parts.append(piece)
+            self.content_events += bool(piece)
             for call in delta.get("tool_calls") or []:
                 fn = call.get("function") if isinstance(call, dict) else None
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
@@ -218,5 +221,8 @@ class StreamDecoder:
             raise BadReply("the stream carried no events")
         if not self.done and not self.finish_reason:
             raise BadReply("the stream ended before the reply did (no finish_reason, no [DONE])")
-        return Reply(_finish(content, notes), self.prompt_tokens, self.completion_tokens, self.finish_reason,
-                     self.model, notes)
+        completion = self.completion_tokens
+        if completion is None and self.content_events:
+            completion = self.content_events
+            notes.append("completion tokens counted from stream events")
+        return Reply(_finish(content, notes), self.prompt_tokens, completion, self.finish_reason, self.model, notes)
