@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--counterexamples", type=int, default=6)
     ap.add_argument("--edit-format", default="auto")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=1800.0, help="--llm-timeout (a whole-file reply on a CPU is slow)")
     ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "patchworld" / "llm"))
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                   "--model", args.alias, "--base-url", url, "--cache-dir", args.cache_dir,
                   "--rounds", str(args.rounds), "--patience", str(args.rounds), "--candidates", str(args.candidates),
                   "--counterexamples", str(args.counterexamples), "--workers", "1",
-                  "--llm-edit-format", args.edit_format, "--llm-max-malformed", "0"]
+                  "--llm-edit-format", args.edit_format, "--llm-max-malformed", "0", "--llm-timeout", str(args.timeout)]
         env = {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "none-needed")}
         done = subprocess.run(induce, env=env, text=True, capture_output=True)
         print(done.stdout)

@@ -311,6 +311,9 @@ def test_concurrency_is_bounded_and_one_by_default(stub_llm: StubLLM, tmp_path) 
     assert wide.workers(4) == 4 and wide.workers(50) == MAX_CONCURRENCY == 8
     with pytest.raises(ValueError, match="concurrency"):
         _proposer(stub_llm, tmp_path, concurrency=0)
+    for bad in ({"timeout": 0}, {"max_tokens": 0}, {"max_retries": -1}, {"round_timeouts": 0}, {"reask": -1}):
+        with pytest.raises(ValueError, match=f"LLMProposer {next(iter(bad))} must be"):
+            _proposer(stub_llm, tmp_path, **bad)
 
 
 def _held_proposer(tmp_path, replies: dict[int, str], held: int, release: threading.Event, **kw) -> LLMProposer:

@@ -105,6 +105,15 @@ class LLMProposer:
         timeout, concurrency, max_tokens = given["timeout"], given["concurrency"], given["max_tokens"]
         max_retries, round_retries = given["max_retries"], given["round_retries"]
         max_consecutive_malformed, edit_format = given["max_consecutive_malformed"], given["edit_format"]
+        for label, value, low in (("timeout", timeout, 1e-9), ("max_tokens", max_tokens, 1),
+                                  ("max_retries", max_retries, 0), ("round_retries", round_retries, 0),
+                                  ("round_timeouts", given["round_timeouts"], 1), ("reask", reask, 0),
+                                  ("initial_retries", initial_retries, 0),
+                                  ("max_consecutive_malformed", max_consecutive_malformed, 0)):
+            if value < low:
+                bound = "> 0" if low < 1e-6 else f">= {low:g}"
+                flag = {"max_retries": "retries", "max_consecutive_malformed": "max-malformed"}.get(label, label)
+                raise ValueError(f"LLMProposer {label} must be {bound}, got {value} (CLI: --llm-{flag.replace('_', '-')})")
         if concurrency is not None and concurrency < 1:
             raise ValueError(f"LLMProposer concurrency must be >= 1 (or None for n), got {concurrency}")
         self.model = model or _env("PATCHWORLD_LLM_MODEL")
