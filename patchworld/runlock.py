@@ -9,7 +9,9 @@ a second writer gets :class:`RunLockedError` naming the holder; a lock left by a
 
 One exception: a new writer in the SAME thread that already holds the folder (a notebook cell
 run again, a script that resumes its own run) takes the lock over from the older object, which
-is then superseded: its next write raises :class:`RunLockedError` instead of racing.
+is then superseded: its next write raises :class:`RunLockedError` instead of racing. Likewise a
+lock held in this process by a session whose thread has ended (a closed notebook tab not yet
+garbage collected) is stale and taken over with a warning.
 
 Readers (``load_run``, the report, the notebooks' tables) never take the lock.
 """
@@ -83,6 +85,8 @@ def lock_holder(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
+        if _held_by_dead_thread(path):
+            return None   # the next writer takes it over (see RunLock.acquire)
         return _read_holder(path) or {"pid": "?", "host": "?"}
     finally:
         os.close(fd)   # closing our own description drops only our probe lock
@@ -103,6 +107,17 @@ def _release(fd: int, path: Path) -> None:
 
 
 _HELD: dict[str, tuple[int, weakref.ref]] = {}   # lock path -> (thread id, the RunLock holding it in this process)
+
+
+def _thread_alive(ident: int | None) -> bool:
+    return ident is not None and any(t.ident == ident for t in threading.enumerate())
+
+
+def _held_by_dead_thread(path: Path) -> bool:
+    """Whether this process holds ``path``'s lock through a session whose thread has ended."""
+    thread, ref = _HELD.get(os.path.realpath(path), (None, None))
+    older = ref() if ref is not None else None
+    return older is not None and older.held and not _thread_alive(thread)
 
 
 class RunLock:
@@ -131,6 +146,11 @@ class RunLock:
             key = os.path.realpath(self.path)
             thread, ref = _HELD.get(key, (None, None))
             older = ref() if ref is not None else None
+            if older is not None and older is not self and older.held and not _thread_alive(thread):
+                # its thread is gone (a closed notebook tab whose session was not collected yet): stale
+                warnings.warn(f"{self.path.parent}: taking over the lock of a session whose thread has ended",
+                              StaleLockWarning, stacklevel=3)
+                thread = threading.get_ident()
             if older is not None and older is not self and older.held and thread == threading.get_ident():
                 older.release()
                 older._superseded = True

@@ -144,18 +144,26 @@ def test_synthesis_second_writer_gets_the_lock_message(nb_env: dict[str, str]) -
 
     app = _load("synthesis.py").app
     _, first = app.run(defs={"n_requested": 1})
-    holder = []
-    # another tab (another thread of the same server) holds the folder
-    tab = threading.Thread(target=lambda: holder.append(_reopen(first["run_dir"])))
     first["session"].close()
+    # another tab (another live thread of the same server) holds the folder while this one steps
+    holding, done = threading.Event(), threading.Event()
+
+    def other_tab() -> None:
+        store = _reopen(first["run_dir"])
+        holding.set()
+        done.wait(60)
+        store.close()
+
+    tab = threading.Thread(target=other_tab)
     tab.start()
-    tab.join()
+    assert holding.wait(30)
     try:
         _, second = app.run(defs={"n_requested": 1})
         assert "RunLockedError" in second["step_error"] and f"pid {os.getpid()}" in second["step_error"]
-        assert "In use" in second["plan"].note
+        assert "another tab" in second["step_error"] and "In use" in second["plan"].note
     finally:
-        holder[0].close()
+        done.set()
+        tab.join()
 
 
 def _reopen(run_dir: Path):

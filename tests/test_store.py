@@ -338,3 +338,24 @@ def test_a_full_disk_is_one_line_and_loses_nothing(store, monkeypatch):
     assert (store.path / "candidates.jsonl").read_bytes() == before      # no half line
     assert not [p for p in (store.path / "programs").iterdir() if p.name.endswith(".tmp")]
     assert load_run(store.path).current == "b"
+
+
+def test_a_lock_left_by_an_ended_thread_is_taken_over(tmp_path):
+    import threading
+
+    from patchworld.runlock import StaleLockWarning, lock_holder
+
+    first = Program("x = 0\n")
+    RunStore.create(tmp_path / "run", {"env": "maze", "initial_program": first.hash}, data={"train": [], "val": []},
+                    programs=[first]).close()
+    kept = []                                   # a closed tab's session, still referenced somewhere
+    tab = threading.Thread(target=lambda: kept.append(RunStore(tmp_path / "run", write=True)))
+    tab.start()
+    tab.join()
+    assert kept[0].locked and lock_holder(tmp_path / "run") is None      # its thread is gone: not a live writer
+    with pytest.warns(StaleLockWarning, match="thread has ended"):
+        taken = RunStore(tmp_path / "run", write=True)
+    assert taken.locked and not kept[0].locked
+    with pytest.raises(RunLockedError):
+        kept[0].append_round({"round": 0})       # the old session cannot write behind the new one's back
+    taken.close()
