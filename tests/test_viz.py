@@ -186,3 +186,21 @@ def test_points_on_one_spot_share_one_label() -> None:
     fig = pareto_figure(pl.concat([base, twin]))
     simple = next(t for t in fig.data if t.name == "Simple (program)" and t.xaxis == "x")
     assert sorted(simple.text) == ["", "prog = twin"] and sorted(simple.customdata) == ["prog", "twin"]
+
+
+def test_every_registered_env_gets_a_facet_even_without_a_measure() -> None:
+    """Seven envs and the macro: a 3x3 grid in registry order, the legend in the empty cell; an env whose oracle
+    has no model_search_success (SciWorld in `make results`) draws the points it has."""
+    from patchworld.envs.base import registered
+
+    envs = registered()
+    base = _results().filter(pl.col("env") == "maze")
+    frame = pl.concat([base.with_columns(pl.lit(e).alias("env")) for e in envs])
+    frame = frame.filter(~((pl.col("env") == "sciworld") & (pl.col("variant") == "oracle")
+                           & (pl.col("metric") == "model_search_success")))
+    fig = pareto_figure(frame)
+    titles = [a.text for a in fig.layout.annotations if a.name != "caption"]
+    assert titles == [*envs, "macro"]  # the figure averages what every env measured
+    oracle = [t for t in fig.data if t.name and t.name.startswith("perfect model")]
+    assert sum(len(t.x) for t in oracle) == len(envs) - 1  # none in sciworld, none in the macro
+    assert fig.layout.legend.x < 1  # eight facets in 3x3: the legend takes the ninth cell
