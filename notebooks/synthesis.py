@@ -117,7 +117,7 @@ def _(mo, plan):
     n_rounds = mo.ui.number(start=1, stop=50, value=3, label="N")
     run_n_button = mo.ui.run_button(label="Run N rounds", disabled=bool(plan.problem))
     mo.vstack([
-        mo.callout(mo.md(plan.problem), kind="warn") if plan.problem else mo.md(plan.note),
+        mo.callout(mo.md(plan.problem), kind="warn") if plan.problem else mo.md(""),
         mo.hstack([step_button, n_rounds, run_n_button], justify="start"),
     ])
     return n_rounds, run_n_button, step_button
@@ -131,7 +131,7 @@ def _(n_rounds, run_n_button, step_button):
 
 
 @app.cell
-def _(TRAJ_DIR, mo, n_requested, run_dir, settings, tab):
+def _(TRAJ_DIR, mo, n_requested, plan, run_dir, settings, tab):
     from patchworld.runlock import RunLockedError
     from patchworld.workbench import open_session
 
@@ -172,8 +172,8 @@ def _(TRAJ_DIR, mo, n_requested, run_dir, settings, tab):
                      f"{_last.candidates} candidates, "
                      f"{'accepted ' + _last.accepted.candidate_id if _last.accepted else 'none accepted'}, "
                      f"val token F1 {_last.val_token_f1:.4f} ({_last.seconds:.1f} s).")
-    else:
-        _out = mo.md("")
+    else:   # nothing stepped yet (or the pickers changed): what Step will do
+        _out = mo.md(plan.note) if not plan.problem else mo.md("")
     mo.output.replace(_out)
     return session, session_note, step_error, step_results
 
