@@ -161,3 +161,15 @@ def test_llm_chooser_plays_live_episodes(server: Server) -> None:
     with SUMMARY.open("a") as f:
         f.write(f"LLM chooser: {rows.height} live maze episodes, {chooser.calls} chooser calls, "
                 f"{chooser.fallbacks} failed choices\n")
+
+
+def test_the_opt_in_grammar_shapes_a_real_reply(server: Server) -> None:
+    from patchworld.proposers.llm_client import ChatClient
+    from patchworld.proposers.llm_prompts import load_prompt
+
+    client = ChatClient(ALIAS, server.url, "none-needed", timeout=600, max_retries=1,
+                        extra_body={"grammar": load_prompt("search_replace.gbnf")})
+    reply = client.complete(client.body([{"role": "user", "content": "Change x = 1 to x = 2 in: x = 1"}], 96, 0.0))
+    first, _, rest = reply.content.partition("\n")
+    assert first.strip() and rest.startswith("<<<<<<< SEARCH\n")   # the server honoured the grammar
+    assert reply.completion_tokens and reply.model == ALIAS
