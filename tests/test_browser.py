@@ -202,6 +202,8 @@ def test_synthesis_step_round_in_browser(browser_context, notebook_env: dict[str
         # selecting another candidate in the table switches the detail view to it
         page.get_by_role("row").filter(has_text="r001c00").get_by_role("checkbox").first.click()
         expect(page.get_by_role("heading", name="Candidate r001c00 (round 1)")).to_be_visible()
+        # clicking a candidate's point on the round curve selects that candidate
+        _click_round_curve_point(page, avoid="r001c00")
         folder = runs / "notebook-maze-simple-mutation-maze_flawed-c4"
         assert (folder / "candidates.jsonl").exists()
         shot = _shot(page, "synthesis")
@@ -231,6 +233,35 @@ def test_synthesis_step_round_in_browser(browser_context, notebook_env: dict[str
         expect(page.get_by_role("heading", name=re.compile(r"^Transition 1 of"))).to_be_visible()
         _shot(page, "trajectory")
         page.close()
+
+
+def _click_round_curve_point(page: Page, avoid: str) -> None:
+    """Hover the curve's candidate points until one of another candidate shows its id, click it (retried:
+    plotly wires its click handler after the first render) and expect the detail view to switch to it."""
+    plot = page.locator(".js-plotly-plot").first
+    points = plot.locator(".scatterlayer .trace .points path")
+    hover = plot.locator(".hoverlayer .hovertext")
+    for i in range(points.count()):
+        box = points.nth(i).bounding_box()
+        if box is None:
+            continue
+        target = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(*target)
+        page.wait_for_timeout(150)
+        found = re.search(r"r\d{3}c\d{2}", hover.first.text_content() or "") if hover.count() else None
+        if not found or found.group(0) == avoid:
+            continue
+        heading = page.get_by_role("heading", name=f"Candidate {found.group(0)} (round 1)")
+        for _ in range(5):
+            page.mouse.click(*target)
+            try:
+                heading.wait_for(timeout=3000)
+                return
+            except PlaywrightTimeout:
+                page.mouse.move(target[0] + 1, target[1])
+        expect(heading).to_be_visible()
+        return
+    raise AssertionError("no clickable candidate point on the round curve")
 
 
 def _lines(path: Path) -> list[str]:
