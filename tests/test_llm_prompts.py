@@ -87,3 +87,17 @@ def test_reask_and_retry_prompts_carry_the_reason() -> None:
 def test_the_grammar_file_describes_the_search_replace_format() -> None:
     grammar = load_prompt("search_replace.gbnf")
     assert "root" in grammar and "<<<<<<< SEARCH" in grammar and ">>>>>>> REPLACE" in grammar
+
+
+def test_the_failure_table_counts_the_whole_replay_when_given(tmp_path) -> None:
+    class Replay:   # what a caller passes as request.replay: anything with counterexamples()
+        def counterexamples(self) -> list[Counterexample]:
+            return CXS * 50
+
+    request = ProposalRequest(env="maze", program=Program(SRC), counterexamples=CXS[:1], n=1)
+    shown_only = _proposer(tmp_path, "whole").patch_prompt(request)
+    assert "| mismatch | move | 1 |" in shown_only and "counted over the 1 counterexamples below" in shown_only
+    request.replay = Replay()
+    whole = _proposer(tmp_path, "whole").patch_prompt(request)
+    assert "| mismatch | move | 100 |" in whole and "| exception | craft | 50 |" in whole
+    assert "counted over the" not in whole

@@ -191,11 +191,14 @@ class LLMProposer:
 
     def patch_prompt(self, request: ProposalRequest) -> str:
         """The rendered patch prompt for a request (also useful to show in a notebook)."""
-        failures = getattr(request, "replay", None) or request.counterexamples
+        replay = getattr(request, "replay", None)   # the parent's whole val replay, when the caller passes it
+        table = failure_table(replay if replay is not None else request.counterexamples)
+        if replay is None:
+            table += f"\n\n(counted over the {len(request.counterexamples)} counterexamples below)"
         return render(load_prompt("patch", self.prompt_dir), env=request.env,
                       description=env_description(request.env), guidance=env_guidance(request.env, self.prompt_dir),
                       program=request.program.source.rstrip("\n"), program_hash=request.program.hash,
-                      failure_table=failure_table(failures), format=answer_format(self.edit_format, self.prompt_dir),
+                      failure_table=table, format=answer_format(self.edit_format, self.prompt_dir),
                       counterexamples=format_counterexamples(request.counterexamples))
 
     def initial_prompt(self, env: str, train: Sequence[Trajectory], seed: int = 0) -> str:
