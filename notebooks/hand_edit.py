@@ -197,7 +197,8 @@ def _(RUNS_DIR, TRAJ_DIR, edited_source, env, loaded, mo, run_dir, save_requeste
 @app.cell
 def _(editor, mo, save_button, test_button, verdict_view):
     # the save verdict sits right next to its button
-    mo.vstack([editor, mo.hstack([test_button, save_button, verdict_view], justify="start", align="center")])
+    mo.vstack([editor, mo.hstack([test_button, save_button, verdict_view], justify="start", align="center",
+                                 widths=[1.2, 1.5, 7])])
     return
 
 
