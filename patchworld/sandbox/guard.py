@@ -15,7 +15,7 @@ import functools
 import os
 import sys
 
-__all__ = ["install_audit_hook", "readable_roots", "BLOCKED_MODULES"]
+__all__ = ["install_audit_hook", "readable_roots", "real_paths", "BLOCKED_MODULES"]
 
 BLOCKED_MODULES = frozenset({
     "subprocess", "_posixsubprocess", "multiprocessing", "_multiprocessing", "ctypes", "_ctypes", "socket",
@@ -38,6 +38,12 @@ def readable_roots() -> tuple[str, ...]:
     return (*paths, os.path.join(here, "worldmodel_base.py"))
 
 
+@functools.lru_cache(maxsize=4)
+def real_paths(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """``os.path.realpath`` of each path (cached: the fork server resolves the roots once for every job)."""
+    return tuple(os.path.realpath(p) for p in paths)
+
+
 def install_audit_hook(scratch: str, readable: tuple[str, ...]) -> None:
     """Install the hook; drop dangerous modules so re-imports go through it.
 
@@ -54,7 +60,7 @@ def install_audit_hook(scratch: str, readable: tuple[str, ...]) -> None:
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
     scratch = realpath(scratch)
-    roots = tuple(realpath(p) for p in readable) + (scratch, "/dev/null", "/dev/urandom")
+    roots = real_paths(tuple(readable)) + (scratch, "/dev/null", "/dev/urandom")
     pid = str(os.getpid())
     own_proc = ("/proc/self/", f"/proc/{pid}/")
     str_, bytes_, int_ = str, bytes, int

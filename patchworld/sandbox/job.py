@@ -71,14 +71,14 @@ def run_job(
     records the program lines each step ran. Limits scale with the number of transitions
     (:meth:`Limits.for_transitions`). ``shards`` worker processes share the trajectories, each a
     job of its own (``None``: two when this process runs no other sandbox job, the machine has two
-    cores or more and the job has 200 transitions or more; else one); the first failing shard's
+    cores or more with one of them idle by the 1-minute load average, and the job has 200 transitions
+    or more; else one); the first failing shard's
     outcome is the job's. Never raises for anything the program does: failures come back as the
     job outcome.
     """
     n = sum(len(steps) for _, steps in trajectories)
     if shards is None:
-        idle = _ACTIVE[0] == 0 and (os.cpu_count() or 1) >= 2
-        shards = 2 if sandbox and idle and n >= 200 else 1
+        shards = 2 if sandbox and n >= 200 and _ACTIVE[0] == 0 and _spare_core() else 1
     shards = max(1, min(int(shards), len(trajectories))) if sandbox else 1
     with _ACTIVE_LOCK:
         _ACTIVE[0] += 1
@@ -89,6 +89,18 @@ def run_job(
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE[0] -= 1
+
+
+def _spare_core() -> bool:
+    """Whether a second worker would get a core of its own: two cores or more, and a 1-minute load
+    average leaving one idle. On a busy machine a second shard only adds a worker's fixed cost
+    (fork, isolation, program load: a few ms of CPU) and the two shards share the same cores."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return cores >= 2 and load <= cores - 1
 
 
 def _sharded(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,

@@ -68,10 +68,15 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+_ABI: list[int] = []  # the kernel's Landlock ABI, asked once per process (it cannot change while it runs)
+
+
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version (0: not available)."""
-    value = _LIBC.syscall(_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    return max(0, int(value))
+    if not _ABI:
+        value = _LIBC.syscall(_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+        _ABI.append(max(0, int(value)))
+    return _ABI[0]
 
 
 def _load_pyseccomp():
@@ -205,9 +210,13 @@ def _seccomp(sc) -> bool:
 
 
 def prepare() -> None:
-    """Compile the seccomp filter now (in the fork server, before it forks workers)."""
+    """Work every worker would repeat, done once in the fork server before it forks them: compile
+    the seccomp filter, ask the Landlock ABI, resolve the libc functions ctypes looks up on first use."""
     if _SC is not None and not _BPF:
         _BPF.append(_compile(_SC))
+    landlock_abi()
+    for name in ("prctl", "capset", "syscall"):
+        getattr(_LIBC, name)
 
 
 def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from patchworld.program import LoadFailure, load_world_model
 from patchworld.sandbox.calls import CpuLimit, OutputLimit, ReplayRunner, StepTimeout, session_call
-from patchworld.sandbox.guard import install_audit_hook, readable_roots
+from patchworld.sandbox.guard import install_audit_hook, readable_roots, real_paths
 from patchworld.sandbox.kernel import isolate, prepare
 from patchworld.sandbox.wire import recv, send
 
@@ -208,14 +208,15 @@ def serve(sock_fd: int) -> int:
     anything else, so the program finds nothing useful on the stack it inherits. When the
     parent goes away (socket closed) the server kills its children and exits.
     """
+    import gc
     import json
     import select
     import socket
 
     for name in _PRELOAD:  # imported once here instead of in every job
         importlib.import_module(name)
-    prepare()  # the seccomp filter, compiled once for every child
-    readable_roots()
+    prepare()  # the seccomp filter, compiled once for every child; the Landlock ABI; libc lookups
+    real_paths(readable_roots())  # the audit hook's roots, resolved once for every child
     sock = socket.socket(fileno=sock_fd)
     children: set[int] = set()
     while True:
@@ -236,11 +237,12 @@ def serve(sock_fd: int) -> int:
                         pass
                 return 0
             request = json.loads(data)
+            gc.freeze()  # the child's collections then skip every object inherited: fewer copy-on-write faults
             pid = os.fork()
             if pid == 0:  # the job process: forget the server's state, keep two descriptors and a path
                 sock.close()
                 scratch = str(request["scratch"])
-                del sock, socket, select, json, data, request, children, _flags, _addr
+                del sock, socket, select, json, gc, data, request, children, _flags, _addr
                 _child(fds, scratch)
             for fd in fds:
                 os.close(fd)
