@@ -42,7 +42,7 @@ import polars as pl
 
 from patchworld.counterexamples import Counterexample, from_frame
 from patchworld.data import Trajectory
-from patchworld.metrics import bleu4, is_covered, reference_metrics, token_f1
+from patchworld.metrics import bleu4, is_covered, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox import Limits, run_job
@@ -137,13 +137,14 @@ def replay(
                   shards=shards)
     columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean)
     metrics = _metrics(columns, columns.pop("covered"))
+    shown = columns.pop("shown")
     lines = columns.pop("lines")
-    steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     if not lean:
-        metrics.update(reference_metrics({"predicted": columns["predicted"], "true": columns["true"]}))  # lists: fast
+        metrics.update(_reference_numbers(columns, shown))
+    steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
     horizon = None
     if mode == "rollout":
-        horizon = _horizon_frame(steps)
+        horizon = _horizon_frame(columns)
         metrics.update(_horizon_metrics(horizon))
     if progress is not None:
         progress(total, total, f"replay {program.hash}: {job.outcome}")
@@ -177,7 +178,7 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
     width = min(_width(columns), n)
     trues = [t.next_observation for t in transitions]
     predicted, kinds, errors, beliefs, hits, ran = [], [], [], [], [], []
-    f1s, exacts, bleus, covered = [], [], [], []
+    f1s, exacts, bleus, covered, shown = [], [], [], [], []
     if width:
         preds, kind_col, error_col, belief_col, hit_col, line_col = columns  # type: ignore[misc]
     nan = float("nan")
@@ -201,14 +202,16 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         f1s.append(token_f1(pred, true))
         exacts.append(exact)
         bleus.append(nan if lean else bleu4(pred, true))
-        covered.append(is_covered(pred) and kind not in ("exception", "step_timeout"))
+        cov = is_covered(pred)
+        shown.append(cov)
+        covered.append(cov and kind not in ("exception", "step_timeout"))
     tid = traj.id
     return {
         "traj_id": [tid] * n, "step": list(range(n)), "id": [f"{tid}#{step}" for step in range(n)],
         "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
         "predicted": predicted, "true": trues, "token_f1": f1s, "exact": exacts, "bleu4": bleus,
         "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits, "covered": covered,
-        "lines": ran,
+        "shown": shown, "lines": ran,
     }
 
 
@@ -228,10 +231,10 @@ def _text(value: object) -> str:
 
 def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],
                   outcome: str, detail: str, lean: bool = False) -> dict[str, list]:
-    """One row per transition (and ``covered``, ``lines``): rows scored as they came, fillers for the rest."""
+    """One row per transition (and ``covered``, ``shown``, ``lines``): rows scored as they came, fillers for the rest."""
     fill_kind = outcome if outcome != "ok" else "crashed"
     fill_error = detail if outcome != "ok" else "no result for this transition"
-    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered", "lines"]}
+    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered", "shown", "lines"]}
     for index, traj in enumerate(trajectories):
         got = scored.get(index)
         if got is None:
@@ -269,26 +272,46 @@ def _metrics(columns: dict[str, list], covered: list[bool]) -> dict:
     }
 
 
-def _horizon_frame(steps: pl.DataFrame) -> pl.DataFrame:
-    at = steps.filter(pl.col("step").is_in([h - 1 for h in HORIZONS]))
-    grouped = (
-        at.group_by("step")
-        .agg(pl.col("token_f1").mean().alias("token_f1"), pl.col("exact").cast(pl.Float64).mean().alias("exact_match"),
-             pl.len().cast(pl.Int64).alias("n"))
-        .with_columns((pl.col("step") + 1).alias("horizon"))
-    )
-    frame = pl.DataFrame({"horizon": list(HORIZONS)}, schema={"horizon": pl.Int64})
-    frame = frame.join(grouped.select("horizon", "token_f1", "exact_match", "n"), on="horizon", how="left")
-    return frame.with_columns(pl.col("n").fill_null(0)).cast(_HORIZON_SCHEMA).sort("horizon")
+def _reference_numbers(columns: dict[str, list], shown: list[bool]) -> dict:
+    """:func:`patchworld.metrics.reference_metrics` from the per-row token F1 and BLEU-4 already computed.
+
+    ``shown``: the rows whose prediction :func:`patchworld.metrics.is_covered` (the reference's coverage);
+    the same values, summed in the same order, as recomputing them from the texts.
+    """
+    n_cov = sum(shown)
+    f1 = sum(v for v, c in zip(columns["token_f1"], shown, strict=True) if c) / n_cov if n_cov else 0.0
+    bleu = sum(v for v, c in zip(columns["bleu4"], shown, strict=True) if c) / n_cov if n_cov else 0.0
+    n = len(shown)
+    return {"token_f1_ref": round(f1, 4), "bleu4_ref": round(bleu, 4),
+            "coverage_ref": round(n_cov / n, 4) if n else 0.0, "token_f1_post_correction": None}
+
+
+def _horizon_frame(columns: dict[str, list]) -> pl.DataFrame:
+    """Mean token F1 and exact match of the h-th prediction, per reported horizon (from the step columns)."""
+    sums: dict[int, list] = {h: [0.0, 0, 0] for h in HORIZONS}  # f1 sum, exact count, rows
+    for step, f1, exact in zip(columns["step"], columns["token_f1"], columns["exact"], strict=True):
+        acc = sums.get(step + 1)
+        if acc is not None:
+            acc[0] += f1
+            acc[1] += exact
+            acc[2] += 1
+    rows = {"horizon": list(HORIZONS), "token_f1": [], "exact_match": [], "n": []}
+    for h in HORIZONS:
+        f1_sum, n_exact, n = sums[h]
+        rows["token_f1"].append(f1_sum / n if n else None)
+        rows["exact_match"].append(n_exact / n if n else None)
+        rows["n"].append(n)
+    return pl.DataFrame(rows, schema=_HORIZON_SCHEMA)
 
 
 def _horizon_metrics(horizon: pl.DataFrame) -> dict:
     out: dict[str, float] = {}
     observed = []
-    for row in horizon.iter_rows(named=True):
-        value = row["token_f1"] if row["n"] else 0.0
-        out[f"f1@{row['horizon']}"] = value
-        if row["n"]:
+    for h, f1, n in zip(horizon["horizon"].to_list(), horizon["token_f1"].to_list(), horizon["n"].to_list(),
+                        strict=True):
+        value = f1 if n else 0.0
+        out[f"f1@{h}"] = value
+        if n:
             observed.append(value)
     out["rollout_auc"] = sum(observed) / len(observed) if observed else 0.0
     out["rollout_drop"] = observed[0] - observed[-1] if observed else 0.0
