@@ -1,32 +1,58 @@
-"""Replay speed with the lockstep sandbox vs the reference's evaluator, on the shipped test splits.
+"""Replay speed, like for like: the lockstep sandbox vs the reference's evaluator on the shipped test splits.
 
 Run::
 
     git clone https://github.com/HKBU-KnowComp/PatchWorld /tmp/pw-reference   # any checkout of it
     python3.11 -m venv /tmp/pw-ref-venv && /tmp/pw-ref-venv/bin/pip install nltk==3.9.1  # its BLEU dependency
-    .venv/bin/python benchmarks/replay.py --reference /tmp/pw-reference \
+    .venv/bin/python benchmarks/replay.py --reference /tmp/pw-reference \\
         --reference-python /tmp/pw-ref-venv/bin/python [--runs 5]
 
-For each of ``data/trajectories/{maze,wordle,textcraft,babyai}/*_test.jsonl`` and the program
-``data/programs/handwritten/<env>.py``, teacher-forced (RQ1) and rollout (RQ2) replay is timed:
+Programs ``data/programs/handwritten/<env>.py``, data ``data/trajectories/<env>/*_test.jsonl`` for
+maze, wordle, textcraft and babyai. Every side is timed from the program's source text to the final
+metrics (program load included everywhere; trajectories already loaded). What each side does:
 
-* ``sandbox``: ``replay()`` in a sandboxed worker, lockstep protocol, every metric computed.
-  CPU = this process plus the fork server and the workers it reaped (``/proc/<pid>/stat``).
-* ``in-process``: ``replay(sandbox=False)``, the same code with no worker.
-* ``reference``: the reference's own evaluator (``compute_observation_fit`` for teacher mode,
-  ``compute_autoregressive_rollout_token_f1`` for rollout) loading the same program with its own
-  loader, in a separate interpreter that imports the reference checkout (nothing of it is copied
-  here); timed inside that interpreter, around the evaluator call only. ``--reference-python``
-  is an interpreter with the reference's declared ``nltk`` (its BLEU-4); without it the
-  reference's BLEU-4 is skipped (free), which favours the reference, and the table says so.
+Teacher-forced (RQ1), every transition of the split:
 
-Every figure is the median of ``--runs`` (>= 5) runs, wall and CPU side by side; the ratio is
-reference wall / sandbox wall (above 1: the sandbox is faster). No asserts: numbers only.
-Teacher mode is like for like (both replay and score every transition). Rollout is not: the
-reference rolls each trajectory out for at most 15 steps and computes token F1 at 7 horizons only,
-while ``replay(mode="rollout")`` predicts every transition and computes every metric (and the
-sandbox's fixed cost per job, a forked and isolated worker, weighs most on such small work).
-The machine's load average is printed: on a shared machine wall times stretch with it.
+* ``sandbox``: ``replay(program, trajs)``. The program is loaded in a worker forked by the fork
+  server and isolated (fds, own uid, no new privileges, Landlock, seccomp, audit hook; a pre-forked
+  spare when one is ready), driven in lockstep rounds: predict_belief, readout_observation, then
+  correct_belief with the true observation (sent only after the prediction), a belief summary per
+  step. This process scores: token F1, exact match, BLEU-4, coverage per transition, the steps
+  frame, the reference's headline numbers. Shards: the default (two workers only when a core is idle).
+* ``in-process``: the same with ``sandbox=False`` (no worker, no limits).
+* ``reference`` (like for like; the ratio's denominator): the reference's own functions
+  (``load_model_from_code``, ``_init_belief_from_first_observation``, ``_predict_belief_prior``,
+  ``_readout_observation_from_belief``, ``_correct_belief_with_observation``,
+  ``_is_non_error_prediction``, ``_token_f1``, ``_safe_bleu4`` = nltk BLEU-4) in the loop of its
+  ``compute_observation_fit``, computing only what ours computes: token F1, BLEU-4, exact match,
+  coverage. Ours does more (belief summaries, error kinds, the frame).
+* ``ref. as shipped``: ``load_model_from_code`` + ``compute_observation_fit`` unchanged. It also
+  parses both observations of each covered step (state match), reads out again after correction
+  (post-correction F1) and takes belief diagnostics: more work than ours, so shown, not compared.
+
+Rollout (RQ2), as the reference does it: the first 15 transitions of each trajectory (its
+``max_horizon``), the model fed its own predictions:
+
+* ``sandbox`` / ``in-process``: ``replay(program, trajs, mode="rollout", max_steps=15, lean=True)``:
+  token F1 and exact match of every prediction, the horizon table (1, 2, 3, 5, 8, 10, 15) and
+  ``rollout_auc``; ``lean``: no belief summaries and no BLEU-4 (the reference computes neither).
+* ``reference``: ``load_model_from_code`` + ``compute_autoregressive_rollout_token_f1`` unchanged
+  (token F1 at the 7 horizons, placeholder checks on every prediction). Same work, bar our extra
+  per-step F1 and exact match.
+
+CPU: ``sandbox`` = this process (``time.process_time``) + the job's workers (their CPU from fork
+to exit as the fork server reports it on reaping them, so a spare's isolation counts for the job
+that uses it) + the fork server's own CPU (``/proc/<pid>/schedstat``); the reference's is
+``time.process_time`` in its own interpreter (nothing of the reference is copied here; it runs
+from its checkout). Before each of our runs the BLEU-4 memo is cleared (nltk has none).
+
+Runs are interleaved: run k times every side once, in an order rotated each run, after a pause
+(the previous job's worker is reaped and a spare is up, as between two edits). Figures are
+medians [min-max] of ``--runs`` (>= 5) runs in ms; ratio = reference median / sandbox median
+(above 1: the sandbox is faster), in wall time and in CPU time. The load average is printed
+before and after: on a shared machine wall times stretch with it, CPU times much less. The
+F1 columns (ours / the reference's, same definition) show both sides computed the same thing.
+No asserts: numbers only.
 """
 
 from __future__ import annotations
@@ -41,83 +67,137 @@ import time
 from pathlib import Path
 
 from patchworld.data import load_trajectories
+from patchworld.metrics import bleu4
 from patchworld.program import Program
 from patchworld.replay import replay
-from patchworld.sandbox import shutdown_pool
+from patchworld.sandbox import pool, shutdown_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ("maze", "wordle", "textcraft", "babyai")
+HORIZON = 15  # the reference's max_horizon for rollout
 _REFERENCE = r'''
 import json, sys, time
 from pathlib import Path
+import patchworld.worldmodel_evaluator as E
 from patchworld.worldmodel_data import load_trajectories
-from patchworld.worldmodel_evaluator import compute_autoregressive_rollout_token_f1, compute_observation_fit
 from patchworld.worldmodel_validator import load_model_from_code
 
-program, data, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-trajs = load_trajectories([Path(data)])
-code = Path(program).read_text()
-out = {}
-for mode, fn in (("teacher", compute_observation_fit), ("rollout", compute_autoregressive_rollout_token_f1)):
-    rows = []
-    for _ in range(runs):
-        model, err = load_model_from_code(code)
-        assert model is not None, err
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = fn(model, trajs)
-        rows.append([time.perf_counter() - wall, time.process_time() - cpu])
-    out[mode] = {"runs": rows, "f1": result.get("mean_token_f1", result.get("rollout_auc_token_f1"))}
-out["n"] = sum(len(t.transitions) for t in trajs)
-import patchworld.worldmodel_evaluator as evaluator
-out["bleu"] = evaluator.sentence_bleu is not None
-print(json.dumps(out))
+
+def same_work(code, trajs):
+    """compute_observation_fit's loop with only token F1, BLEU-4, exact match and coverage."""
+    model, err = load_model_from_code(code)
+    assert model is not None, err
+    covered = exact = 0
+    f1_sum = bleu_sum = 0.0
+    for traj in trajs:
+        if not traj.transitions:
+            continue
+        belief = E._init_belief_from_first_observation(model, traj.transitions[0].observation)
+        for step in traj.transitions:
+            try:
+                prior = E._predict_belief_prior(model, belief, step.action)
+            except Exception:
+                prior, predicted = belief, ""
+            else:
+                try:
+                    predicted = E._readout_observation_from_belief(model, prior, step.action)
+                except Exception:
+                    predicted = ""
+            if E._is_non_error_prediction(predicted):
+                covered += 1
+                f1_sum += E._token_f1(predicted, step.next_observation)
+                bleu_sum += E._safe_bleu4(predicted, step.next_observation)
+                exact += predicted == step.next_observation
+            try:
+                belief = E._correct_belief_with_observation(model, prior, step.next_observation)
+            except Exception:
+                belief = prior
+    return round(f1_sum / covered, 4) if covered else 0.0
+
+
+def shipped(code, trajs, fn):
+    model, err = load_model_from_code(code)
+    assert model is not None, err
+    result = fn(model, trajs)
+    return result.get("mean_token_f1", result.get("rollout_auc_token_f1"))
+
+
+cases = {}
+for line in sys.stdin:
+    env, side, program, data = line.split("\t")
+    key = (program, data.strip())
+    if key not in cases:
+        cases[key] = (Path(program).read_text(), load_trajectories([Path(data.strip())]))
+    code, trajs = cases[key]
+    run = {"same": lambda: same_work(code, trajs),
+           "shipped": lambda: shipped(code, trajs, E.compute_observation_fit),
+           "rollout": lambda: shipped(code, trajs, E.compute_autoregressive_rollout_token_f1)}[side]
+    wall, cpu = time.perf_counter(), time.process_time()
+    f1 = run()
+    print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu, f1,
+                      E.sentence_bleu is not None]), flush=True)
 '''
 
 
-def _server_cpu() -> float:
-    """CPU seconds of the fork server and the workers it has reaped (0.0 if there is none)."""
-    from patchworld.sandbox import pool
+class Reference:
+    """The reference's evaluator in its own interpreter, timing one case per request."""
 
+    def __init__(self, checkout: Path, python: str):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["PYTHONPATH"] = str(checkout)
+        self.proc = subprocess.Popen([python, "-c", _REFERENCE], env=env, cwd=str(checkout), text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, env: str, side: str, program: Path, data: Path) -> tuple[float, float, float, bool]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{env}\t{side}\t{program}\t{data}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the reference evaluator failed on {env} ({side}); its error is above")
+        wall, cpu, f1, bleu = json.loads(line)
+        return wall, cpu, float(f1 or 0.0), bool(bleu)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def _server_cpu() -> float:
+    """CPU seconds of the fork server itself and of the job processes it has reaped (0.0 if none)."""
     server = pool._POOL.server
     if server is None:
         return 0.0
     try:
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+        own = int(Path(f"/proc/{server.proc.pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        own = 0.0
+    return own + server.reaped_cpu()
 
 
-def _ours(program: Program, trajs: list, mode: str, sandbox: bool, runs: int) -> tuple[float, float, float]:
-    """Median wall, median CPU and token F1 of ``runs`` replays."""
-    walls, cpus, f1 = [], [], 0.0
-    replay(program, trajs[:2], mode=mode, sandbox=sandbox)  # warm: fork server up, imports done
-    for _ in range(runs):
-        time.sleep(0.3)  # the previous job's worker is reaped and the spare is up, as between two edits
-        server0, cpu0, wall0 = _server_cpu(), time.process_time(), time.perf_counter()
-        result = replay(program, trajs, mode=mode, sandbox=sandbox)
-        wall = time.perf_counter() - wall0
-        cpu = time.process_time() - cpu0
-        if sandbox:
-            time.sleep(0.2)  # let the fork server reap the worker, so its CPU is counted
-            cpu += _server_cpu() - server0
-        walls.append(wall)
-        cpus.append(cpu)
-        f1 = result.metrics["token_f1_covered"] if mode == "teacher" else result.metrics["rollout_auc"]
-        if result.outcome != "ok":
-            print(f"    warning: {result.outcome}: {result.detail[:120]}", file=sys.stderr)
-    return statistics.median(walls), statistics.median(cpus), f1
+def _ours(program: Program, trajs: list, mode: str, sandbox: bool) -> tuple[float, float, float]:
+    """Wall, CPU and F1 of one replay (CPU of the workers and the fork server included)."""
+    kw = {"max_steps": HORIZON, "lean": True} if mode == "rollout" else {}
+    bleu4.cache_clear()
+    server0, cpu0, wall0 = _server_cpu(), time.process_time(), time.perf_counter()
+    result = replay(program, trajs, mode=mode, sandbox=sandbox, **kw)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    if sandbox:
+        time.sleep(0.25)  # the fork server reaps the job's worker and reports its CPU
+        cpu += _server_cpu() - server0
+    if result.outcome != "ok":
+        print(f"    warning: {result.outcome}: {result.detail[:120]}", file=sys.stderr)
+    return wall, cpu, result.metrics["token_f1_ref" if mode == "teacher" else "rollout_auc"]
 
 
-def _reference(checkout: Path, python: str, program: Path, data: Path, runs: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    env["PYTHONPATH"] = str(checkout)
-    done = subprocess.run([python, "-c", _REFERENCE, str(program), str(data), str(runs)], env=env,
-                          capture_output=True, text=True, cwd=str(checkout), timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"the reference evaluator failed on {data.name}: {done.stderr.strip()[-400:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def _fmt(values: list[float]) -> str:
+    ms = [v * 1e3 for v in values]
+    return f"{statistics.median(ms):6.0f} [{min(ms):.0f}-{max(ms):.0f}]"
+
+
+def _ratio(ref: list[float], ours: list[float]) -> str:
+    return f"{statistics.median(ref) / statistics.median(ours):5.2f}"
 
 
 def main() -> None:
@@ -126,32 +206,59 @@ def main() -> None:
     parser.add_argument("--reference-python", default=sys.executable,
                         help="an interpreter with the reference's dependencies (nltk); default: this one")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--envs", default=",".join(ENVS), help="comma-separated subset of " + ",".join(ENVS))
     args = parser.parse_args()
     if args.runs < 5:
         parser.error("--runs must be at least 5 (medians)")
     if not (args.reference / "patchworld" / "worldmodel_evaluator.py").is_file():
         parser.error(f"--reference {args.reference}: no patchworld/worldmodel_evaluator.py there")
-    print(f"median of {args.runs} runs; wall and CPU in ms; ratio = reference wall / sandbox wall; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'env':<10} {'mode':<8} {'n':>5} {'sandbox':>15} {'in-process':>15} {'reference':>15} {'ratio':>6} "
-          f"{'F1 ours/ref':>12}")
-    for env in ENVS:
-        data = next(iter(sorted((ROOT / "data" / "trajectories" / env).glob("*_test.jsonl"))))
-        path = ROOT / "data" / "programs" / "handwritten" / f"{env}.py"
-        program, trajs = Program.from_file(path), load_trajectories(data)
-        ref = _reference(args.reference, args.reference_python, path, data, args.runs)
-        if not ref["bleu"]:
-            print(f"  ({env}: the reference runs without nltk, so its BLEU-4 costs nothing)")
-        for mode in ("teacher", "rollout"):
-            sb_wall, sb_cpu, f1 = _ours(program, trajs, mode, True, args.runs)
-            ip_wall, ip_cpu, _ = _ours(program, trajs, mode, False, args.runs)
-            ref_wall = statistics.median(r[0] for r in ref[mode]["runs"])
-            ref_cpu = statistics.median(r[1] for r in ref[mode]["runs"])
-            n = sum(len(t.transitions) for t in trajs)
-            print(f"{env:<10} {mode:<8} {n:>5} {sb_wall * 1e3:>7.0f} / {sb_cpu * 1e3:<5.0f} "
-                  f"{ip_wall * 1e3:>7.0f} / {ip_cpu * 1e3:<5.0f} {ref_wall * 1e3:>7.0f} / {ref_cpu * 1e3:<5.0f} "
-                  f"{ref_wall / sb_wall:>6.2f} {f1:>5.3f}/{float(ref[mode]['f1'] or 0):.3f}")
-    shutdown_pool()
+    envs = [e for e in args.envs.split(",") if e]
+    if not envs or any(e not in ENVS for e in envs):
+        parser.error(f"--envs: choose from {','.join(ENVS)}")
+    ref = Reference(args.reference, args.reference_python)
+    print(f"medians [min-max] of {args.runs} interleaved runs, ms; ratio = reference / sandbox (wall, CPU); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at start")
+    print(f"{'env':<9} {'mode':<7} {'n':>4} {'side':<16} {'wall':>18} {'CPU':>18}   F1")
+    try:
+        for env in envs:
+            data = next(iter(sorted((ROOT / "data" / "trajectories" / env).glob("*_test.jsonl"))))
+            path = ROOT / "data" / "programs" / "handwritten" / f"{env}.py"
+            program, trajs = Program.from_file(path), load_trajectories(data)
+            for mode in ("teacher", "rollout"):
+                _compare(env, mode, program, trajs, ref, path, data, args.runs)
+    finally:
+        ref.close()
+        shutdown_pool()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+def _compare(env: str, mode: str, program: Program, trajs: list, ref: Reference, path: Path, data: Path,
+             runs: int) -> None:
+    """Time every side of one (env, mode) ``runs`` times, interleaved, and print its rows."""
+    sides = {
+        "sandbox": lambda: _ours(program, trajs, mode, True),
+        "in-process": lambda: _ours(program, trajs, mode, False),
+        "reference": lambda: ref.run(env, "same" if mode == "teacher" else "rollout", path, data)[:3],
+    }
+    if mode == "teacher":
+        sides["ref. as shipped"] = lambda: ref.run(env, "shipped", path, data)[:3]
+    if not ref.run(env, "same" if mode == "teacher" else "rollout", path, data)[3]:
+        print(f"  ({env}: the reference runs without nltk, so its BLEU-4 costs nothing)")
+    for run in sides.values():  # warm: fork server up, imports done, caches of the interpreters filled
+        run()
+    got: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
+    names = list(sides)
+    for k in range(runs):
+        for name in names[k % len(names):] + names[: k % len(names)]:
+            time.sleep(0.3)
+            got[name].append(sides[name]())
+    n = sum(min(len(t.transitions), HORIZON) if mode == "rollout" else len(t.transitions) for t in trajs)
+    for name, rows in got.items():
+        walls, cpus = [r[0] for r in rows], [r[1] for r in rows]
+        print(f"{env:<9} {mode:<7} {n:>4} {name:<16} {_fmt(walls):>18} {_fmt(cpus):>18}   {rows[-1][2]:.4f}")
+    ours, base = got["sandbox"], got["reference"]
+    print(f"{env:<9} {mode:<7} {'':>4} {'ratio':<16} {'wall ' + _ratio([r[0] for r in base], [r[0] for r in ours]):>18} "
+          f"{'CPU ' + _ratio([r[1] for r in base], [r[1] for r in ours]):>18}")
 
 
 if __name__ == "__main__":
