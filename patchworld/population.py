@@ -121,19 +121,19 @@ def shares(n: int, k: int) -> list[int]:
     return [first] + [rest] * (k - 1)
 
 
-def _evaluate(session: Any, child: Any, screener: Screener) -> Any:
-    """Screen, then (survivors) replay on all of val; a Replay, a Screened, or the exception raised."""
+def _evaluate(child: Any, screener: Screener, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+    """Screen, then (survivors) replay on all of val; a Replay, a Screened, or the exception raised.
+    An executor job: plain arguments only, so it runs on any node's sandbox."""
     from patchworld.replay import replay
 
     try:
         if not screener.full:
-            small = replay(child, screener.sample, mode="teacher", sandbox=session.sandbox, residual=session.residual,
-                           limits=session.limits, lean=True)
+            small = replay(child, screener.sample, mode="teacher", sandbox=sandbox, residual=residual,
+                           limits=limits, lean=True)
             reason = screener.judge(small)
             if reason:
                 return Screened(small, reason, screener.n_rows)
-        return replay(child, session.val, mode="teacher", sandbox=session.sandbox, residual=session.residual,
-                      limits=session.limits, lean=True)
+        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
     except Exception as exc:  # noqa: BLE001
         return exc
 
@@ -179,7 +179,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         v, child = session._apply(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), parent=member.program)
         if child is not None and child.hash not in futures and child.hash not in {m.program.hash for m in beam.members}:
             children[child.hash] = child
-            futures[child.hash] = pool.submit(_evaluate, session, child, screeners[member.program.hash])
+            futures[child.hash] = pool.submit(_evaluate, child, screeners[member.program.hash], session._val_handle(),
+                                              session.sandbox, session.residual, session.limits)
         elif child is not None and child.hash not in futures:
             v.reason = "the child is already in the beam"
         cands.append((slot, p, v, child, member))

@@ -67,7 +67,7 @@ class Session:
                  variant: str = "simple", run_dir: str | os.PathLike[str] | None = None, n_candidates: int = 4,
                  n_counterexamples: int = 8, seed: int = 0, workers: int = 2, sandbox: bool = True,
                  residual_options: dict | None = None, limits: Any | None = None, search: str = "greedy",
-                 beam_width: int = 3):
+                 beam_width: int = 3, executor: Any | None = None):
         if variant not in ("simple", "residual"):
             raise ValueError(f"variant must be 'simple' or 'residual', not {variant!r}")
         if search not in SEARCHES:
@@ -80,6 +80,7 @@ class Session:
         self.env, self.proposer, self.variant = env, proposer, variant
         self.n_candidates, self.n_counterexamples, self.seed = n_candidates, n_counterexamples, seed
         self.workers, self.sandbox, self.limits = max(1, workers), sandbox, limits
+        self.executor = executor   # where candidate replays run (patchworld.executors); None: local threads
         self.residual_options = dict(residual_options or {})
         self.round = 0
         self._initial_proposal = None
@@ -109,7 +110,7 @@ class Session:
 
     @classmethod
     def resume(cls, run_dir: str | os.PathLike[str], proposer: Any | None = None, workers: int | None = None,
-               sandbox: bool | None = None) -> Session:
+               sandbox: bool | None = None, executor: Any | None = None) -> Session:
         """Reopen a run folder and continue from its last accepted program (after any kill)."""
         store = RunStore(run_dir, write=True, what="Session (resumed)")   # takes the writer lock
         h = store.header
@@ -121,6 +122,7 @@ class Session:
         self.seed = int(h.get("seed", 0))
         self.workers = max(1, workers or int(h.get("workers", 2)))
         self.sandbox = bool(h.get("sandbox", True)) if sandbox is None else sandbox
+        self.executor = executor
         self.limits, self.residual_options = None, dict(h.get("residual_options") or {})
         self.proposer = proposer if proposer is not None else proposer_from_header(h.get("proposer", {}), self.seed)
         self.current = store.load_program(store.last_accepted() or h["initial_program"])
@@ -235,22 +237,31 @@ class Session:
         return res.verdicts[0]
 
     # -- the gate -----------------------------------------------------------------------------------
-    def _executors(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-        """The replay pool (``workers`` threads, each driving one sandbox job) and a one-thread file
-        writer; kept across rounds so no round pays for starting threads."""
+    def _executors(self) -> tuple[Any, ThreadPoolExecutor]:
+        """The replay executor (``self.executor``, else ``workers`` local threads, each driving one
+        sandbox job) and a one-thread file writer; kept across rounds so no round pays for starting
+        threads. Jobs submitted to the executor are module-level functions of plain values (see
+        :func:`replay_candidate`), so a distributed executor can run them on any node."""
         pools = getattr(self, "_pools", None)
-        if pools is None or pools[0] != self.workers:
-            pools = (self.workers, ThreadPoolExecutor(self.workers, thread_name_prefix="pw-replay"),
-                     ThreadPoolExecutor(1, thread_name_prefix="pw-write"))
+        if pools is None or pools[0] != (self.workers, id(self.executor)):
+            from patchworld.executors import LocalExecutor
+
+            replays = self.executor if self.executor is not None else LocalExecutor(self.workers)
+            pools = ((self.workers, id(self.executor)), replays, ThreadPoolExecutor(1, thread_name_prefix="pw-write"))
             self._pools = pools
         return pools[1], pools[2]
+
+    def _val_handle(self) -> Any:
+        """The val split as the executor ships it (once per node)."""
+        return self._executors()[0].share(self.val)
 
     def close(self) -> None:
         """Stop the session's helper threads (optional: they also end with the session)."""
         pools = getattr(self, "_pools", None)
         self._pools = None
         if pools is not None:
-            pools[1].shutdown()
+            if pools[1] is not self.executor:   # a caller's executor is the caller's to close
+                pools[1].close()
             pools[2].shutdown()
         store = getattr(self, "store", None)
         if store is not None:
@@ -282,7 +293,8 @@ class Session:
             v, child = self._apply(f"r{r:03d}{tag}{slot:02d}", r, p, before)
             if child is not None and child.hash not in futures:
                 children[child.hash] = child
-                futures[child.hash] = pool.submit(self._replay_safe, child)
+                futures[child.hash] = pool.submit(replay_candidate, child, self._val_handle(), self.sandbox,
+                                                  self.residual, self.limits)
             cands.append((slot, p, v, child))
             writes.append(writer.submit(self._write_candidate, parent, p, v, child))
         cands.sort(key=lambda c: c[0])
@@ -338,10 +350,7 @@ class Session:
 
     def _replay_safe(self, program: Any) -> Any:
         """A val replay (in its own sandbox process); an internal failure rejects this candidate only."""
-        try:
-            return self._replay(program)
-        except Exception as exc:  # noqa: BLE001
-            return exc
+        return replay_candidate(program, self.val, self.sandbox, self.residual, self.limits)
 
     def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None, diff: bool = True) -> None:
         """Everything of one candidate that does not depend on its replay (runs in the writer thread
@@ -398,3 +407,14 @@ def default_run_dir(env: str, root: str | os.PathLike[str] = "runs") -> Path:
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
+
+
+def replay_candidate(program: Any, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+    """A candidate's val replay as an executor job (plain arguments, runs on any node's sandbox);
+    an internal failure comes back as the exception, rejecting this candidate only."""
+    from patchworld.replay import replay
+
+    try:
+        return replay(program, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits)
+    except Exception as exc:  # noqa: BLE001
+        return exc

@@ -76,3 +76,18 @@ def test_evaluate_through_dask_equals_local(dask_executor):
     assert local.height > 10
     assert local.drop("note").sort(["label", "variant", "metric"]).equals(
         remote.drop("note").sort(["label", "variant", "metric"]))
+
+
+def test_induce_through_dask_writes_the_same_candidates_as_local(tmp_path, capsys):
+    from patchworld.cli import main
+
+    runs = {}
+    for name in ("local", "dask"):
+        out = tmp_path / name
+        code = main(["induce", "--env", "maze", "--program", "data/programs/maze_flawed.py", "--rounds", "2",
+                     "--out", str(out), "--executor", name, "--workers", "2"])
+        assert code == 0
+        runs[name] = (out / "candidates.jsonl").read_text()
+        last = capsys.readouterr().out.strip().splitlines()[-1]
+        assert last.startswith("induce: val token_f1 0.727 -> 1.000"), last
+    assert runs["local"] == runs["dask"] and runs["local"].count("\n") > 10

@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_llm_arguments(parser)
     parser.add_argument("--no-sandbox", action="store_true", help="run programs in-process (trusted code only)")
     parser.add_argument("--report", action="store_true", help="write <out>/report.html at the end")
+    parser.add_argument("--executor", default="local", choices=("local", "dask"),
+                        help="where candidate replays run: local threads (default) or a Dask cluster")
+    parser.add_argument("--address", default=None,
+                        help="Dask scheduler address (default $DASK_SCHEDULER_ADDRESS, else a local cluster)")
 
 
 def _proposer(args: argparse.Namespace, name: str, saved: dict | None = None):
@@ -56,17 +60,36 @@ def _proposer(args: argparse.Namespace, name: str, saved: dict | None = None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.commands.checks import induce_problem, load_problem
+    from patchworld.commands.checks import induce_problem
+
+    problem = induce_problem(args)   # bad numbers, unknown env, a program that does not parse, no LLM
+    if problem:
+        print(f"patchworld induce: {problem}", file=sys.stderr)
+        return 2
+    executor = None
+    if args.executor != "local":
+        from patchworld.executors import ExecutorError, make_executor
+
+        try:
+            executor = make_executor(args.executor, args.address, args.workers)
+        except ExecutorError as exc:
+            print(f"patchworld induce: {exc}", file=sys.stderr)
+            return 2
+    try:
+        return _induce(args, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _induce(args: argparse.Namespace, executor: object) -> int:
+    from patchworld.commands.checks import load_problem
     from patchworld.demo import round_table, split_path
     from patchworld.program import Program
     from patchworld.progress import TextProgress
     from patchworld.residual import PRESETS
     from patchworld.synthesis import Session
 
-    problem = induce_problem(args)   # bad numbers, unknown env, a program that does not parse, no LLM
-    if problem:
-        print(f"patchworld induce: {problem}", file=sys.stderr)
-        return 2
     try:
         if args.resume:
             from patchworld.store import RunStore
@@ -76,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             proposer = _proposer(args, name, saved.get("settings") if name == saved.get("name") else None) \
                 if name in ("mutation", "llm") else None
             session = Session.resume(args.out, proposer=proposer, workers=args.workers,
-                                     sandbox=False if args.no_sandbox else None)
+                                     sandbox=False if args.no_sandbox else None, executor=executor)
             print(f"resuming {args.out} at round {session.round + 1} from program {session.current.hash}")
         else:
             if not args.env:
@@ -91,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                               residual_options=dict(PRESETS["conservative"]) if args.variant == "residual-gated" else None,
                               run_dir=args.out, n_candidates=args.candidates or (64 if search == "beam" else 4),
                               n_counterexamples=args.counterexamples, search=search,
-                              seed=args.seed, workers=args.workers, sandbox=not args.no_sandbox)
+                              seed=args.seed, workers=args.workers, sandbox=not args.no_sandbox, executor=executor)
     except (OSError, ValueError) as exc:
         print(f"patchworld induce: {exc}", file=sys.stderr)
         return 1
