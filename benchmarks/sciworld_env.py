@@ -9,24 +9,12 @@ docstring come from this script on the shared 2-core machine.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
-from patchworld.envs.maze import MazeEnv, expert
+from envtiming import maze_step_wall, median, timed
+
 from patchworld.envs.sciworld import SciWorldEnv, expert_action
 from patchworld.envs.sciworld_engine import Engine
 from patchworld.envs.sciworld_gold import shipped_gold_paths
-
-
-def _timed(fn: Callable[[], object]) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def _median(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
 def main() -> None:
@@ -34,32 +22,23 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=12)
     args = parser.parse_args()
     engine = Engine()
-    times: dict[str, list[tuple[float, float]]] = {"JVM start": [_timed(lambda: engine.sw)],
+    times: dict[str, list[tuple[float, float]]] = {"JVM start": [timed(lambda: engine.sw)],
                                                      "reset": [], "step": [], "clone step (rebuilds state)": []}
     env = SciWorldEnv(engine=engine)
     for task in sorted(shipped_gold_paths())[: args.tasks]:
-        times["reset"].append(_timed(lambda task=task: env.reset(task)))
+        times["reset"].append(timed(lambda task=task: env.reset(task)))
         for n in range(30):
             action = expert_action(env)
             if n % 10 == 5:
-                times["clone step (rebuilds state)"].append(_timed(lambda a=action: env.clone().step(a)))
+                times["clone step (rebuilds state)"].append(timed(lambda a=action: env.clone().step(a)))
             out: list = []
-            times["step"].append(_timed(lambda a=action, out=out: out.append(env.step(a))))
+            times["step"].append(timed(lambda a=action, out=out: out.append(env.step(a))))
             if out[0].done:
                 break
-    maze = MazeEnv()
-    maze_steps = []
-    for task in range(25):
-        maze.reset(task)
-        for _ in range(12):
-            out = []
-            maze_steps.append(_timed(lambda out=out: out.append(maze.step(expert(maze)))))
-            if out[0].done:
-                break
-    maze_wall, _ = _median(maze_steps)
-    print(f"maze step: median {maze_wall * 1e6:.1f} us over {len(maze_steps)}")
+    maze_wall, n_maze = maze_step_wall()
+    print(f"maze step: median {maze_wall * 1e6:.1f} us over {n_maze}")
     for name, samples in times.items():
-        wall, cpu = _median(samples)
+        wall, cpu = median(samples)
         print(f"{name:30s} n={len(samples):4d} median wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:7.1f} ms"
               f"  = {wall / maze_wall:,.0f}x maze step")
     engine.close()
