@@ -52,7 +52,9 @@ def _(ENVS, RUNS_DIR, mo):
     n_candidates = mo.ui.slider(1, 8, value=4, label="Candidates per round", show_value=True)
     resume_pick = mo.ui.dropdown(["(the run folder below)"] + run_folders(RUNS_DIR), value="(the run folder below)",
                                  label="Resume an existing run")
-    return env_pick, llm_ready, n_candidates, proposer_pick, resume_pick, variant_pick
+    executor_pick = mo.ui.dropdown(["local", "dask"], value="local", label="Candidate replays on")
+    address_text = mo.ui.text(value="", label="Dask scheduler (empty: a local cluster)")
+    return address_text, env_pick, executor_pick, llm_ready, n_candidates, proposer_pick, resume_pick, variant_pick
 
 
 @app.cell
@@ -78,13 +80,15 @@ def _(PROGRAMS_DIR, RUNS_DIR, env_pick, mo, n_candidates, program_pick, proposer
 
 
 @app.cell
-def _(env_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume_pick, run_folder, variant_pick):
+def _(address_text, env_pick, executor_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume_pick,
+      run_folder, variant_pick):
     _llm_note = "" if llm_ready else (" (LLM proposer: not configured; set PATCHWORLD_LLM_MODEL and "
                                       "OPENAI_BASE_URL or OPENAI_API_KEY)")
     mo.vstack([
         mo.hstack([env_pick, variant_pick, proposer_pick, program_pick, n_candidates], justify="start", wrap=True),
         resume_pick,
         run_folder,
+        mo.hstack([executor_pick, address_text], justify="start"),
         mo.md(f"<small>Proposers available: mutation{', llm' if llm_ready else ''}{_llm_note}</small>"),
     ])
     return
@@ -92,8 +96,9 @@ def _(env_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume
 
 @app.cell
 def _():
-    # This tab's open session (one per browser tab): reused across steps, closed when the folder changes.
-    tab = {"session": None, "note": ""}
+    # This tab's open session (one per browser tab): reused across steps, closed when the folder changes;
+    # and its executor (patchworld.workbench.executor_for keeps it here).
+    tab = {"session": None, "note": "", "executor": {}}
     return (tab,)
 
 
@@ -131,9 +136,10 @@ def _(n_rounds, run_n_button, step_button):
 
 
 @app.cell
-def _(TRAJ_DIR, mo, n_requested, plan, run_dir, settings, tab):
+def _(TRAJ_DIR, address_text, executor_pick, mo, n_requested, plan, run_dir, settings, tab):
+    from patchworld.executors import ExecutorError
     from patchworld.runlock import RunLockedError
-    from patchworld.workbench import open_session
+    from patchworld.workbench import executor_for, open_session
 
     def _adapter(bar):
         """Turn the package's progress(done, total, message) callback into progress-bar updates."""
@@ -151,17 +157,19 @@ def _(TRAJ_DIR, mo, n_requested, plan, run_dir, settings, tab):
     session = tab["session"]
     if n_requested:
         try:
+            _executor, _where = executor_for(executor_pick.value, address_text.value, tab["executor"])
             if session is None or session.store.path != run_dir:
-                _opened = open_session(run_dir, traj_dir=TRAJ_DIR, previous=session, **settings)
+                _opened = open_session(run_dir, traj_dir=TRAJ_DIR, previous=session, executor=_executor, **settings)
                 session = tab["session"] = _opened.session
-                tab["note"] = _opened.note
+                tab["note"] = _opened.note + " " + _where
+            session.executor = _executor
             with mo.status.progress_bar(total=session.n_candidates if n_requested == 1 else n_requested,
                                         title=f"Round {session.round + 1}", remove_on_exit=True) as _bar:
                 if n_requested == 1:
                     step_results.append(session.step(progress=_adapter(_bar)))
                 else:
                     step_results.extend(session.run(n_requested, patience=n_requested, progress=_adapter(_bar)))
-        except (OSError, ValueError, RunLockedError) as _exc:   # a folder in use, missing data, a bad proposer...
+        except (OSError, ValueError, RunLockedError, ExecutorError) as _exc:   # a folder in use, missing data...
             step_error = f"{type(_exc).__name__}: {_exc}"
     session_note = tab["note"]
     _last = step_results[-1] if step_results else None

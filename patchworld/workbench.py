@@ -147,15 +147,34 @@ class OpenedSession:
     resumed: bool
 
 
+def executor_for(name: str, address: str, held: dict) -> tuple[Any, str]:
+    """The executor the pickers ask for (``None`` for local threads) and a note saying where candidate
+    replays run. ``held`` (the notebook's own dict) keeps one live executor across steps; a different
+    choice closes the old one. A Dask cluster is started (or reached) only when a step needs it."""
+    from patchworld.executors import make_executor
+
+    key = (name, (address or "").strip())
+    if held.get("key") != key:
+        if held.get("executor") is not None:
+            held["executor"].close()
+        held.update(key=key, executor=None if name == "local" else make_executor(name, key[1] or None))
+    executor = held["executor"]
+    if executor is None:
+        return None, "Candidate replays run on this machine."
+    return executor, f"Candidate replays run on a Dask cluster ({executor.workers} workers, {key[1] or 'local'})."
+
+
 def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str],
                  variant: str = "simple", proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
-                 n_candidates: int = 4, seed: int = 0, previous: Any | None = None) -> OpenedSession:
+                 n_candidates: int = 4, seed: int = 0, previous: Any | None = None,
+                 executor: Any | None = None) -> OpenedSession:
     """Resume ``run_dir`` if it holds a run (its own env, variant and data win over the arguments; the
     note lists what was ignored), else start a new run there on ``traj_dir``'s train and val splits of
     ``env``, from ``program_file`` (``None`` or a missing file: the proposer writes the first program).
     ``previous`` (this notebook's earlier session) is closed first, giving its folder's lock back.
     Raises ``OSError``/``ValueError`` with the reason when the folder or data cannot be used, and
-    :class:`patchworld.runlock.RunLockedError` naming the holder when another session writes the folder."""
+    :class:`patchworld.runlock.RunLockedError` naming the holder when another session writes the folder.
+    ``executor`` (:func:`executor_for`) is where candidate replays run (default: local threads)."""
     from patchworld.program import Program
     from patchworld.synthesis import Session
 
@@ -164,7 +183,7 @@ def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.P
     folder = Path(run_dir).expanduser()
     if (folder / "header.json").exists():
         plan = plan_run(folder, env, traj_dir, variant, proposer, program_file, n_candidates)
-        session = Session.resume(folder, proposer=make_proposer(proposer, seed))
+        session = Session.resume(folder, proposer=make_proposer(proposer, seed), executor=executor)
         note = f"Resumed **{folder}** (env {session.env}, variant {session.variant}, round {session.round})." + (
             " Ignored: " + "; ".join(plan.ignored) + "." if plan.ignored else "")
         return OpenedSession(session, note, True)
@@ -172,7 +191,7 @@ def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.P
     session = Session(env, train=split_path(traj_dir, env, "train"), val=split_path(traj_dir, env, "val"),
                       program=Program.from_file(path) if path is not None and path.is_file() else None,
                       proposer=make_proposer(proposer, seed), variant=variant, run_dir=folder,
-                      n_candidates=int(n_candidates), seed=seed)
+                      n_candidates=int(n_candidates), seed=seed, executor=executor)
     return OpenedSession(session, f"New run in **{folder}** (env {env}, variant {variant}).", False)
 
 

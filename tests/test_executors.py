@@ -91,3 +91,23 @@ def test_induce_through_dask_writes_the_same_candidates_as_local(tmp_path, capsy
         last = capsys.readouterr().out.strip().splitlines()[-1]
         assert last.startswith("induce: val token_f1 0.727 -> 1.000"), last
     assert runs["local"] == runs["dask"] and runs["local"].count("\n") > 10
+
+
+def test_notebook_executor_choice_is_kept_and_closed_on_change(tmp_path):
+    from patchworld.workbench import executor_for, open_session
+
+    held: dict = {}
+    assert executor_for("local", "", held) == (None, "Candidate replays run on this machine.")
+    executor, note = executor_for("dask", "", held)
+    assert executor is not None and "Dask cluster" in note
+    assert executor_for("dask", " ", held)[0] is executor  # same choice: the same live cluster
+    opened = open_session(tmp_path / "run", "maze", "data/trajectories", program_file="data/programs/maze_flawed.py",
+                          executor=executor)
+    try:
+        result = opened.session.step()
+        scored = [v for v in result.verdicts if v.score_after is not None]
+        assert scored, "the candidates were replayed through the Dask workers and scored"
+    finally:
+        opened.session.close()
+    assert executor_for("local", "", held)[0] is None
+    assert executor.client.status == "closed"  # the old cluster was closed when the choice changed
