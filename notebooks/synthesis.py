@@ -269,7 +269,8 @@ def _(counterexamples_html, diff_html, mo, view):
         mo.Html(f'<div class="pw-patch-diff" style="overflow-x:auto">{diff_html}</div>'),
         mo.md(f"#### Counterexamples ({len(view.rows)} rows: {_n['shown']} shown to the proposer; {_n['fixed']} "
               f"fixed, {_n['broken']} broken, token F1 up in {_n['f1_up']}, down in {_n['f1_down']}; on all of val "
-              f"{_n['val_fixed']} fixed / {_n['val_broken']} broken)"),
+              f"{_n['val_fixed']} fixed / {_n['val_broken']} broken exactly, token F1 up in {_n['val_f1_up']} / "
+              f"down in {_n['val_f1_down']})"),
         mo.Html(f"<small>{FIXED_BROKEN_NOTE}</small>"),
         mo.Html(counterexamples_html) if view.rows else mo.md("_No counterexamples recorded._"),
         mo.Html(view.prompt_html) if view.row else mo.md(""),

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 __all__ = ["Verdict", "RoundResult", "F1_DECIMALS", "score", "score_key", "beats", "compare", "describe", "before_after",
-           "replay_summary", "judge"]
+           "replay_summary", "judge", "token_f1_changes"]
 
 F1_DECIMALS = 9
 """Token F1 is rounded to this many decimals before ordering, so float noise is a tie."""
@@ -132,6 +132,16 @@ def before_after(before: Any, after: Any | None, ids: Sequence[str]) -> list[dic
     return _pairs(ids, _rows(before, ids, _BEFORE_COLS), _rows(after, ids, _AFTER_COLS))
 
 
+def token_f1_changes(before: Any, after: Any) -> tuple[list[str], list[str]]:
+    """Transition ids whose token F1 against the truth rose / fell from replay ``before`` to ``after``:
+    the token-F1 view of fixed/broken, which also counts progress on transitions still not exact."""
+    joined = before.steps.select("id", pl.col("token_f1").alias("a")).join(
+        after.steps.select("id", pl.col("token_f1").alias("b")), on="id", how="inner")
+    up = joined.filter(pl.col("b") > pl.col("a") + 1e-12)["id"].to_list()
+    down = joined.filter(pl.col("b") < pl.col("a") - 1e-12)["id"].to_list()
+    return up, down
+
+
 def replay_summary(verdict: Any, before: Any, after: Any | None, shown: Sequence[Any], n_examples: int = 8
                    ) -> dict[str, Any]:
     """What ``patches/<id>/replay_summary.json`` holds: scores, fixed/broken ids, and for the
@@ -146,10 +156,16 @@ def replay_summary(verdict: Any, before: Any, after: Any | None, shown: Sequence
         "reason": verdict.reason, "score_before": verdict.score_before, "score_after": verdict.score_after,
         "outcome_after": getattr(after, "outcome", None), "detail_after": getattr(after, "detail", None),
         "fixed": verdict.fixed, "broken": verdict.broken,
+        **dict(zip(("f1_up", "f1_down"), token_f1_changes(before, after) if _has_steps(before, after) else ([], []),
+                   strict=True)),
         "counterexamples": _pairs(groups[0], rows, a_rows),
         "fixed_examples": _pairs(groups[1], rows, a_rows),
         "broken_examples": _pairs(groups[2], rows, a_rows),
     }
+
+
+def _has_steps(*replays: Any) -> bool:
+    return all(getattr(r, "steps", None) is not None and "token_f1" in r.steps.columns for r in replays)
 
 
 @dataclass

@@ -167,13 +167,16 @@ class CandidateView:
     @property
     def counts(self) -> dict[str, int]:
         """Rows per status, rows shown to the proposer, token-F1 ups and downs among the rows, and the
-        candidate's val totals (``val_fixed``, ``val_broken``: exact-match changes)."""
+        candidate's val totals (``val_fixed``, ``val_broken``: exact-match changes; ``val_f1_up``,
+        ``val_f1_down``: transitions whose token F1 rose / fell)."""
         out = {k: sum(r["status"] == k for r in self.rows) for k in ("fixed", "broken", "still wrong")}
         out["shown"] = sum(bool(r.get("shown")) for r in self.rows)
         out["f1_up"] = sum(r.get("f1_change") == "up" for r in self.rows)
         out["f1_down"] = sum(r.get("f1_change") == "down" for r in self.rows)
         out["val_fixed"] = len(self.summary.get("fixed") or [])
         out["val_broken"] = len(self.summary.get("broken") or [])
+        out["val_f1_up"] = len(self.summary.get("f1_up") or [])      # token-F1 view over all of val
+        out["val_f1_down"] = len(self.summary.get("f1_down") or [])
         return out
 
     @property
@@ -252,11 +255,9 @@ def remaining_counterexamples(replay: Any) -> pl.DataFrame:
 def f1_changes(before: Any, after: Any) -> tuple[list[str], list[str]]:
     """Transition ids whose token F1 against the truth rose / fell from replay ``before`` to ``after``
     (the token-F1 view of fixed/broken, which also counts progress on transitions still not exact)."""
-    joined = before.steps.select("id", pl.col("token_f1").alias("a")).join(
-        after.steps.select("id", pl.col("token_f1").alias("b")), on="id", how="inner")
-    up = joined.filter(pl.col("b") > pl.col("a") + 1e-12)["id"].to_list()
-    down = joined.filter(pl.col("b") < pl.col("a") - 1e-12)["id"].to_list()
-    return up, down
+    from patchworld.gate import token_f1_changes
+
+    return token_f1_changes(before, after)
 
 
 def remaining_html(edited: Any, loaded: Any | None = None, limit: int = 40) -> str:

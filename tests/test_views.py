@@ -351,3 +351,16 @@ def test_exported_figure_is_used_only_when_as_new_as_the_results(tmp_path: Path)
     _os.utime(tmp_path / "pareto.svg", (stamp - 60, stamp - 60))     # results re-evaluated after the export
     assert exported_figure(tmp_path, "pareto") is None
     assert exported_figure(tmp_path, "horizon") is None
+
+
+def test_accepted_candidate_records_token_f1_ups_and_downs_over_all_of_val(run_after_one_round) -> None:
+    from patchworld.data import load_trajectories
+
+    _, run = run_after_one_round
+    accepted = run.candidates.filter(pl.col("accepted")).row(0, named=True)
+    view = candidate_view(run, candidate_row(run.candidates, accepted["candidate_id"]))
+    up, down = view.summary["f1_up"], view.summary["f1_down"]
+    assert view.counts["val_f1_up"] == len(up) > 0 and view.counts["val_f1_down"] == len(down)
+    assert set(view.summary["fixed"]) <= set(up)  # an exact fix is also a token-F1 rise
+    val_ids = {f"{t.id}#{i}" for t in load_trajectories(run.path / "data" / "val.jsonl") for i in range(len(t))}
+    assert set(up) <= val_ids and not set(up) & set(down)
