@@ -18,6 +18,7 @@ from patchworld.proposers.llm_prompts import (
     failure_table,
     load_prompt,
     render,
+    text_difference,
 )
 
 SRC = "class Model:\n    def readout_observation(self, belief, action=''):\n        return 'x'\n"
@@ -101,3 +102,14 @@ def test_the_failure_table_counts_the_whole_replay_when_given(tmp_path) -> None:
     whole = _proposer(tmp_path, "whole").patch_prompt(request)
     assert "| mismatch | move | 100 |" in whole and "| exception | craft | 50 |" in whole
     assert "counted over the" not in whole
+
+
+def test_counterexamples_say_where_the_prediction_differs(tmp_path) -> None:
+    assert text_difference("goal at 6, 8. you at 4, 3.", "goal at 8, 6. you at 5, 3.") == \
+        "'6, 8.' should be '8, 6.'; '4,' should be '5,'"
+    assert text_difference("a  b", "a b") == "an extra space" and text_difference("x", "x y") == "missing 'y'"
+    assert text_difference("same", "same") == ""
+    prompt = _proposer(tmp_path, "whole").patch_prompt(ProposalRequest(env="maze", program=Program(SRC),
+                                                                        counterexamples=CXS, n=1))
+    assert "DIFFERENCE: 'pred' should be 'true A'" in prompt
+    assert prompt.count("DIFFERENCE:") == 2   # mismatches only, not the exception

@@ -21,7 +21,7 @@ from patchworld.proposers.llm_edits import Parsed, extract_module, parse_reply, 
 
 __all__ = ["PROMPT_DIR", "load_prompt", "render", "contrastive_examples", "format_counterexamples",
            "parse_search_replace", "extract_module", "Parsed", "parse_reply", "env_description", "env_guidance",
-           "failure_table", "answer_format", "EDIT_FORMATS", "ENVS_WITH_GUIDANCE"]
+           "failure_table", "answer_format", "text_difference", "EDIT_FORMATS", "ENVS_WITH_GUIDANCE"]
 
 EDIT_FORMATS = ("search_replace", "udiff", "whole")
 """Answer formats a prompt can ask for (``format_<name>.md``); any reply format is parsed whatever was asked."""
@@ -104,6 +104,28 @@ def contrastive_examples(train: Sequence[Any], k: int = 24, seed: int = 0, clip:
     return "\n\n".join(blocks) if blocks else "(no training transitions available)"
 
 
+def text_difference(predicted: str, true: str, limit: int = 3) -> str:
+    """Where a prediction differs from the true text, word by word: ``'6, 8.' should be '8, 6.'; ...``."""
+    import difflib
+
+    a, b = predicted.split(" "), true.split(" ")
+    parts = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        got, want = _clip(" ".join(a[i1:i2]), 120), _clip(" ".join(b[j1:j2]), 120)
+        if op == "insert":
+            parts.append(f"missing {want!r}" if want else "a missing space")
+        elif op == "delete":
+            parts.append(f"extra {got!r}" if got else "an extra space")
+        else:
+            parts.append(f"{got!r} should be {want!r}")
+    if not parts:
+        return "whitespace only" if predicted != true else ""
+    more = f"; ... ({len(parts) - limit} more)" if len(parts) > limit else ""
+    return "; ".join(parts[:limit]) + more
+
+
 def format_counterexamples(counterexamples: Sequence[Any], clip: int = 1500) -> str:
     """Counterexamples, most severe first (load errors, exceptions, empty, mismatches)."""
     ordered = sorted(counterexamples, key=lambda c: _TIER.get(getattr(c, "error_kind", ""), 4))
@@ -115,6 +137,8 @@ def format_counterexamples(counterexamples: Sequence[Any], clip: int = 1500) -> 
                  f"ACTION: {cx.action!r}",
                  f"PREDICTED: {_clip(cx.predicted, clip)!r}",
                  f"TRUE:      {_clip(cx.true, clip)!r}"]
+        if cx.error_kind == "mismatch" and cx.predicted:
+            lines.append(f"DIFFERENCE: {text_difference(cx.predicted, cx.true)}")
         if cx.error:
             lines.append(f"ERROR:\n{_clip(cx.error, clip)}")
         blocks.append("\n".join(lines))
