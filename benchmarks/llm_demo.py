@@ -72,10 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--candidates", type=int, default=2)
     ap.add_argument("--counterexamples", type=int, default=6)
     ap.add_argument("--edit-format", default="auto")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="llama.cpp threads (default 2, or 1 when other jobs already fill the CPU: its threads spin-wait)")
     ap.add_argument("--timeout", type=float, default=1800.0, help="--llm-timeout (a whole-file reply on a CPU is slow)")
     ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "patchworld" / "llm"))
     args = ap.parse_args(argv)
+    if args.threads is None:
+        args.threads = 2 if os.getloadavg()[0] < (os.cpu_count() or 2) else 1
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
