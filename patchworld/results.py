@@ -167,7 +167,7 @@ def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
 
     A frame written before ``round``/``lo``/``hi`` existed gets them as nulls."""
     p = Path(path)
-    if p.is_dir():
+    if p.is_dir() or (not p.exists() and p.suffix != ".parquet"):  # a results folder, made or not yet made
         p = p / "results.parquet"
     if not p.exists():
         raise FileNotFoundError(f"{p}: no results file (run `patchworld evaluate --out {p.parent}` first)")
