@@ -16,13 +16,18 @@ computed here. The steps frame always has one row per transition, even when the 
 to load or the job dies. Options for candidate screening: ``lean=True`` (no belief summaries, no
 BLEU-4: ``bleu4`` is NaN), ``trajectories_subset`` / ``max_steps`` (replay only some trajectories
 or a prefix of each), ``trace_lines=True`` (``Replay.lines``: the program lines each step ran).
+``post_correction=True`` (teacher mode only) adds the reference's post-correction readout: after
+``correct_belief(b', o_true)`` the worker reads the corrected belief out with the step's action and
+returns it with the next round's reply (never before the step's own prediction was returned, and
+never scored as one); it becomes the steps frame's ``post_predicted`` column ("" where the readout
+raised or the job stopped first) and ``token_f1_post_correction``.
 
 Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
 ``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
 ``token_f1_covered`` (mean over rows covered by our rule, which drops rows flagged as exceptions;
 not the reference's number), the reference's headline numbers ``token_f1_ref``, ``bleu4_ref``,
-``coverage_ref``, ``token_f1_post_correction`` (:func:`patchworld.metrics.reference_metrics`;
-not in ``lean`` mode) and
+``coverage_ref`` (:func:`patchworld.metrics.reference_metrics`; not in ``lean`` mode),
+``token_f1_post_correction`` (None unless ``post_correction=True``) and
 counts of rows: ``n_load_errors``, ``n_exceptions`` (exceptions and step timeouts),
 ``n_timeouts`` (rows lost to a job-level timeout), ``n_job_failures`` (rows lost to any job
 failure: timeout, memory, crashed, output limit, protocol error), ``n_mismatches`` (mismatch or empty),
@@ -104,6 +109,7 @@ def replay(
     trajectories_subset: Sequence[int] | None = None,
     max_steps: int | None = None,
     shards: int | None = None,
+    post_correction: bool = False,
 ) -> Replay:
     """Replay ``trajectories`` through ``program`` (see the module docstring).
 
@@ -112,6 +118,8 @@ def replay(
     """
     if mode not in ("teacher", "rollout"):
         raise ValueError(f"mode must be 'teacher' or 'rollout', got {mode!r}")
+    if post_correction and mode != "teacher":
+        raise ValueError("post_correction needs mode='teacher' (rollout never sees a true observation)")
     trajectories = list(trajectories)
     if trajectories_subset is not None:
         trajectories = [trajectories[i] for i in trajectories_subset]
@@ -126,7 +134,7 @@ def replay(
     def on_columns(index: int, columns: list) -> None:
         # score while the worker carries on with the next round
         if _width(columns) == len(trajectories[index].transitions):
-            scored[index] = _score(trajectories[index], columns, lean=lean)
+            scored[index] = _score(trajectories[index], columns, lean=lean, post=post_correction)
         done[0] += len(trajectories[index].transitions)
         if progress is not None:
             progress(done[0], total, f"replay {program.hash}")
@@ -134,14 +142,16 @@ def replay(
     if progress is not None:
         progress(0, total, f"replay {program.hash}")
     job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines,
-                  shards=shards)
-    columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean)
+                  shards=shards, post=post_correction)
+    columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean, post_correction)
     metrics = _metrics(columns, columns.pop("covered"))
     shown = columns.pop("shown")
     lines = columns.pop("lines")
     if not lean:
         metrics.update(_reference_numbers(columns, shown))
-    steps = pl.DataFrame(columns, schema=STEP_SCHEMA)
+    if post_correction:
+        metrics["token_f1_post_correction"] = _post_correction_f1(columns["post_predicted"], columns["true"])
+    steps = pl.DataFrame(columns, schema={**STEP_SCHEMA, **({"post_predicted": pl.Utf8} if post_correction else {})})
     horizon = None
     if mode == "rollout":
         horizon = _horizon_frame(columns)
@@ -158,20 +168,22 @@ def _payload(trajectories: list[Trajectory]) -> list[list]:
 
 
 def _width(columns: object) -> int:
-    """How many steps a job's columns cover: 0 unless six lists (the shortest counts)."""
-    if not isinstance(columns, list) or len(columns) != 6 or not all(isinstance(c, list) for c in columns):
+    """How many steps a job's columns cover: 0 unless six or seven lists (the shortest of the first six
+    counts; the seventh, post-correction readouts, may be shorter or empty)."""
+    if not isinstance(columns, list) or len(columns) not in (6, 7) or not all(isinstance(c, list) for c in columns):
         return 0
-    return min(len(c) for c in columns)
+    return min(len(c) for c in columns[:6])
 
 
 def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: str = "",
-           lean: bool = False) -> dict[str, list]:
+           lean: bool = False, post: bool = False) -> dict[str, list]:
     """Step columns for one trajectory: the job's rows, then filler rows for any missing.
 
     The job's columns are plain values already (coerced in :func:`patchworld.sandbox.run_job`);
     exactness is decided here, against this process's copy of the true observation. Besides
     the frame's columns, ``covered`` flags the rows counting for coverage (for the metrics)
-    and ``lines`` holds the traced program lines per row.
+    and ``lines`` holds the traced program lines per row; with ``post``, ``post_predicted`` holds
+    the post-correction readouts ("" where none came back).
     """
     transitions = traj.transitions
     n = len(transitions)
@@ -180,7 +192,8 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
     predicted, kinds, errors, beliefs, hits, ran = [], [], [], [], [], []
     f1s, exacts, bleus, covered, shown = [], [], [], [], []
     if width:
-        preds, kind_col, error_col, belief_col, hit_col, line_col = columns  # type: ignore[misc]
+        preds, kind_col, error_col, belief_col, hit_col, line_col = columns[:6]  # type: ignore[index]
+    post_col = columns[6] if post and width and len(columns) == 7 else []  # type: ignore[arg-type]
     nan = float("nan")
     for step in range(n):
         true = trues[step]
@@ -206,12 +219,13 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         shown.append(cov)
         covered.append(cov and kind not in ("exception", "step_timeout"))
     tid = traj.id
+    extra = {"post_predicted": [_text(post_col[i]) if i < len(post_col) else "" for i in range(n)]} if post else {}
     return {
         "traj_id": [tid] * n, "step": list(range(n)), "id": [f"{tid}#{step}" for step in range(n)],
         "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
         "predicted": predicted, "true": trues, "token_f1": f1s, "exact": exacts, "bleu4": bleus,
         "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits, "covered": covered,
-        "shown": shown, "lines": ran,
+        "shown": shown, "lines": ran, **extra,
     }
 
 
@@ -230,15 +244,16 @@ def _text(value: object) -> str:
 
 
 def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],
-                  outcome: str, detail: str, lean: bool = False) -> dict[str, list]:
+                  outcome: str, detail: str, lean: bool = False, post: bool = False) -> dict[str, list]:
     """One row per transition (and ``covered``, ``shown``, ``lines``): rows scored as they came, fillers for the rest."""
     fill_kind = outcome if outcome != "ok" else "crashed"
     fill_error = detail if outcome != "ok" else "no result for this transition"
-    columns: dict[str, list] = {name: [] for name in [*STEP_SCHEMA, "covered", "shown", "lines"]}
+    names = [*STEP_SCHEMA, "covered", "shown", "lines", *(["post_predicted"] if post else [])]
+    columns: dict[str, list] = {name: [] for name in names}
     for index, traj in enumerate(trajectories):
         got = scored.get(index)
         if got is None:
-            got = _score(traj, raw.get(index), fill_kind, fill_error, lean)
+            got = _score(traj, raw.get(index), fill_kind, fill_error, lean, post)
         for name, values in got.items():
             columns[name].extend(values)
     return columns
@@ -284,6 +299,14 @@ def _reference_numbers(columns: dict[str, list], shown: list[bool]) -> dict:
     n = len(shown)
     return {"token_f1_ref": round(f1, 4), "bleu4_ref": round(bleu, 4),
             "coverage_ref": round(n_cov / n, 4) if n else 0.0, "token_f1_post_correction": None}
+
+
+def _post_correction_f1(post: list[str], true: list[str]) -> float:
+    """The reference's ``mean_token_f1_post_correction``: mean token F1 of the covered post-correction
+    readouts (0.0 when none is covered), rounded to 4 places (as
+    :func:`patchworld.metrics.reference_metrics`)."""
+    pairs = [(p, t) for p, t in zip(post, true, strict=True) if is_covered(p)]
+    return round(sum(token_f1(p, t) for p, t in pairs) / len(pairs), 4) if pairs else 0.0
 
 
 def _horizon_frame(columns: dict[str, list]) -> pl.DataFrame:

@@ -25,6 +25,10 @@ Options for candidate search (see :func:`patchworld.replay.replay`, which passes
   correction, ``predict_belief`` and ``readout_observation``); they come back as a sorted list of
   line numbers per transition (a final correction's lines join the last step), checked here
   (integers within the program's length) and exposed as ``Replay.lines``.
+* ``post=True`` (``replay(post_correction=True)``, teacher mode): after correcting a belief with a
+  true observation the worker reads the corrected belief out (the reference's post-correction
+  readout) and returns it with that round's reply, for the previous step; it never replaces a
+  prediction and is coerced here like every value.
 * ``lean=True``: no belief summaries in the worker and no BLEU-4 in the parent (NaN), only what
   the gate needs (token F1, exactness, error kinds); with ``replay(trajectories_subset=...,
   max_steps=...)`` a candidate can be screened on some trajectories or a prefix of each.

@@ -83,17 +83,25 @@ class ReplayRunner:
     or, when it is ``None`` (rollout), with the model's own last prediction. Then, unless the
     action is ``None`` (a final correction), ``predict_belief`` and ``readout_observation``
     (skipped when the parent's residual memory hit: ``memory`` is then the prediction).
-    A failed prediction keeps the belief and predicts ""; a failed correction keeps the prior.
+    A failed prediction keeps the belief and predicts ""; with a memory hit it still answers
+    from memory (as the reference's residual wrapper: its ``predict_belief`` swallows the
+    exception and the memorised text is read out), the error kept for diagnosis. A failed
+    correction keeps the prior.
+
+    ``post=True`` (teacher mode): after each correction with a true observation, the corrected
+    belief is read out with the previous step's action (the reference's post-correction
+    readout; "" when it raises) and returned in this round's reply for that previous step.
+    It is computed only after the true observation arrived, so it is never a prediction.
     """
 
     def __init__(self, model: Any, timer: Any, max_step_timeouts: int = 3,
                  is_fatal: Callable[[BaseException], str | None] = lambda exc: None,
-                 lean: bool = False, trace: bool = False):
+                 lean: bool = False, trace: bool = False, post: bool = False):
         self.model, self.timer, self.is_fatal = model, timer, is_fatal
-        self.max_step_timeouts, self.lean = max_step_timeouts, lean
+        self.max_step_timeouts, self.lean, self.post = max_step_timeouts, lean, post
         self.tracer = LineTracer() if trace else None
         self.beliefs: dict[int, Any] = {}
-        self.pending: dict[int, tuple[Any, str]] = {}  # slot -> (prior, own prediction) awaiting correction
+        self.pending: dict[int, tuple[Any, str, str]] = {}  # slot -> (prior, own prediction, action) to correct
         self.broken: dict[int, tuple[str, str]] = {}  # slot -> (kind, error) of a failed first correction
         self.n_timeouts = 0
 
@@ -118,7 +126,9 @@ class ReplayRunner:
 
         Columns: predictions (``None`` for a correction-only entry), error kinds, errors, belief
         summaries, correction kinds and errors (they belong to the slot's previous step) and, when
-        tracing, the sorted program lines each entry ran. A stopped round returns fewer entries.
+        tracing, the sorted program lines each entry ran; with ``post``, an eighth column: the
+        post-correction readout of the slot's previous step (``None`` when there was none).
+        A stopped round returns fewer entries.
         """
         preds: list = []
         kinds: list[str] = []
@@ -127,12 +137,14 @@ class ReplayRunner:
         ckinds: list[str] = []
         cerrors: list[str] = []
         lines: list[list[int]] = []
-        cols = [preds, kinds, errors, summaries, ckinds, cerrors, lines]
+        posts: list[str | None] = []
+        cols = [preds, kinds, errors, summaries, ckinds, cerrors, lines] + ([posts] if self.post else [])
         model, tracer = self.model, self.tracer
         for slot, obs, action, memory in zip(slots, observations, actions, memories, strict=True):
             if tracer is not None:
                 tracer.start()
             ckind = cerror = ""
+            post: str | None = None
             if slot not in self.beliefs and slot not in self.broken:
                 first, kind, exc = self._call(lambda o=obs: _first_belief(model, o))
                 if kind.startswith("fatal:"):
@@ -142,13 +154,18 @@ class ReplayRunner:
                 else:
                     self.beliefs[slot] = first
             elif slot in self.beliefs:
-                prior, own = self.pending.pop(slot, (self.beliefs[slot], ""))
+                prior, own, last = self.pending.pop(slot, (self.beliefs[slot], "", ""))
                 text = own if obs is None else obs
                 corrected, ckind, exc = self._call(lambda p=prior, t=text: model.correct_belief(p, t))
                 if ckind.startswith("fatal:"):
                     return self._stop(cols, ckind, exc)
                 self.beliefs[slot] = prior if ckind or corrected is None else corrected
                 cerror = "in correct_belief: " + _tail(exc) if ckind else ""
+                if self.post and obs is not None:  # the true observation is here: read the corrected belief out
+                    out, pkind, exc = self._call(lambda b=self.beliefs[slot], a=last: _readout(model, b, a))
+                    if pkind.startswith("fatal:"):
+                        return self._stop(cols, pkind, exc)
+                    post = "" if pkind else out
             if action is None:
                 pred, kind, error, summary = None, "", "", ""
             elif slot in self.broken:
@@ -163,6 +180,8 @@ class ReplayRunner:
             summaries.append(summary)
             ckinds.append(ckind)
             cerrors.append(cerror)
+            if self.post:
+                posts.append(post)
             lines.append(tracer.take() if tracer is not None else [])
             if self.n_timeouts >= self.max_step_timeouts > 0:
                 return cols, ["timeout", f"stopped after {self.n_timeouts} step timeouts"]
@@ -181,8 +200,10 @@ class ReplayRunner:
             phase = "readout_observation"
             out, kind, exc = self._call(lambda: _readout(model, prior, action))
             predicted = "" if kind else out
-        self.pending[slot] = (prior, predicted)
         error = f"in {phase}: " + _tail(exc) if kind and not kind.startswith("fatal:") else ""
+        if memory is not None and kind and not kind.startswith("fatal:"):
+            predicted, kind = memory, ""  # the residual wrapper answers from memory all the same
+        self.pending[slot] = (prior, predicted, action)
         return predicted, kind, error, summary, exc
 
     def _stop(self, cols: list, kind: str, exc: BaseException | None) -> tuple[list, list]:

@@ -31,9 +31,10 @@ __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message",
 class JobResult:
     """What came back from a replay job: columns per trajectory index, outcome and output.
 
-    ``columns[index]`` is ``[predicted, error_kind, error, belief, from_memory, lines]``, one list
-    per column, already coerced to plain values (``lines``: the program lines each step ran, when
-    traced; else empty lists).
+    ``columns[index]`` is ``[predicted, error_kind, error, belief, from_memory, lines, post]``, one
+    list per column, already coerced to plain values (``lines``: the program lines each step ran,
+    when traced; else empty lists; ``post``: with ``run_job(post=True)``, each step's readout after
+    correction with its true observation, else empty; it may be one short when the job stopped).
     """
 
     outcome: str  # one of OUTCOMES
@@ -63,12 +64,14 @@ def run_job(
     lean: bool = False,
     trace: bool = False,
     shards: int | None = None,
+    post: bool = False,
 ) -> JobResult:
     """Replay ``trajectories`` (``[[index, [[obs, action, next_obs], ...]], ...]``) in lockstep.
 
     ``on_columns(index, columns)`` is called as each trajectory completes (to score it while the
     worker carries on; never from two threads at once). ``lean`` skips belief summaries; ``trace``
-    records the program lines each step ran. Limits scale with the number of transitions
+    records the program lines each step ran; ``post`` (teacher mode) adds each step's readout after
+    correcting with its true observation as a 7th column (``columns[index][6]``). Limits scale with the number of transitions
     (:meth:`Limits.for_transitions`). ``shards`` worker processes share the trajectories, each a
     job of its own (``None``: two when this process runs no other sandbox job, the machine has two
     cores or more with one of them idle by the 1-minute load average, and the job has 200 transitions
@@ -84,8 +87,8 @@ def run_job(
         _ACTIVE[0] += 1
     try:
         if shards == 1:
-            return _run_one(program, trajectories, mode, residual, limits, sandbox, on_columns, lean, trace)
-        return _sharded(program, trajectories, mode, residual, limits, on_columns, lean, trace, shards)
+            return _run_one(program, trajectories, mode, residual, limits, sandbox, on_columns, lean, trace, post)
+        return _sharded(program, trajectories, mode, residual, limits, on_columns, lean, trace, shards, post)
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE[0] -= 1
@@ -104,7 +107,8 @@ def _spare_core() -> bool:
 
 
 def _sharded(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
-             limits: Limits | None, on_columns: Any, lean: bool, trace: bool, shards: int) -> JobResult:
+             limits: Limits | None, on_columns: Any, lean: bool, trace: bool, shards: int,
+             post: bool = False) -> JobResult:
     """The trajectories split into ``shards`` jobs of about equal size, run at once, results merged."""
     start = time.monotonic()
     parts: list[list[list]] = [[] for _ in range(shards)]
@@ -124,7 +128,7 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
     def go(k: int) -> None:
         try:
             results[k] = _run_one(program, parts[k], mode, residual, limits, True,
-                                  callback if on_columns is not None else None, lean, trace)
+                                  callback if on_columns is not None else None, lean, trace, post)
         except Exception as exc:  # an internal failure (no worker process): this shard's outcome
             results[k] = JobResult("crashed", f"shard {k}: {type(exc).__name__}: {exc}")
 
@@ -146,14 +150,17 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
 
 
 def _run_one(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
-             limits: Limits | None, sandbox: bool, on_columns: Any, lean: bool, trace: bool) -> JobResult:
+             limits: Limits | None, sandbox: bool, on_columns: Any, lean: bool, trace: bool,
+             post: bool = False) -> JobResult:
     """One job in one worker (or in this process)."""
     n = sum(len(steps) for _, steps in trajectories)
     limits = (limits or Limits()).for_transitions(n)
     start = time.monotonic()
     result = JobResult("ok", "")
-    plan = Lockstep(trajectories, mode, residual, program.source.count("\n") + 1)
-    runner = _InProcess(program, limits, lean, trace) if not sandbox else _Boxed(program, limits, lean, trace)
+    plan = Lockstep(trajectories, mode, residual, program.source.count("\n") + 1, post)
+    post = plan.post
+    runner = _InProcess(program, limits, lean, trace, post) if not sandbox else _Boxed(program, limits, lean, trace,
+                                                                                        post)
     try:
         result.outcome, result.detail, result.layers = runner.start()
         message = plan.next_round() if result.outcome == "ok" else None
@@ -190,8 +197,8 @@ def _run_one(program: Program, trajectories: list[list], mode: str, residual: Re
 class _InProcess:
     """The rounds run by a :class:`ReplayRunner` in this process (trusted programs only)."""
 
-    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool):
-        self.program, self.limits, self.lean, self.trace = program, limits, lean, trace
+    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, post: bool = False):
+        self.program, self.limits, self.lean, self.trace, self.readout_after = program, limits, lean, trace, post
         self.pending: list | None = None
 
     def start(self) -> tuple[str, str, list[str]]:
@@ -199,7 +206,7 @@ class _InProcess:
         if isinstance(model, LoadFailure):
             return "load_error", model.message, []
         self.runner = ReplayRunner(model, NoTimer(), self.limits.max_step_timeouts, in_process_fatal, self.lean,
-                                   self.trace)
+                                   self.trace, self.readout_after)
         return "ok", "", []
 
     def post(self, message: list) -> None:
@@ -219,8 +226,8 @@ class _InProcess:
 class _Boxed:
     """The rounds sent to a worker process, each reply read with size and depth caps."""
 
-    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool):
-        self.program, self.limits, self.lean, self.trace = program, limits, lean, trace
+    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, post: bool = False):
+        self.program, self.limits, self.lean, self.trace, self.readout_after = program, limits, lean, trace, post
         self.worker: Worker | None = None
         self.posted = False
         self.deadline = time.monotonic() + limits.wall_seconds
@@ -232,7 +239,7 @@ class _Boxed:
         """Send the job; the first round follows at once (the "loaded" answer is read with its reply)."""
         self.worker = take_worker()
         self.loaded = False
-        job = job_message("replay", self.program, self.limits, lean=self.lean, trace=self.trace)
+        job = job_message("replay", self.program, self.limits, lean=self.lean, trace=self.trace, post=self.readout_after)
         if not self.worker.send(job):
             return "crashed", self.worker.death(), []
         return "ok", "", []
@@ -263,7 +270,7 @@ class _Boxed:
                 return failed
         if not sent:
             return self._ended()
-        per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
+        per_entry = 6 * ((1 + self.readout_after) * MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
         return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry)
 
     def _recv(self, max_bytes: int) -> Any:

@@ -5,6 +5,9 @@ Round t carries, for every trajectory still running, the observation to correct 
 in rollout), action t and the residual-memory hit; a trajectory's last round carries only its final
 correction. A reply is checked for shape and every value coerced to a plain, capped ``str`` /
 ``int`` / ``bool`` before anything compares it; a broken reply raises :class:`ProtocolError`.
+With ``post`` (teacher mode only) a reply has an eighth column: for each entry, the program's
+readout after correcting with the true observation of the slot's previous step; it is recorded
+for that previous step (``cols[k][6]``), whose prediction was recorded a round earlier.
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ def plain_text(value: Any, cap: int) -> str:
 class Lockstep:
     """The parent's side of the rounds: what to send next, and the coerced rows that came back."""
 
-    def __init__(self, trajectories: list[list], mode: str, residual: ResidualMemory | None, n_lines: int):
+    def __init__(self, trajectories: list[list], mode: str, residual: ResidualMemory | None, n_lines: int,
+                 post: bool = False):
         self.trajs = trajectories
         self.teacher = mode != "rollout"
+        self.post = post and self.teacher  # replies carry an 8th column: post-correction readouts
         self.residual = residual
         self.n_lines = n_lines
         self.t = 0
-        self.cols: list[list[list]] = [[[], [], [], [], [], []] for _ in trajectories]
+        self.cols: list[list[list]] = [[[], [], [], [], [], [], []] for _ in trajectories]  # 7th: post readouts
         self.last = [steps[0][0] if steps else "" for _, steps in trajectories]  # rollout: own last text
         self.memory: list[str | None] = [None] * len(trajectories)
         self.sent: list = []
@@ -68,14 +73,16 @@ class Lockstep:
     def take(self, reply: Any) -> tuple[list[int], list | None]:
         """Record a reply to the last round: (trajectory positions now complete, stop or None)."""
         slots, acts = self.sent
-        if (type(reply) is not list or len(reply) != 9 or reply[0] != "rows"
-                or not all(type(c) is list for c in reply[1:8])):
-            raise ProtocolError("a round's reply is not ['rows', 7 columns, stop]")
+        width = 8 if self.post else 7
+        if (type(reply) is not list or len(reply) != width + 2 or reply[0] != "rows"
+                or not all(type(c) is list for c in reply[1:width + 1])):
+            raise ProtocolError(f"a round's reply is not ['rows', {width} columns, stop]")
         preds, kinds, errors, beliefs, ckinds, cerrors, lines = reply[1:8]
+        posts = reply[8] if self.post else None
         m = len(preds)
-        if m > len(slots) or any(len(c) != m for c in reply[2:8]):
+        if m > len(slots) or any(len(c) != m for c in reply[2:width + 1]):
             raise ProtocolError("a round's reply has columns of different lengths or too many rows")
-        stop = reply[8]
+        stop = reply[width + 1]
         if stop is not None and (type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES):
             raise ProtocolError("a round's stop field is malformed")
         if stop is None and m != len(slots):  # a row held back would shift later answers onto it
@@ -87,6 +94,8 @@ class Lockstep:
             ckind = ckinds[j] if ckinds[j] in _ROW_KINDS else "exception"
             if ckind and col[1] and col[1][-1] == "":  # a failed correction belongs to the previous step
                 col[1][-1], col[2][-1] = ckind, plain_text(cerrors[j], MAX_ERROR)
+            if posts is not None and col[0] and len(col[6]) == len(col[0]) - 1:  # the previous step's, coerced
+                col[6].append(plain_text(posts[j], MAX_TEXT))
             ran = self._lines(lines[j])
             if acts[j] is None:
                 if ran and col[5]:
@@ -102,7 +111,7 @@ class Lockstep:
                 pred = ""
             col[0].append(pred)
             col[1].append(kind)
-            col[2].append(plain_text(errors[j], MAX_ERROR) if kind else "")
+            col[2].append(plain_text(errors[j], MAX_ERROR) if kind or hit else "")  # a hit keeps a predict failure
             col[3].append(plain_text(beliefs[j], MAX_BELIEF))
             col[4].append(hit)
             col[5].append(ran)

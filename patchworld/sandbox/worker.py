@@ -162,7 +162,7 @@ def run_one(job_fd: int, result_fd: int) -> int:
     send(result_fd, ["loaded", layers])
     if job["kind"] == "replay":
         runner = ReplayRunner(model, timer, int(limits.get("max_step_timeouts", 3)), fatal,
-                              lean=bool(job.get("lean")), trace=bool(job.get("trace")))
+                              lean=bool(job.get("lean")), trace=bool(job.get("trace")), post=bool(job.get("post")))
         while True:
             msg = recv(job_fd)
             if msg is None or msg[0] != "round":
