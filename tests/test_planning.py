@@ -268,3 +268,29 @@ def test_agents_release_beliefs_between_episodes() -> None:
     for agent in (LookaheadAgent(PerfectWorldModel(env)), SearchAgent(PerfectWorldModel(env), depth=3)):
         run_episodes(env, agent, [0, 1, 2, 3], max_steps=15)
         assert len(agent.model._beliefs) <= 2, agent.name  # only the last episode's belief and pending
+
+
+def test_alfworld_and_webshop_candidates_are_what_the_page_shows() -> None:
+    """ALFWorld: the admissible list the client prints after ``AVAILABLE ACTIONS:``; WebShop: search keywords
+    from the instruction on the page and clicks on what the page text lists (SciWorld, TextCraft: their own tests)."""
+    alf = make("alfworld")
+    for task in (0, 5, 30):
+        obs = alf.reset(task)
+        assert alf.available_actions() == obs.split("\nAVAILABLE ACTIONS: ", 1)[1].split(",")
+    shop, kinds = make("webshop"), Counter()
+    for task in (0, 7, 300):
+        obs = shop.reset(task)
+        for _ in range(6):
+            words = set(obs.lower().replace("[sep]", " ").split())
+            for action in shop.available_actions():
+                verb, _, arg = action.partition("[")
+                inside = arg.removesuffix("]")
+                assert verb in ("search", "click"), action
+                shown = set(inside.split()) <= words if verb == "search" else inside in obs.lower()
+                assert shown, (task, action, obs[:200])
+                kinds[verb] += 1
+            step = shop.step(spec("webshop").expert(shop))
+            if step.done:
+                break
+            obs = step.observation
+    assert kinds["search"] >= 3 and kinds["click"] >= 20, kinds  # search, results and item pages were checked
