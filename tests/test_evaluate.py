@@ -232,6 +232,8 @@ def test_cli_evaluate_then_figures(data_dir: Path, tmp_path: Path, capsys: pytes
     assert meta["programs"] and meta["per_env"]["maze"]["n_tasks"] == 1 and meta["per_env"]["maze"]["proxy_states"] == 3
     decided = set(frame.filter(pl.col("rq") == "decision")["variant"])
     assert "oracle" not in decided and {"simple", "residual"} <= decided  # the skipped measure only
+    states = frame.filter((pl.col("metric") == "action_accuracy") & (pl.col("variant") == "simple"))["n"]
+    assert states.to_list() == [3]  # --proxy-states 3 reached decision_agreement
     assert meta["bootstrap"] == {"seed": 0, "samples": 100, "level": 0.95, "paired": True}
     assert meta["tasks"]["maze"] == sorted({t.task_idx for t in load_split("maze", "test", data_dir)})[:1]
     figs = tmp_path / "figures"

@@ -3,6 +3,9 @@
 Every program is measured as Simple and as Residual (the same program wrapped post hoc with the
 train memory); a run folder contributes every accepted program (round 0, 1, ...), so the
 figures draw each run's path. Defaults follow the protocol of :mod:`patchworld.evaluate`.
+Size options take ``N`` for every env and ``ENV=N`` for one (``--proxy-states 60 sciworld=16``);
+``--skip ENV/VARIANT/RQ`` leaves one measure out (``sciworld/oracle/search``); both are recorded in
+``results.meta.json`` (``per_env``, ``arguments``).
 """
 
 from __future__ import annotations
