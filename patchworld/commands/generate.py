@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from patchworld.commands.checks import env_problem, one_line
-    from patchworld.envs.generate import DEFAULT_CONFIGS, generate
+    from patchworld.envs.generate import DEFAULT_CONFIGS, TooFewTasks, generate
 
     problem = env_problem(args.env, need_simulator=True)
     if problem is None and args.env not in DEFAULT_CONFIGS:
@@ -40,7 +40,13 @@ def run(args: argparse.Namespace) -> int:
         if problems is None:
             return 2
         env_options.update(problems)
-    paths = generate(args.env, args.seed, args.out, progress=TextProgress(f"generate {args.env}"), env_options=env_options)
+    try:
+        paths = generate(args.env, args.seed, args.out, progress=TextProgress(f"generate {args.env}"),
+                         env_options=env_options)
+    except TooFewTasks as exc:   # a small --problems set or --catalogue-size: one line with the remedy
+        remedy = {"alfworld": "pass a larger --problems", "webshop": "pass a larger --catalogue-size"}.get(args.env, "")
+        print(one_line("generate", f"{exc}{'; ' + remedy if remedy else ''}"), file=sys.stderr)
+        return 2
     for split, path in paths.items():
         trajs = load_trajectories(path)
         n = sum(len(t) for t in trajs)

@@ -18,7 +18,7 @@ from patchworld.envs.base import EnvError, TextEnv, make
 from patchworld.envs.policies import Policy, mixture_policy
 from patchworld.progress import ProgressCallback
 
-__all__ = ["GenerationConfig", "DEFAULT_CONFIGS", "split_tasks", "rollout", "generate", "SPLITS"]
+__all__ = ["GenerationConfig", "DEFAULT_CONFIGS", "split_tasks", "rollout", "generate", "SPLITS", "TooFewTasks"]
 
 SPLITS = ("train", "val", "test")
 
@@ -47,10 +47,15 @@ DEFAULT_CONFIGS: dict[str, GenerationConfig] = {
 }
 
 
+class TooFewTasks(ValueError):
+    """The env (e.g. a small generated problem set or catalogue) has fewer tasks than the splits need."""
+
+
 def split_tasks(tasks: list[int], n_tasks: tuple[int, int, int], seed: int) -> dict[str, list[int]]:
     """Shuffle task ids with ``seed`` and cut disjoint train/val/test sets (each sorted)."""
     if sum(n_tasks) > len(tasks):
-        raise ValueError(f"asked for {sum(n_tasks)} tasks but the env has only {len(tasks)}")
+        sizes = ", ".join(f"{split} {n}" for split, n in zip(SPLITS, n_tasks, strict=True))
+        raise TooFewTasks(f"the env has only {len(tasks)} tasks; the splits need {sum(n_tasks)} ({sizes})")
     order = list(tasks)
     random.Random(f"split-{seed}").shuffle(order)
     out, start = {}, 0
