@@ -240,6 +240,9 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
     sizes = {"rollout_limit": rollout_limit, "proxy_states": proxy_states, "search_candidates": search_candidates}
     plan: list[tuple[tuple, Any]] = []  # ((env, label, variant, round), program | "oracle" | "react")
     data, memories, truths = {}, {}, {}
+    from patchworld.envs.base import registered
+
+    simulated = set(registered())   # envs without a simulator get RQ1/RQ2 only (no planning, no oracle)
     for env in envs:
         train, test = load_split(env, "train", data_dir), load_split(env, "test", data_dir)
         k, cap = for_env(n_tasks, env), for_env(max_test, env)
@@ -253,9 +256,9 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
             plan.append(((env, e[0], e[2], e[4] if len(e) > 4 else None), e[1]))
         if references:
             plan += [((env, label, "reference", None), prog) for label, prog in reference_programs(train, env)]
-            if llm is not None and llm.configured and "rq3" in rqs:
+            if llm is not None and llm.configured and "rq3" in rqs and env in simulated:
                 plan.append(((env, REACT_LABEL, "reference", None), "react"))
-        if oracle:
+        if oracle and env in simulated:
             plan.append(((env, "perfect model", "oracle", None), "oracle"))
     rows: list[dict[str, Any]] = []
     measured: dict[tuple, Measured] = {}
@@ -273,7 +276,8 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
             sources[phash] = program.source
         job_opts = dict(opts, sandbox=opts["sandbox"] and phash not in trusted, truth=truths.setdefault(env, {}),
                         **{name: for_env(value, env) for name, value in sizes.items()})
-        point_rqs = [r for r in rqs if f"{env}/{variant}/{r}" not in skip]
+        point_rqs = [r for r in rqs if f"{env}/{variant}/{r}" not in skip
+                     and (env in simulated or r in ("rq1", "rq2"))]
         args = (env, program, variant, shared[env], point_rqs, job_opts, memory)
         jobs.append((key, phash, executor.submit(_measure, *args) if executor is not None else args))
     for i, (key, phash, job) in enumerate(jobs):

@@ -18,6 +18,16 @@ from patchworld.envs.base import registered  # the registry only; no env is impo
 
 RQS = ("rq1", "rq2", "decision", "search", "rq3")  # patchworld.evaluate.ALL_RQS (not imported: keeps --help fast)
 ENVS = tuple(registered())
+_KNOWN: list[str] = list(ENVS)  # registered envs plus any env with trajectories in --data (set by run)
+PLANNING_RQS = ("decision", "search", "rq3")
+
+
+def known_envs(data_dir: str | Path) -> list[str]:
+    """Envs ``evaluate`` accepts: every registered env (all RQs) and any env with a test split in
+    ``data_dir`` (``<env>/<env>_traj_test.jsonl``; RQ1/RQ2 only without a simulator)."""
+    folder = Path(data_dir)
+    found = {p.parent.name for p in folder.glob("*/*_traj_test.jsonl")} if folder.is_dir() else set()
+    return sorted(set(ENVS) | found)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,8 +92,8 @@ def per_env_values(option: str, values: list[str] | None) -> dict[str, int] | No
     for text in values:
         env, _, number = text.rpartition("=")
         key = env or "*"
-        if env and env not in ENVS:
-            raise SystemExit(f"patchworld evaluate: {option} {text}: unknown env {env!r} (choose from {ENVS})")
+        if env and env not in _KNOWN:
+            raise SystemExit(f"patchworld evaluate: {option} {text}: unknown env {env!r} (choose from {tuple(_KNOWN)})")
         try:
             out[key] = int(number)
         except ValueError:
@@ -101,11 +111,11 @@ def _program_entries(specs: list[str], variants: list[str]) -> list[tuple]:
         env, _, file = spec.rpartition("=")
         path = Path(file)
         env = env or path.stem
-        if env not in ENVS:
-            raise SystemExit(f"patchworld evaluate: cannot tell the env of {spec!r}: write ENV=FILE (ENV in {ENVS})")
+        if env not in _KNOWN:
+            raise SystemExit(f"patchworld evaluate: cannot tell the env of {spec!r}: write ENV=FILE (ENV in {tuple(_KNOWN)})")
         if not path.exists():
             raise SystemExit(f"patchworld evaluate: {path}: no such program file")
-        label = path.parent.name if path.stem in ENVS else path.stem
+        label = path.parent.name if path.stem in _KNOWN else path.stem
         program = Program.from_file(path, label=label)
         entries += [(label, program, v, env) for v in variants]
     return entries
@@ -147,8 +157,8 @@ def _run_entries(run_dirs: list[str], variants: list[str]) -> tuple[list[tuple],
         except (OSError, RunStoreError) as exc:
             raise SystemExit(f"patchworld evaluate: --runs {d}: {exc}") from None
         env, variant = run.header.get("env"), run.header.get("variant", "simple")
-        if env not in ENVS:
-            raise SystemExit(f"patchworld evaluate: {d}/header.json: field 'env' is {env!r}, expected one of {ENVS}")
+        if env not in _KNOWN:
+            raise SystemExit(f"patchworld evaluate: {d}/header.json: field 'env' is {env!r}, expected one of {tuple(_KNOWN)}")
         current = run.current
         if not current:
             raise SystemExit(f"patchworld evaluate: {d}: the run has no program yet")
@@ -174,21 +184,26 @@ def run(args: argparse.Namespace) -> int:
     from patchworld.planning import LLMSettings
     from patchworld.progress import TextProgress
 
+    _KNOWN[:] = known_envs(args.data)
     sizes = {name: per_env_values("--" + name.replace("_", "-"), getattr(args, name))
              for name in ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candidates")}
     for item in args.skip:
         parts = item.split("/")
-        if len(parts) != 3 or parts[0] not in ENVS or parts[2] not in RQS:
-            print(f"patchworld evaluate: --skip {item}: expected ENV/VARIANT/RQ with ENV in {ENVS} and RQ in {RQS}",
+        if len(parts) != 3 or parts[0] not in _KNOWN or parts[2] not in RQS:
+            print(f"patchworld evaluate: --skip {item}: expected ENV/VARIANT/RQ with ENV in {tuple(_KNOWN)} and RQ in {RQS}",
                   file=sys.stderr)
             return 2
     run_entries, runs = _run_entries(args.runs, args.variants)
     entries = _program_entries(args.programs, args.variants) + run_entries
     envs = args.envs or sorted({e[3] for e in entries}) or list(ENVS)
-    unknown = [e for e in envs if e not in ENVS]
+    unknown = [e for e in envs if e not in _KNOWN]
     if unknown:
-        print(f"patchworld evaluate: unknown env(s) {unknown}; choose from {ENVS}", file=sys.stderr)
+        print(f"patchworld evaluate: unknown env(s) {unknown}; choose from {tuple(_KNOWN)}", file=sys.stderr)
         return 2
+    no_simulator = [e for e in envs if e not in ENVS]
+    for env in no_simulator:
+        print(f"patchworld evaluate: planning skipped for {env}: no simulator registered (RQ1/RQ2 only)",
+              file=sys.stderr)
     llm = LLMSettings.resolve(base_url=args.llm_base_url, model=args.llm_model)
     trusted: set[str] = set()
     if args.llm_direct is not None:
@@ -235,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
             "per_env": {env: {name: for_env(value, env) for name, value in sizes.items()} for env in envs},
             "programs": {f"{e[0]}/{e[3]}/{e[2]}/{e[4] if len(e) > 4 else ''}": e[1].hash for e in entries},
             "runs": runs, "llm": llm.model if llm.configured else None, "tasks": tasks,
+            "planning_skipped": {env: "no simulator registered" for env in no_simulator},
             "bootstrap": {"seed": args.seed, "samples": args.samples, "level": 0.95, "paired": True}}
     path = save_results(results, args.out, meta, sources=sources)
     table = wide(results)
