@@ -28,7 +28,7 @@ from typing import Any
 from patchworld.data import Trajectory, load_trajectories
 from patchworld.program import Program
 
-__all__ = ["LLMDirectModel", "llm_direct_program", "retrieve", "SYSTEM_PROMPT", "clean_prediction"]
+__all__ = ["LLMDirectModel", "llm_direct_program", "retrieve", "SYSTEM_PROMPT", "clean_prediction", "reply_budget"]
 
 SYSTEM_PROMPT = (
     "You are the simulator of a text environment. Given the recent history, the current observation and the "
@@ -49,6 +49,14 @@ def _kind(action: str) -> str:
 @lru_cache(maxsize=8)
 def _train(path: str) -> tuple[Trajectory, ...]:
     return tuple(load_trajectories(path))
+
+
+@lru_cache(maxsize=8)
+def reply_budget(path: str) -> int:
+    """Tokens a prediction may use: twice the longest train next observation (~3 characters a token),
+    between 32 and 1024; a reply longer than any observation ever seen is no use, and small models ramble."""
+    longest = max((len(t.next_observation) for traj in _train(path) for t in traj.transitions), default=300)
+    return max(32, min(1024, 2 * longest // 3))
 
 
 def retrieve(train: Sequence[Trajectory], observation: str, action: str, k: int) -> list[Any]:
@@ -113,7 +121,7 @@ class LLMDirectModel:
         user = (f"Environment: {self.ENV}\n\nExamples from the environment:\n\n{shown}\n\n"
                 f"Recent history:\n{past or '(start of the episode)'}\n\nCurrent observation:\n{obs[-1500:]}\n"
                 f"Action: {action}\nNext observation:")
-        prediction = clean_prediction(self._chat().ask(SYSTEM_PROMPT, user, max_tokens=512))
+        prediction = clean_prediction(self._chat().ask(SYSTEM_PROMPT, user, max_tokens=reply_budget(self.TRAIN)))
         return {**belief, "action": action, "pred": prediction}
 
     def readout_observation(self, belief: dict, action: str = "") -> str:
