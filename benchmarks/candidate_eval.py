@@ -17,6 +17,13 @@ seconds and candidates per CPU-second. The load average at the start is printed:
 shared machine are only comparable within one run of this script.
 
     .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64]
+
+``--breakdown`` says where a screened candidate's CPU goes, so the bound on batching can be read
+off: (1) one sandbox job per size (1 transition, the screening sample a ``Screener`` picks for
+``maze_flawed.py``, all of val), CPU of the job processes, of the fork server and of this process;
+(2) what every job process costs before it replays anything, step by step, measured on processes
+forked the way the fork server forks them: fork and exit, + the kernel layers (``isolate``), + the
+audit hook, + loading the program. Medians over ``--runs`` x 20 jobs.
 """
 
 from __future__ import annotations
@@ -90,12 +97,97 @@ def child(search: str, workers: int, candidates: int) -> dict:
             "accepted": res.accepted is not None}
 
 
+def _proc_cpu(pid: int) -> float:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def breakdown(runs: int) -> None:
+    """Print where a sandbox job's CPU goes (see the module docstring)."""
+    sys.path.insert(0, str(ROOT))
+    from patchworld.data import load_trajectories
+    from patchworld.program import Program
+    from patchworld.replay import replay
+    from patchworld.sandbox import pool
+    from patchworld.screening import Screener
+
+    folder = ROOT / "data" / "trajectories" / "maze"
+    val = load_trajectories(folder / "maze_traj_val.jsonl")
+    program = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")
+    parent = replay(program, val, lean=True)
+    sample = Screener(parent, val).sample
+    sizes = {"1 transition": ([val[0]], 1), f"screening sample ({len(sample)} trajectories)": (sample, None),
+             f"all of val ({len(val)} trajectories)": (val, None)}
+    print(f"(1) one sandbox job of maze_flawed.py, lean; ms of CPU per job, median of {runs} x 20 jobs")
+    print(f"{'job':34} {'rows':>5} {'job process':>12} {'fork server':>12} {'this process':>13} {'total':>7}")
+    for label, (trajs, cap) in sizes.items():
+        rows = []
+        for _ in range(runs):
+            server = pool._POOL.server
+            w0, s0, p0 = server.reaped_cpu(), _proc_cpu(server.proc.pid), time.process_time()
+            for _ in range(20):
+                rep = replay(program, trajs, lean=True, max_steps=cap)
+            time.sleep(0.3)  # the last job process is reaped
+            rows.append([(server.reaped_cpu() - w0) * 50, (_proc_cpu(server.proc.pid) - s0) * 50,
+                         (time.process_time() - p0) * 50])
+        med = [statistics.median(r[i] for r in rows) for i in range(3)]
+        print(f"{label:34} {rep.steps.height:>5} {med[0]:>12.2f} {med[1]:>12.2f} {med[2]:>13.2f} {sum(med):>7.2f}")
+    print("(2) a job process before it replays anything (forked like the fork server forks it); ms of CPU, "
+          f"median of {runs} x 20")
+    steps = ("fork and exit", "+ kernel layers (isolate)", "+ audit hook", "+ load the program")
+    for k, label in enumerate(steps):
+        cpus = [_forked_cost(k, program.source) for _ in range(runs * 20)]
+        print(f"  {label:28} {statistics.median(cpus) * 1000:6.2f}")
+
+
+def _forked_cost(k: int, source: str) -> float:
+    """CPU seconds of one process forked from this one doing the first ``k`` start-up steps of a job process."""
+    import gc
+    import importlib
+    import shutil
+
+    from patchworld.program import load_world_model
+    from patchworld.sandbox.guard import install_audit_hook, readable_roots, real_paths
+    from patchworld.sandbox.kernel import isolate, prepare
+    from patchworld.sandbox.worker import _PRELOAD
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
+    prepare()
+    real_paths(readable_roots())
+    scratch = tempfile.mkdtemp(prefix="pw-bench-")
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.chdir(scratch)
+            if k >= 1:
+                isolate(scratch, (), readable_roots())
+            if k >= 2:
+                install_audit_hook(scratch, readable_roots())
+            if k >= 3:
+                load_world_model(source)
+        finally:
+            os._exit(0)
+    _, _, usage = os.wait4(pid, 0)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--candidates", type=int, default=64)
+    ap.add_argument("--breakdown", action="store_true", help="where a sandbox job's CPU goes (see the docstring)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.breakdown:
+        load = os.getloadavg()
+        print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
+        breakdown(args.runs)
+        return 0
     if args.child:
         search, workers = args.child.split(":")
         print(json.dumps(child(search, int(workers), args.candidates)))
