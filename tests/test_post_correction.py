@@ -69,6 +69,12 @@ def test_post_correction_readout_is_its_own_metric(sandbox: bool) -> None:
     assert lean.metrics["token_f1_post_correction"] == pytest.approx(0.8)
 
 
+def test_post_correction_survives_sharding() -> None:
+    r = replay(Program.from_source(PROGRAM), _fixture(), shards=2, post_correction=True)
+    assert r.steps["post_predicted"].to_list() == ["count 2", "", "count 6", "count 1"]
+    assert r.metrics["token_f1_post_correction"] == pytest.approx(0.8)
+
+
 def test_post_correction_needs_teacher_mode() -> None:
     with pytest.raises(ValueError, match="post_correction"):
         replay(Program.from_source(PROGRAM), _fixture(), mode="rollout", post_correction=True)
