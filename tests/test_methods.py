@@ -121,3 +121,12 @@ def test_baseline_command_poe_world_offline_and_llm_missing(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no LLM configured" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_worldcoder_reads_module_level_functions_and_cut_off_fences():
+    from patchworld.program import load_world_model
+
+    reply = "Here:\n```python\ndef init_belief():\n    return {}\ndef readout_observation(belief, action=''):\n    return 'x'"
+    model = load_world_model(extract_program(reply))   # the fence was cut off by the length limit
+    assert model.readout_observation(model.init_belief(), "a") == "x"
+    assert extract_program("```python\nx = 1\n```") is None

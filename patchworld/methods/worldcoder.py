@@ -73,12 +73,26 @@ class WorldCoderResult:
     log: list[dict[str, Any]]
 
 
+_METHODS = ("parse_observation", "init_belief", "correct_belief", "predict_belief", "readout_observation",
+            "extract_valid_action_forms", "predict_reward_done")
+
+
 def extract_program(reply: str) -> str | None:
-    """The Python module in a reply: the longest fenced block that defines a class (or the reply itself)."""
-    blocks = re.findall(r"```(?:python|py)?\s*\n(.*?)```", reply, flags=re.DOTALL)
-    blocks = [b for b in blocks if re.search(r"^class\s", b, flags=re.MULTILINE)] or (
-        [reply] if re.search(r"^class\s", reply, flags=re.MULTILINE) else [])
-    return max(blocks, key=len) if blocks else None
+    """The Python module in a reply: the longest fenced block (a fence cut off by the length limit
+    counts to the end) that defines a class, or that defines the interface as module-level functions
+    (small models often do: a thin class calling them is appended). ``None`` when there is neither."""
+    blocks = re.findall(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", reply, flags=re.DOTALL) or [reply]
+    with_class = [b for b in blocks if re.search(r"^class\s", b, flags=re.MULTILINE)]
+    if with_class:
+        return max(with_class, key=len)
+    with_functions = [b for b in blocks if re.search(r"^def (readout_observation|predict_belief)\b", b, flags=re.M)]
+    if not with_functions:
+        return None
+    source = max(with_functions, key=len)
+    defined = [m for m in _METHODS if re.search(rf"^def {m}\b", source, flags=re.MULTILINE)]
+    adapter = "\n".join(f"    def {m}(self, *args):\n        return {m}(*args)\n" for m in defined)
+    return (f"{source.rstrip()}\n\n\nfrom patchworld.worldmodel_base import BaseWorldModel as _Base  # noqa: E402\n\n\n"
+            f"class ModuleWorldModel(_Base):\n    \"\"\"The reply's module-level functions as a model.\"\"\"\n\n{adapter}")
 
 
 def _sample_transitions(train: Sequence[Trajectory], budget_chars: int, seed: int) -> str:
