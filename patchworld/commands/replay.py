@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from patchworld.progress import TextProgress
     from patchworld.replay import replay
 
+    folders = [path for path in args.data or [] if Path(path).is_dir()]
+    if folders:   # a common slip: --data takes files; the folder of <env>_traj_<split>.jsonl goes to --data-dir
+        print(f"patchworld replay: --data {folders[0]} is a folder; give trajectory files, or the folder as "
+              f"--data-dir {folders[0]} (it holds {args.env}_traj_<split>.jsonl)", file=sys.stderr)
+        return 2
     try:
         program = Program.from_file(args.program)
         trajs = load_trajectories(args.data if args.data else split_path(args.env, args.split, args.data_dir))
