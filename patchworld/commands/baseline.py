@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=1, help="poe-world --llm: rule rounds (default 1)")
     parser.add_argument("--budget", type=int, default=6, help="worldcoder: rewrites after the drafts (default 6)")
     parser.add_argument("--drafts", type=int, default=2, help="worldcoder: initial whole programs (default 2)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="tokens per LLM reply (default: worldcoder 4096, a whole program; poe-world 1200, rules)")
     parser.add_argument("--k", type=int, default=4, help="llm-direct: retrieved train examples per call (default 4)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -63,13 +65,14 @@ def run(args: argparse.Namespace) -> int:
         if args.method == "poe-world":
             from patchworld.methods.poe_world import induce_poe_world, poe_world_source
 
-            model = induce_poe_world(train, args.env, chat, rounds=args.rounds)
+            model = induce_poe_world(train, args.env, chat, rounds=args.rounds, max_tokens=args.max_tokens or 1200)
             source = poe_world_source(model, args.env)
             info.update(fit=model.fit_log, weights=model.weights, rules=[r.to_dict() for r in model.rules])
         elif args.method == "worldcoder":
             from patchworld.methods.worldcoder import induce_worldcoder
 
             result = induce_worldcoder(args.env, train, chat, budget=args.budget, initial=args.drafts, seed=args.seed,
+                                       max_tokens=args.max_tokens or 4096,
                                        progress=lambda line: print(f"  {line}", flush=True))
             source = result.best.program.source
             info.update(log=result.log, best={"accuracy": result.best.accuracy, "optimism": result.best.optimism,

@@ -220,7 +220,7 @@ RULES_SYSTEM = (
 
 
 def propose_rules(chat: Any, env: str, description: str, model: PoEWorld, train: Sequence[Trajectory],
-                  k: int = 8, sample: int = 0) -> tuple[list[Rule], list[str]]:
+                  k: int = 8, sample: int = 0, max_tokens: int = 1200) -> tuple[list[Rule], list[str]]:
     """Ask the LLM for rewrite-rule experts that explain train transitions the fitted model gets wrong
     (cross-fitted: each half of train is predicted with a memory of the other half, as in the fit)."""
     trajs = list(train)
@@ -236,10 +236,11 @@ def propose_rules(chat: Any, env: str, description: str, model: PoEWorld, train:
                         f"{t.next_observation[:600]}" for t in wrong)
     user = (f"Environment: {env}\n{description}\n\nTransitions the current experts predict wrongly:\n\n{shown}\n\n"
             f"Write up to {RULE_LIMIT} rules as a JSON list.")
-    return parse_rules(chat.ask(RULES_SYSTEM, user, sample=sample))
+    return parse_rules(chat.ask(RULES_SYSTEM, user, sample=sample, max_tokens=max_tokens))
 
 
-def induce_poe_world(train: Sequence[Trajectory], env: str, chat: Any = None, rounds: int = 1) -> PoEWorld:
+def induce_poe_world(train: Sequence[Trajectory], env: str, chat: Any = None, rounds: int = 1,
+                     max_tokens: int = 1200) -> PoEWorld:
     """Fit the library experts; with an LLM, add ``rounds`` rounds of rule experts (kept only if train
     log-likelihood improves) and refit. ``fit_log`` records calls, rules proposed, kept and problems."""
     model = fit_poe_world(train)
@@ -254,7 +255,7 @@ def induce_poe_world(train: Sequence[Trajectory], env: str, chat: Any = None, ro
         description = ""
     rules: list[Rule] = []
     for r in range(rounds):
-        proposed, problems = propose_rules(chat, env, description, model, train, sample=r)
+        proposed, problems = propose_rules(chat, env, description, model, train, sample=r, max_tokens=max_tokens)
         candidate = fit_poe_world(train, rules + proposed) if proposed else model
         kept = bool(proposed) and candidate.fit_log["mean_log_likelihood"] >= model.fit_log["mean_log_likelihood"]
         log["rounds"].append({"proposed": len(proposed), "kept": kept, "problems": problems[:5],

@@ -188,8 +188,9 @@ def _refine_prompt(env: str, description: str, cand: Candidate, n_failures: int)
 
 def induce_worldcoder(env: str, train: Sequence[Trajectory], chat: Any, budget: int = 6, initial: int = 2,
                       n_failures: int = 6, optimism_depth: int = 3, seed: int = 0, sandbox: bool = True,
-                      progress: Callable[[str], None] | None = None) -> WorldCoderResult:
-    """Run ``initial`` whole-program drafts then ``budget`` REx-chosen rewrites; return the best program."""
+                      progress: Callable[[str], None] | None = None, max_tokens: int = 4096) -> WorldCoderResult:
+    """Run ``initial`` whole-program drafts then ``budget`` REx-chosen rewrites; return the best program.
+    ``max_tokens`` bounds each reply (4096 fits a program the size of the reference's appendix ones)."""
     from patchworld.envs import spec
 
     try:
@@ -218,13 +219,13 @@ def induce_worldcoder(env: str, train: Sequence[Trajectory], chat: Any, budget: 
     examples = _sample_transitions(train, 9000, seed)
     for i in range(initial):
         user = f"Environment: {env}\n{description}\n\nTransitions from the environment:\n\n{examples}\n\n{INTERFACE}"
-        add(chat.ask(SYSTEM, user, sample=i, max_tokens=4096), None, f"draft {i + 1}")
+        add(chat.ask(SYSTEM, user, sample=i, max_tokens=max_tokens), None, f"draft {i + 1}")
     for i in range(budget):
         if not candidates or max(c.accuracy for c in candidates) >= 1.0:
             break
         parent = _rex_pick(candidates, rng)
         parent.refined += 1
-        add(chat.ask(SYSTEM, _refine_prompt(env, description, parent, n_failures), sample=0, max_tokens=4096),
+        add(chat.ask(SYSTEM, _refine_prompt(env, description, parent, n_failures), sample=0, max_tokens=max_tokens),
             parent, f"rewrite {i + 1}")
     if not candidates:
         raise ValueError(f"WorldCoder: no reply contained a program ({len(log)} replies); see the log")
