@@ -14,7 +14,7 @@ import os
 import re
 import threading
 
-__all__ = ["redact", "register_secret", "secrets", "REDACTED", "is_secret_name"]
+__all__ = ["redact", "register_secret", "secrets", "REDACTED", "is_secret_name", "refuse_secrets"]
 
 REDACTED = "[REDACTED]"
 _NAME_RE = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY)", re.IGNORECASE)
@@ -53,3 +53,11 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return _SHAPE_RE.sub(REDACTED, text)
+
+
+def refuse_secrets(text: str, what: str) -> None:
+    """Raise ``ValueError`` (one line, naming ``what``) when ``text`` holds a configured secret or a
+    key-shaped string: such a text (e.g. a program) is kept verbatim, so it must not enter a run folder."""
+    if text and redact(text) != text:
+        raise ValueError(f"{what} contains a configured secret or an API key; remove it (a run folder keeps programs "
+                         "verbatim, and secrets never go into one)")

@@ -86,6 +86,9 @@ class Session:
         self._initial_proposal = None
         if program is None:
             program = self._initial_program()
+        from patchworld.redact import refuse_secrets
+
+        refuse_secrets(program.source, "the starting program")
         self.current = program
         self._build_residual()
         header = {
@@ -221,10 +224,13 @@ class Session:
         return results
 
     def submit(self, source: str, origin: str = "manual") -> Verdict:
-        """Put a hand-edited program through the same gate, as a round with one candidate."""
+        """Put a hand-edited program through the same gate, as a round with one candidate.
+        A source holding a configured secret is refused (``ValueError``) before anything is written."""
         from patchworld.patches import patch_from_sources
         from patchworld.proposers.base import Proposal
+        from patchworld.redact import refuse_secrets
 
+        refuse_secrets(source, "the hand-edited program")
         start = time.perf_counter()
         parent_replay = self.val_replay()
         r = self.round + 1

@@ -19,3 +19,27 @@ def test_plain_text_untouched(monkeypatch):
     monkeypatch.setenv("SOME_TOKEN", "1")  # too short to be a credential
     text = "The goal is at position 8, 6. Your current position is at position 1, 1."
     assert redact(text) == text
+
+
+def test_a_program_holding_a_configured_key_never_enters_a_run_folder(monkeypatch, tmp_path):
+    import pytest
+
+    from patchworld.program import Program
+    from patchworld.synthesis import Session
+
+    monkeypatch.setenv("OPENAI_API_KEY", "canary-key-9876543210")
+    source = open("data/programs/maze_flawed.py").read()
+    leaky = Program.from_source(source + '\nKEY = "canary-key-9876543210"\n')
+    val = "data/trajectories/maze/maze_traj_val.jsonl"
+    with pytest.raises(ValueError, match="the starting program contains a configured secret"):
+        Session("maze", "data/trajectories/maze/maze_traj_train.jsonl", val, program=leaky, run_dir=tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+    session = Session("maze", "data/trajectories/maze/maze_traj_train.jsonl", val,
+                      program=Program.from_source(source), run_dir=tmp_path / "b")
+    try:
+        with pytest.raises(ValueError, match="hand-edited program"):
+            session.submit(leaky.source)
+    finally:
+        session.close()
+    assert not any("canary-key" in p.read_text() for p in (tmp_path / "b").rglob("*") if p.is_file()
+                   and p.suffix in (".py", ".json", ".jsonl", ".txt"))
