@@ -85,7 +85,7 @@ def _by_trajectory(steps: pl.DataFrame) -> list[tuple[str, list[dict[str, Any]]]
 def _teacher(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: Any) -> Measured:
     from patchworld.replay import replay
 
-    r = replay(program, test, mode="teacher", sandbox=sandbox, residual=memory, post_correction=True)
+    r = replay(program, test, mode="teacher", sandbox=sandbox, residual=memory, post_correction=True, isolate=True)
     names = ("token_f1", "exact_match", "bleu4", "coverage", "token_f1_ref", "bleu4_ref", "coverage_ref")
     m = {k: Measure() for k in names}
     for tid, rows in _by_trajectory(r.steps):
@@ -111,7 +111,7 @@ def _teacher(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: An
 def _rollout(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: Any) -> Measured:
     from patchworld.replay import HORIZONS, replay
 
-    r = replay(program, test, mode="rollout", sandbox=sandbox, residual=memory)
+    r = replay(program, test, mode="rollout", sandbox=sandbox, residual=memory, isolate=True)
     out: Measured = {"rollout_auc": ("rq2", float(r.metrics["rollout_auc"])),
                      "rollout_drop": ("rq2", float(r.metrics["rollout_drop"]))}
     groups = _by_trajectory(r.steps)

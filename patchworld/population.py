@@ -236,6 +236,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             v.fixed, v.broken = member.compare(rep)
     winner = judge(verdicts, {h: rep for h, rep in replays.items() if not isinstance(rep, Screened)},
                    current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
+    confirmed = session._confirm(winner, children[winner.child], before) if winner is not None else None
+    winner = winner if confirmed is not None else None
     new_members = []
     for _, _, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None
@@ -245,7 +247,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             new_members.append((m, parents[v.parent]))
     if winner is not None:
         session.current = children[winner.child]
-        session._replay_cache = (session.current.hash, session._replay(session.current))  # the full (not lean) one
+        session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
         current = Member.of(session.current, session._replay_cache[1])
         current.evidence = dict(parents[winner.parent].evidence)
     beam.update(current, new_members)

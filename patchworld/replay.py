@@ -39,6 +39,7 @@ horizons) and ``rollout_drop`` (first reported minus last reported), as the refe
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,10 +111,14 @@ def replay(
     max_steps: int | None = None,
     shards: int | None = None,
     post_correction: bool = False,
+    isolate: bool = False,
 ) -> Replay:
     """Replay ``trajectories`` through ``program`` (see the module docstring).
 
     ``shards``: worker processes sharing the trajectories (see :func:`patchworld.sandbox.run_job`).
+    ``isolate``: one job (one fresh worker) per trajectory, so nothing the program learns from one
+    trajectory's true observations can reach its predictions for another; what the gate confirms an
+    accepted program with and what evaluation reports (a job per trajectory costs a few ms more).
     Never raises for anything the program does; ``Replay.outcome`` says how the job ended.
     """
     if mode not in ("teacher", "rollout"):
@@ -141,8 +146,12 @@ def replay(
 
     if progress is not None:
         progress(0, total, f"replay {program.hash}")
-    job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines,
-                  shards=shards, post=post_correction)
+    if isolate and len(payload) > 1:
+        job = _isolated_jobs(program, payload, mode, residual, limits, sandbox, on_columns, lean, trace_lines,
+                             post_correction)
+    else:
+        job = run_job(program, payload, mode, residual, limits, sandbox, on_columns, lean=lean, trace=trace_lines,
+                      shards=shards, post=post_correction)
     columns = _step_columns(trajectories, job.columns, scored, job.outcome, job.detail, lean, post_correction)
     metrics = _metrics(columns, columns.pop("covered"))
     shown = columns.pop("shown")
@@ -160,6 +169,36 @@ def replay(
         progress(total, total, f"replay {program.hash}: {job.outcome}")
     return Replay(program.hash, mode, _split_of(trajectories), job.outcome, job.detail, steps, metrics, horizon,
                   job.output, job.seconds, {"layers": job.layers}, lines if trace_lines else None)
+
+
+def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: ResidualMemory | None,
+                   limits: Limits | None, sandbox: bool, on_columns: Callable[[int, list], None], lean: bool,
+                   trace: bool, post: bool) -> Any:
+    """One job per trajectory (two at a time), merged into one result: the first job that did not end
+    "ok" gives the outcome and detail; outputs are joined, seconds added."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+
+    def locked(index: int, columns: list) -> None:
+        with lock:
+            on_columns(index, columns)
+
+    def one(item: list) -> Any:
+        return run_job(program, [item], mode, residual, limits, sandbox, locked, lean=lean, trace=trace, shards=1,
+                       post=post)
+
+    with ThreadPoolExecutor(2 if sandbox else 1, thread_name_prefix="pw-isolate") as pool:  # one module at a time in-process
+        jobs = list(pool.map(one, payload))
+    merged = jobs[0]
+    for job in jobs[1:]:
+        merged.columns.update(job.columns)
+        merged.seconds += job.seconds
+        if job.output and len(merged.output) < 4000:
+            merged.output += job.output
+        if merged.outcome == "ok" and job.outcome != "ok":
+            merged.outcome, merged.detail = job.outcome, job.detail
+    return merged
 
 
 def _payload(trajectories: list[Trajectory]) -> list[list]:

@@ -162,7 +162,20 @@ class Session:
         from patchworld.replay import replay
 
         return replay(program, self.val, mode="teacher", sandbox=self.sandbox, residual=self.residual,
-                      limits=self.limits)
+                      limits=self.limits, isolate=True)
+
+    def _confirm(self, winner: Any, child: Any, before: dict) -> Any | None:
+        """The winner's val replay with one fresh worker per trajectory (:func:`replay` ``isolate``), if it
+        is still strictly better than the parent; else the winner is rejected (a program whose score came
+        from remembering other trajectories' true observations) and None is returned."""
+        isolated = self._replay(child)
+        if score_key(score(isolated)) > score_key(before):
+            return isolated
+        winner.accepted = False
+        winner.reason = (f"rejected: with one worker per trajectory its val token F1 is "
+                         f"{isolated.metrics['token_f1']:.4f}, not better than the parent's {before['token_f1']:.4f} "
+                         "(its score depended on other trajectories' observations)")
+        return None
 
     def val_replay(self) -> Any:
         """The current program's val replay (cached; round 0 of the round log is written on first use)."""
@@ -313,10 +326,12 @@ class Session:
                 progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
         eval_seconds = time.perf_counter() - eval_start
         winner = judge(verdicts, replays, parent_replay, before)
+        confirmed = self._confirm(winner, children[winner.child], before) if winner is not None else None
+        winner = winner if confirmed is not None else None
         self._persist(cands, writes, replays, parent_replay, shown)
         if winner is not None:
             self.current = children[winner.child]
-            self._replay_cache = (self.current.hash, replays[winner.child])
+            self._replay_cache = (self.current.hash, confirmed)
         self.round = r
         after = winner.score_after if winner else before
         self.store.append_round({"round": r, "candidates": len(verdicts), "accepted": winner is not None,

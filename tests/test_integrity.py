@@ -96,3 +96,55 @@ def test_a_cheat_gains_nothing_and_the_gate_rejects_it(name, splits, baseline, t
     finally:
         session.close()
     assert not verdict.accepted, verdict.reason
+
+
+PER_TRAJECTORY_MEMORY = """
+
+class MemoInBelief(MazeWorldModel):  # the same memory kept in the belief: one trajectory's only
+    def init_belief(self):
+        return {**super().init_belief(), "seen": {}, "last": None, "obs": ""}
+
+    def correct_belief(self, belief, obs):
+        seen = dict(belief.get("seen", {}))
+        if belief.get("last") is not None:
+            seen[belief["last"]] = obs
+        return {**super().correct_belief(belief, obs), "seen": seen, "obs": obs}
+
+    def predict_belief(self, belief, action):
+        return {**super().predict_belief(belief, action), "last": (belief.get("obs", ""), action)}
+
+    def readout_observation(self, belief, action=""):
+        honest = super().readout_observation(belief, action)
+        return belief.get("seen", {}).get(belief.get("last"), honest)
+"""
+
+
+def test_memory_across_trajectories_is_cut_off_by_isolation_and_the_gate_scores_without_it(tmp_path):
+    """Within one job the program sees every trajectory's true observations (each after predicting it);
+    a table kept across trajectories turns val labels into predictions for other trajectories. With
+    one worker per trajectory (``isolate``: what the gate confirms an accepted program with and what
+    evaluation reports) it scores exactly what the same memory kept per trajectory (in the belief,
+    legitimate) scores, and the gate's recorded score is that one, not the leaked one."""
+    folder = ROOT / "data" / "trajectories" / "maze"
+    train, val = load_trajectories(folder / "maze_traj_train.jsonl")[:3], load_trajectories(folder / "maze_traj_val.jsonl")
+    base = BASE.read_text()
+    cheat = Program.from_source(base + "\n" + (CHEATS.parent / "cross_trajectory_memory.py").read_text())
+    fair = Program.from_source(base + PER_TRAJECTORY_MEMORY)
+    shared = replay(cheat, val, mode="teacher", limits=LIMITS)
+    alone = replay(cheat, val, mode="teacher", limits=LIMITS, isolate=True)
+    legit = replay(fair, val, mode="teacher", limits=LIMITS, isolate=True)
+    assert alone.outcome == legit.outcome == "ok"
+    # in one job its predictions depend on the other trajectories (the leak is real) ...
+    assert shared.steps["predicted"].to_list() != alone.steps["predicted"].to_list()
+    assert alone.steps["predicted"].to_list() == legit.steps["predicted"].to_list()  # ... and gone when isolated
+    session = Session("maze", train, val, program=Program.from_source(base), run_dir=tmp_path / "run",
+                      limits=LIMITS, workers=1)
+    try:
+        verdict = session.submit(cheat.source)
+        recorded = session.score["token_f1"]
+    finally:
+        session.close()
+    if verdict.accepted:   # accepted for what it earns without the leak, and recorded at that score
+        assert recorded == legit.metrics["token_f1"] != shared.metrics["token_f1"]
+    else:
+        assert "other trajectories" in verdict.reason, verdict.reason
