@@ -52,10 +52,13 @@ def install_audit_hook(scratch: str, readable: tuple[str, ...]) -> None:
     blocked_events = frozenset({
         "os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
         "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.dlopen", "ctypes.dlsym", "socket.connect",
-        "socket.bind", "socket.getaddrinfo", "socket.sendto", "os.remove", "os.rmdir", "os.rename",
+        "socket.bind", "socket.getaddrinfo", "socket.sendto",
         "shutil.rmtree", "os.truncate", "os.chmod", "os.chown", "os.setuid", "os.link", "os.symlink",
-        "os.mkdir", "os.utime", "sqlite3.connect", "os.chflags", "os.setxattr", "os.removexattr",
+        "os.utime", "sqlite3.connect", "os.chflags", "os.setxattr", "os.removexattr",
     })
+    # allowed only on paths inside the scratch directory (e.g. tempfile's probe file), never with dir_fd
+    scratch_events = frozenset({"os.remove", "os.rmdir", "os.rename", "os.mkdir"})
+    no_dir_fd = (-1, -100)   # what audit events pass for dir_fd when none is given (-1; AT_FDCWD is -100)
     blocked_modules = BLOCKED_MODULES
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
@@ -71,6 +74,14 @@ def install_audit_hook(scratch: str, readable: tuple[str, ...]) -> None:
     def hook(event: str, args: tuple) -> None:
         if event in blocked_events:
             raise PermissionError(f"sandbox: {event} is not allowed")
+        if event in scratch_events:
+            paths = [a for a in args if isinstance(a, (str_, bytes_))]
+            others = [a for a in args if a is not None and not isinstance(a, (str_, bytes_, int_))]
+            fds = [a for i, a in enumerate(args) if isinstance(a, int_) and not (event == "os.mkdir" and i == 1)
+                   and a not in no_dir_fd]   # a dir_fd other than "none given"
+            if not paths or others or fds or not all(under(realpath(fsdecode(p)), (scratch,)) for p in paths):
+                raise PermissionError(f"sandbox: {event} is allowed only inside the scratch directory")
+            return
         if event == "import" and args and str_(args[0]).split(".")[0] in blocked_modules:
             raise ImportError(f"sandbox: importing {args[0]} is not allowed")
         if event == "open" and args:
