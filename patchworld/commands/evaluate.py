@@ -232,9 +232,13 @@ def run(args: argparse.Namespace) -> int:
         except ExecutorError as exc:
             print(f"patchworld evaluate: {exc}", file=sys.stderr)
             return 2
-    print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; planning: decision_agreement and "
-          f"model_search_success (offline){'; llm_success with ' + str(llm.model) if llm.configured else ''}",
-          file=sys.stderr)
+    planned = [name for rq, name in (("decision", "decision_agreement (offline)"),
+                                      ("search", "model_search_success (offline)"),
+                                      ("rq3", f"llm_success with {llm.model}" if llm.configured else ""))
+               if rq in args.rqs and name]
+    print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; fidelity: "
+          f"{', '.join(r for r in ('rq1', 'rq2') if r in args.rqs) or 'none'}; planning: "
+          f"{', '.join(planned) or 'none'}", file=sys.stderr)
     sources: dict[str, str] = {}  # filled by evaluate: {hash: source} of every program it ran
     results = evaluate(entries, envs, data_dir=args.data, rqs=args.rqs, references=not args.no_references,
                        oracle=not args.no_oracle, max_steps=args.max_steps, **sizes,
