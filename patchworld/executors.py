@@ -95,7 +95,7 @@ class DaskExecutor:
                 self._client = Client(address, timeout="20s")
             else:
                 self._cluster = LocalCluster(n_workers=max(1, workers or os.cpu_count() or 1), threads_per_worker=1,
-                                             processes=True, dashboard_address=None)
+                                             processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
                 self._client = Client(self._cluster)
         except (OSError, TimeoutError) as exc:
             raise ExecutorError(f"dask: cannot reach scheduler {address or '(local cluster)'}: {exc}") from None

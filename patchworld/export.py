@@ -91,9 +91,21 @@ def export_figures(figures: dict[str, go.Figure], out_dir: str | Path,
         try:
             pio.write_images([figures[n] for n, _ in jobs], paths, format=[f for _, f in jobs], width=widths,
                              height=heights)
-            out.files.update({f"{n}.{f}": p for (n, f), p in zip(jobs, paths, strict=True)})
         except Exception as exc:  # kaleido/Chromium failures must not lose the HTML
             out.skipped.update({f"{n}.{f}": f"kaleido failed: {type(exc).__name__}: {exc}" for n, f in jobs})
+        for (n, f), p, w, h in zip(jobs, paths, widths, heights, strict=True):
+            if f"{n}.{f}" in out.skipped:
+                continue
+            if not p.exists():   # a batch can drop a figure silently on a busy machine: once more on its own
+                try:
+                    pio.write_image(figures[n], p, format=f, width=w, height=h)
+                except Exception as exc:  # noqa: BLE001
+                    out.skipped[f"{n}.{f}"] = f"kaleido failed: {type(exc).__name__}: {exc}"
+                    continue
+            if p.exists():
+                out.files[f"{n}.{f}"] = p
+            else:
+                out.skipped[f"{n}.{f}"] = "kaleido wrote no file"
     for name, fig in figures.items():
         if "html" in formats or any(k.startswith(f"{name}.") for k in out.skipped):
             path = out_dir / f"{name}.html"
