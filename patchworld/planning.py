@@ -28,6 +28,7 @@ import importlib
 import itertools
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -230,16 +231,35 @@ class LLMSettings:
         """True when a model name and a base URL are known (no LLM is reached otherwise)."""
         return bool(self.model and self.base_url)
 
-    def complete(self, prompt: str, max_tokens: int = 128, system: str = "") -> str:
-        """One chat completion; raises on any client error."""
-        import openai
+    def client(self) -> Any:
+        """The shared :class:`~patchworld.proposers.llm_client.ChatClient` for these settings (one per
+        process): the proposer's transport, so every server quirk and fault is handled the same way."""
+        key = (self.base_url, self.model, self.timeout, self.max_retries)
+        with _CLIENTS_LOCK:
+            if key not in _CLIENTS:
+                from patchworld.proposers.llm_client import ChatClient
 
-        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "none",
-                               timeout=self.timeout, max_retries=self.max_retries)
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        reply = client.chat.completions.create(model=self.model or "", temperature=self.temperature,
-                                               max_tokens=max_tokens, messages=messages)
-        return reply.choices[0].message.content or ""
+                _CLIENTS[key] = ChatClient(self.model or "", base_url=self.base_url, api_key=self.api_key,
+                                           timeout=self.timeout, max_retries=self.max_retries)
+            return _CLIENTS[key]
+
+    def complete(self, prompt: str, max_tokens: int = 128, system: str = "") -> str:
+        """One chat completion (redacted prompt); raises on any client error or unusable reply."""
+        from patchworld.redact import redact
+
+        messages = ([{"role": "system", "content": redact(system)}] if system else []) + [
+            {"role": "user", "content": redact(prompt)}]
+        client = self.client()
+        return client.complete(client.body(messages, max_tokens, self.temperature)).content
+
+
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def llm_usage_lines() -> list[str]:
+    """One usage line (calls, tokens, server model) per chat client this process used for planning."""
+    return [f"{client.model} at {client.server}: {client.stats.line()}" for client in _CLIENTS.values()]
 
 
 def _clip(text: str, limit: int) -> str:

@@ -80,7 +80,5 @@ def proposer_from_header(info: dict[str, Any], seed: int) -> Any:
     if name == "llm":
         from patchworld.proposers.llm import LLMProposer
 
-        names = ("model", "base_url", "cache_dir", "temperature", "max_tokens", "n_examples", "concurrency")
-        keep = {k: settings[k] for k in names if settings.get(k) is not None}
-        return LLMProposer(**keep)
+        return LLMProposer.from_settings(settings)   # every saved limit (timeout, retries, budgets ...)
     raise ValueError(f"cannot rebuild proposer {name!r} from the run header: pass proposer= to Session.resume")

@@ -212,7 +212,7 @@ class Session:
         if not shown:
             return self._finish(r, iter(()), "c", parent_replay, shown, start, ["no counterexamples left on val"])
         request = ProposalRequest(env=self.env, program=self.current, counterexamples=shown, n=self.n_candidates,
-                                  round=r, seed=self.seed + r, train=self.train)
+                                  round=r, seed=self.seed + r, train=self.train, replay=parent_replay)
         # a proposer with propose_iter() streams its proposals: each child is evaluated as soon as it
         # arrives, overlapping the replays with the wait for the next LLM reply
         stream = getattr(self.proposer, "propose_iter", None)

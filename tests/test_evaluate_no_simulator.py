@@ -31,3 +31,18 @@ def test_env_without_simulator_gets_fidelity_and_figures_and_a_planning_note(tmp
     assert meta["planning_skipped"] == {"mygrid": "no simulator registered"}
     assert main(["figures", "--results", str(out), "--out", str(tmp_path / "figs"), "--formats", "html"]) == 0
     assert any((tmp_path / "figs").glob("*.html"))
+
+
+def test_evaluate_prints_the_llm_usage_of_live_planning(tmp_path, capsys):
+    from stub_llm import StubLLM
+
+    with StubLLM(default="Thought: go\nAction: move up") as stub:
+        code = main(["evaluate", "--programs", f"maze={ROOT / 'data' / 'programs' / 'handwritten' / 'maze.py'}",
+                     "--rqs", "rq3", "--n-tasks", "1", "--max-steps", "2", "--variants", "simple", "--no-references",
+                     "--no-oracle", "--samples", "20", "--llm-model", "stub", "--llm-base-url", stub.url,
+                     "--out", str(tmp_path / "r")])
+        calls = stub.calls
+    err = capsys.readouterr().err
+    assert code == 0, err
+    usage = [line for line in err.splitlines() if line.startswith("stub at ") and "LLM: " in line]
+    assert usage and f"LLM: {calls} calls" in usage[0] and calls > 0

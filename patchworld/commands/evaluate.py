@@ -248,6 +248,10 @@ def run(args: argparse.Namespace) -> int:
                        executor=executor, trusted=frozenset(trusted), skip=args.skip)
     if executor is not None:
         executor.close()
+    from patchworld.planning import llm_usage_lines
+
+    for line in llm_usage_lines():   # llm_success and ReAct (LLM-Direct's calls are counted by its own client)
+        print(line, file=sys.stderr)
     tasks = {env: sorted({t.task_idx for t in load_split(env, "test", args.data)})[: for_env(sizes["n_tasks"], env)
                                                                                    or None] for env in envs}
     meta = {"arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")}, "envs": envs,

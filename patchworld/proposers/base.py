@@ -37,6 +37,7 @@ class ProposalRequest:
     seed: int = 0
     train: Sequence[Trajectory] = ()
     suspicion: Any = None   # a patchworld.localise.Suspicion: rank every function's lines by it (wide search)
+    replay: Any = None      # the parent's whole val replay (the LLM prompt's failure table counts all of it)
 
     def __post_init__(self) -> None:
         if self.n < 1:
