@@ -148,6 +148,9 @@ def _common_indent(lines: Sequence[str]) -> str:
     return common
 
 
+leading_indent = _indent
+
+
 def _normalized(lines: Sequence[str], indent: str) -> list[str]:
     return [ln.rstrip()[len(indent):] if ln.strip() else "" for ln in lines]
 
@@ -159,6 +162,10 @@ def _trim_blank(lines: list[str]) -> list[str]:
     while end > start and not lines[end - 1].strip():
         end -= 1
     return lines[start:end]
+
+
+trim_blank = _trim_blank
+"""``lines`` without leading and trailing blank lines (also used by the LLM reply matcher)."""
 
 
 def _whitespace_matches(src_lines: list[str], search_lines: list[str]) -> list[tuple[int, str]]:

@@ -22,6 +22,8 @@ import re
 from collections.abc import Sequence
 
 from patchworld.patches import Edit
+from patchworld.patches import leading_indent as _indent
+from patchworld.patches import trim_blank as _trim
 
 __all__ = ["EditFailed", "resolve", "module_problems", "closest_lines"]
 
@@ -36,19 +38,6 @@ class EditFailed(ValueError):
 
 def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
-
-
-def _trim(lines: list[str]) -> list[str]:
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return lines[start:end]
-
-
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def _windows(src: list[str], want: list[str], key) -> list[int]:
