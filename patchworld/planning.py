@@ -257,9 +257,19 @@ _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
+def reset_llm_usage() -> None:
+    """Start counting anew (a command reports only its own calls, even in a long-lived process)."""
+    from patchworld.proposers.llm_client import Stats
+
+    with _CLIENTS_LOCK:
+        for client in _CLIENTS.values():
+            client.stats = Stats()
+
+
 def llm_usage_lines() -> list[str]:
     """One usage line (calls, tokens, server model) per chat client this process used for planning."""
-    return [f"{client.model} at {client.server}: {client.stats.line()}" for client in _CLIENTS.values()]
+    return [f"{client.model} at {client.server}: {client.stats.line()}" for client in _CLIENTS.values()
+            if client.stats.calls or client.stats.failures]
 
 
 def _clip(text: str, limit: int) -> str:

@@ -41,8 +41,8 @@ def test_evaluate_prints_the_llm_usage_of_live_planning(tmp_path, capsys):
                      "--rqs", "rq3", "--n-tasks", "1", "--max-steps", "2", "--variants", "simple", "--no-references",
                      "--no-oracle", "--samples", "20", "--llm-model", "stub", "--llm-base-url", stub.url,
                      "--out", str(tmp_path / "r")])
-        calls = stub.calls
+        calls, url = stub.calls, stub.url
     err = capsys.readouterr().err
     assert code == 0, err
-    usage = [line for line in err.splitlines() if line.startswith("stub at ") and "LLM: " in line]
+    usage = [line for line in err.splitlines() if line.startswith(f"stub at {url}: LLM: ")]
     assert usage and f"LLM: {calls} calls" in usage[0] and calls > 0

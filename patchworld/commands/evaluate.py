@@ -239,6 +239,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"evaluating {len(entries)} program entries on {', '.join(envs)}; fidelity: "
           f"{', '.join(r for r in ('rq1', 'rq2') if r in args.rqs) or 'none'}; planning: "
           f"{', '.join(planned) or 'none'}", file=sys.stderr)
+    from patchworld.planning import reset_llm_usage
+
+    reset_llm_usage()
     sources: dict[str, str] = {}  # filled by evaluate: {hash: source} of every program it ran
     results = evaluate(entries, envs, data_dir=args.data, rqs=args.rqs, references=not args.no_references,
                        oracle=not args.no_oracle, max_steps=args.max_steps, **sizes,
