@@ -60,12 +60,13 @@ def run_demo(rounds: int = 6, n_candidates: int = 4, workers: int = 2, out: str 
              report: bool = True, echo: Callable[[str], None] = print,
              progress: Callable[[int, int, str], None] | None = None) -> DemoResult:
     """Run the demo end to end and return its numbers (``echo`` receives every printed line)."""
+    from patchworld.candidate_jobs import default_run_dir
     from patchworld.data import load_trajectories
     from patchworld.gate import score
     from patchworld.program import Program
     from patchworld.proposers.mutation import MutationProposer
     from patchworld.replay import replay
-    from patchworld.synthesis import Session, default_run_dir
+    from patchworld.synthesis import Session
 
     start = time.perf_counter()
     train = load_trajectories(split_path(env, "train", data_dir))

@@ -17,9 +17,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from patchworld.candidate_jobs import replay_candidate, slot_of
 from patchworld.gate import RoundResult, Verdict, compare, judge, score, score_key
 from patchworld.store import RunStore, data_summary, proposer_from_header, proposer_settings, versions
 
@@ -308,7 +308,7 @@ class Session:
             propose_seconds += time.perf_counter() - t
             if p is None:
                 break
-            slot = _slot(p, len(cands), used)
+            slot = slot_of(p, len(cands), used)
             v, child = self._apply(f"r{r:03d}{tag}{slot:02d}", r, p, before)
             if child is not None and child.hash not in futures:
                 children[child.hash] = child
@@ -369,10 +369,6 @@ class Session:
         v.child = child.hash
         return v, child
 
-    def _replay_safe(self, program: Any) -> Any:
-        """A val replay (in its own sandbox process); an internal failure rejects this candidate only."""
-        return replay_candidate(program, self.val, self.sandbox, self.residual, self.limits)
-
     def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None, diff: bool = True) -> None:
         """Everything of one candidate that does not depend on its replay (runs in the writer thread
         while the replays run): the child program (fsynced: resume needs it), edits, prompt, reply,
@@ -407,35 +403,3 @@ class Session:
         for w in writes:
             w.result()
         self.store.append_candidates([c[2].to_record() for c in cands])
-
-
-def _slot(proposal: Any, arrival: int, used: set[int]) -> int:
-    """A candidate's place in its round: its sample index (``extra["sample"]``) when it has a free one,
-    else its arrival position (or the next free one), so ids and tie-breaks ignore arrival order."""
-    sample = (getattr(proposal, "extra", None) or {}).get("sample")
-    slot = sample if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 0 else arrival
-    while slot in used:
-        slot += 1
-    used.add(slot)
-    return slot
-
-
-def default_run_dir(env: str, root: str | os.PathLike[str] = "runs") -> Path:
-    """A fresh run folder name: ``runs/<env>-<UTC timestamp>`` (``-2``, ``-3``... if taken)."""
-    base = Path(root) / f"{env}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def replay_candidate(program: Any, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
-    """A candidate's val replay as an executor job (plain arguments, runs on any node's sandbox);
-    an internal failure comes back as the exception, rejecting this candidate only."""
-    from patchworld.replay import replay
-
-    try:
-        return replay(program, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits)
-    except Exception as exc:  # noqa: BLE001
-        return exc
