@@ -5,18 +5,19 @@
 
 | rq | metrics | units resampled |
 |---|---|---|
-| ``rq1`` | token_f1, exact_match, bleu4, coverage (ours: every transition, failures score 0); token_f1_ref, bleu4_ref, coverage_ref (the reference's headline numbers, :func:`patchworld.metrics.reference_metrics`); memory_hits, memory_wrong_hits, memory_entries (Residual) | test trajectories |
-| ``rq2`` | rollout_auc, rollout_drop (no interval), f1@h | test trajectories |
+| ``rq1`` | token_f1, exact_match, bleu4, coverage (ours: every transition, failures score 0); token_f1_ref, bleu4_ref, coverage_ref, token_f1_post_correction (the reference's headline numbers, :func:`patchworld.metrics.reference_metrics`, unrounded); memory_hits, memory_wrong_hits (totals), memory_entries (Residual; built from train, so a constant: lo = hi) | test trajectories |
+| ``rq2`` | rollout_auc, rollout_drop (recomputed from the per-horizon means on every draw: :mod:`patchworld.rollout_measure`), f1@h | test trajectories |
 | ``decision`` | decision_agreement, decision_regret, action_accuracy, action_f1 (offline, same privileged chooser on both sides) | planning states |
 | ``search`` | model_search_success (strict), model_search_lenient_success, model_search_steps (offline; the planner knows only the program and the goal text) | test tasks |
-| ``rq3`` | llm_success, llm_lenient_success, llm_steps, n_chooser_fallbacks (the paper's RQ3; only with an LLM; ReAct baseline as reference ``ReAct (LLM alone)``) | test tasks |
+| ``rq3`` | llm_success, llm_lenient_success, llm_steps, n_chooser_fallbacks (a total; the paper's RQ3; only with an LLM; ReAct baseline as reference ``ReAct (LLM alone)``) | test tasks |
 
 Variants: ``simple`` (the program), ``residual`` (the same program wrapped post hoc with the
 train memory at the reference's settings, :class:`patchworld.residual.Residual`), ``reference``
 (lookup table, copy last, most frequent: :mod:`patchworld.baselines`), ``oracle`` (the env as
-its own model; fidelity 1.0 by construction) and ``simple-residual`` (paired differences of the
+its own model; fidelity 1.0 by construction, a constant) and ``simple-residual`` (paired differences of the
 two variants of one program, with their interval). Rows of env ``macro`` average the envs
-(for points present in every env), their intervals from the same per-env draws.
+(for points present in every env), their intervals from the same per-env draws. Every metric
+with a value has an interval (:class:`~patchworld.intervals.Resampled`).
 
 Protocol defaults: every test task of the env (``n_tasks``), 30 steps per live episode, 1000
 bootstrap draws with seed 0; all recorded in the results metadata by the command. The size
@@ -34,12 +35,13 @@ import polars as pl
 
 from patchworld.baselines import reference_programs
 from patchworld.data import Trajectory, load_trajectories
-from patchworld.intervals import DEFAULT_SAMPLES, difference_interval, draws, interval
-from patchworld.metrics import is_covered
+from patchworld.intervals import DEFAULT_SAMPLES, Resampled, difference_interval, interval, statistics
+from patchworld.metrics import is_covered, token_f1
 from patchworld.planning import LLMSettings, PerfectWorldModel, open_world_model
 from patchworld.residual import Residual, hit_counts
 from patchworld.results import RESULT_SCHEMA, load_results, macro_average, program_source, save_results, wide
-from patchworld.utility import Measure, decision_agreement, llm_success, model_search_success, react_success
+from patchworld.rollout_measure import rollout_measures
+from patchworld.utility import Constant, Measure, decision_agreement, llm_success, model_search_success, react_success
 
 __all__ = ["evaluate", "load_split", "wide", "macro_average", "save_results", "load_results", "program_source",
            "RESULT_SCHEMA", "ALL_RQS", "REACT_LABEL", "PER_ENV", "for_env"]
@@ -51,7 +53,7 @@ PER_ENV = ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candi
 """Settings of :func:`evaluate` that may differ per env (an int/None, or ``{env: value, "*": default}``)."""
 Size = int | None | Mapping[str, int | None]
 Entry = tuple  # (label, Program, variant, env) or (label, Program, variant, env, round)
-Measured = dict[str, tuple[str, Any]]  # metric -> (rq, Measure | plain float)
+Measured = dict[str, tuple[str, Resampled]]  # metric -> (rq, Measure | RolloutMeasure | Constant)
 
 
 def load_split(env: str, split: str, data_dir: str | Path = "data/trajectories") -> list[Trajectory]:
@@ -99,12 +101,21 @@ def _teacher(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: An
         m["bleu4_ref"].add(tid, sum(x["bleu4"] for x, c in zip(rows, ref, strict=True) if c), sum(ref))
         m["coverage_ref"].add(tid, sum(ref), len(rows))
     out: Measured = {k: ("rq1", v) for k, v in m.items()}
-    if r.metrics.get("token_f1_post_correction") is not None:
-        out["token_f1_post_correction"] = ("rq1", float(r.metrics["token_f1_post_correction"]))
+    if r.metrics.get("token_f1_post_correction") is not None and "post_predicted" in r.steps.columns:
+        post = Measure()  # the reference's mean over covered post-correction readouts, per trajectory
+        for tid, rows in _by_trajectory(r.steps):
+            covered = [x for x in rows if is_covered(x["post_predicted"])]
+            post.add(tid, sum(token_f1(x["post_predicted"], x["true"]) for x in covered), len(covered))
+        out["token_f1_post_correction"] = ("rq1", post)
     if memory is not None:
-        hits = hit_counts(r.steps["from_memory"], r.steps["predicted"], r.steps["true"])
-        out.update({k: ("rq1", float(v)) for k, v in hits.items()})
-        out["memory_entries"] = ("rq1", float(len(memory)))
+        hits = {"memory_hits": Measure(total=True), "memory_wrong_hits": Measure(total=True)}
+        for tid, rows in _by_trajectory(r.steps):
+            got = hit_counts([x["from_memory"] for x in rows], [x["predicted"] for x in rows],
+                             [x["true"] for x in rows])
+            for k, v in got.items():
+                hits[k].add(tid, v)
+        out.update({k: ("rq1", v) for k, v in hits.items()})
+        out["memory_entries"] = ("rq1", Constant(float(len(memory))))
     return out
 
 
@@ -112,9 +123,9 @@ def _rollout(program: Any, test: Sequence[Trajectory], sandbox: bool, memory: An
     from patchworld.replay import HORIZONS, replay
 
     r = replay(program, test, mode="rollout", sandbox=sandbox, residual=memory, isolate=True)
-    out: Measured = {"rollout_auc": ("rq2", float(r.metrics["rollout_auc"])),
-                     "rollout_drop": ("rq2", float(r.metrics["rollout_drop"]))}
     groups = _by_trajectory(r.steps)
+    out: Measured = {k: ("rq2", v) for k, v in rollout_measures(
+        ((tid, [(x["step"], x["token_f1"]) for x in rows]) for tid, rows in groups), HORIZONS).items()}
     for h in HORIZONS:
         m = Measure()
         for tid, rows in groups:
@@ -140,8 +151,8 @@ def _measure(env: str, program: Any, variant: str, data: tuple, rqs: Sequence[st
 
     steps: list[tuple[str, Callable[[], Measured]]] = []
     if program == "oracle":
-        out["token_f1"] = ("rq1", 1.0)
-        out["exact_match"] = ("rq1", 1.0)
+        out["token_f1"] = ("rq1", Constant(1.0))
+        out["exact_match"] = ("rq1", Constant(1.0))
     elif program != "react":
         if "rq1" in rqs:
             steps.append(("rq1", lambda: _teacher(program, test, sandbox, memory)))
@@ -162,7 +173,8 @@ def _measure(env: str, program: Any, variant: str, data: tuple, rqs: Sequence[st
             got = (react_success(env, tasks, llm, opts["max_steps"]) if program == "react"
                    else llm_success(open_model, env, tasks, llm, opts["max_steps"], opts["max_candidates"]))
             fallbacks = got.pop("llm_chooser_fallbacks")
-            return {**{k: ("rq3", v) for k, v in got.items()}, "n_chooser_fallbacks": ("rq3", sum(fallbacks.num))}
+            total = Measure(fallbacks.units, fallbacks.num, fallbacks.den, total=True)
+            return {**{k: ("rq3", v) for k, v in got.items()}, "n_chooser_fallbacks": ("rq3", total)}
         steps.append(("rq3", rq3))
     for rq, fn in steps:
         try:
@@ -180,21 +192,16 @@ def _row(key: tuple, program: str, rq: str, metric: str, value: Any, lo: Any, hi
             "note": note}
 
 
-def _draw_stats(m: Measure, seed: int, samples: int) -> list[float | None]:
-    return [(sum(m.num[i] for i in idx) / d if (d := sum(m.den[i] for i in idx)) else None)
-            for idx in draws(tuple(m.units), seed, samples)]
-
-
-def _macro_interval(measures: list[Measure], seed: int, samples: int,
-                    minus: list[Measure] | None = None) -> tuple[float | None, float | None]:
+def _macro_interval(measures: list[Resampled], seed: int, samples: int,
+                    minus: list[Resampled] | None = None) -> tuple[float | None, float | None]:
     """Interval of the mean over envs (of ``measures``, or of ``measures - minus`` paired per env):
     draw b of the macro is the mean of each env's draw b."""
     per_env = []
     for k, m in enumerate(measures):
-        stats = _draw_stats(m, seed, samples)
+        stats = statistics(m, seed, samples)
         if minus is not None:
             stats = [None if a is None or b is None else a - b
-                     for a, b in zip(stats, _draw_stats(minus[k], seed, samples), strict=True)]
+                     for a, b in zip(stats, statistics(minus[k], seed, samples), strict=True)]
         per_env.append(stats)
     values = sorted(sum(v) / len(v) for v in zip(*per_env, strict=True) if None not in v)
     if not values:
@@ -287,9 +294,8 @@ def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path
         got, note = job.result() if executor is not None else _measure(*job)
         measured[key] = got
         for metric, (rq, m) in got.items():
-            lo, hi = interval(m, seed, samples) if isinstance(m, Measure) else (None, None)
-            value, n = (m.value, m.n) if isinstance(m, Measure) else (m, 0)
-            rows.append(_row(key, phash, rq, metric, value, lo, hi, n, note))
+            lo, hi = interval(m, seed, samples)
+            rows.append(_row(key, phash, rq, metric, m.value, lo, hi, m.n, note))
     rows += _differences(measured, seed, samples) + _macro(measured, plan, seed, samples)
     if progress:
         progress(len(plan), len(plan), "done")
@@ -302,7 +308,7 @@ def _differences(measured: dict[tuple, Measured], seed: int, samples: int) -> li
     for (env, label, variant, rnd), got in measured.items():
         other = measured.get((env, label, "residual", rnd)) if variant == "simple" else None
         for metric, (rq, m) in (got.items() if other else ()):
-            if isinstance(m, Measure) and isinstance(other.get(metric, (None, None))[1], Measure):
+            if isinstance(other.get(metric, (None, None))[1], Resampled):
                 value, lo, hi = difference_interval(m, other[metric][1], seed, samples)
                 rows.append(_row((env, label, "simple-residual", rnd), "", rq, metric, value, lo, hi, m.n, ""))
     return rows
@@ -323,16 +329,15 @@ def _macro(measured: dict[tuple, Measured], plan: list, seed: int, samples: int)
         twins = [measured.get((env, label, "residual", rnd)) for env in envs] if variant == "simple" else []
         for metric, (rq, _) in per_env[0].items():
             ms = [p.get(metric, (None, None))[1] for p in per_env]
-            values = [m.value if isinstance(m, Measure) else m for m in ms]
-            if any(v is None for v in values):
+            if any(m is None or m.value is None for m in ms):
                 continue
-            exact = all(isinstance(m, Measure) for m in ms)
-            lo, hi = _macro_interval(ms, seed, samples) if exact else (None, None)
-            n = sum(m.n for m in ms if isinstance(m, Measure))
+            values = [m.value for m in ms]
+            lo, hi = _macro_interval(ms, seed, samples)
+            n = sum(m.n for m in ms)
             rows.append(_row(("macro", label, variant, rnd), "", rq, metric, sum(values) / len(values), lo, hi, n,
                              ""))
             others = [t.get(metric, (None, None))[1] if t else None for t in twins]
-            if twins and exact and all(isinstance(o, Measure) and o.value is not None for o in others):
+            if twins and all(isinstance(o, Resampled) and o.value is not None for o in others):
                 diff = sum(m.value - o.value for m, o in zip(ms, others, strict=True)) / len(ms)
                 lo, hi = _macro_interval(ms, seed, samples, minus=others)
                 rows.append(_row(("macro", label, "simple-residual", rnd), "", rq, metric, diff, lo, hi, n, ""))

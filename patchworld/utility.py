@@ -32,7 +32,7 @@ from patchworld.envs.base import goal_scorer
 from patchworld.metrics import token_f1
 from patchworld.planning import Candidate, ChoiceContext, LLMChooser, LLMSettings, ProgressChooser, run_episodes
 
-__all__ = ["Measure", "Truth", "decision_agreement", "model_search_success", "llm_success", "react_success",
+__all__ = ["Measure", "Constant", "Truth", "decision_agreement", "model_search_success", "llm_success", "react_success",
            "episode_measures", "close_env"]
 
 OpenModel = Callable[[Any], Any]  # live env -> world model (ModelClient interface)
@@ -40,25 +40,55 @@ OpenModel = Callable[[Any], Any]  # live env -> world model (ModelClient interfa
 
 @dataclass
 class Measure:
-    """A metric as per-unit ratios: value = sum(num) / sum(den); units name what was resampled."""
+    """A metric as per-unit ratios: value = sum(num) / sum(den); units name what was resampled.
+
+    ``total=True``: a count over the units, value = sum(num) (``den`` still says which units count
+    toward ``n``), e.g. the residual memory's hits over the test trajectories."""
 
     units: list[str] = field(default_factory=list)
     num: list[float] = field(default_factory=list)
     den: list[float] = field(default_factory=list)
+    total: bool = False
 
     def add(self, unit: str, num: float, den: float = 1.0) -> None:
         self.units.append(unit)
         self.num.append(float(num))
         self.den.append(float(den))
 
+    def stat(self, idx: Sequence[int]) -> float | None:
+        """The statistic over the units ``idx`` (a bootstrap draw, repeats allowed): the ratio, or the total."""
+        if self.total:
+            return float(sum(self.num[i] for i in idx)) if idx else None
+        den = sum(self.den[i] for i in idx)
+        return sum(self.num[i] for i in idx) / den if den else None
+
     @property
     def value(self) -> float | None:
-        total = sum(self.den)
-        return sum(self.num) / total if total else None
+        return self.stat(range(len(self.units)))
 
     @property
     def n(self) -> int:
         return sum(1 for d in self.den if d)
+
+
+@dataclass
+class Constant:
+    """A metric that does not depend on the test units (the oracle's fidelity, the size of a memory built from
+    train): every bootstrap draw gives ``value``, so its interval is ``[value, value]``."""
+
+    constant: float
+    units: tuple[str, ...] = ()
+
+    def stat(self, idx: Sequence[int]) -> float:
+        return self.constant
+
+    @property
+    def value(self) -> float:
+        return self.constant
+
+    @property
+    def n(self) -> int:
+        return 0
 
 
 def _pick(model: Any, handle: int, actions: Sequence[str]) -> list[tuple[Candidate, int | None]]:

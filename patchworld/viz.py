@@ -298,7 +298,9 @@ def _bars(part: pl.DataFrame, metric: str, color: str) -> dict:
 
 def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs horizon (RQ2)") -> go.Figure:
     """Token F1 at horizon h (metrics ``f1@h``) per (label, variant), one panel per env: one colour per
-    program (Simple solid, Residual dashed; the Pareto markers), references grey and dotted."""
+    program (Simple solid, Residual dashed; the Pareto markers), references grey and dotted; error bars are
+    the paired bootstrap 95 % intervals (``lo``/``hi``) where the frame has them. The rollout AUC (the mean
+    of these curves' points) is drawn with its interval on the x axis of ``pareto_figure(x="rollout_auc")``."""
     sub = results.filter(pl.col("metric").str.starts_with("f1@")).with_columns(
         pl.col("metric").str.slice(3).cast(pl.Int64).alias("horizon"))
     envs = list(dict.fromkeys(sub["env"].to_list()))
@@ -321,7 +323,10 @@ def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs hori
                 color = PROGRAM_COLORS[programs.index(label) % len(PROGRAM_COLORS)]
             line = {"color": color, "width": 2 if label in programs else 1.5,
                     "dash": {"simple": "solid", "residual": "dash"}.get(variant, "dot") if label in programs else "dot"}
+            bars = part.select(pl.col("value").alias("f1"), pl.col("lo").alias("f1_lo"), pl.col("hi").alias("f1_hi")) \
+                if {"lo", "hi"} <= set(part.columns) else None
             fig.add_trace(go.Scatter(x=part["horizon"].to_list(), y=part["value"].to_list(), mode="lines+markers",
+                                     error_y=_bars(bars, "f1", color) if bars is not None else {"visible": False},
                                      name=name, legendgroup=name, showlegend=name not in shown, line=line,
                                      legendrank=keys.index((label, variant)) + 1,
                                      marker={"symbol": symbol, "color": color, "size": 9 if res else 7},

@@ -150,7 +150,9 @@ def test_decision_truth_cache_gives_the_same_measures(data_dir: Path) -> None:
         assert (cached[name].units, cached[name].num, cached[name].den) == (m.units, m.num, m.den), name
 
 
-def test_evaluate_frame_shape_intervals_differences_and_macro(data_dir: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def evaluated(data_dir: Path) -> tuple[list, pl.DataFrame, list[tuple[int, int, str]]]:
+    """One evaluation of the handwritten maze program (Simple and Residual) on maze and textcraft, shared."""
     program = Program.from_file(HANDWRITTEN / "maze.py")
     entries = [(label, program, v, env) for env in ("maze", "textcraft") for v in ("simple", "residual")
                for label in ["handwritten"]]
@@ -158,6 +160,43 @@ def test_evaluate_frame_shape_intervals_differences_and_macro(data_dir: Path, tm
     results = evaluate(entries, ["maze", "textcraft"], data_dir=data_dir, n_tasks=2, proxy_states=4,
                        rollout_limit=3, max_steps=6, sandbox=False, samples=200,
                        progress=lambda d, t, m: calls.append((d, t, m)))
+    return entries, results, calls
+
+
+def _without_interval(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows that have a value but no interval, or an interval the wrong way round."""
+    return frame.filter(pl.col("value").is_not_null()
+                        & (pl.col("lo").is_null() | pl.col("hi").is_null() | (pl.col("lo") > pl.col("hi"))))
+
+
+def test_every_metric_of_the_frame_has_an_interval(evaluated) -> None:
+    _, results, _ = evaluated
+    metrics = sorted(set(results["metric"]))
+    assert {"rollout_auc", "rollout_drop", "memory_hits", "memory_entries", "token_f1_post_correction"} <= set(metrics)
+    for metric in metrics:
+        rows = results.filter(pl.col("metric") == metric)
+        assert rows["value"].is_not_null().any(), metric
+        bad = _without_interval(rows)
+        assert bad.is_empty(), f"{metric}: no interval in {bad.select('env', 'label', 'variant').rows()}"
+    for env in ("maze", "textcraft", "macro"):  # the rollout metrics per env and macro, Simple-minus-Residual too
+        for variant in ("simple", "residual", "simple-residual"):
+            row = results.filter((pl.col("env") == env) & (pl.col("variant") == variant)
+                                 & (pl.col("label") == "handwritten") & (pl.col("metric") == "rollout_auc"))
+            assert row.height == 1 and row["lo"][0] is not None, (env, variant)
+    auc = results.filter((pl.col("metric") == "rollout_auc") & (pl.col("label") == "handwritten"))
+    per_env = auc.filter((pl.col("env") != "macro") & (pl.col("variant") == "simple"))["value"]
+    macro = auc.filter((pl.col("env") == "macro") & (pl.col("variant") == "simple"))["value"][0]
+    assert macro == pytest.approx(per_env.mean())
+    diff = auc.filter((pl.col("env") == "maze") & (pl.col("variant") == "simple-residual"))["value"][0]
+    both = {v: auc.filter((pl.col("env") == "maze") & (pl.col("variant") == v))["value"][0]
+            for v in ("simple", "residual")}
+    assert diff == pytest.approx(both["simple"] - both["residual"])
+    entries = results.filter((pl.col("metric") == "memory_entries") & (pl.col("env") == "maze"))
+    assert entries["lo"][0] == entries["hi"][0] == entries["value"][0]  # built from train: a constant
+
+
+def test_evaluate_frame_shape_intervals_differences_and_macro(evaluated, data_dir: Path, tmp_path: Path) -> None:
+    entries, results, calls = evaluated
     assert results.schema == pl.Schema(RESULT_SCHEMA)
     assert calls[-1][0] == calls[-1][1] == 12  # per env: 2 entries + 3 references + the oracle
     variants = set(results.filter(pl.col("env") == "maze").select("label", "variant").unique().iter_rows())
@@ -171,7 +210,9 @@ def test_evaluate_frame_shape_intervals_differences_and_macro(data_dir: Path, tm
     assert {"rollout_auc", "rollout_drop", "f1@1"} <= by_rq["rq2"]
     assert {"decision_agreement", "decision_regret", "action_accuracy"} <= by_rq["decision"]
     assert {"model_search_success", "model_search_lenient_success", "model_search_steps"} <= by_rq["search"]
-    with_interval = results.filter(pl.col("lo").is_not_null())
+    # ratio metrics: the value lies in its percentile interval (the rollout AUC/drop, a nonlinear function of
+    # per-horizon means, need not: tests/test_rollout_intervals.py checks those against a hand bootstrap)
+    with_interval = results.filter(pl.col("lo").is_not_null() & ~pl.col("metric").str.starts_with("rollout_"))
     assert with_interval.height > 0 and (with_interval["lo"] <= with_interval["value"] + 1e-9).all()
     assert (with_interval["value"] <= with_interval["hi"] + 1e-9).all()
     residual = results.filter((pl.col("variant") == "residual") & (pl.col("env") == "maze"))
@@ -275,6 +316,7 @@ def test_rq3_llm_success_and_react_baseline_count_failed_choices(data_dir: Path,
     again = evaluate([("hw", program, "simple", "maze")], ["maze"], data_dir=data_dir, rqs=["rq3"],
                      references=False, oracle=False, n_tasks=1, sandbox=False, llm=llm, max_steps=2, samples=50)
     assert again.filter(pl.col("metric") == "n_chooser_fallbacks")["value"][0] == 2  # every choice failed
+    assert _without_interval(pl.concat([results, again])).is_empty()  # RQ3 measures and the fallback count too
 
 
 def _stored_sources(out: Path, frame: pl.DataFrame) -> dict[str, str]:

@@ -113,6 +113,23 @@ def test_horizon_figure_curves() -> None:
     assert list(first.x) == [1, 2, 3]  # sorted by horizon
     assert fig.layout.xaxis.title.text.startswith("horizon") and fig.layout.yaxis.title.text == "token F1"
     assert len(fig.data) == 6  # 3 curves x 2 envs
+    assert not any(t.error_y.visible for t in fig.data)  # no intervals in the frame, no bars
+
+
+def test_rollout_intervals_are_drawn_as_error_bars() -> None:
+    frame = _results()
+    auc = frame.filter(pl.col("metric") == "f1@1").with_columns(pl.lit("rollout_auc").alias("metric"),
+                                                                 (pl.col("value") - 0.1).alias("value"))
+    frame = pl.concat([frame, auc]).with_columns((pl.col("value") - 0.04).alias("lo"),
+                                                 (pl.col("value") + 0.02).alias("hi"))
+    horizon = horizon_figure(frame)
+    curve = [t for t in horizon.data if t.name == "prog (simple)" and t.xaxis == "x"][0]
+    assert curve.error_y.visible and list(curve.error_y.array) == pytest.approx([0.02] * 3)
+    assert list(curve.error_y.arrayminus) == pytest.approx([0.04] * 3)
+    pareto = pareto_figure(frame, x="rollout_auc")
+    point = [t for t in pareto.data if t.name == "Simple (program)" and t.xaxis == "x"][0]
+    assert list(point.x) == pytest.approx([0.7]) and point.error_x.visible
+    assert list(point.error_x.arrayminus) == pytest.approx([0.04]) and list(point.error_x.array) == pytest.approx([0.02])
 
 
 def test_results_table_cells() -> None:

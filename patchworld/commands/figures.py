@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     figures = {"pareto": pareto_figure(results, x=args.x, y=args.y)}
     if (results["metric"] == "decision_agreement").any():
         figures["pareto_proxy"] = pareto_figure(results, x=args.x, y="decision_agreement")
+    if args.x != "rollout_auc" and (results["metric"] == "rollout_auc").any():  # RQ2 fidelity, with its interval
+        figures["pareto_rollout"] = pareto_figure(results, x="rollout_auc", y=args.y)
     if results["metric"].str.starts_with("f1@").any():
         figures["horizon"] = horizon_figure(results)
     figures["table"] = results_table(results)
