@@ -299,10 +299,14 @@ def _bars(part: pl.DataFrame, metric: str, color: str) -> dict:
 def horizon_figure(results: pl.DataFrame, title: str = "Rollout fidelity vs horizon (RQ2)") -> go.Figure:
     """Token F1 at horizon h (metrics ``f1@h``) per (label, variant), one panel per env: one colour per
     program (Simple solid, Residual dashed; the Pareto markers), references grey and dotted; error bars are
-    the paired bootstrap 95 % intervals (``lo``/``hi``) where the frame has them. The rollout AUC (the mean
+    the paired bootstrap 95 % intervals (``lo``/``hi``) where the frame has them. Difference rows are left out
+    and a run contributes its last accepted program (one curve, not a zigzag over rounds). The rollout AUC (the mean
     of these curves' points) is drawn with its interval on the x axis of ``pareto_figure(x="rollout_auc")``."""
-    sub = results.filter(pl.col("metric").str.starts_with("f1@")).with_columns(
-        pl.col("metric").str.slice(3).cast(pl.Int64).alias("horizon"))
+    sub = results.filter(pl.col("metric").str.starts_with("f1@") & (pl.col("variant") != "simple-residual"))
+    if "round" in sub.columns and sub["round"].is_not_null().any():  # a run's path: its last accepted program
+        sub = sub.filter(pl.col("round").is_null() | (pl.col("round") == pl.col("round").max().over(
+            "env", "label", "variant")))
+    sub = sub.with_columns(pl.col("metric").str.slice(3).cast(pl.Int64).alias("horizon"))
     envs = list(dict.fromkeys(sub["env"].to_list()))
     keys = list(dict.fromkeys(zip(sub["label"].to_list(), sub["variant"].to_list(), strict=True)))
     programs = list(dict.fromkeys(lab for lab, v in keys if v not in ("reference", "oracle")))

@@ -126,6 +126,15 @@ def test_rollout_intervals_are_drawn_as_error_bars() -> None:
     curve = [t for t in horizon.data if t.name == "prog (simple)" and t.xaxis == "x"][0]
     assert curve.error_y.visible and list(curve.error_y.array) == pytest.approx([0.02] * 3)
     assert list(curve.error_y.arrayminus) == pytest.approx([0.04] * 3)
+    diff = frame.filter((pl.col("variant") == "simple") & pl.col("metric").str.starts_with("f1@")).with_columns(
+        pl.lit("simple-residual").alias("variant"))
+    rounds = frame.filter((pl.col("variant") == "simple") & pl.col("metric").str.starts_with("f1@")).with_columns(
+        pl.lit("run").alias("label"))
+    rounds = pl.concat([rounds.with_columns(pl.lit(0, pl.Int64).alias("round"), pl.lit(0.1).alias("value")),
+                        rounds.with_columns(pl.lit(1, pl.Int64).alias("round"), pl.lit(0.9).alias("value"))])
+    names = {t.name: t for t in horizon_figure(pl.concat([frame, diff, rounds])).data if t.xaxis == "x"}
+    assert "prog (simple-residual)" not in names  # differences are not curves
+    assert list(names["run (simple)"].y) == pytest.approx([0.9] * 3)  # the run's last round only
     pareto = pareto_figure(frame, x="rollout_auc")
     point = [t for t in pareto.data if t.name == "Simple (program)" and t.xaxis == "x"][0]
     assert list(point.x) == pytest.approx([0.7]) and point.error_x.visible
