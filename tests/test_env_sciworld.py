@@ -211,6 +211,9 @@ def test_bad_input_gives_the_original_behaviour(env: SciWorldEnv) -> None:
             "No known action matches that input.", 0, False, {"score": 0})
     with pytest.raises(EnvError, match="must be a string"):
         env.step(None)  # type: ignore[arg-type]
+    with pytest.raises(EnvError, match="not UTF-8 text: surrogates not allowed at position 5"):
+        env.step("look \ud800 around")  # refused before the gateway (which would log a traceback)
+    assert env.step("look around").observation.startswith("This room is called the hallway.")  # still connected
     assert env.step("  LOOK AROUND ").observation.startswith("This room is called the hallway.")
     env.reset(2938)  # find-living-thing var 2: the reset already scores 8 (spec §4)
     step = env.step("focus on air")  # a wrong focus fails the task

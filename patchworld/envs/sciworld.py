@@ -223,6 +223,10 @@ class SciWorldEnv:
             raise EnvError(f"action must be a string, got {type(action).__name__}")
         if self._done:
             raise EnvError(f"The task with environment {self.env_id} has finished.")
+        try:  # the jar's gateway sends UTF-8: refuse here rather than break (and log) the connection
+            action.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise EnvError(f"action is not UTF-8 text: {exc.reason} at position {exc.start}") from None
         engine = self.engine
         if self._clone:
             engine.sw  # noqa: B018 - start the scratch JVM outside the try: a missing Java is FileNotFoundError
