@@ -7,6 +7,8 @@ notebooks pull in only what they use (BabyAI's minigrid, plotly, the openai clie
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -45,11 +47,24 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names i
 
 __all__ = sorted([*_WHERE, *_ALIASES, "__version__"])
 
-# `replay` and `evaluate` are both a submodule and a function: bind the functions eagerly, or
-# the first `import patchworld.replay` anywhere would shadow them with the module (they need
-# only polars). To get the modules themselves, use importlib.import_module("patchworld.replay").
-from patchworld.evaluate import evaluate as evaluate  # noqa: E402
-from patchworld.replay import replay as replay  # noqa: E402
+# `replay` and `evaluate` are both a submodule and a function. Importing a submodule binds it on the
+# package (``setattr(patchworld, "replay", <module>)``), which would shadow the function; the package's
+# class refuses exactly that binding, so ``patchworld.replay`` is always the function, resolved lazily
+# (importing them eagerly cost every ``import patchworld`` polars: ~0.2 s before a notebook's first view).
+# To get the modules themselves, use importlib.import_module("patchworld.replay").
+_FUNCTIONS_NAMED_LIKE_SUBMODULES = frozenset({"replay", "evaluate"})
+
+
+class _Package(types.ModuleType):
+    """This package's module type: submodule bindings never replace a public function of the same name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTIONS_NAMED_LIKE_SUBMODULES and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

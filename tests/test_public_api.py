@@ -13,7 +13,8 @@ def test_every_exported_name_resolves():
 
 
 def test_import_is_cheap():
-    code = "import sys, patchworld; print(sorted(m for m in ('minigrid', 'plotly', 'openai') if m in sys.modules))"
+    code = ("import sys, patchworld; "
+            "print(sorted(m for m in ('minigrid', 'plotly', 'openai', 'polars') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -33,3 +34,21 @@ def test_function_names_are_not_shadowed_by_submodules():
 
     assert callable(patchworld.replay) and callable(patchworld.evaluate)
     assert patchworld.replay.__module__ == "patchworld.replay"
+
+
+def test_submodule_imported_after_the_package_does_not_shadow_the_function():
+    # in a fresh interpreter, so the submodules are first imported after `import patchworld`
+    code = """
+import importlib, types, patchworld
+import patchworld.replay
+import patchworld.evaluate as ev
+from patchworld import replay
+assert callable(patchworld.replay) and patchworld.replay is replay, patchworld.replay
+assert callable(ev) and ev.__name__ == "evaluate", ev
+assert isinstance(importlib.import_module("patchworld.replay"), types.ModuleType)
+from patchworld.replay import Replay
+patchworld.other_name = 1   # ordinary attributes are still settable
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
