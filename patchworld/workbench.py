@@ -21,11 +21,15 @@ PROPOSERS = ("mutation", "llm")
 
 def available_proposers() -> list[str]:
     """The proposers a notebook may offer: mutation always, llm when the environment configures one."""
+    from patchworld.proposers.llm_settings import configured
+
+    if not configured():   # checked first: the LLM proposer's modules are only imported when it may be offered
+        return ["mutation"]
     try:
-        from patchworld.proposers.llm import configured
+        import patchworld.proposers.llm  # noqa: F401
     except ImportError:  # the openai client is optional for everything but the LLM path
         return ["mutation"]
-    return ["mutation", "llm"] if configured() else ["mutation"]
+    return ["mutation", "llm"]
 
 
 def make_proposer(name: str, seed: int = 0) -> Any:
@@ -96,9 +100,7 @@ def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathL
     existing one (listing each picker setting the resumed run ignores), and who holds the folder if
     another session writes it (:func:`patchworld.runlock.lock_holder`); ``own`` (this notebook's open
     session) holding it is not "another session"."""
-    from patchworld.program import Program
     from patchworld.runlock import lock_holder
-    from patchworld.store import RunStore, RunStoreError
 
     folder = Path(run_dir).expanduser()
     holder = lock_holder(folder)
@@ -116,6 +118,9 @@ def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathL
         return RunPlan(folder, False, f"**Step** starts a new run in **{folder}** (env {env}, variant {variant}, "
                                       f"{proposer} proposer, {n_candidates} candidates per round, from {start})."
                        + busy, [], holder)
+    from patchworld.program import Program  # only an existing run needs these (the store imports polars)
+    from patchworld.store import RunStore, RunStoreError
+
     try:
         h = RunStore(folder).header
     except RunStoreError as exc:
