@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
-from patchworld.screening import Screened, Screener
+from patchworld.screening import Screened, Screener, columns, evaluate_batch
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -66,8 +66,7 @@ class Member:
         """(fixed, broken) ids of a child replay (on all of val or a sample) against this member."""
         rows = self.rows()
         fixed, broken = [], []
-        steps = child_replay.steps
-        for tid, ok in zip(steps.get_column("id").to_list(), steps.get_column("exact").to_list(), strict=True):
+        for tid, ok in zip(*columns(child_replay, "id", "exact"), strict=True):
             row = rows.get(tid)
             if row is not None and row[0] != ok:
                 (fixed if ok else broken).append(tid)
@@ -121,23 +120,6 @@ def shares(n: int, k: int) -> list[int]:
     return [first] + [rest] * (k - 1)
 
 
-def _evaluate(child: Any, screener: Screener, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
-    """Screen, then (survivors) replay on all of val; a Replay, a Screened, or the exception raised.
-    An executor job: plain arguments only, so it runs on any node's sandbox."""
-    from patchworld.replay import replay
-
-    try:
-        if not screener.full:
-            small = replay(child, screener.sample, mode="teacher", sandbox=sandbox, residual=residual,
-                           limits=limits, lean=True)
-            reason = screener.judge(small)
-            if reason:
-                return Screened(small, reason, screener.n_rows)
-        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
-    except Exception as exc:  # noqa: BLE001
-        return exc
-
-
 def _combine(parent: Any, a: Any, b: Any) -> Any | None:
     """The proposal applying both children's edits to their parent (None when they collide)."""
     from patchworld.patches import PatchError, apply_patch, patch_from_sources
@@ -167,8 +149,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     before = score(current_replay)
     pool, writer = session._executors()
     cands: list[tuple[int, Any, Any, Any, Member]] = []      # (slot, proposal, verdict, child, parent member)
-    futures: dict[str, Any] = {}
+    futures: dict[str, Any] = {}       # child hash -> (batch future, position in the batch)
     children: dict[str, Any] = {}
+    pending: list[tuple[str, Any, Screener]] = []   # children waiting to be sent off in a batch
     shown_by: dict[str, list] = {}
     screeners: dict[str, Screener] = {}
     propose_seconds = 0.0
@@ -179,8 +162,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         v, child = session._apply(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), parent=member.program)
         if child is not None and child.hash not in futures and child.hash not in {m.program.hash for m in beam.members}:
             children[child.hash] = child
-            futures[child.hash] = pool.submit(_evaluate, child, screeners[member.program.hash], session._val_handle(),
-                                              session.sandbox, session.residual, session.limits)
+            futures[child.hash] = None
+            pending.append((child.hash, child, screeners[member.program.hash]))
         elif child is not None and child.hash not in futures:
             v.reason = "the child is already in the beam"
         cands.append((slot, p, v, child, member))
@@ -205,6 +188,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
         for p in proposals:
             submit(p, member)
+        _send(pending, futures, pool, session)
     replays = _collect(futures, progress, r)
     # wave 2: combine two children of one parent that fixed different transitions
     fixers = []
@@ -221,6 +205,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             combo = _combine(a[3].program, a[2], b[2])
             if combo is not None:
                 submit(combo, a[3])
+    _send(pending, futures, pool, session)
     if len(cands) > n_before:
         replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
     _gather_evidence(cands, replays)
@@ -317,18 +302,38 @@ def _gather_evidence(cands: list, replays: dict) -> None:
         if not line or rep is None or isinstance(rep, BaseException):
             continue
         parent_rows = rows.setdefault(id(member), member.rows())
-        steps = rep.steps
-        value = mutant_score(parent_rows, steps.get_column("id").to_list(), steps.get_column("predicted").to_list(),
-                             steps.get_column("exact").to_list())
+        value = mutant_score(parent_rows, *columns(rep, "id", "predicted", "exact"))
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
         if value > 0 and p.patch is not None and not (p.extra or {}).get("combined"):
             member.promising.append((value, p))
 
 
+def _send(pending: list, futures: dict[str, Any], pool: Any, session: Any) -> None:
+    """Send the waiting children off: those of one parent in ``workers`` batches (one screening job
+    each, :func:`patchworld.screening.evaluate_batch`), so every worker has one and no more."""
+    from patchworld.sandbox.batch import MAX_BATCH
+
+    by_screener: dict[int, list] = {}
+    for item in pending:
+        by_screener.setdefault(id(item[2]), []).append(item)
+    pending.clear()
+    for group in by_screener.values():
+        size = min(MAX_BATCH, -(-len(group) // max(1, session.workers)))
+        for i in range(0, len(group), size):
+            chunk = group[i:i + size]
+            fut = pool.submit(evaluate_batch, [c for _, c, _ in chunk], chunk[0][2], session._val_handle(),
+                              session.sandbox, session.residual, session.limits)
+            for pos, (h, _, _) in enumerate(chunk):
+                futures[h] = (fut, pos)
+
+
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:
     out = {}
-    for done, (h, fut) in enumerate(futures.items(), start=1):
-        out[h] = fut.result()
+    for done, (h, (fut, pos)) in enumerate(futures.items(), start=1):
+        try:
+            out[h] = fut.result()[pos]
+        except Exception as exc:  # noqa: BLE001 - an internal failure rejects these candidates only
+            out[h] = exc
         if progress:
             progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
     return out

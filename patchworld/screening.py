@@ -10,6 +10,15 @@ trajectory, or predicts exactly what the parent predicts (it cannot be the fix f
 failures the sample shows). A child that breaks a sampled transition but scores better on
 the sample survives: with two bugs, the parent can be right by accident. Survivors get a full val
 replay and go through the gate as usual. The sample changes every round (seeded).
+
+Screening in batches (:func:`evaluate_batch`): the children of one parent are screened together in
+one sandbox job process (:func:`patchworld.sandbox.batch.run_batch`), each loaded in a fresh
+namespace, which saves the per-job fixed cost (fork, kernel layers, audit hook, lockstep round trips)
+and scores only what the screen reads (token F1 only on rows whose prediction differs from the
+parent's). Candidates in a batch can disturb each other, so a batch only decides who gets a full
+val replay; the survivors' replays (each its own job) are what the gate judges, and the accepted
+child is confirmed with one worker per trajectory. A batch that fails as a whole (a crash, memory,
+CPU, a malformed frame) is screened again one job per child.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Screener", "Screened", "subset_key"]
+__all__ = ["Screener", "Screened", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch", "columns"]
 
 _EXCEPTION_KINDS = ("exception", "step_timeout", "timeout", "memory", "crashed", "output_limit")
 
@@ -30,6 +39,44 @@ def subset_key(kinds: Sequence[str], f1s: Sequence[float]) -> tuple[int, int, fl
     exc = sum(k in _EXCEPTION_KINDS for k in kinds)
     mism = sum(k in ("mismatch", "empty") for k in kinds)
     return (-load, -exc, round(sum(f1s), 9), -mism)
+
+
+@dataclass
+class SampleReplay:
+    """A child's rows on the screening sample, scored only as far as the screen needs (plain lists:
+    ``id``, ``predicted``, ``exact``, ``error_kind``, ``token_f1``); ``steps`` builds a frame on demand."""
+
+    cols: dict[str, list]
+    outcome: str = "ok"
+    detail: str = ""
+
+    @property
+    def steps(self) -> Any:
+        import polars as pl
+
+        return pl.DataFrame(self.cols)
+
+
+def columns(rep: Any, *names: str) -> list[list]:
+    """Columns of a :class:`SampleReplay` or a :class:`patchworld.replay.Replay` as lists."""
+    cols = getattr(rep, "cols", None)
+    if cols is not None:
+        return [cols[n] for n in names]
+    steps = rep.steps
+    return [steps.get_column(n).to_list() for n in names]
+
+
+def _text(value: object) -> str:
+    """As :mod:`patchworld.replay` stores a prediction: a ``str`` safe for polars (lone surrogates replaced)."""
+    if type(value) is not str:
+        return ""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 @dataclass
@@ -69,6 +116,8 @@ class Screener:
         chosen += rng.sample(passing, min(n_passing, len(passing)))
         self.passing = set(chosen) - set(failures)
         self.sample = [by_id[t] for t in sorted(chosen, key=ids.index) if t in by_id]
+        self.payload = [[i, [[s.observation, s.action, s.next_observation] for s in t.transitions]]
+                        for i, t in enumerate(self.sample) if t.transitions]
         keep = set(chosen)
         self._rows = {tid_step: (ok, kind, f1, pred, tid) for tid_step, ok, kind, f1, pred, tid in zip(
             steps.get_column("id").to_list(), exact, kinds, steps.get_column("token_f1").to_list(),
@@ -81,10 +130,36 @@ class Screener:
     def n_rows(self) -> int:
         return len(self._rows)
 
+    def rows(self, cols_by_index: dict[int, list], outcome: str = "ok", detail: str = "") -> SampleReplay:
+        """A child's :class:`SampleReplay` from the job columns of its sample replay (per trajectory
+        index of :attr:`payload`), with the rules of :func:`patchworld.replay.replay`: rows past what
+        came back are failures of the job's outcome; token F1 is taken from the parent where the
+        prediction is the parent's (same text, same score)."""
+        from patchworld.metrics import token_f1
+
+        fill = outcome if outcome != "ok" else "crashed"
+        out: dict[str, list] = {"id": [], "predicted": [], "exact": [], "error_kind": [], "token_f1": []}
+        ids, preds, exacts, kinds, f1s = out.values()
+        for i, traj in enumerate(self.sample):
+            col = cols_by_index.get(i)
+            width = min(len(c) for c in col[:6]) if col else 0
+            for step, t in enumerate(traj.transitions):
+                rid, true = f"{traj.id}#{step}", t.next_observation
+                pred, kind = (_text(col[0][step]), col[1][step]) if step < width else ("", fill)  # type: ignore[index]
+                exact = pred == true and (kind == "" or (kind in ("exception", "step_timeout") and pred != ""))
+                if kind == "":
+                    kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
+                parent = self._rows.get(rid)
+                ids.append(rid)
+                preds.append(pred)
+                exacts.append(exact)
+                kinds.append(kind)
+                f1s.append(parent[2] if parent is not None and parent[3] == pred else token_f1(pred, true))
+        return SampleReplay(out, outcome, detail)
+
     def judge(self, child_replay: Any) -> str:
         """Why the child is rejected on the sample ("" if it survives to the full val replay)."""
-        steps = child_replay.steps
-        cols = [steps.get_column(c).to_list() for c in ("id", "exact", "error_kind", "token_f1", "predicted")]
+        cols = columns(child_replay, "id", "exact", "error_kind", "token_f1", "predicted")
         broken = same = 0
         kinds, f1s = [], []
         for tid, ok, kind, f1, pred in zip(*cols, strict=True):
@@ -104,3 +179,48 @@ class Screener:
         if same == len(kinds):
             return f"rejected early: predicts exactly what the parent predicts on the {len(kinds)} sampled transitions"
         return ""
+
+
+def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+    """Screen one child in a job of its own, then (survivors) replay it on all of val; a Replay, a
+    Screened, or the exception raised. An executor job: plain arguments only."""
+    from patchworld.replay import replay
+
+    try:
+        if not screener.full:
+            small = replay(child, screener.sample, mode="teacher", sandbox=sandbox, residual=residual,
+                           limits=limits, lean=True)
+            reason = screener.judge(small)
+            if reason:
+                return Screened(small, reason, screener.n_rows)
+        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbox: bool, residual: Any,
+                   limits: Any) -> list[Any]:
+    """:func:`evaluate_one` for each child, screening them together in one sandbox job (see the module
+    docstring); survivors get a full val replay each, one job per child. One result per child."""
+    from patchworld.replay import replay
+    from patchworld.sandbox.batch import MAX_BATCH, run_batch
+
+    children = list(children)
+    if not sandbox or screener.full or not screener.payload or len(children) < 2 or len(children) > MAX_BATCH:
+        return [evaluate_one(c, screener, val, sandbox, residual, limits) for c in children]
+    try:
+        batch = run_batch(children, screener.payload, residual, limits, lean=True)
+    except Exception:  # noqa: BLE001 - screened one by one instead
+        batch = None
+    if batch is None or batch.outcome != "ok":
+        return [evaluate_one(c, screener, val, sandbox, residual, limits) for c in children]
+    out: list[Any] = []
+    for k, child in enumerate(children):
+        try:
+            small = screener.rows(batch.columns[k], batch.outcomes[k], batch.details[k])
+            reason = screener.judge(small)
+            out.append(Screened(small, reason, screener.n_rows) if reason else
+                       replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True))
+        except Exception as exc:  # noqa: BLE001
+            out.append(exc)
+    return out

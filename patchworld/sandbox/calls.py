@@ -232,7 +232,10 @@ def _tail(exc: BaseException | None, limit: int = 900) -> str:
     if isinstance(exc, StepTimeout):
         return str(exc) or "step timed out"
     try:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == PROGRAM_FILENAME]
+        # lines are looked up for the program's frames only: a lookup for any other frame (this module)
+        # tries to read a file the worker may not read, which cost ~40 us per frame per exception
+        frames = [f for f in traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+                  if f.filename == PROGRAM_FILENAME]
         lines = [f"line {f.lineno}, in {f.name}: {(f.line or '').strip()}" for f in frames[-4:]]
         text = "\n".join(lines + [f"{type(exc).__name__}: {exc}"])
     except Exception:  # a hostile __str__

@@ -29,6 +29,7 @@ from patchworld.program import LoadFailure, load_world_model
 from patchworld.sandbox.calls import CpuLimit, OutputLimit, ReplayRunner, StepTimeout, session_call
 from patchworld.sandbox.guard import install_audit_hook, readable_roots, real_paths
 from patchworld.sandbox.kernel import isolate, prepare
+from patchworld.sandbox.multi import BatchRunner, load_batch  # imported before isolation, like every module here
 from patchworld.sandbox.wire import recv, send
 
 __all__ = ["main", "CappedStream"]
@@ -145,6 +146,8 @@ def run_one(job_fd: int, result_fd: int) -> int:
     fatal = _fatal_kind(output)
     _apply_limits(limits, vm_bytes)
     sys.stdout = sys.stderr = CappedStream(output)
+    if job["kind"] == "screen":
+        return _serve_batch(job, job_fd, result_fd, timer, layers)
     try:
         timer.start()
         model = load_world_model(job["source"])
@@ -180,6 +183,33 @@ def run_one(job_fd: int, result_fd: int) -> int:
         if request is None or request[0] == "close":
             return 0
         send(result_fd, session_call(model, state, request, timer, fatal))
+
+
+def _serve_batch(job: dict, job_fd: int, result_fd: int, timer: _Timer, layers: list) -> int:
+    """A screening batch (:mod:`patchworld.sandbox.multi`): load every candidate, then one lockstep
+    round per message, answered with one part per candidate; each has its own output budget."""
+    limits, sources = job["limits"], list(job["sources"])
+    outputs = [{"used": 0, "cap": int(limits["output_bytes"]), "text": "", "exceeded": False} for _ in sources]
+    streams = [CappedStream(o) for o in outputs]
+    fatals = [_fatal_kind(o) for o in outputs]
+    models, failures, contexts, stop = load_batch(sources, timer, fatals, streams, float(limits["step_seconds"]))
+    if stop is not None:
+        send(result_fd, ["done", stop.split(":", 1)[0], stop, ""])
+        return 0
+    send(result_fd, ["loaded", layers, failures])
+    runner = BatchRunner(models, contexts, timer, fatals, streams, outputs, int(limits.get("max_step_timeouts", 3)),
+                         bool(job.get("lean")))
+    while True:
+        msg = recv(job_fd)
+        if msg is None or msg[0] != "round":
+            send(result_fd, ["done", "ok", "", ""])
+            return 0
+        parts, stop = runner.round(msg[1], msg[2], msg[3], msg[4])
+        if stop is None and len(msg) > 5 and msg[5]:
+            stop = ["ok", ""]
+        send(result_fd, ["batch", parts, None if stop is None else [*stop, ""]])
+        if stop is not None:
+            return 0
 
 
 _PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertools", "functools", "math",

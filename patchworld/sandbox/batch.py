@@ -1,0 +1,151 @@
+"""Screening batches seen from the trusted process: several candidates replayed in one job process.
+
+:func:`run_batch` replays the same trajectories (teacher mode) through up to a few dozen candidate
+programs in one worker (:mod:`patchworld.sandbox.multi`), driven in lockstep exactly like
+:func:`patchworld.sandbox.run_job`: round t carries step t of every trajectory once, and the reply
+holds one part per candidate, each checked and coerced by that candidate's own
+:class:`~patchworld.sandbox.lockstep.Lockstep`. A candidate that fails to load or stops on its own
+step timeouts or output budget gets its own outcome; anything that ends the whole process (memory,
+CPU, a crash, a malformed frame, the wall deadline) is the batch's outcome, and the caller replays
+those candidates one job each instead.
+
+Candidates in a batch are not isolated from each other (one interpreter): use the result only to
+decide which candidates deserve a job of their own, never as a score (``docs/SECURITY.md``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from patchworld.program import Program
+from patchworld.residual import ResidualMemory
+from patchworld.sandbox.calls import MAX_TEXT
+from patchworld.sandbox.job import _Boxed
+from patchworld.sandbox.limits import Limits
+from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
+from patchworld.sandbox.pool import take_worker
+from patchworld.sandbox.wire import ProtocolError
+
+__all__ = ["BatchResult", "run_batch", "MAX_BATCH"]
+
+MAX_BATCH = 64
+"""Candidates per batch at most (a job's reply grows with it)."""
+
+
+@dataclass
+class BatchResult:
+    """A batch's outcome and, per candidate, what a job of its own would have returned:
+    ``outcomes[k]`` / ``details[k]`` (its job outcome) and ``columns[k]`` (trajectory index ->
+    the job columns, as :attr:`patchworld.sandbox.JobResult.columns`). Meaningful per candidate
+    only when ``outcome`` is "ok"."""
+
+    outcome: str
+    detail: str
+    outcomes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    columns: list[dict[int, list]] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _BoxedBatch(_Boxed):
+    """The batch's worker: one "screen" job, one frame per round with a part per candidate."""
+
+    def __init__(self, programs: list[Program], limits: Limits, lean: bool):
+        super().__init__(programs[0], limits, lean, False, False)
+        self.programs = programs
+        self.failures: list[str | None] = [None] * len(programs)
+
+    def start(self) -> tuple[str, str, list[str]]:
+        self.worker = take_worker()
+        job = {"kind": "screen", "sources": [p.source for p in self.programs], "limits": asdict(self.limits),
+               "lean": self.lean}
+        if not self.worker.send(job):
+            return "crashed", self.worker.death(), []
+        first = self._recv(1 << 20)
+        if isinstance(first, tuple):
+            return first[0], first[1], []
+        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES:
+            return first[1], plain_text(first[2], MAX_ERROR), []
+        if (type(first) is not list or len(first) != 3 or first[0] != "loaded" or type(first[2]) is not list
+                or len(first[2]) != len(self.programs)):
+            return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'", []
+        layers = first[1] if type(first[1]) is list else []
+        self.layers = [str(v)[:40] for v in layers[:16]]
+        self.failures = [None if f is None else plain_text(f, MAX_ERROR) or "the candidate did not load"
+                         for f in first[2]]
+        return "ok", "", self.layers
+
+    def round(self, message: list) -> Any:
+        if not self.worker.send(message):  # type: ignore[union-attr]
+            return self._ended()
+        per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
+        size = (1 << 16) + len(self.programs) * (6 * MAX_OUTPUT + len(message[1]) * per_entry)
+        msg = self.worker.recv(self.deadline, 0, size, 5)  # type: ignore[union-attr]
+        if msg == "deadline":
+            return "timeout", f"wall-clock limit of {self.limits.wall_seconds:g}s reached"
+        if isinstance(msg, ProtocolError):
+            return "protocol_error", str(msg)
+        if msg == "eof":
+            return self._ended()
+        return msg
+
+
+def run_batch(programs: list[Program], trajectories: list[list], residual: ResidualMemory | None = None,
+              limits: Limits | None = None, lean: bool = True) -> BatchResult:
+    """Replay ``trajectories`` (``[[index, [[obs, action, next_obs], ...]], ...]``, teacher mode)
+    through every program of ``programs`` in one worker; see the module docstring."""
+    if not programs or len(programs) > MAX_BATCH:
+        raise ValueError(f"a batch holds 1 to {MAX_BATCH} programs, not {len(programs)}")
+    start = time.monotonic()
+    n = sum(len(steps) for _, steps in trajectories) * len(programs)
+    limits = (limits or Limits()).for_transitions(n)
+    k = len(programs)
+    plans = [Lockstep(trajectories, "teacher", residual, p.source.count("\n") + 1) for p in programs]
+    result = BatchResult("ok", "", ["ok"] * k, [""] * k, [{} for _ in programs])
+    runner = _BoxedBatch(programs, limits, lean)
+    alive = [True] * k
+    try:
+        result.outcome, result.detail, result.layers = runner.start()
+        for j, failure in enumerate(runner.failures):
+            if failure is not None:
+                alive[j], result.outcomes[j], result.details[j] = False, "load_error", failure
+        message = plans[0].next_round() if result.outcome == "ok" else None
+        while message is not None:
+            for plan in plans[1:]:
+                plan.next_round()  # the same round for every candidate (teacher mode)
+            reply = runner.round(message)
+            if isinstance(reply, tuple):
+                result.outcome, result.detail = reply
+                break
+            if (type(reply) is not list or len(reply) != 3 or reply[0] != "batch" or type(reply[1]) is not list
+                    or len(reply[1]) != k):
+                result.outcome, result.detail = "protocol_error", "a batch reply is not ['batch', parts, stop]"
+                break
+            try:
+                for j, plan in enumerate(plans):
+                    if alive[j]:
+                        _, stop = plan.take(reply[1][j])
+                        if stop is not None:
+                            alive[j], result.outcomes[j], result.details[j] = False, stop[0], plain_text(
+                                stop[1], MAX_ERROR)
+            except ProtocolError as exc:
+                result.outcome, result.detail = "protocol_error", str(exc)
+                break
+            stop = reply[2]
+            if stop is not None:
+                if type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES:
+                    result.outcome, result.detail = "protocol_error", "a batch's stop field is malformed"
+                elif stop[0] != "ok":
+                    result.outcome, result.detail = stop[0], plain_text(stop[1], MAX_ERROR)
+                break
+            message = plans[0].next_round()
+    finally:
+        runner.close()
+    for j, plan in enumerate(plans):
+        result.columns[j] = {index: plan.cols[pos] for pos, (index, _) in enumerate(trajectories)}
+    result.detail = plain_text(result.detail, MAX_OUTPUT)
+    result.seconds = time.monotonic() - start
+    return result
