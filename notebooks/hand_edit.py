@@ -98,17 +98,11 @@ def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, path_text, program_file, progr
 
 
 @app.cell
-def _(loaded, val):
-    from patchworld.replay import replay
-
-    base_replay = replay(loaded, val, mode="teacher", sandbox=True)
-    return base_replay, replay
-
-
-@app.cell
 def _(env, loaded, mo):
     editor = mo.ui.code_editor(value=loaded.source, language="python", min_height=420, max_height=620,
                                debounce=500, label=f"`{loaded.label or loaded.hash}` ({env})")
+    # shown by itself, before any replay runs: the browser builds the code editor while val is replayed
+    mo.output.replace(editor)
     return (editor,)
 
 
@@ -117,6 +111,14 @@ def _(editor):
     # The text under edit (tests substitute this value through app.run(defs=...)).
     edited_source = editor.value
     return (edited_source,)
+
+
+@app.cell
+def _(loaded, val):
+    from patchworld.replay import replay
+
+    base_replay = replay(loaded, val, mode="teacher", sandbox=True)
+    return base_replay, replay
 
 
 @app.cell
@@ -195,22 +197,28 @@ def _(RUNS_DIR, TRAJ_DIR, edited_source, env, loaded, mo, run_dir, save_requeste
 
 
 @app.cell
-def _(editor, mo, save_button, test_button, verdict_view):
-    # the save verdict sits right next to its button
-    mo.vstack([editor, mo.hstack([test_button, save_button, verdict_view], justify="start", align="center",
-                                 widths=[1.2, 1.5, 7])])
+def _(mo, save_button, test_button, verdict_view):
+    # the save verdict sits right next to its button (just under the editor)
+    mo.hstack([test_button, save_button, verdict_view], justify="start", align="center", widths=[1.2, 1.5, 7])
     return
 
 
 @app.cell
-def _(base_replay, broken, deltas, edited_replay, fixed, mo, pl, remaining, status_view):
-    from patchworld.views import id_list, remaining_html
+def _(broken, fixed, mo, status_view):
+    from patchworld.views import id_list
+
+    # the verdict on the edit first, on its own: it shows before the tables below are built
+    mo.vstack([status_view, mo.md(f"**Fixed:** {id_list(fixed)}\n\n**Broken:** {id_list(broken)}")])
+    return
+
+
+@app.cell
+def _(base_replay, deltas, edited_replay, mo, pl, remaining):
+    from patchworld.views import remaining_html
 
     mo.vstack([
-        status_view,
         mo.ui.table(deltas.with_columns(pl.col("loaded", "edited", "delta").round(4)), selection=None,
-                    label="Metrics on val (loaded vs edited)", page_size=20),
-        mo.md(f"**Fixed:** {id_list(fixed)}\n\n**Broken:** {id_list(broken)}"),
+                    label="Metrics on val (loaded vs edited)", page_size=20, show_column_summaries=False),
         mo.md(f"**Remaining counterexamples on val ({remaining.height})**: the truth in full, the loaded "
               "program's prediction (before) and the edit's (after), differences from the truth highlighted"),
         mo.Html(remaining_html(edited_replay, base_replay, limit=25)) if remaining.height

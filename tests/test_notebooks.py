@@ -350,3 +350,33 @@ def test_committed_notebooks_are_stripped() -> None:
     assert notebooks
     proc = subprocess.run([_tool("nbstripout"), "--verify", *map(str, notebooks)], capture_output=True, text=True)
     assert proc.returncode == 0, f"notebooks carry outputs; run `nbstripout {' '.join(map(str, notebooks))}`"
+
+
+def test_synthesis_first_view_helpers_do_not_import_polars(traj_dir: Path, tmp_path: Path) -> None:
+    """What the synthesis notebook calls before its Step button shows (env and proposer pickers, the default
+    folder, the plan for a new folder) stays off polars and the LLM client: a fresh interpreter checks."""
+    code = f"""
+import sys
+from pathlib import Path
+from patchworld.workbench import available_envs, available_proposers, default_run_folder, plan_run, run_folders
+envs = available_envs({str(traj_dir)!r})
+proposers = available_proposers()
+folder = default_run_folder(Path({str(tmp_path)!r}), "maze", "simple", "mutation", Path({str(FLAWED)!r}), 4)
+plan = plan_run(folder, traj_dir={str(traj_dir)!r}, env="maze", program_file={str(FLAWED)!r})
+assert "maze" in envs and proposers[0] == "mutation" and not plan.resumes and not plan.problem, plan
+assert run_folders({str(tmp_path)!r}) == [] and not folder.exists()
+print(sorted(m for m in ("polars", "openai", "plotly") if m in sys.modules))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("PATCHWORLD_LLM_MODEL",)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_workbench_split_path_names_the_data_module_split_file(traj_dir: Path) -> None:
+    from patchworld.data import split_file_name
+    from patchworld.workbench import has_trajectories, split_path
+
+    for env, split in (("maze", "val"), ("my_env", "train"), ("alfworld", "test")):
+        assert split_path(traj_dir, env, split) == traj_dir / env / split_file_name(env, split)
+    assert has_trajectories(traj_dir, "maze") and not has_trajectories(traj_dir, "no_such_env")
