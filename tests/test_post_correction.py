@@ -114,6 +114,11 @@ def test_residual_answers_from_memory_when_predict_belief_raises(sandbox: bool, 
 
 def test_evaluate_reports_the_post_correction_number() -> None:
     from patchworld.evaluate import _teacher
+    from patchworld.intervals import interval
 
     out = _teacher(Program.from_source(PROGRAM), _fixture(), False, None)
-    assert out["token_f1_post_correction"] == ("rq1", pytest.approx(0.8))
+    rq, measure = out["token_f1_post_correction"]
+    assert rq == "rq1" and measure.value == pytest.approx(0.8)
+    assert measure.units == [t.id for t in _fixture()]  # per trajectory, so it gets a paired interval
+    lo, hi = interval(measure, samples=200)
+    assert lo is not None and lo <= 0.8 <= hi
