@@ -251,7 +251,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         "propose_seconds": round(propose_seconds, 3), "notes": [], "search": "beam", "screened_out": screened,
         "full_replays": sum(1 for rep in replays.values() if not isinstance(rep, Screened)),
         "beam": [m.program.hash for m in beam.members], "suspicion": suspicions})
-    if winner is not None:   # the one side-by-side diff of the round, after its records are safe
+    if winner is not None:   # the one pair of diffs of the round, after its records are safe
         _render_diff(session, parents[winner.parent].program, session.current, winner)
     return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
                        eval_seconds, [])
@@ -345,23 +345,42 @@ def _persist(session: Any, cands: list, writes: list, replays: dict, shown_by: d
         if child is None:
             continue
         rep = replays.get(child.hash)
-        if isinstance(rep, Screened):   # rejected early: the verdict's record, no example rows (cheap)
-            summary = {"candidate_id": v.candidate_id, "round": v.round, "parent": v.parent, "child": v.child,
-                       "patch_id": v.patch_id, "accepted": False, "reason": v.reason, "score_before": v.score_before,
-                       "score_after": None, "screened_rows": rep.n_rows, "fixed": v.fixed, "broken": v.broken,
-                       "counterexamples": [], "fixed_examples": [], "broken_examples": []}
-            session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
+        if isinstance(rep, Screened):   # rejected early: its candidate line is its whole record (no example rows)
             continue
         after = None if isinstance(rep, BaseException) else rep
         summary = replay_summary(v, member.replay, after, shown_by.get(member.program.hash, []))
-        session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": summary})
+        session.store.save_patch_files(v.patch_id or v.candidate_id, {"replay_summary.json": _json(summary)})
     for w in writes:
         w.result()
+    for _, _, v, child, _member in cands:
+        if v.accepted and child is not None:
+            _sync_program(session, child)
     session.store.append_candidates([c[2].to_record() for c in cands])
 
 
+def _json(value: Any) -> str:
+    """Compact JSON (the C encoder: indented JSON is encoded in Python, ~10x slower for a round's records)."""
+    import json
+
+    return json.dumps(value, default=str)
+
+
 def _render_diff(session: Any, parent: Any, child: Any, v: Any) -> None:
-    from patchworld.patches import side_by_side_html
+    from patchworld.patches import side_by_side_html, unified_diff
 
     html = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
-    session.store.save_patch_files(v.patch_id or v.candidate_id, {"side_by_side.html": html})
+    patch = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
+    session.store.save_patch_files(v.patch_id or v.candidate_id, {"side_by_side.html": html, "diff.patch": patch})
+
+
+def _sync_program(session: Any, program: Any) -> None:
+    """fsync an accepted child's program files (written without fsync while the round ran): resume needs them."""
+    import os
+
+    target = session.store.save_program(program)
+    for path in (target.with_suffix(".json"), target):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

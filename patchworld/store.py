@@ -166,14 +166,15 @@ class RunStore:
         atomic_write_text(self.path / "header.json", json.dumps(header, indent=2, sort_keys=True, default=str))
 
     # -- programs -----------------------------------------------------------------------------------
-    def save_program(self, program: Any) -> Path:
-        """Write ``programs/<hash>.py`` (and its provenance ``<hash>.json``) unless already there."""
+    def save_program(self, program: Any, fsync: bool = True) -> Path:
+        """Write ``programs/<hash>.py`` (and its provenance ``<hash>.json``) unless already there
+        (``fsync=False``: a candidate no resume depends on; fsync it later if it is accepted)."""
         self._writable()
         target = self.path / "programs" / f"{program.hash}.py"
         if not target.exists():
             meta = {"hash": program.hash, "origin": program.origin, "parent": program.parent, "label": program.label}
-            atomic_write_text(target.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True))
-            atomic_write_text(target, program.source)
+            atomic_write_text(target.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True), fsync=fsync)
+            atomic_write_text(target, program.source, fsync=fsync)
         return target
 
     def load_program(self, program_hash: str) -> Any:

@@ -12,6 +12,7 @@ read: the session refuses test trajectories outright.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -372,19 +373,26 @@ class Session:
     def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None, diff: bool = True) -> None:
         """Everything of one candidate that does not depend on its replay (runs in the writer thread
         while the replays run): the child program (fsynced: resume needs it), edits, prompt, reply,
-        unified diff and side-by-side HTML; for a proposal without a child, its final verdict."""
+        unified diff and side-by-side HTML; for a proposal without a child, its final verdict.
+
+        ``diff=False`` (the wide search, many candidates a round): no diffs (the accepted child's are
+        written after the round, views render the others from the two programs), no empty prompt
+        file, compact JSON, and the child program not fsynced (the accepted one is, before its
+        candidate line is written)."""
         from patchworld.patches import side_by_side_html, unified_diff
 
         files: dict[str, Any] = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or ""}
+        if not diff and not proposal.prompt:
+            del files["prompt.txt"]
         if proposal.patch is not None:
-            files["edits.json"] = proposal.patch.to_dict()
+            files["edits.json"] = proposal.patch.to_dict() if diff else json.dumps(proposal.patch.to_dict())
         if child is None:
             if proposal.prompt or proposal.response or proposal.patch is not None:
                 self.store.save_patch_files(v.patch_id or v.candidate_id, {**files, "verdict.json": v.to_record()})
             return
-        self.store.save_program(child)
-        files["diff.patch"] = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
+        self.store.save_program(child, fsync=diff)
         if diff:   # the wide search renders only the accepted child's (views render others on demand)
+            files["diff.patch"] = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
             files["side_by_side.html"] = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
         self.store.save_patch_files(v.patch_id or v.candidate_id, files)
 
