@@ -125,6 +125,7 @@ class Screener:
         rows = list(self._rows.values())
         self.parent_key = subset_key([r[1] for r in rows], [r[2] for r in rows])
         self.full = len(keep) >= len({t.id for t in trajectories})   # the sample is all of val: no screening
+        self._f1: dict[tuple[str, str], float] = {}   # (row id, prediction) -> token F1, shared by siblings
 
     @property
     def n_rows(self) -> int:
@@ -150,11 +151,17 @@ class Screener:
                 if kind == "":
                     kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
                 parent = self._rows.get(rid)
+                if parent is not None and parent[3] == pred:
+                    f1 = parent[2]
+                else:   # siblings often make the same wrong prediction (e.g. "" after an exception)
+                    f1 = self._f1.get((rid, pred))
+                    if f1 is None:
+                        f1 = self._f1[(rid, pred)] = token_f1(pred, true)
                 ids.append(rid)
                 preds.append(pred)
                 exacts.append(exact)
                 kinds.append(kind)
-                f1s.append(parent[2] if parent is not None and parent[3] == pred else token_f1(pred, true))
+                f1s.append(f1)
         return SampleReplay(out, outcome, detail)
 
     def judge(self, child_replay: Any) -> str:

@@ -115,7 +115,7 @@ def run_batch(programs: list[Program], trajectories: list[list], residual: Resid
         message = plans[0].next_round() if result.outcome == "ok" else None
         while message is not None:
             for plan in plans[1:]:
-                plan.next_round()  # the same round for every candidate (teacher mode)
+                plan.follow(plans[0])  # the same round for every candidate (teacher mode)
             reply = runner.round(message)
             if isinstance(reply, tuple):
                 result.outcome, result.detail = reply
@@ -124,22 +124,24 @@ def run_batch(programs: list[Program], trajectories: list[list], residual: Resid
                     or len(reply[1]) != k):
                 result.outcome, result.detail = "protocol_error", "a batch reply is not ['batch', parts, stop]"
                 break
+            stop = reply[2]
+            if stop is not None and (type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES):
+                result.outcome, result.detail = "protocol_error", "a batch's stop field is malformed"
+                break
+            if stop is not None and stop[0] != "ok":   # the process is spent: no candidate's rows count
+                result.outcome, result.detail = stop[0], plain_text(stop[1], MAX_ERROR)
+                break
             try:
                 for j, plan in enumerate(plans):
                     if alive[j]:
-                        _, stop = plan.take(reply[1][j])
-                        if stop is not None:
-                            alive[j], result.outcomes[j], result.details[j] = False, stop[0], plain_text(
-                                stop[1], MAX_ERROR)
+                        _, own = plan.take(reply[1][j])
+                        if own is not None:
+                            alive[j], result.outcomes[j], result.details[j] = False, own[0], plain_text(
+                                own[1], MAX_ERROR)
             except ProtocolError as exc:
                 result.outcome, result.detail = "protocol_error", str(exc)
                 break
-            stop = reply[2]
-            if stop is not None:
-                if type(stop) is not list or len(stop) != 3 or stop[0] not in OUTCOMES:
-                    result.outcome, result.detail = "protocol_error", "a batch's stop field is malformed"
-                elif stop[0] != "ok":
-                    result.outcome, result.detail = stop[0], plain_text(stop[1], MAX_ERROR)
+            if stop is not None:   # the last round: the worker ended the job with it
                 break
             message = plans[0].next_round()
     finally:

@@ -92,13 +92,17 @@ class ReplayRunner:
     belief is read out with the previous step's action (the reference's post-correction
     readout; "" when it raises) and returned in this round's reply for that previous step.
     It is computed only after the true observation arrived, so it is never a prediction.
+
+    ``brief=True`` (screening batches, where no one reads error texts): an error is the exception's
+    type name only, without the traceback (formatting one costs more than the call that raised).
     """
 
     def __init__(self, model: Any, timer: Any, max_step_timeouts: int = 3,
                  is_fatal: Callable[[BaseException], str | None] = lambda exc: None,
-                 lean: bool = False, trace: bool = False, post: bool = False):
+                 lean: bool = False, trace: bool = False, post: bool = False, brief: bool = False):
         self.model, self.timer, self.is_fatal = model, timer, is_fatal
         self.max_step_timeouts, self.lean, self.post = max_step_timeouts, lean, post
+        self.tail = _brief if brief else _tail
         self.tracer = LineTracer() if trace else None
         self.beliefs: dict[int, Any] = {}
         self.pending: dict[int, tuple[Any, str, str]] = {}  # slot -> (prior, own prediction, action) to correct
@@ -150,7 +154,7 @@ class ReplayRunner:
                 if kind.startswith("fatal:"):
                     return self._stop(cols, kind, exc)
                 if kind:
-                    self.broken[slot] = (kind, "init_belief/correct_belief on the first observation: " + _tail(exc))
+                    self.broken[slot] = (kind, "init_belief/correct_belief on the first observation: " + self.tail(exc))
                 else:
                     self.beliefs[slot] = first
             elif slot in self.beliefs:
@@ -160,7 +164,7 @@ class ReplayRunner:
                 if ckind.startswith("fatal:"):
                     return self._stop(cols, ckind, exc)
                 self.beliefs[slot] = prior if ckind or corrected is None else corrected
-                cerror = "in correct_belief: " + _tail(exc) if ckind else ""
+                cerror = "in correct_belief: " + self.tail(exc) if ckind else ""
                 if self.post and obs is not None:  # the true observation is here: read the corrected belief out
                     out, pkind, exc = self._call(lambda b=self.beliefs[slot], a=last: _readout(model, b, a))
                     if pkind.startswith("fatal:"):
@@ -200,7 +204,7 @@ class ReplayRunner:
             phase = "readout_observation"
             out, kind, exc = self._call(lambda: _readout(model, prior, action))
             predicted = "" if kind else out
-        error = f"in {phase}: " + _tail(exc) if kind and not kind.startswith("fatal:") else ""
+        error = f"in {phase}: " + self.tail(exc) if kind and not kind.startswith("fatal:") else ""
         if memory is not None and kind and not kind.startswith("fatal:"):
             predicted, kind = memory, ""  # the residual wrapper answers from memory all the same
         self.pending[slot] = (prior, predicted, action)
@@ -223,6 +227,11 @@ def _readout(model: Any, prior: Any, action: str) -> str:
     if out is not None and not isinstance(out, str):
         raise TypeError(f"readout_observation returned {type(out).__name__}, expected str")
     return plain(out or "")[:MAX_TEXT]
+
+
+def _brief(exc: BaseException | None) -> str:
+    """An exception's type name (no traceback, no ``__str__`` of the program's)."""
+    return "" if exc is None else type(exc).__name__
 
 
 def _tail(exc: BaseException | None, limit: int = 900) -> str:

@@ -70,6 +70,11 @@ class Lockstep:
         last = all(a is None for a in acts)  # only final corrections: the worker ends the job after it
         return ["round", slots, obs, acts, mems, last] if slots else None
 
+    def follow(self, leader: Lockstep) -> None:
+        """Take ``leader``'s round as this plan's own (a screening batch: every candidate gets the same
+        round in teacher mode, so it is built once); call right after ``leader.next_round()``."""
+        self.t, self.sent, self.memory = leader.t, leader.sent, list(leader.memory)
+
     def take(self, reply: Any) -> tuple[list[int], list | None]:
         """Record a reply to the last round: (trajectory positions now complete, stop or None)."""
         slots, acts = self.sent

@@ -72,7 +72,7 @@ class BatchRunner:
                  fatals: list[Callable[[BaseException], str | None]], streams: list[Any], outputs: list[dict],
                  max_step_timeouts: int, lean: bool):
         self.runners: list[ReplayRunner | None] = [
-            None if m is None else ReplayRunner(m, timer, max_step_timeouts, fatals[k], lean=lean)
+            None if m is None else ReplayRunner(m, timer, max_step_timeouts, fatals[k], lean=lean, brief=True)
             for k, m in enumerate(models)]
         self.contexts, self.streams, self.outputs = contexts, streams, outputs
 
@@ -96,7 +96,7 @@ class BatchRunner:
             own = stop is not None and (stop[0] == "output_limit" or (
                 stop[0] == "timeout" and runner.n_timeouts >= runner.max_step_timeouts > 0))
             if stop is not None and not own:  # out of memory or CPU: the process is spent
-                return parts, [stop[0], f"candidate {k}: {stop[1]}"]
+                return parts + [_EMPTY_ROWS] * (len(self.runners) - len(parts)), [stop[0], f"candidate {k}: {stop[1]}"]
             if stop is not None:
                 self.runners[k] = None
             parts.append(["rows", *cols, None if stop is None else [*stop, self.outputs[k]["text"]]])
