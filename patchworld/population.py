@@ -6,7 +6,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 1. localise the faults of every beam member (:func:`patchworld.localise.localise`) and ask the
    proposer for candidates of each (the best member gets half the pool, the rest share the other half);
 2. screen each child on a small sample (:class:`patchworld.screening.Screener`): most are
-   rejected after a replay of a few trajectories; survivors get a full val replay;
+   rejected after a replay of a few trajectories; survivors get a full val replay (a job of their
+   own). The children of one parent are screened in ``workers`` batches, one sandbox job each
+   (:func:`patchworld.screening.evaluate_batch`): a batch only screens, it never scores;
 3. combine the edits of two children of one parent that each fixed different transitions,
    and evaluate those children the same way;
 4. gate: the reported current program changes only to a child strictly better than it on val
@@ -17,8 +19,10 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    stay ``max_age`` rounds without producing an improvement.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
-rejected early). Side-by-side diffs are rendered only for the accepted child, after the round
-(the candidate view renders the others when someone opens them).
+rejected early) and its patch folder (edits, reply; ``replay_summary.json`` for children replayed on
+all of val); the child program is written without fsync unless accepted. Diffs (side-by-side HTML,
+``diff.patch``) are written only for the accepted child, after the round (the candidate view renders
+the others from the two programs when someone opens them).
 """
 
 from __future__ import annotations

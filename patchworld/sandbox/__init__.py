@@ -32,12 +32,15 @@ Options for candidate search (see :func:`patchworld.replay.replay`, which passes
 * ``lean=True``: no belief summaries in the worker and no BLEU-4 in the parent (NaN), only what
   the gate needs (token F1, exactness, error kinds); with ``replay(trajectories_subset=...,
   max_steps=...)`` a candidate can be screened on some trajectories or a prefix of each.
+* :func:`patchworld.sandbox.batch.run_batch`: up to 64 candidates screened in ONE job process (fresh
+  namespace each, same layers and lockstep; not isolated from each other), for screening only: see
+  :mod:`.batch` and ``docs/SECURITY.md``.
 
 Layers (which one stops what: ``docs/SECURITY.md``): :mod:`.kernel` (descriptors, own uid, no new
 privileges, Landlock, seccomp; a warning at start-up for each layer the kernel lacks), then
 :mod:`.guard` (the audit hook, a friendlier first refusal), resource limits and per-call alarms
 in :mod:`.worker`, and defensive decoding in :mod:`.wire`. The other modules: :mod:`.job`
-(replay driver, shards), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
+(replay driver, shards), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
 :mod:`.calls` / :mod:`.summary` (calls into the program), :mod:`.limits`.
 
 ``sandbox=False`` runs the same code in this process with no limits: for trusted programs

@@ -7,7 +7,8 @@ the job's two pipes closed, its own uid, no new privileges, Landlock, seccomp; t
 hook of :mod:`patchworld.sandbox.guard`), then reads one JSON job, sets its resource limits
 (address space, CPU time, file size, no core files, no processes), a per-call timer (SIGALRM)
 and capped stdout/stderr, loads the program and serves the job: a lockstep replay (one round
-per message, :class:`patchworld.sandbox.calls.ReplayRunner`) or a model session. It never
+per message, :class:`patchworld.sandbox.calls.ReplayRunner`), a screening batch (several
+candidates, :mod:`patchworld.sandbox.multi`) or a model session. It never
 holds a true observation before it has answered for that step: the parent sends them later.
 
 Stdlib and light patchworld modules only: the worker must start fast.
