@@ -19,8 +19,9 @@ Every wait polls in the page every 25 ms (through open shadow roots), so a time 
 was first on screen. (Up to 2026-12-01 this used Playwright's ``expect``, whose retries back off to one
 check every 0.5 s: the first views it reported were up to ~0.5 s late, the back-off, not the page.)
 
-Prints medians over ``--repeat`` loads (wall seconds, and the server's CPU seconds beside them), and
-before/after ratios. Timing lives here, never in tests. Results vary with machine load: compare
+Prints medians over ``--repeat`` loads (wall seconds, and beside them the CPU seconds of the marimo server
+and of the browser: Playwright's driver and Chromium), the load average, and before/after ratios; with
+``--before`` the two checkouts take turns load by load. Timing lives here, never in tests. Results vary with machine load: compare
 ratios measured in one session.
 """
 
@@ -59,6 +60,24 @@ def _cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _browser_cpu(server: int) -> float:
+    """CPU seconds of this process's descendants (Playwright's driver and Chromium, with their reaped
+    children), leaving out the marimo server's own tree."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    mine, frontier = set(), [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, ppid in parents.items() if ppid == pid and c != server]
+        mine.update(children)
+        frontier.extend(children)
+    return sum(_cpu(pid) for pid in mine)
 
 
 @contextlib.contextmanager
@@ -116,24 +135,26 @@ def on_screen(page, *targets: tuple[str, str], timeout: int = TIMEOUT) -> None:
     page.wait_for_function(_ON_SCREEN_JS, arg=[list(t) for t in targets], polling=25, timeout=timeout)
 
 
-def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str], blocked: list[str]) -> dict[str, tuple[float, float]]:
-    """One cold load of one notebook: {measure: (wall seconds, server CPU seconds)}."""
+def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
+             blocked: list[str]) -> dict[str, tuple[float, float, float]]:
+    """One cold load of one notebook: {measure: (wall seconds, server CPU seconds, browser CPU seconds)}."""
     from playwright.sync_api import expect
 
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, tuple[float, float, float]] = {}
     with serve(checkout, notebook, env) as (url, pid):
         page = ctx.new_page()
         page.set_default_timeout(TIMEOUT)
-        cpu0, t0 = _cpu(pid), time.perf_counter()
+        cpu0, bcpu0, t0 = _cpu(pid), _browser_cpu(pid), time.perf_counter()
 
         def mark(name: str) -> None:
-            out[name] = (time.perf_counter() - t0, _cpu(pid) - cpu0)
+            wall = time.perf_counter() - t0
+            out[name] = (wall, _cpu(pid) - cpu0, _browser_cpu(pid) - bcpu0)
 
         page.goto(url)
         if notebook == "synthesis.py":
             on_screen(page, ("button", "Step round"))
             mark("first_view")
-            cpu0, t0 = _cpu(pid), time.perf_counter()
+            cpu0, bcpu0, t0 = _cpu(pid), _browser_cpu(pid), time.perf_counter()
             page.get_by_role("button", name="Step round").click()
             on_screen(page, ("table.pw-counterexamples tr + tr", ""), ("", "r001c00"))
             mark("step")
@@ -155,14 +176,14 @@ def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str], blocked: l
             current = picker.evaluate("e => e.options[e.selectedIndex].text")
             options = [o for o in picker.locator("option").all_text_contents() if o and o != current]
             if options:
-                cpu0, t0 = _cpu(pid), time.perf_counter()
+                cpu0, bcpu0, t0 = _cpu(pid), _browser_cpu(pid), time.perf_counter()
                 picker.select_option(label=options[0])
                 plot = page.locator(".js-plotly-plot").first     # inside a shadow root: poll with locators
                 deadline = time.monotonic() + TIMEOUT / 1000
                 while time.monotonic() < deadline and plot.text_content() == before:
                     page.wait_for_timeout(50)
                 mark("metric_redraw")
-            cpu0, t0 = _cpu(pid), time.perf_counter()
+            cpu0, bcpu0, t0 = _cpu(pid), _browser_cpu(pid), time.perf_counter()
             page.get_by_role("button", name="Export SVG").click()
             on_screen(page, ("", "Wrote:"))
             mark("svg_export")
@@ -177,6 +198,8 @@ def _export(ref: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="patchworld-before-"))
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    # byte-compile as the working tree is, so the first load does not pay for it
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder / "patchworld")], check=True)
     return folder
 
 
@@ -194,32 +217,35 @@ def main(argv: list[str] | None = None) -> int:
     medians: dict[tuple[str, str, str], tuple[float, float]] = {}
     blocked: list[str] = []          # every off-host request, blocked
     blocked_by: dict[str, int] = {}  # how many per checkout and notebook
+    print("load average (1, 5, 15 min) at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(str(Path(tmp) / "profile"), executable_path=CHROMIUM,
                                                    headless=True, args=ARGS, viewport={"width": 1500, "height": 1100})
         ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
             ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else (blocked.append(route.request.url),
                                                                            route.abort()))
-        for label, checkout in checkouts:
-            for notebook in args.notebooks:
-                if not (checkout / "notebooks" / notebook).exists():
-                    continue
-                samples: dict[str, list[tuple[float, float]]] = {}
-                start = len(blocked)
-                for i in range(args.repeat):
+        for notebook in args.notebooks:
+            samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+            # before and after take turns, load by load, so a change in machine load hits both alike
+            for i in range(args.repeat):
+                for label, checkout in checkouts:
+                    if not (checkout / "notebooks" / notebook).exists():
+                        continue
                     env = {"PATCHWORLD_RUNS_DIR": str(Path(tmp) / f"runs-{label}-{notebook}-{i}"),
                            "PATCHWORLD_FIGURES_DIR": str(Path(tmp) / f"fig-{label}-{notebook}-{i}"),
                            "PATCHWORLD_RESULTS_DIR": str(checkout / "data" / "results")}
                     Path(env["PATCHWORLD_RUNS_DIR"]).mkdir(parents=True)
+                    start = len(blocked)
                     for name, value in _measure(ctx, checkout, notebook, env, blocked).items():
-                        samples.setdefault(name, []).append(value)
-                blocked_by[f"{label} {notebook}"] = len(blocked) - start
-                for name, values in samples.items():
-                    wall = statistics.median(v[0] for v in values)
-                    cpu = statistics.median(v[1] for v in values)
+                        samples.setdefault(label, {}).setdefault(name, []).append(value)
+                    key = f"{label} {notebook}"
+                    blocked_by[key] = blocked_by.get(key, 0) + len(blocked) - start
+            for label, by_name in samples.items():
+                for name, values in by_name.items():
+                    wall, cpu, bcpu = (statistics.median(v[k] for v in values) for k in range(3))
                     medians[(label, notebook, name)] = (wall, cpu)
                     print(f"{label:6s} {notebook:14s} {name:14s} median {wall:6.2f} s wall  {cpu:6.2f} s server CPU"
-                          f"  (n={len(values)})", flush=True)
+                          f"  {bcpu:6.2f} s browser CPU  (n={len(values)})", flush=True)
         ctx.close()
     if args.before:
         print("\nratio before/after (wall medians):")
@@ -227,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             if label == "after" and ("before", notebook, name) in medians:
                 old = medians[("before", notebook, name)][0]
                 print(f"  {notebook:14s} {name:14s} {old:6.2f} s -> {wall:6.2f} s  x{old / wall:5.1f}")
+    print("load average (1, 5, 15 min) at end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     print("\nrequests that tried to leave 127.0.0.1 (blocked): " + ", ".join(f"{k}: {v}" for k, v in blocked_by.items()))
     return 0
 

@@ -380,3 +380,18 @@ def test_workbench_split_path_names_the_data_module_split_file(traj_dir: Path) -
     for env, split in (("maze", "val"), ("my_env", "train"), ("alfworld", "test")):
         assert split_path(traj_dir, env, split) == traj_dir / env / split_file_name(env, split)
     assert has_trajectories(traj_dir, "maze") and not has_trajectories(traj_dir, "no_such_env")
+
+
+def test_notebook_head_files_preload_only_what_marimo_ships() -> None:
+    """A preloaded marimo asset must exist in the installed marimo (a renamed chunk would be fetched in vain)."""
+    assets = Path(importlib.util.find_spec("marimo").origin).parent / "_static" / "assets"
+    heads = sorted(NOTEBOOKS.glob("*head*.html"))
+    preloads = [(head.name, href) for head in heads
+                for href in re.findall(r'<link rel="modulepreload" href="\./assets/([^"]+)"', head.read_text())]
+    assert preloads, "figures_head.html preloads marimo's plotly bundle"
+    for head, name in preloads:
+        stem = name.split("-")[0]
+        now = sorted(p.name for p in assets.glob(f"{stem}-*.js"))
+        assert (assets / name).is_file(), f"{head} preloads {name}, which this marimo does not ship; now: {now}"
+    for head in heads:   # every head keeps the notebooks offline (no MathJax from the CDN)
+        assert 'data-status="error" src="https://cdn.jsdelivr.net/npm/mathjax-full' in head.read_text(), head
