@@ -1,7 +1,7 @@
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="full", app_title="PatchWorld: hand edit", html_head_file="offline_head.html")
+app = marimo.App(width="full", app_title="PatchWorld: hand edit", html_head_file="hand_edit_head.html")
 
 
 @app.cell
