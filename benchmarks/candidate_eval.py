@@ -5,8 +5,9 @@ One round of ``Session.step`` on ``data/programs/maze_flawed.py`` with the mutat
 
 * ``greedy``: the round as the demo runs it (every child replayed on all of val with belief
   summaries and BLEU, a side-by-side diff rendered for each);
-* ``beam``: ``search="beam"`` (children screened on a sample of val, lean replays, full val only
-  for survivors, one diff for the accepted child, plus one traced replay for localisation).
+* ``beam``: ``search="beam"`` (children screened on a sample of val in batches, one sandbox job per
+  batch (:func:`patchworld.screening.evaluate_batch`), full val (a job each) only for survivors,
+  diffs for the accepted child only, plus one traced replay for localisation).
 
 Each measured round runs in a fresh process (warm: data loaded, parent replayed, sandbox pool
 started) so CPU time can be counted for the whole process tree: the round's own CPU plus every
@@ -16,14 +17,19 @@ the table gives medians with min-max for wall seconds, tree CPU seconds, parent-
 seconds and candidates per CPU-second. The load average at the start is printed: wall times on a
 shared machine are only comparable within one run of this script.
 
-    .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64]
+    .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4]
+
+``--greedy-candidates`` sets the greedy round's pool alone (default: ``--candidates``); 4 is the
+round as ``make demo`` runs it.
 
 ``--breakdown`` says where a screened candidate's CPU goes, so the bound on batching can be read
 off: (1) one sandbox job per size (1 transition, the screening sample a ``Screener`` picks for
 ``maze_flawed.py``, all of val), CPU of the job processes, of the fork server and of this process;
 (2) what every job process costs before it replays anything, step by step, measured on processes
-forked the way the fork server forks them: fork and exit, + the kernel layers (``isolate``), + the
-audit hook, + loading the program. Medians over ``--runs`` x 20 jobs.
+forked the way the fork server forks them (after its warm-up load): fork and exit, + the kernel
+layers (``isolate``), + the audit hook, + loading the program; (3) a screening batch of 32 mutants
+of ``maze_flawed.py`` on the same sample: CPU per child in the job process and in this process.
+Medians over ``--runs`` x 20 jobs (x 5 batches).
 """
 
 from __future__ import annotations
@@ -139,6 +145,38 @@ def breakdown(runs: int) -> None:
     for k, label in enumerate(steps):
         cpus = [_forked_cost(k, program.source) for _ in range(runs * 20)]
         print(f"  {label:28} {statistics.median(cpus) * 1000:6.2f}")
+    _batch_cost(runs, program, parent, val)
+
+
+def _batch_cost(runs: int, program: object, parent: object, val: list) -> None:
+    """(3) of the breakdown: a screening batch of 32 mutants, CPU per child."""
+    from patchworld.patches import apply_patch
+    from patchworld.program import Program
+    from patchworld.proposers.base import ProposalRequest
+    from patchworld.proposers.mutation import MutationProposer
+    from patchworld.sandbox import pool
+    from patchworld.sandbox.batch import run_batch
+    from patchworld.screening import Screener
+
+    screener = Screener(parent, val)
+    request = ProposalRequest(env="maze", program=program, counterexamples=parent.counterexamples()[:8], n=32,
+                              round=1, seed=1, train=[], replay=parent)
+    kids = [Program(source=apply_patch(program.source, p.patch).source)
+            for p in MutationProposer(seed=0).propose(request)]
+    rows = []
+    for _ in range(runs):
+        server = pool._POOL.server
+        w0, p0 = server.reaped_cpu(), time.process_time()
+        for _ in range(5):
+            batch = run_batch(kids, screener.payload)
+            for k in range(len(kids)):
+                screener.judge(screener.rows(batch.columns[k], batch.outcomes[k], batch.details[k]))
+        time.sleep(0.3)
+        rows.append([(server.reaped_cpu() - w0) * 200 / len(kids), (time.process_time() - p0) * 200 / len(kids)])
+    med = [statistics.median(r[i] for r in rows) for i in range(2)]
+    print(f"(3) a screening batch of {len(kids)} mutants on the sample ({screener.n_rows} rows each); ms of CPU per "
+          f"child, median of {runs} x 5 batches: job process {med[0]:.2f}, this process {med[1]:.2f} "
+          f"(screen included), total {sum(med):.2f}")
 
 
 def _forked_cost(k: int, source: str) -> float:
@@ -150,12 +188,13 @@ def _forked_cost(k: int, source: str) -> float:
     from patchworld.program import load_world_model
     from patchworld.sandbox.guard import install_audit_hook, readable_roots, real_paths
     from patchworld.sandbox.kernel import isolate, prepare
-    from patchworld.sandbox.worker import _PRELOAD
+    from patchworld.sandbox.worker import _PRELOAD, _warm_up
 
     for name in _PRELOAD:
         importlib.import_module(name)
     prepare()
     real_paths(readable_roots())
+    _warm_up()
     scratch = tempfile.mkdtemp(prefix="pw-bench-")
     gc.freeze()
     pid = os.fork()
@@ -180,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--candidates", type=int, default=64)
+    ap.add_argument("--greedy-candidates", type=int, default=None,
+                    help="the greedy round's pool (default: --candidates; 4 is the demo's round)")
     ap.add_argument("--breakdown", action="store_true", help="where a sandbox job's CPU goes (see the docstring)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -192,15 +233,17 @@ def main(argv: list[str] | None = None) -> int:
         search, workers = args.child.split(":")
         print(json.dumps(child(search, int(workers), args.candidates)))
         return 0
+    pools = {"greedy": args.greedy_candidates or args.candidates, "beam": args.candidates}
     load = os.getloadavg()
-    print(f"maze round, {args.candidates} candidates, {args.runs} interleaved runs per configuration; "
+    print(f"maze round, {pools['greedy']} (greedy) / {pools['beam']} (beam) candidates, {args.runs} interleaved runs "
+          "per configuration; "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
     results: dict[tuple[str, int], list[dict]] = {c: [] for c in CONFIGS}
     for run in range(args.runs):
         order = CONFIGS if run % 2 == 0 else tuple(reversed(CONFIGS))
         for search, workers in order:
             out = subprocess.run([sys.executable, __file__, "--child", f"{search}:{workers}", "--candidates",
-                                  str(args.candidates)], capture_output=True, text=True, check=True, cwd=ROOT)
+                                  str(pools[search])], capture_output=True, text=True, check=True, cwd=ROOT)
             results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     def med(values: list[float]) -> str:
@@ -221,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
               f"x{rate[('beam', workers)] / rate[('greedy', workers)]:.2f}")
     for search in ("greedy", "beam"):
         print(f"{search}: 2 workers vs 1, wall x{walls[(search, 1)] / walls[(search, 2)]:.2f} (under the load above)")
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
     return 0
 
 

@@ -218,6 +218,43 @@ _PRELOAD = ("patchworld.worldmodel_base", "re", "json", "collections", "itertool
 """Stateless modules world models commonly import (not ``random``: each job must seed its own)."""
 
 
+_WARM_UP = '''
+import re
+from patchworld.worldmodel_base import BaseWorldModel
+_AT = re.compile(r"at (\\d+), (\\d+)")
+class WarmUp(BaseWorldModel):
+    def parse_observation(self, obs):
+        found = _AT.findall(obs)
+        return {"at": tuple(int(v) for v in found[-1])} if found else None
+    def init_belief(self):
+        return {"at": None, "steps": 0, "seen": []}
+    def correct_belief(self, belief, obs):
+        new = dict(belief)
+        new.update(self.parse_observation(obs) or {})
+        return new
+    def predict_belief(self, belief, action):
+        new = dict(belief)
+        new["steps"] = new["steps"] + 1 if action in ("a", "b") else new["steps"]
+        return new
+    def readout_observation(self, belief, action=""):
+        return f"{belief['at']}: " + ", ".join(str(k) for k in belief) + "."
+'''
+"""A trusted stand-in for a world-model program (this file's own code, never a job's): loading it
+once in the fork server leaves the compiler and the classes a load touches warm in every child,
+so a job's first program load costs ~0.35 ms less CPU."""
+
+
+def _warm_up() -> None:
+    """Load :data:`_WARM_UP` once (in the fork server, before any job), then forget it."""
+    import linecache
+
+    from patchworld.program import PROGRAM_FILENAME
+
+    load_world_model(_WARM_UP, "patchworld_warm_up")
+    sys.modules.pop("patchworld_warm_up", None)
+    linecache.cache.pop(PROGRAM_FILENAME, None)
+
+
 def _child(fds: list[int], scratch: str) -> None:
     """The job process, right after the fork: its own session and scratch directory, then the job."""
     code = 70
@@ -248,6 +285,7 @@ def serve(sock_fd: int) -> int:
         importlib.import_module(name)
     prepare()  # the seccomp filter, compiled once for every child; the Landlock ABI; libc lookups
     real_paths(readable_roots())  # the audit hook's roots, resolved once for every child
+    _warm_up()
     sock = socket.socket(fileno=sock_fd)
     children: set[int] = set()
     while True:
