@@ -13,7 +13,8 @@ not go to 127.0.0.1 blocked and counted) and time, from ``page.goto``:
 * figures only: ``pareto_first`` (a Pareto figure on screen: the exported one shown at once, or the
   interactive one), ``pareto`` (the interactive, clickable Pareto plot drawn), ``metric_redraw`` (another fidelity metric picked
   until the plot's axis title changes) and ``svg_export`` (Export SVG until the files are listed);
-* synthesis only: ``step`` (Step round clicked until the candidate table and counterexamples show).
+* synthesis only: ``step`` (Step round clicked, one second after the first view, until the candidate table
+  and counterexamples show).
 
 Every wait polls in the page every 25 ms (through open shadow roots), so a time is when the element
 was first on screen. (Up to 2026-12-01 this used Playwright's ``expect``, whose retries back off to one
@@ -154,6 +155,9 @@ def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
         if notebook == "synthesis.py":
             on_screen(page, ("button", "Step round"))
             mark("first_view")
+            # cells the button does not wait for may still run (a user reads the page first): step from a
+            # settled page, so ``step`` times the round, not what is left of the load
+            page.wait_for_timeout(1000)
             cpu0, bcpu0, t0 = _cpu(pid), _browser_cpu(pid), time.perf_counter()
             page.get_by_role("button", name="Step round").click()
             on_screen(page, ("table.pw-counterexamples tr + tr", ""), ("", "r001c00"))
