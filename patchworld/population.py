@@ -19,8 +19,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    stay ``max_age`` rounds without producing an improvement.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
-rejected early) and its patch folder (edits, reply; ``replay_summary.json`` for children replayed on
-all of val); the child program is written without fsync unless accepted. Diffs (side-by-side HTML,
+rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
+``replay_summary.json`` for children replayed on all of val); the child program is written without
+fsync unless accepted. Diffs (side-by-side HTML,
 ``diff.patch``) are written only for the accepted child, after the round (the candidate view renders
 the others from the two programs when someone opens them).
 """

@@ -12,7 +12,6 @@ read: the session refuses test trajectories outright.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -376,16 +375,16 @@ class Session:
         unified diff and side-by-side HTML; for a proposal without a child, its final verdict.
 
         ``diff=False`` (the wide search, many candidates a round): no diffs (the accepted child's are
-        written after the round, views render the others from the two programs), no empty prompt
-        file, compact JSON, and the child program not fsynced (the accepted one is, before its
-        candidate line is written)."""
+        written after the round, views render the others from the two programs), no edits file
+        when there is a child (views read it only when there is none), no empty prompt file, and
+        the child program not fsynced (the accepted one is, before its candidate line is written)."""
         from patchworld.patches import side_by_side_html, unified_diff
 
         files: dict[str, Any] = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or ""}
         if not diff and not proposal.prompt:
             del files["prompt.txt"]
-        if proposal.patch is not None:
-            files["edits.json"] = proposal.patch.to_dict() if diff else json.dumps(proposal.patch.to_dict())
+        if proposal.patch is not None and (diff or child is None):
+            files["edits.json"] = proposal.patch.to_dict()
         if child is None:
             if proposal.prompt or proposal.response or proposal.patch is not None:
                 self.store.save_patch_files(v.patch_id or v.candidate_id, {**files, "verdict.json": v.to_record()})
