@@ -9,7 +9,8 @@ per repeat, so every load is cold), open it in Debian's Chromium (Playwright, ev
 not go to 127.0.0.1 blocked and counted) and time, from ``page.goto``:
 
 * ``first_view``: the notebook's first useful view (synthesis: the Step button; hand edit: the editor
-  with its fixed/broken line; figures: the metric pickers; new notebooks: their pickers);
+  with its fixed/broken line; figures: the metric pickers; trajectory and compare: their first picker, or
+  with no run folder in ``PATCHWORLD_RUNS_DIR`` the note saying how to make one);
 * figures only: ``pareto_first`` (a Pareto figure on screen: the exported one shown at once, or the
   interactive one), ``pareto`` (the interactive, clickable Pareto plot drawn), ``metric_redraw`` (another fidelity metric picked
   until the plot's axis title changes) and ``svg_export`` (Export SVG until the files are listed);
@@ -22,7 +23,7 @@ check every 0.5 s: the first views it reported were up to ~0.5 s late, the back-
 
 Prints medians over ``--repeat`` loads (wall seconds, and beside them the CPU seconds of the marimo server
 and of the browser: Playwright's driver and Chromium), the load average, and before/after ratios; with
-``--before`` the two checkouts take turns load by load. Timing lives here, never in tests. Results vary with machine load: compare
+``--before`` the two checkouts take turns load by load (ABBA...). Timing lives here, never in tests. Results vary with machine load: compare
 ratios measured in one session.
 """
 
@@ -115,7 +116,7 @@ def serve(checkout: Path, notebook: str, env: dict[str, str]) -> Iterator[tuple[
 # True once every (css selector, text) target is on screen: an element matching the selector whose text
 # contains the text (either may be empty; text alone means the innermost element holding it), searched
 # through open shadow roots (marimo renders outputs there).
-_ON_SCREEN_JS = """targets => {
+_ON_SCREEN_JS = """([mode, targets]) => {
   const roots = [document];
   for (let i = 0; i < roots.length; i++)
     for (const e of roots[i].querySelectorAll('*')) if (e.shadowRoot) roots.push(e.shadowRoot);
@@ -124,16 +125,18 @@ _ON_SCREEN_JS = """targets => {
   const found = ([css, text]) => roots.some(root => [...root.querySelectorAll(css || '*')].some(
     e => (!text || (e.textContent.includes(text) && (css || ![...e.children].some(c => c.textContent.includes(text)))))
          && shown(e)));
-  return targets.every(found);
+  return mode === 'any' ? targets.some(found) : targets.every(found);
 }"""
 
 
-def on_screen(page, *targets: tuple[str, str], timeout: int = TIMEOUT) -> None:
-    """Wait until every (css, text) target is visible, checking in the page every 25 ms.
+def on_screen(page, *targets: tuple[str, str], timeout: int = TIMEOUT, any_of: bool = False) -> None:
+    """Wait until every (css, text) target (with ``any_of``: one of them) is visible, checking in the page
+    every 25 ms.
 
     Playwright's ``expect(...).to_be_visible()`` retries after 20, 50, 100, 100 ms and then every 500 ms, so
     a time taken after it can be up to ~0.5 s late; this poll is late by at most ~25 ms."""
-    page.wait_for_function(_ON_SCREEN_JS, arg=[list(t) for t in targets], polling=25, timeout=timeout)
+    page.wait_for_function(_ON_SCREEN_JS, arg=["any" if any_of else "all", [list(t) for t in targets]], polling=25,
+                           timeout=timeout)
 
 
 def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
@@ -191,8 +194,8 @@ def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
             page.get_by_role("button", name="Export SVG").click()
             on_screen(page, ("", "Wrote:"))
             mark("svg_export")
-        else:   # the newer notebooks: their first picker
-            on_screen(page, ("select, [role=combobox], input", ""))
+        else:   # the newer notebooks: their first picker, or the note that there is no run folder to pick
+            on_screen(page, ("select, [role=combobox], input", ""), ("", "No run folders"), any_of=True)
             mark("first_view")
         page.close()
     return out
@@ -230,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                            route.abort()))
         for notebook in args.notebooks:
             samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
-            # before and after take turns, load by load, so a change in machine load hits both alike
+            # before and after take turns, load by load and in alternating order (ABBA...), so a change in
+            # machine load, or what one load leaves running, hits both alike
             for i in range(args.repeat):
-                for label, checkout in checkouts:
+                for label, checkout in (checkouts if i % 2 == 0 else checkouts[::-1]):
                     if not (checkout / "notebooks" / notebook).exists():
                         continue
                     env = {"PATCHWORLD_RUNS_DIR": str(Path(tmp) / f"runs-{label}-{notebook}-{i}"),
