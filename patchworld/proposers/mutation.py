@@ -148,7 +148,7 @@ def mine_phrase_pairs(counterexamples: Sequence[Any], limit: int = 24) -> dict[t
         for tag, i1, i2, j1, j2 in ops:
             if tag == "replace":
                 found.add((pred[p_tok[i1][0]:p_tok[i2 - 1][1]], true[t_tok[j1][0]:t_tok[j2 - 1][1]]))
-        for old, new in found:
+        for old, new in sorted(found):  # sorted: set order follows the hash seed
             if any(ch.isalpha() for ch in old) and any(ch.isalpha() for ch in new):
                 pairs[(old, new)] += 1  # numbers come from state, not from literals: not mined
     return dict(pairs.most_common(limit))
