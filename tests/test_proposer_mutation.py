@@ -396,3 +396,26 @@ def test_mined_phrases() -> None:
 def test_unparsable_program_gives_an_error_proposal() -> None:
     proposals = MutationProposer().propose(ProposalRequest("t", Program("def f(:\n"), [], n=3))
     assert len(proposals) == 1 and proposals[0].kind == "error" and "line 1" in proposals[0].error
+
+
+_PAIRS_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from types import SimpleNamespace
+from patchworld.proposers.mutation import mine_phrase_pairs
+cxs = [SimpleNamespace(predicted="a red ball is on the left of the big box near a green wall",
+                       true="a blue key is on the right of the small door near a grey gate")]
+print(list(mine_phrase_pairs(cxs)))
+"""
+
+
+def test_phrase_pairs_come_in_the_same_order_whatever_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    outs = {subprocess.run([sys.executable, "-c", _PAIRS_SCRIPT, root], env={**os.environ, "PYTHONHASHSEED": str(h)},
+                           capture_output=True, text=True, check=True).stdout for h in range(1, 6)}
+    assert len(outs) == 1 and "('red', 'blue')" in outs.pop()
