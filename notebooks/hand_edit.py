@@ -11,9 +11,8 @@ def _():
     from pathlib import Path
 
     import marimo as mo
-    import polars as pl
 
-    return Path, html, mo, os, pl
+    return Path, html, mo, os
 
 
 @app.cell
@@ -78,7 +77,6 @@ def _(env_pick, mo, path_text, program_file, program_hash, run_pick, source_kind
 
 @app.cell
 def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, path_text, program_file, program_hash, run_pick, source_kind):
-    from patchworld.data import load_trajectories
     from patchworld.workbench import env_of_program_file, load_edit_target
 
     try:
@@ -93,8 +91,10 @@ def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, mo, path_text, program_file, progr
     except (OSError, ValueError) as _exc:  # no such file or run, unreadable data...
         _target, _problem = None, f"{type(_exc).__name__}: {_exc}"
     mo.stop(_target is None, mo.callout(mo.md(f"**Cannot load the program.** {_problem}"), kind="danger"))
-    env, loaded, val, test_path, run_dir = _target.env, _target.program, _target.val, _target.test_path, _target.run_dir
-    return env, load_trajectories, loaded, run_dir, test_path, val
+    # the program now (the editor shows it at once); its val trajectories in the next cell
+    edit_target = _target
+    env, loaded, test_path, run_dir = _target.env, _target.program, _target.test_path, _target.run_dir
+    return edit_target, env, loaded, run_dir, test_path
 
 
 @app.cell
@@ -114,9 +114,20 @@ def _(editor):
 
 
 @app.cell
-def _(loaded, val):
+def _(edit_target):
+    try:
+        val = edit_target.val   # read here, after the editor is on screen
+        val_problem = ""
+    except (OSError, ValueError) as _exc:  # no val split, unreadable data...
+        val, val_problem = None, f"{type(_exc).__name__}: {_exc}"
+    return val, val_problem
+
+
+@app.cell
+def _(loaded, mo, val, val_problem):
     from patchworld.replay import replay
 
+    mo.stop(val is None, mo.callout(mo.md(f"**Cannot load the val trajectories.** {val_problem}"), kind="danger"))
     base_replay = replay(loaded, val, mode="teacher", sandbox=True)
     return base_replay, replay
 
@@ -213,7 +224,9 @@ def _(broken, fixed, mo, status_view):
 
 
 @app.cell
-def _(base_replay, deltas, edited_replay, mo, pl, remaining):
+def _(base_replay, deltas, edited_replay, mo, remaining):
+    import polars as pl
+
     from patchworld.views import remaining_html
 
     mo.vstack([
@@ -228,7 +241,8 @@ def _(base_replay, deltas, edited_replay, mo, pl, remaining):
 
 
 @app.cell
-def _(edited, load_trajectories, loaded, metric_deltas, mo, replay, test_button, test_path):
+def _(edited, loaded, metric_deltas, mo, replay, test_button, test_path):
+    from patchworld.data import load_trajectories
     test_deltas = None
     if test_button.value:
         _test = load_trajectories(test_path)

@@ -241,16 +241,22 @@ def save_manual_edit(source: str, loaded: Any, env: str, val: Any, train: Any, r
     return ManualSave(verdict, session.store.path, note)
 
 
-@dataclass
 class EditTarget:
     """A program to hand-edit and what it is replayed on: its env, the val trajectories, the test
-    split's path (replayed only on demand) and the run it came from (``None`` for a file)."""
+    split's path (replayed only on demand) and the run it came from (``None`` for a file).
 
-    env: str
-    program: Any
-    val: Any
-    test_path: Path
-    run_dir: Path | None = None
+    ``val`` is read on first use, so a notebook can show the program (its editor) before the data
+    (and polars) are loaded; a missing or malformed val file raises there, as ``load_trajectories`` does."""
+
+    def __init__(self, env: str, program: Any, val: Any, test_path: Path, run_dir: Path | None = None) -> None:
+        self.env, self.program, self.test_path, self.run_dir = env, program, test_path, run_dir
+        self._val = val   # the trajectories, or a function of no arguments that reads them
+
+    @property
+    def val(self) -> Any:
+        if callable(self._val):
+            self._val = self._val()
+        return self._val
 
 
 def env_of_program_file(name: str, traj_dir: str | os.PathLike[str], default: str) -> str:
@@ -265,16 +271,23 @@ def load_edit_target(traj_dir: str | os.PathLike[str], *, run_dir: str | os.Path
                      env: str = "maze") -> EditTarget:
     """What the hand-edit notebook loads: program ``program_hash`` of the run in ``run_dir`` (with the
     run's own env and val copy), or the program file ``path`` for ``env`` on ``traj_dir``'s val split."""
-    from patchworld.data import load_trajectories
     from patchworld.program import Program
-    from patchworld.store import RunStore
 
     if run_dir is not None:
+        from patchworld.store import RunStore
+
         store = RunStore(run_dir)
         run_env = store.header["env"]
         program = store.load_program(program_hash or store.last_accepted() or store.header["initial_program"])
-        return EditTarget(run_env, program, store.load_data("val"), split_path(traj_dir, run_env, "test"), Path(run_dir))
+        return EditTarget(run_env, program, lambda: store.load_data("val"), split_path(traj_dir, run_env, "test"),
+                          Path(run_dir))
     if path is None:
         raise ValueError("load_edit_target needs run_dir or path")
-    return EditTarget(env, Program.from_file(path), load_trajectories(split_path(traj_dir, env, "val")),
-                      split_path(traj_dir, env, "test"))
+    val_path = split_path(traj_dir, env, "val")
+
+    def read_val() -> Any:
+        from patchworld.data import load_trajectories  # imports polars: only when the data are needed
+
+        return load_trajectories(val_path)
+
+    return EditTarget(env, Program.from_file(path), read_val, split_path(traj_dir, env, "test"))

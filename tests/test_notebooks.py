@@ -274,6 +274,19 @@ def _results_folder(tmp_path: Path) -> tuple[Path, str]:
     return out, flawed
 
 
+def test_hand_edit_shows_the_program_then_names_a_missing_val_split(nb_env: dict[str, str], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The val split is read after the program (so the editor shows first); without one the notebook says
+    so in one callout, and nothing downstream runs (no replay, no traceback)."""
+    empty = tmp_path / "no-trajectories"
+    (empty / "maze").mkdir(parents=True)
+    monkeypatch.setenv("PATCHWORLD_TRAJ_DIR", str(empty))
+    _, defs = _load("hand_edit.py").app.run()
+    assert defs["loaded"].source == FLAWED.read_text() and "editor" in defs
+    assert defs["val"] is None and "maze_traj_val.jsonl" in defs["val_problem"], defs["val_problem"]
+    assert "base_replay" not in defs and "status_view" not in defs
+
+
 def test_figures_click_shows_program_and_exports(nb_env: dict[str, str]) -> None:
     from patchworld.program import Program
 
@@ -395,3 +408,21 @@ def test_notebook_head_files_preload_only_what_marimo_ships() -> None:
         assert (assets / name).is_file(), f"{head} preloads {name}, which this marimo does not ship; now: {now}"
     for head in heads:   # every head keeps the notebooks offline (no MathJax from the CDN)
         assert 'data-status="error" src="https://cdn.jsdelivr.net/npm/mathjax-full' in head.read_text(), head
+
+
+def test_edit_target_reads_val_only_when_asked(traj_dir: Path) -> None:
+    """load_edit_target gives the program without touching the data (no polars: the hand-edit editor shows
+    first); ``val`` reads the split on first use and keeps it."""
+    code = f"""
+import sys
+from pathlib import Path
+from patchworld.workbench import load_edit_target
+target = load_edit_target(Path({str(traj_dir)!r}), path={str(FLAWED)!r}, env="maze")
+assert target.program.source == Path({str(FLAWED)!r}).read_text() and target.run_dir is None
+print("polars" in sys.modules, end=" ")
+val = target.val
+print(len(val) > 0 and target.val is val, "polars" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True", "True"]
