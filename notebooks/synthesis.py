@@ -129,6 +129,17 @@ def _(mo, plan):
 
 
 @app.cell
+def _(step_button):
+    from patchworld.workbench import preload_step_modules
+
+    # runs once the Step button is on screen (it depends on the button): the first step then does not wait
+    # for the session, sandbox and plotly imports, and the first view did not either
+    _ = step_button
+    preload_step_modules()
+    return
+
+
+@app.cell
 def _(n_rounds, run_n_button, step_button):
     # How many rounds the buttons ask for (tests substitute this value through app.run(defs=...)).
     n_requested = 1 if step_button.value else (int(n_rounds.value) if run_n_button.value else 0)

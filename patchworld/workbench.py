@@ -19,6 +19,17 @@ __all__ = ["PROPOSERS", "make_proposer", "available_proposers", "open_session", 
 PROPOSERS = ("mutation", "llm")
 
 
+def preload_step_modules() -> None:
+    """Import what a synthesis step and its round curve need (the session, the sandboxed replay, the
+    mutation proposer, plotly's figure classes: ~0.25 s of CPU). The synthesis notebook calls this once
+    its Step button is on screen, so neither the first view nor the first step waits for these imports."""
+    import importlib
+
+    for name in ("patchworld.synthesis", "patchworld.replay", "patchworld.proposers.mutation", "patchworld.viz",
+                 "plotly.graph_objects"):
+        importlib.import_module(name)
+
+
 def available_proposers() -> list[str]:
     """The proposers a notebook may offer: mutation always, llm when the environment configures one."""
     from patchworld.proposers.llm_settings import configured

@@ -426,3 +426,11 @@ print(len(val) > 0 and target.val is val, "polars" in sys.modules)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True", "True"]
+
+
+def test_preload_step_modules_loads_what_a_step_imports() -> None:
+    code = ("import sys; from patchworld.workbench import preload_step_modules; preload_step_modules(); "
+            "print(all(m in sys.modules for m in ('patchworld.synthesis', 'patchworld.sandbox', "
+            "'patchworld.proposers.mutation', 'plotly.graph_objects')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
