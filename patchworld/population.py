@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
-from patchworld.screening import Screened, Screener, columns, evaluate_batch
+from patchworld.screening import Screened, Screener, columns, send_batches
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -193,7 +193,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
         for p in proposals:
             submit(p, member)
-        _send(pending, futures, pool, session)
+        send_batches(pending, futures, pool, session)
     replays = _collect(futures, progress, r)
     # wave 2: combine two children of one parent that fixed different transitions
     fixers = []
@@ -210,7 +210,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             combo = _combine(a[3].program, a[2], b[2])
             if combo is not None:
                 submit(combo, a[3])
-    _send(pending, futures, pool, session)
+    send_batches(pending, futures, pool, session)
     if len(cands) > n_before:
         replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
     _gather_evidence(cands, replays)
@@ -311,25 +311,6 @@ def _gather_evidence(cands: list, replays: dict) -> None:
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
         if value > 0 and p.patch is not None and not (p.extra or {}).get("combined"):
             member.promising.append((value, p))
-
-
-def _send(pending: list, futures: dict[str, Any], pool: Any, session: Any) -> None:
-    """Send the waiting children off: those of one parent in ``workers`` batches (one screening job
-    each, :func:`patchworld.screening.evaluate_batch`), so every worker has one and no more."""
-    from patchworld.sandbox.batch import MAX_BATCH
-
-    by_screener: dict[int, list] = {}
-    for item in pending:
-        by_screener.setdefault(id(item[2]), []).append(item)
-    pending.clear()
-    for group in by_screener.values():
-        size = min(MAX_BATCH, -(-len(group) // max(1, session.workers)))
-        for i in range(0, len(group), size):
-            chunk = group[i:i + size]
-            fut = pool.submit(evaluate_batch, [c for _, c, _ in chunk], chunk[0][2], session._val_handle(),
-                              session.sandbox, session.residual, session.limits)
-            for pos, (h, _, _) in enumerate(chunk):
-                futures[h] = (fut, pos)
 
 
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Screener", "Screened", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch", "columns"]
+__all__ = ["Screener", "Screened", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch", "columns",
+           "send_batches"]
 
 _EXCEPTION_KINDS = ("exception", "step_timeout", "timeout", "memory", "crashed", "output_limit")
 
@@ -231,3 +232,23 @@ def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbo
         except Exception as exc:  # noqa: BLE001
             out.append(exc)
     return out
+
+
+def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any) -> None:
+    """Send the waiting ``(hash, child, screener)`` items off to ``pool``: the children of one parent in
+    ``session.workers`` batches (one :func:`evaluate_batch` job each, so every worker has one and no
+    more); ``futures[hash]`` becomes ``(future, position in its batch)``."""
+    from patchworld.sandbox.batch import MAX_BATCH
+
+    by_screener: dict[int, list] = {}
+    for item in pending:
+        by_screener.setdefault(id(item[2]), []).append(item)
+    pending.clear()
+    for group in by_screener.values():
+        size = min(MAX_BATCH, -(-len(group) // max(1, session.workers)))
+        for i in range(0, len(group), size):
+            chunk = group[i:i + size]
+            fut = pool.submit(evaluate_batch, [c for _, c, _ in chunk], chunk[0][2], session._val_handle(),
+                              session.sandbox, session.residual, session.limits)
+            for pos, (h, _, _) in enumerate(chunk):
+                futures[h] = (fut, pos)
