@@ -83,14 +83,7 @@ class _BoxedBatch(_Boxed):
             return self._ended()
         per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
         size = (1 << 16) + len(self.programs) * (6 * MAX_OUTPUT + len(message[1]) * per_entry)
-        msg = self.worker.recv(self.deadline, 0, size, 5)  # type: ignore[union-attr]
-        if msg == "deadline":
-            return "timeout", f"wall-clock limit of {self.limits.wall_seconds:g}s reached"
-        if isinstance(msg, ProtocolError):
-            return "protocol_error", str(msg)
-        if msg == "eof":
-            return self._ended()
-        return msg
+        return self._recv(size, 5)
 
 
 def run_batch(programs: list[Program], trajectories: list[list], residual: ResidualMemory | None = None,

@@ -273,8 +273,9 @@ class _Boxed:
         per_entry = 6 * ((1 + self.readout_after) * MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
         return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry)
 
-    def _recv(self, max_bytes: int) -> Any:
-        msg = self.worker.recv(self.deadline, 0, max_bytes, 4)  # type: ignore[union-attr]
+    def _recv(self, max_bytes: int, depth: int = 4) -> Any:
+        """The next frame (at most ``max_bytes``, JSON nested ``depth`` deep), or ``(outcome, detail)``."""
+        msg = self.worker.recv(self.deadline, 0, max_bytes, depth)  # type: ignore[union-attr]
         if msg == "deadline":
             return "timeout", f"wall-clock limit of {self.limits.wall_seconds:g}s reached"
         if isinstance(msg, ProtocolError):
