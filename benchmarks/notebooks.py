@@ -21,10 +21,17 @@ Every wait polls in the page every 25 ms (through open shadow roots), so a time 
 was first on screen. (Up to 2026-12-01 this used Playwright's ``expect``, whose retries back off to one
 check every 0.5 s: the first views it reported were up to ~0.5 s late, the back-off, not the page.)
 
+With ``--floor`` it also times marimo's own floor, a notebook of one button importing nothing of ours
+(what no change to our notebooks can beat on this machine and load).
+
+The working tree may hold run folders (``runs/``, say from ``make results``) that the figures notebook
+also draws and exports; for a like-for-like comparison give both sides as commits
+(``--before A --after HEAD``), which are exported without them.
+
 Prints medians over ``--repeat`` loads (wall seconds, and beside them the CPU seconds of the marimo server
 and of the browser: Playwright's driver and Chromium), the load average, and before/after ratios; with
-``--before`` the two checkouts take turns load by load (ABBA...). Timing lives here, never in tests. Results vary with machine load: compare
-ratios measured in one session.
+``--before`` the two checkouts take turns load by load (ABBA...). Timing lives here, never in tests.
+Results vary with machine load: compare ratios measured in one session.
 """
 
 from __future__ import annotations
@@ -155,7 +162,10 @@ def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
             out[name] = (wall, _cpu(pid) - cpu0, _browser_cpu(pid) - bcpu0)
 
         page.goto(url)
-        if notebook == "synthesis.py":
+        if notebook == "floor.py":
+            on_screen(page, ("button", "Step round"))
+            mark("first_view")
+        elif notebook == "synthesis.py":
             on_screen(page, ("button", "Step round"))
             mark("first_view")
             # cells the button does not wait for may still run (a user reads the page first): step from a
@@ -201,6 +211,38 @@ def _measure(ctx, checkout: Path, notebook: str, env: dict[str, str],
     return out
 
 
+# marimo's own floor: a notebook of one button that imports nothing of ours (--floor)
+_FLOOR_NOTEBOOK = '''import marimo
+
+app = marimo.App(width="full")
+
+
+@app.cell
+def _():
+    import marimo as mo
+
+    return (mo,)
+
+
+@app.cell
+def _(mo):
+    mo.ui.run_button(label="Step round")
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def _floor_checkout() -> Path:
+    """A folder holding notebooks/floor.py (see _FLOOR_NOTEBOOK)."""
+    folder = Path(tempfile.mkdtemp(prefix="patchworld-floor-"))
+    (folder / "notebooks").mkdir()
+    (folder / "notebooks" / "floor.py").write_text(_FLOOR_NOTEBOOK, encoding="utf-8")
+    return folder
+
+
 def _export(ref: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="patchworld-before-"))
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
@@ -216,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", default=None, help="a git ref for 'after' (default: this working tree)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--notebooks", nargs="*", default=["synthesis.py", "hand_edit.py", "figures.py"])
+    parser.add_argument("--floor", action="store_true",
+                        help="also time marimo's own floor: a one-button notebook that imports nothing of ours")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -231,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
             ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else (blocked.append(route.request.url),
                                                                            route.abort()))
-        for notebook in args.notebooks:
+        floor = [("floor", _floor_checkout())] if args.floor else []
+        for notebook in args.notebooks + (["floor.py"] if args.floor else []):
             samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
             # before and after take turns, load by load and in alternating order (ABBA...), so a change in
             # machine load, or what one load leaves running, hits both alike
             for i in range(args.repeat):
-                for label, checkout in (checkouts if i % 2 == 0 else checkouts[::-1]):
+                for label, checkout in (checkouts if i % 2 == 0 else checkouts[::-1]) + floor:
                     if not (checkout / "notebooks" / notebook).exists():
                         continue
                     env = {"PATCHWORLD_RUNS_DIR": str(Path(tmp) / f"runs-{label}-{notebook}-{i}"),
