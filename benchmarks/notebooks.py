@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -261,10 +262,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", action="store_true",
                         help="also time marimo's own floor: a one-button notebook that imports nothing of ours")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
     checkouts = ([("before", _export(args.before))] if args.before else []) + [
         ("after", _export(args.after) if args.after else ROOT)]
+    floor = [("floor", _floor_checkout())] if args.floor else []
+    try:
+        return _run(args, checkouts, floor)
+    finally:   # the exported commits and the floor notebook are temporary copies
+        for _, folder in checkouts + floor:
+            if folder != ROOT:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, checkouts: list[tuple[str, Path]], floor: list[tuple[str, Path]]) -> int:
+    """Time every notebook of every checkout (see the module docstring); print medians and ratios."""
+    from playwright.sync_api import sync_playwright
+
     medians: dict[tuple[str, str, str], tuple[float, float]] = {}
     blocked: list[str] = []          # every off-host request, blocked
     blocked_by: dict[str, int] = {}  # how many per checkout and notebook
@@ -275,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
         ctx.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
             ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")) else (blocked.append(route.request.url),
                                                                            route.abort()))
-        floor = [("floor", _floor_checkout())] if args.floor else []
         for notebook in args.notebooks + (["floor.py"] if args.floor else []):
             samples: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
             # before and after take turns, load by load and in alternating order (ABBA...), so a change in
