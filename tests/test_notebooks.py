@@ -400,7 +400,8 @@ def test_notebook_head_files_preload_only_what_marimo_ships() -> None:
     assets = Path(importlib.util.find_spec("marimo").origin).parent / "_static" / "assets"
     heads = sorted(NOTEBOOKS.glob("*head*.html"))
     preloads = [(head.name, href) for head in heads
-                for href in re.findall(r'<link rel="modulepreload" href="\./assets/([^"]+)"', head.read_text())]
+                for href in re.findall(r'<link rel="(?:modulepreload|prefetch)"(?: crossorigin)? href="\./assets/([^"]+)"',
+                                          head.read_text())]
     assert {"figures_head.html", "hand_edit_head.html"} <= {head for head, _ in preloads}
     for head, name in preloads:
         stem = name.rsplit("-", 1)[0]
