@@ -244,12 +244,23 @@ def _(base_replay, deltas, edited_replay, mo, remaining):
 def _(edited, loaded, metric_deltas, mo, replay, test_button, test_path):
     from patchworld.data import load_trajectories
     test_deltas = None
+    test_problem = ""
     if test_button.value:
-        _test = load_trajectories(test_path)
-        test_deltas = metric_deltas(replay(loaded, _test, sandbox=True), replay(edited, _test, sandbox=True))
-    mo.ui.table(test_deltas, selection=None, label="Metrics on test (reporting only; the gate never sees test)") \
-        if test_deltas is not None else mo.md("_Press **Replay on test too** for test-split metrics._")
-    return (test_deltas,)
+        try:
+            _test = load_trajectories(test_path)
+        except (OSError, ValueError) as _exc:  # no test split, unreadable data...
+            test_problem = f"{type(_exc).__name__}: {_exc}"
+        else:
+            test_deltas = metric_deltas(replay(loaded, _test, sandbox=True), replay(edited, _test, sandbox=True))
+    if test_problem:
+        _test_view = mo.callout(mo.md(f"**Cannot load the test trajectories.** {test_problem}"), kind="warn")
+    elif test_deltas is not None:
+        _test_view = mo.ui.table(test_deltas, selection=None,
+                                 label="Metrics on test (reporting only; the gate never sees test)")
+    else:
+        _test_view = mo.md("_Press **Replay on test too** for test-split metrics._")
+    _test_view  # noqa: B018 - marimo shows a cell's last expression
+    return test_deltas, test_problem
 
 
 if __name__ == "__main__":

@@ -287,6 +287,26 @@ def test_hand_edit_shows_the_program_then_names_a_missing_val_split(nb_env: dict
     assert "base_replay" not in defs and "status_view" not in defs
 
 
+def test_hand_edit_replay_on_test_names_a_missing_test_split(nb_env: dict[str, str], traj_dir: Path,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pressing "Replay on test too" where no test split exists gives one callout naming the file, not an
+    error; with the split there, the same press gives the test metrics table."""
+    from types import SimpleNamespace
+
+    only_val = tmp_path / "only-val"
+    (only_val / "maze").mkdir(parents=True)
+    shutil.copy(traj_dir / "maze" / "maze_traj_val.jsonl", only_val / "maze" / "maze_traj_val.jsonl")
+    monkeypatch.setenv("PATCHWORLD_TRAJ_DIR", str(only_val))
+    app = _load("hand_edit.py").app
+    pressed = {"test_button": SimpleNamespace(value=True), "save_button": SimpleNamespace(value=False)}
+    _, defs = app.run(defs=pressed)
+    assert defs["test_deltas"] is None
+    assert "maze_traj_test.jsonl" in defs["test_problem"], defs["test_problem"]
+    monkeypatch.setenv("PATCHWORLD_TRAJ_DIR", str(traj_dir))
+    _, shipped = app.run(defs=pressed)
+    assert shipped["test_problem"] == "" and shipped["test_deltas"].height > 0
+
+
 def test_figures_click_shows_program_and_exports(nb_env: dict[str, str]) -> None:
     from patchworld.program import Program
 
