@@ -35,6 +35,7 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_co
 from typing import TYPE_CHECKING, Any
 
 from patchworld.patches import Edit, Patch, patch_from_sources, source_hash
+from patchworld.proposers import llm_prompts as prompts
 from patchworld.proposers.base import Proposal, ProposalRequest
 from patchworld.proposers.llm_cache import LLMCache, default_cache_dir, request_key
 from patchworld.proposers.llm_client import (
@@ -48,17 +49,7 @@ from patchworld.proposers.llm_client import (
 )
 from patchworld.proposers.llm_edits import extract_module
 from patchworld.proposers.llm_interpret import Outcome, interpret, module_error
-from patchworld.proposers.llm_prompts import (
-    EDIT_FORMATS,
-    answer_format,
-    contrastive_examples,
-    env_description,
-    env_guidance,
-    failure_table,
-    format_counterexamples,
-    load_prompt,
-    render,
-)
+from patchworld.proposers.llm_prompts import EDIT_FORMATS, load_prompt, render
 from patchworld.proposers.llm_settings import ENV_SETTINGS, _env, configured, default_edit_format, from_environment
 from patchworld.redact import redact
 
@@ -186,26 +177,15 @@ class LLMProposer:
 
     # -- prompts ------------------------------------------------------------------------------------
     def _messages(self, prompt: str) -> list[dict[str, str]]:
-        return [{"role": "system", "content": load_prompt("system", self.prompt_dir).strip()},
-                {"role": "user", "content": redact(prompt)}]
+        return prompts.chat_messages(prompt, self.prompt_dir)
 
     def patch_prompt(self, request: ProposalRequest) -> str:
         """The rendered patch prompt for a request (also useful to show in a notebook)."""
-        replay = getattr(request, "replay", None)   # the parent's whole val replay, when the caller passes it
-        table = failure_table(replay if replay is not None else request.counterexamples)
-        if replay is None:
-            table += f"\n\n(counted over the {len(request.counterexamples)} counterexamples below)"
-        return render(load_prompt("patch", self.prompt_dir), env=request.env,
-                      description=env_description(request.env), guidance=env_guidance(request.env, self.prompt_dir),
-                      program=request.program.source.rstrip("\n"), program_hash=request.program.hash,
-                      failure_table=table, format=answer_format(self.edit_format, self.prompt_dir),
-                      counterexamples=format_counterexamples(request.counterexamples))
+        return prompts.patch_prompt(request, self.edit_format, self.prompt_dir)
 
     def initial_prompt(self, env: str, train: Sequence[Trajectory], seed: int = 0) -> str:
         """The rendered initial-program prompt."""
-        return render(load_prompt("initial_program", self.prompt_dir), env=env, description=env_description(env),
-                      guidance=env_guidance(env, self.prompt_dir),
-                      examples=contrastive_examples(train, k=self.n_examples, seed=seed))
+        return prompts.initial_prompt(env, train, self.n_examples, seed, self.prompt_dir)
 
     # -- one reply ----------------------------------------------------------------------------------
     def _reply(self, body: dict[str, Any], sample: int, retries: RetryBudget) -> tuple[dict[str, Any], bool]:

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from patchworld.proposers.llm_edits import Parsed, extract_module, parse_reply, parse_search_replace
+from patchworld.redact import redact
 
 __all__ = ["PROMPT_DIR", "load_prompt", "render", "contrastive_examples", "format_counterexamples",
            "parse_search_replace", "extract_module", "Parsed", "parse_reply", "env_description", "env_guidance",
-           "failure_table", "answer_format", "text_difference", "EDIT_FORMATS", "ENVS_WITH_GUIDANCE"]
+           "failure_table", "answer_format", "text_difference", "EDIT_FORMATS", "ENVS_WITH_GUIDANCE",
+           "patch_prompt", "initial_prompt", "chat_messages"]
 
 EDIT_FORMATS = ("search_replace", "udiff", "whole")
 """Answer formats a prompt can ask for (``format_<name>.md``); any reply format is parsed whatever was asked."""
@@ -181,3 +183,30 @@ def failure_table(source: Any, limit: int = 12) -> str:
     if len(rows) > limit:
         lines.append(f"| (other) | ({len(rows) - limit} more groups) | {sum(n for _, n in rows[limit:])} |")
     return "\n".join(lines)
+
+
+def chat_messages(prompt: str, prompt_dir: Path | None = None) -> list[dict[str, str]]:
+    """The system prompt and ``prompt`` as chat messages, the user text redacted of anything key-shaped."""
+    return [{"role": "system", "content": load_prompt("system", prompt_dir).strip()},
+            {"role": "user", "content": redact(prompt)}]
+
+
+def patch_prompt(request: Any, edit_format: str, prompt_dir: Path | None = None) -> str:
+    """The rendered patch prompt for a :class:`~patchworld.proposers.base.ProposalRequest`: the failure
+    table over the parent's whole val replay when the request carries it, else over its counterexamples."""
+    replay = getattr(request, "replay", None)
+    table = failure_table(replay if replay is not None else request.counterexamples)
+    if replay is None:
+        table += f"\n\n(counted over the {len(request.counterexamples)} counterexamples below)"
+    return render(load_prompt("patch", prompt_dir), env=request.env,
+                  description=env_description(request.env), guidance=env_guidance(request.env, prompt_dir),
+                  program=request.program.source.rstrip("\n"), program_hash=request.program.hash,
+                  failure_table=table, format=answer_format(edit_format, prompt_dir),
+                  counterexamples=format_counterexamples(request.counterexamples))
+
+
+def initial_prompt(env: str, train: Sequence[Any], n_examples: int, seed: int = 0,
+                   prompt_dir: Path | None = None) -> str:
+    """The rendered initial-program prompt with ``n_examples`` contrastive train examples."""
+    return render(load_prompt("initial_program", prompt_dir), env=env, description=env_description(env),
+                  guidance=env_guidance(env, prompt_dir), examples=contrastive_examples(train, k=n_examples, seed=seed))
