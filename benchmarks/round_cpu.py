@@ -38,6 +38,7 @@ def _measure(search: str, candidates: int) -> dict[str, list[float]]:
     """One round in this process; phase -> [parent CPU s, job-process CPU s, calls]."""
     from candidate_eval import _proc_cpu, _tree_cpu
 
+    import patchworld.candidate_jobs as candidate_jobs
     import patchworld.localise
     import patchworld.population as population
     import patchworld.replay
@@ -93,7 +94,7 @@ def _measure(search: str, candidates: int) -> dict[str, list[float]]:
     wrap(patchworld.sandbox.batch, "run_batch", "screening batches (sandbox jobs)")
     wrap(screening.Screener, "rows", "screen: sample rows and verdicts", jobs=False)
     wrap(screening.Screener, "judge", "screen: sample rows and verdicts", jobs=False)
-    wrap(Session, "_write_candidate", "candidate files (writer thread)", jobs=False)
+    wrap(candidate_jobs, "write_candidate", "candidate files (writer thread)", jobs=False)
     wrap(Session, "_persist", "round records (summaries, candidate lines)", jobs=False)
     wrap(population, "_persist", "round records (summaries, candidate lines)", jobs=False)
     wrap(population, "_render_diff", "the accepted child's diffs", jobs=False)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from patchworld import candidate_jobs
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.screening import Screened, Screener, columns, send_batches
 
@@ -164,7 +165,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
 
     def submit(p: Any, member: Member) -> None:
         slot = len(cands)
-        v, child = session._apply(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), parent=member.program)
+        v, child = candidate_jobs.child_of(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), member.program)
         if child is not None and child.hash not in futures and child.hash not in {m.program.hash for m in beam.members}:
             children[child.hash] = child
             futures[child.hash] = None
@@ -172,7 +173,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         elif child is not None and child.hash not in futures:
             v.reason = "the child is already in the beam"
         cands.append((slot, p, v, child, member))
-        writes.append(writer.submit(session._write_candidate, member.program, p, v, child, False))
+        writes.append(writer.submit(candidate_jobs.write_candidate, session.store, member.program, p, v, child, False))
 
     writes: list[Any] = []
     for k, (member, n) in enumerate(zip(beam.members, shares(session.n_candidates, len(beam.members)), strict=True)):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from patchworld import candidate_jobs
 from patchworld.candidate_jobs import replay_candidate, slot_of
 from patchworld.gate import RoundResult, Verdict, compare, judge, score, score_key
 from patchworld.store import RunStore, data_summary, proposer_from_header, proposer_settings, versions
@@ -309,13 +310,13 @@ class Session:
             if p is None:
                 break
             slot = slot_of(p, len(cands), used)
-            v, child = self._apply(f"r{r:03d}{tag}{slot:02d}", r, p, before)
+            v, child = candidate_jobs.child_of(f"r{r:03d}{tag}{slot:02d}", r, p, before, parent)
             if child is not None and child.hash not in futures:
                 children[child.hash] = child
                 futures[child.hash] = pool.submit(replay_candidate, child, self._val_handle(), self.sandbox,
                                                   self.residual, self.limits)
             cands.append((slot, p, v, child))
-            writes.append(writer.submit(self._write_candidate, parent, p, v, child))
+            writes.append(writer.submit(candidate_jobs.write_candidate, self.store, parent, p, v, child))
         cands.sort(key=lambda c: c[0])
         verdicts = [c[2] for c in cands]
         eval_start = time.perf_counter()
@@ -342,58 +343,6 @@ class Session:
                                  "propose_seconds": round(propose_seconds, 3), "notes": notes})
         return RoundResult(r, verdicts, winner, self.current, after, time.perf_counter() - start, propose_seconds,
                            eval_seconds, notes)
-
-    def _apply(self, cid: str, r: int, p: Any, before: dict, parent: Any | None = None) -> tuple[Verdict, Any | None]:
-        """A verdict skeleton for one proposal and its child of ``parent`` (default: the current
-        program); the child is None if the patch is unusable."""
-        from patchworld.patches import PatchError, apply_patch
-        from patchworld.program import Program
-
-        parent, patch = parent or self.current, p.patch
-        v = Verdict(cid, r, parent.hash, None, patch.id if patch else None, "", before, None, [], [], False, "",
-                    int(p.prompt_tokens or 0), int(p.completion_tokens or 0),
-                    origin=(patch.origin if patch and patch.origin else p.kind), note=patch.note if patch else "")
-        if patch is None:
-            v.reason = f"no patch ({p.kind}): {p.error or 'the reply held no usable edit'}"
-            return v, None
-        try:
-            applied = apply_patch(parent.source, patch)
-        except PatchError as exc:
-            v.reason = f"patch does not apply: {exc}"
-            return v, None
-        v.apply_tier = applied.tier
-        if applied.source == parent.source:
-            v.reason = "patch changes nothing"
-            return v, None
-        child = Program(source=applied.source, origin=v.origin or "patch", parent=parent.hash, label=cid)
-        v.child = child.hash
-        return v, child
-
-    def _write_candidate(self, parent: Any, proposal: Any, v: Verdict, child: Any | None, diff: bool = True) -> None:
-        """Everything of one candidate that does not depend on its replay (runs in the writer thread
-        while the replays run): the child program (fsynced: resume needs it), edits, prompt, reply,
-        unified diff and side-by-side HTML; for a proposal without a child, its final verdict.
-
-        ``diff=False`` (the wide search, many candidates a round): no diffs (the accepted child's are
-        written after the round, views render the others from the two programs), no edits file
-        when there is a child (views read it only when there is none), no empty prompt file, and
-        the child program not fsynced (the accepted one is, before its candidate line is written)."""
-        from patchworld.patches import side_by_side_html, unified_diff
-
-        files: dict[str, Any] = {"prompt.txt": proposal.prompt or "", "response.txt": proposal.response or ""}
-        if not diff and not proposal.prompt:
-            del files["prompt.txt"]
-        if proposal.patch is not None and (diff or child is None):
-            files["edits.json"] = proposal.patch.to_dict()
-        if child is None:
-            if proposal.prompt or proposal.response or proposal.patch is not None:
-                self.store.save_patch_files(v.patch_id or v.candidate_id, {**files, "verdict.json": v.to_record()})
-            return
-        self.store.save_program(child, fsync=diff)
-        if diff:   # the wide search renders only the accepted child's (views render others on demand)
-            files["diff.patch"] = unified_diff(parent.source, child.source, f"{parent.hash}.py", f"{child.hash}.py")
-            files["side_by_side.html"] = side_by_side_html(parent.source, child.source, parent.hash, child.hash)
-        self.store.save_patch_files(v.patch_id or v.candidate_id, files)
 
     def _persist(self, cands: list, writes: list[Future], replays: dict, parent_replay: Any,
                  shown: Sequence[Any]) -> None:
