@@ -36,7 +36,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["exact_match", "token_f1", "bleu4", "is_covered", "reference_metrics", "BLEU_EPSILON"]
+__all__ = ["exact_match", "token_f1", "bleu4", "is_covered", "reference_metrics", "BLEU_EPSILON", "storable_text",
+           "judge_row"]
 
 BLEU_EPSILON = 0.1
 """Smoothing constant of method 1 (NLTK's default ``epsilon``)."""
@@ -47,6 +48,29 @@ _ERROR_MARKERS = ("traceback", "exception", "error:")
 def exact_match(predicted: str, true: str) -> bool:
     """True when the two texts are identical."""
     return predicted == true
+
+
+def storable_text(value: object) -> str:
+    """A prediction as replay stores it: a ``str`` safe for polars (lone surrogates replaced); non-strings ""."""
+    if type(value) is not str:
+        return ""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def judge_row(predicted: str, true: str, kind: str) -> tuple[bool, str]:
+    """(exact, error kind) of one replayed step: exact when the texts are equal and the step did not fail
+    (a failed call that still returned the true text counts, as in the reference); a step without an
+    error kind that is not exact is "empty" or "mismatch"."""
+    exact = predicted == true and (kind == "" or (kind in ("exception", "step_timeout") and predicted != ""))
+    if kind == "":
+        kind = "" if exact else ("empty" if not predicted.strip() else "mismatch")
+    return exact, kind
 
 
 def token_f1(predicted: str, true: str) -> float:

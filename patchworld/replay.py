@@ -48,7 +48,7 @@ import polars as pl
 
 from patchworld.counterexamples import Counterexample, from_frame
 from patchworld.data import Trajectory
-from patchworld.metrics import bleu4, is_covered, token_f1
+from patchworld.metrics import bleu4, is_covered, judge_row, storable_text, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox import Limits, run_job
@@ -237,14 +237,12 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
     for step in range(n):
         true = trues[step]
         if step < width:
-            pred, kind, error, belief, hit = (_text(preds[step]), kind_col[step], _text(error_col[step]),
-                                              _text(belief_col[step]), hit_col[step] is True)
+            pred, kind, error, belief, hit = (storable_text(preds[step]), kind_col[step], storable_text(error_col[step]),
+                                              storable_text(belief_col[step]), hit_col[step] is True)
             lines = line_col[step]
         else:
             pred, kind, error, belief, hit, lines = "", fill_kind, fill_error, "", False, []
-        exact = pred == true and (kind == "" or (kind in ("exception", "step_timeout") and pred != ""))
-        if kind == "":
-            kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
+        exact, kind = judge_row(pred, true, kind)
         predicted.append(pred)
         kinds.append(kind)
         errors.append(error)
@@ -258,7 +256,7 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         shown.append(cov)
         covered.append(cov and kind not in ("exception", "step_timeout"))
     tid = traj.id
-    extra = {"post_predicted": [_text(post_col[i]) if i < len(post_col) else "" for i in range(n)]} if post else {}
+    extra = {"post_predicted": [storable_text(post_col[i]) if i < len(post_col) else "" for i in range(n)]} if post else {}
     return {
         "traj_id": [tid] * n, "step": list(range(n)), "id": [f"{tid}#{step}" for step in range(n)],
         "observation": [t.observation for t in transitions], "action": [t.action for t in transitions],
@@ -266,20 +264,6 @@ def _score(traj: Trajectory, columns: object, fill_kind: str = "", fill_error: s
         "error_kind": kinds, "error": errors, "belief": beliefs, "from_memory": hits, "covered": covered,
         "shown": shown, "lines": ran, **extra,
     }
-
-
-def _text(value: object) -> str:
-    """A string safe for polars (program output may hold lone surrogates); non-strings become ""."""
-    if type(value) is not str:
-        return ""
-    text = value
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 def _step_columns(trajectories: list[Trajectory], raw: dict[int, list], scored: dict[int, dict[str, list]],

@@ -67,19 +67,6 @@ def columns(rep: Any, *names: str) -> list[list]:
     return [steps.get_column(n).to_list() for n in names]
 
 
-def _text(value: object) -> str:
-    """As :mod:`patchworld.replay` stores a prediction: a ``str`` safe for polars (lone surrogates replaced)."""
-    if type(value) is not str:
-        return ""
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
-    return value
-
-
 @dataclass
 class Screened:
     """A candidate rejected on the screening sample: its replay there and why."""
@@ -137,7 +124,7 @@ class Screener:
         index of :attr:`payload`), with the rules of :func:`patchworld.replay.replay`: rows past what
         came back are failures of the job's outcome; token F1 is taken from the parent where the
         prediction is the parent's (same text, same score)."""
-        from patchworld.metrics import token_f1
+        from patchworld.metrics import judge_row, storable_text, token_f1
 
         fill = outcome if outcome != "ok" else "crashed"
         out: dict[str, list] = {"id": [], "predicted": [], "exact": [], "error_kind": [], "token_f1": []}
@@ -147,10 +134,8 @@ class Screener:
             width = min(len(c) for c in col[:6]) if col else 0
             for step, t in enumerate(traj.transitions):
                 rid, true = f"{traj.id}#{step}", t.next_observation
-                pred, kind = (_text(col[0][step]), col[1][step]) if step < width else ("", fill)  # type: ignore[index]
-                exact = pred == true and (kind == "" or (kind in ("exception", "step_timeout") and pred != ""))
-                if kind == "":
-                    kind = "" if exact else ("empty" if not pred.strip() else "mismatch")
+                pred, kind = (storable_text(col[0][step]), col[1][step]) if step < width else ("", fill)  # type: ignore[index]
+                exact, kind = judge_row(pred, true, kind)
                 parent = self._rows.get(rid)
                 if parent is not None and parent[3] == pred:
                     f1 = parent[2]

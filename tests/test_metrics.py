@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from patchworld.metrics import bleu4, exact_match, is_covered, token_f1
+from patchworld.metrics import bleu4, exact_match, is_covered, judge_row, storable_text, token_f1
 
 
 def test_exact_match_is_character_exact() -> None:
@@ -170,3 +170,22 @@ def test_evaluate_reports_the_hand_computed_reference_numbers(tmp_path) -> None:
         got = {m: frame.filter((pl.col("label") == name) & (pl.col("metric") == m))["value"][0]
                for m in ("token_f1_ref", "coverage_ref")}
         assert round(got["token_f1_ref"], 4) == f1_ref and round(got["coverage_ref"], 4) == coverage_ref, name
+
+
+@pytest.mark.parametrize(("pred", "true", "kind", "expected"), [
+    ("a b", "a b", "", (True, "")),
+    ("a c", "a b", "", (False, "mismatch")),
+    ("  ", "a b", "", (False, "empty")),
+    ("a b", "a b", "exception", (True, "exception")),      # a failed call that still gave the true text
+    ("", "", "exception", (False, "exception")),           # ... but not an empty one
+    ("a b", "a b", "timeout", (False, "timeout")),         # a job failure is never exact
+])
+def test_judge_row_is_the_replay_exactness_rule(pred: str, true: str, kind: str, expected: tuple) -> None:
+    assert judge_row(pred, true, kind) == expected
+
+
+def test_storable_text_keeps_text_and_replaces_only_lone_surrogates() -> None:
+    assert storable_text("plain") == "plain" and storable_text("caf\u00e9") == "caf\u00e9"
+    assert storable_text("a\ud800b") == "a?b"
+    assert storable_text(None) == "" and storable_text(3) == ""
+
