@@ -305,6 +305,7 @@ def test_hand_edit_replay_on_test_names_a_missing_test_split(nb_env: dict[str, s
     monkeypatch.setenv("PATCHWORLD_TRAJ_DIR", str(traj_dir))
     _, shipped = app.run(defs=pressed)
     assert shipped["test_problem"] == "" and shipped["test_deltas"].height > 0
+    assert "base_replay" in shipped and "status_view" in shipped   # the names the missing-val test relies on
 
 
 def test_figures_click_shows_program_and_exports(nb_env: dict[str, str]) -> None:
@@ -450,8 +451,10 @@ print(len(val) > 0 and target.val is val, "polars" in sys.modules)
 
 
 def test_preload_step_modules_loads_what_a_step_imports() -> None:
-    code = ("import sys; from patchworld.workbench import preload_step_modules; preload_step_modules(); "
-            "print(all(m in sys.modules for m in ('patchworld.synthesis', 'patchworld.sandbox', "
-            "'patchworld.proposers.mutation', 'plotly.graph_objects')))")
+    code = ("import sys; from patchworld.workbench import preload_step_modules\n"
+            "names = ('patchworld.synthesis', 'patchworld.replay', 'patchworld.proposers.mutation', "
+            "'patchworld.viz', 'plotly.graph_objects')\n"
+            "print(any(m in sys.modules for m in names), end=' '); preload_step_modules()\n"
+            "print(all(m in sys.modules for m in names))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0 and proc.stdout.strip() == "True", proc.stderr
+    assert proc.returncode == 0 and proc.stdout.split() == ["False", "True"], proc.stdout + proc.stderr

@@ -121,4 +121,4 @@ def test_evaluate_reports_the_post_correction_number() -> None:
     assert rq == "rq1" and measure.value == pytest.approx(0.8)
     assert measure.units == [t.id for t in _fixture()]  # per trajectory, so it gets a paired interval
     lo, hi = interval(measure, samples=200)
-    assert lo is not None and lo <= 0.8 <= hi
+    assert lo is not None and lo < hi and lo <= 0.8 <= hi

@@ -114,6 +114,7 @@ def test_horizon_figure_curves() -> None:
     assert fig.layout.xaxis.title.text.startswith("horizon") and fig.layout.yaxis.title.text == "token F1"
     assert len(fig.data) == 6  # 3 curves x 2 envs
     assert not any(t.error_y.visible for t in fig.data)  # no intervals in the frame, no bars
+    assert all(t.error_y.array is None for t in fig.data)
 
 
 def test_rollout_intervals_are_drawn_as_error_bars() -> None:
