@@ -30,7 +30,10 @@ from typing import Any
 __all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
            "recorded_suspicion", "suspicion_column"]
 
-_FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
+_FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
+_COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
+"""The format replay records (``patchworld.sandbox.calls``): ``[in <phase>: ]line N, in <function>: <source>``,
+one line per frame of the program's own code, outermost first, then ``<Exception>: <message>``."""
 _PRIOR = {"predict_belief": 0.3, "readout_observation": 0.3, "correct_belief": 0.25, "parse_observation": 0.25}
 _DEFAULT_PRIOR = 0.15
 
@@ -96,14 +99,25 @@ def _body_lines(source: str) -> dict[int, str]:
     return {line: name for line, (_, name) in owner.items()}
 
 
-def _frames(error: str, spans: Mapping[str, list[tuple[int, int]]]) -> list[tuple[str, int]]:
-    """The program's own frames of a traceback, outermost first."""
+def program_frames(error: str, spans: Mapping[str, list[tuple[int, int]]]) -> list[tuple[str, int]]:
+    """The program's own frames of an error text, outermost first: (function, line).
+
+    Reads the compact frames replay records (see ``_COMPACT_FRAME``) and Python's traceback format
+    (``File "<program>", line N, in f``); a frame counts only if ``spans`` (see :func:`function_spans`)
+    has that function around that line, so text in an exception message cannot pass for a frame of
+    code that is not there.
+    """
     out = []
     for filename, line, name in _FRAME.findall(error or ""):
         n = int(line)
         if name in spans and (filename == "<program>" or (filename.startswith("<")
                                                         and any(a <= n <= b for a, b in spans[name]))):
             out.append((name, n))
+    if not out:
+        for line, name in _COMPACT_FRAME.findall(error or ""):
+            n = int(line)
+            if name in spans and any(a <= n <= b for a, b in spans[name]):
+                out.append((name, n))
     return out
 
 
@@ -178,7 +192,7 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
     for bad, err in zip(failed, errors, strict=True):
         if not bad or not err:
             continue
-        frames = _frames(err, spans)
+        frames = program_frames(err, spans)
         for k, (name, line) in enumerate(frames):
             inner = k == len(frames) - 1
             tb[line] += 1.0 if inner else 0.5

@@ -112,3 +112,58 @@ def test_recorded_suspicion_and_column():
     assert recorded_suspicion(rounds, 1, "other") is None and recorded_suspicion(rounds, 0, "abc") is None
     column = suspicion_column(SOURCE, {2: 0.5, 7: 1.0})
     assert len(column) == len(SOURCE.splitlines()) and column[1] == 0.5 and column[6] == 1.0 and column[0] is None
+
+
+CRASHING = '''\
+from patchworld.worldmodel_base import BaseWorldModel
+
+
+def article(name):
+    return ("an " if name[:1] in "aeiou" else "a ") - name
+
+
+class M(BaseWorldModel):
+    def parse_observation(self, obs_text):
+        return {"text": obs_text}
+
+    def init_belief(self):
+        return {"last": ""}
+
+    def correct_belief(self, belief, obs_text):
+        return {"last": obs_text}
+
+    def predict_belief(self, belief, action):
+        if action.startswith("take "):
+            return {"last": "You take " + article(action[5:]) + "."}
+        return {"last": belief["last"]}
+
+    def readout_observation(self, belief, action=""):
+        return belief["last"]
+'''
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_frames_of_errors_as_replay_records_them(sandbox: bool):
+    """Localisation and the mutation proposer read the frames of the error texts replay really writes
+    (the sandbox's compact format), not only Python's own traceback format."""
+    import ast
+
+    from patchworld.data import Trajectory, Transition
+    from patchworld.localise import program_frames
+    from patchworld.program import Program
+    from patchworld.proposers.mutation_evidence import function_weights
+    from patchworld.replay import replay
+
+    steps = (Transition("start", "take apple", "You take an apple.", 0.0, False),
+             Transition("You take an apple.", "wait", "You take an apple.", 0.0, False))
+    traj = Trajectory("toy", "0", 0, 0, "val", False, 0.0, steps)
+    result = replay(Program(CRASHING), [traj], sandbox=sandbox, trace_lines=True)
+    error = result.steps["error"].to_list()[0]
+    assert result.steps["error_kind"].to_list()[0] == "exception" and "TypeError" in error
+    spans = function_spans(CRASHING)
+    assert program_frames(error, spans) == [("predict_belief", 20), ("article", 5)]   # outermost first
+    assert program_frames("line 5, in article: x\nline 99, in article: y", spans) == [("article", 5)]  # in span only
+    suspicion = localise(CRASHING, result.steps, result.lines)
+    assert suspicion.lines[5] > 0.5 + 0.5 * 0.5      # the crash site gains the traceback's share on top of Ochiai
+    weights, hot = function_weights(ast.parse(CRASHING), result.counterexamples())
+    assert hot == {5} and weights["article"] == 1.0 == max(weights.values())   # the crash site s function first

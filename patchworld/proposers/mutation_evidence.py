@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from patchworld.localise import program_frames
+
 __all__ = ["function_weights", "mine_phrase_pairs", "mine_insertions", "program_functions", "TOKEN"]
 
-_FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')
 _MISMATCH_WEIGHTS = {"predict_belief": 1.0, "readout_observation": 1.0, "correct_belief": 0.5, "parse_observation": 0.5}
 _UPSTREAM = {"readout_observation": {"predict_belief": 2.0}, "predict_belief": {"correct_belief": 1.0, "parse_observation": 0.5}}
 TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -48,13 +49,7 @@ def function_weights(tree: ast.Module, counterexamples: Sequence[Any]) -> tuple[
     hot: set[int] = set()
     for cx in counterexamples:
         kind = getattr(cx, "error_kind", "mismatch")
-        frames = []
-        for filename, line, name in _FRAME.findall(getattr(cx, "error", "") or ""):
-            line_no = int(line)
-            in_span = any(a <= line_no <= b for a, b in spans.get(name, ()))
-            # program frames are "<program>" (patchworld.program); other pseudo-files only when the line fits
-            if name in spans and (filename == "<program>" or (filename.startswith("<") and in_span)):
-                frames.append((name, line_no))
+        frames = program_frames(getattr(cx, "error", "") or "", spans)
         if frames:
             for k, (name, _line) in enumerate(frames):
                 weights[name] += 2.0 if k == len(frames) - 1 else 1.0
