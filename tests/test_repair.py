@@ -84,3 +84,32 @@ def test_repair_benchmark_subset_is_repaired():
     assert all(r.val_before <= r.val_original for r in rows)
     assert sum(r.repaired for r in rows) >= 2, [(r.bugs, r.repaired) for r in rows]
     assert bench.summary(rows)[0].startswith("1-bug programs: repaired")
+
+
+def test_a_stray_not_on_an_elif_action_test_is_repaired_in_a_program_not_tuned_on(tmp_path):
+    """The SciWorld program's `elif act.startswith("open door to ")` negated: every other action falls into
+    the door branch. The test line is the most suspicious, but a text edit on it outranks the negation;
+    the search must still try the negation there (and not fix a dict key's spelling instead)."""
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.program import Program
+    from patchworld.proposers.mutation import MutationProposer
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/handwritten/sciworld.py").read_text(encoding="utf-8")
+    folder = ROOT / "data/trajectories/sciworld"
+    train, val = (load_trajectories(folder / f"sciworld_traj_{s}.jsonl") for s in ("train", "val"))
+    original = score_key(score(replay(Program(source), val)))
+    bug = next(b for b in plant_sites(source) if b.operator == "negate_if" and "open door to" in b.label)
+    buggy = Program(bug.apply(source))
+    assert score_key(score(replay(buggy, val))) < original
+    session = Session("sciworld", train, val, program=buggy, proposer=MutationProposer(seed=0),
+                      run_dir=tmp_path / "run", n_candidates=64, search="beam")
+    for _ in range(2):
+        session.step()
+        if score_key(session.score) >= original:
+            break
+    session.close()
+    assert score_key(session.score) >= original, session.store.rounds()[-1].get("accepted")
+    assert "open door to" in session.current.source and bug.apply(source) != session.current.source

@@ -79,6 +79,21 @@ def _branch_strings(node: ast.AST, parents: dict[int, ast.AST]) -> list[str]:
     return [s for s in out if len(s.strip()) >= 2]
 
 
+def _in_test(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    """Whether ``node`` is (part of) the test of an ``if``, ``while`` or conditional expression: a
+    mutation there changes which transitions take the branch, not what the branch does."""
+    if isinstance(node, (ast.If, ast.IfExp)):
+        return True
+    child, cur = node, parents.get(id(node))
+    while cur is not None:
+        if isinstance(cur, (ast.If, ast.IfExp, ast.While)) and child is cur.test:
+            return True
+        if isinstance(cur, ast.stmt):
+            return False
+        child, cur = cur, parents.get(id(cur))
+    return False
+
+
 def _swap_text(text: str, a: str, b: str) -> str:
     if len(a.strip()) < 3 or len(b.strip()) < 3:
         return "".join(b if t == a else a if t == b else t for t in re.split(r"(\W+)", text))
@@ -112,6 +127,23 @@ def _text_gain(extra: dict, cxs: Sequence[Any], words: bool = False) -> float:
     if not gains:
         return 1.0
     return min(3.0, max(0.3, 0.5 + 5.0 * sum(gains) / len(gains)))
+
+
+def _rendered(node: ast.AST, cxs: Sequence[Any]) -> bool:
+    """Whether a string literal's text shows up in some counterexample's prediction (for an f-string:
+    any of its constant pieces of 3+ characters). Only then can simulating an edit of it on the
+    predicted texts say what the edit would do; a dict key or an action test never reaches them."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        pieces = [node.value.strip()]
+    elif isinstance(node, ast.JoinedStr):
+        pieces = [v.value.strip() for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+    else:
+        return True
+    pieces = [p for p in pieces if len(p) >= 3]
+    if not pieces:
+        return True  # too short to tell (a feedback letter, a separator): keep the simulation
+    preds = [getattr(cx, "predicted", "") or "" for cx in cxs[:200]]
+    return any(p in pred for p in pieces for pred in preds)
 
 
 def _interface_factor(node: ast.AST, func: ast.AST, parents: dict[int, ast.AST]) -> float:
@@ -213,7 +245,9 @@ class MutationProposer:
                 site, ids = site_memo[key]
                 site *= _interface_factor(mut.node, func, parents)
                 bonus = 1.0 + min(mut.extra.get("count", 0), 5) / 5
-                if "swap" in mut.extra or "replace" in mut.extra:
+                if "replace" in mut.extra and susp is not None and not _rendered(mut.node, cxs):
+                    bonus *= 0.3  # the literal never reaches a prediction: a text edit there is a long shot
+                elif "swap" in mut.extra or "replace" in mut.extra:
                     bonus *= _text_gain(mut.extra, cxs[:8], words=True) if susp is not None else _text_gain(mut.extra, cxs)
                 if susp is not None:
                     lo = getattr(mut.node, "lineno", func.lineno)
@@ -257,7 +291,16 @@ class MutationProposer:
         matched = [cx for cx in cxs if any(s in getattr(cx, "action", "").lower() for s in action_like)]
         coverage = len(matched) / len(cxs)
         prior = min(1.0, sum(base[s] for s in set(action_like))) or 0.25
-        factor *= max(0.15, coverage * (coverage / prior) ** 0.5)
+        fit = coverage * (coverage / prior) ** 0.5
+        if _in_test(node, parents) and prior < 1.0:
+            # a wrong test (a stray `not`, a flipped comparison) sends the actions it does NOT name
+            # into the branch just as often: score the site by those too, against their own share
+            rest = 1.0 - coverage
+            if rest * (rest / (1.0 - prior)) ** 0.5 > fit:
+                fit = rest * (rest / (1.0 - prior)) ** 0.5
+                named = {id(cx) for cx in matched}
+                matched = [cx for cx in cxs if id(cx) not in named]
+        factor *= max(0.15, fit)
         return factor, tuple(getattr(cx, "id", "") for cx in matched) or all_ids
 
     def propose(self, request: ProposalRequest) -> list[Proposal]:
@@ -271,7 +314,7 @@ class MutationProposer:
         seen = self._seen.setdefault(program.hash, set())
         if request.suspicion is not None:
             fresh = [c for c in ranked if c.child not in self._children.setdefault(program.hash, set())]
-            ranked = self._by_function(fresh, request.n)
+            ranked = self._by_function(fresh, request.n, request.suspicion)
         self._programs.add(program.hash)
         chosen: list[Candidate] = []
         skipped: list[Candidate] = []
@@ -302,17 +345,31 @@ class MutationProposer:
                 for c in chosen]
 
     @staticmethod
-    def _by_function(ranked: list[Candidate], n: int) -> list[Candidate]:
-        """Wide search: half the pool round-robin over mutated lines (each line's best mutation
-        first, lines in rank order), the rest by global rank, so every line, in every function,
-        soon has one mutant tried; what those do feeds back into localisation next round."""
+    def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None) -> list[Candidate]:
+        """Wide search: a quarter of the pool goes to the most suspicious lines, each getting its best
+        mutation of every operator (a stray ``not`` on the top line is found even when a text edit
+        there ranks higher); up to half round-robin over mutated lines (each line's best mutation
+        first, lines in rank order); the rest by global rank. So the lines localisation blames are
+        tried several ways at once, and every line, in every function, soon has one mutant tried;
+        what those do feeds back into localisation next round."""
         queues: dict[tuple[str, int], list[Candidate]] = {}
         for cand in ranked:
             queues.setdefault((cand.function, int(getattr(cand.mutation.node, "lineno", 0))), []).append(cand)
         head: list[Candidate] = []
+        taken: set[int] = set()
+        lines_by_blame = sorted(queues, key=lambda k: -suspicion.at(k[1])) if suspicion is not None else []
+        for key in lines_by_blame:
+            if len(head) >= n // 4 or suspicion.at(key[1]) <= 0:
+                break
+            ops: set[str] = set()
+            for cand in queues[key]:
+                if cand.mutation.operator not in ops and len(head) < n // 4:
+                    ops.add(cand.mutation.operator)
+                    head.append(cand)
+                    taken.add(id(cand))
         depth = 0
         while len(head) < n // 2 and any(depth < len(q) for q in queues.values()):
-            head += [q[depth] for q in queues.values() if depth < len(q)]
+            head += [q[depth] for q in queues.values() if depth < len(q) and id(q[depth]) not in taken]
             depth += 1
         head = head[: n // 2]
         taken = {id(c) for c in head}

@@ -1,0 +1,94 @@
+"""Where the wide search spends its candidates: branch tests judged by the actions they leave out too,
+text edits simulated only on literals that reach a prediction, and the most suspicious lines tried with
+every operator (the cases behind a stray ``not`` on an ``elif`` action test that went unrepaired)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from patchworld.proposers.mutation import Candidate, MutationProposer, _in_test, _parents, _rendered
+
+_SOURCE = '''
+def predict(belief, act):
+    if act == "look":
+        text = "You see a room."
+    elif not act.startswith("open door to "):
+        text = "The door is now open."
+        belief["doors"] = 1
+    else:
+        text = "ok" if act else "no"
+    return text
+'''
+
+
+def _node(tree: ast.AST, kind: type, line: int, pick=lambda n: True) -> ast.AST:
+    return next(n for n in ast.walk(tree) if isinstance(n, kind) and getattr(n, "lineno", 0) == line and pick(n))
+
+
+def test_in_test_tells_a_branch_condition_from_its_body():
+    tree = ast.parse(_SOURCE)
+    parents = _parents(tree)
+    assert _in_test(_node(tree, ast.If, 5), parents)                                   # the elif itself
+    assert _in_test(_node(tree, ast.Call, 5), parents)                                 # inside its test
+    assert _in_test(_node(tree, ast.Constant, 5, lambda n: n.value == "open door to "), parents)
+    assert not _in_test(_node(tree, ast.Constant, 6), parents)                         # a body statement
+    assert not _in_test(_node(tree, ast.Constant, 7, lambda n: n.value == "doors"), parents)
+    ifexp = _node(tree, ast.IfExp, 9)
+    assert _in_test(ifexp.test, parents) and not _in_test(ifexp.body, parents)
+
+
+def _cx(i: int, action: str, predicted: str = "The door is now open.", true: str = "You move to the hall.") -> object:
+    return SimpleNamespace(id=f"t#{i}", action=action, predicted=predicted, true=true)
+
+
+def test_a_negated_action_test_is_scored_by_the_actions_it_leaves_out():
+    tree = ast.parse(_SOURCE)
+    parents = _parents(tree)
+    # what a stray `not` does: every action the test does NOT name lands in the door branch and fails
+    cxs = [_cx(i, "go to hall") for i in range(18)] + [_cx(18, "open door to hall"), _cx(19, "open door to yard")]
+    base = {"open door to ": 0.2, "look": 0.1}
+    test_factor, test_ids = MutationProposer._site_factor(_node(tree, ast.If, 5), parents, cxs, base, set())
+    body_factor, body_ids = MutationProposer._site_factor(_node(tree, ast.Assign, 6), parents, cxs, base, set())
+    assert test_factor > 0.9                # 18 of 20 counterexamples are actions the test leaves out (80 % of data)
+    assert set(test_ids) == {f"t#{i}" for i in range(18)}
+    assert body_factor == 0.15              # the branch body only matters for the two door actions it names
+    assert set(body_ids) == {"t#18", "t#19"}
+
+
+def test_only_literals_that_reach_a_prediction_get_the_text_simulation():
+    tree = ast.parse(_SOURCE)
+    cxs = [_cx(0, "go to hall")]
+    assert _rendered(_node(tree, ast.Constant, 6), cxs)                                # "The door is now open."
+    assert not _rendered(_node(tree, ast.Constant, 7, lambda n: n.value == "doors"), cxs)   # a dict key
+    assert not _rendered(_node(tree, ast.Constant, 5, lambda n: n.value == "open door to "), cxs)  # a test
+    assert _rendered(_node(tree, ast.Constant, 9, lambda n: n.value == "ok"), cxs)     # too short to tell: kept
+
+
+@dataclass
+class _Blame:
+    lines: dict[int, float]
+
+    def at(self, lo: int, hi: int | None = None) -> float:
+        return max(self.lines.get(n, 0.0) for n in range(lo, (hi or lo) + 1))
+
+
+def _cand(score: float, line: int, op: str) -> Candidate:
+    node = SimpleNamespace(lineno=line)
+    return Candidate(score, "predict", SimpleNamespace(operator=op, node=node), f"child {line} {op} {score}", ())
+
+
+def test_the_most_suspicious_lines_get_one_candidate_per_operator():
+    # line 5 is the most suspicious; its negation ranks far below text edits of other lines and of itself
+    ranked = [_cand(9.0 - k * 0.01, 10 + k, "replace_string") for k in range(40)]
+    ranked += [_cand(3.0, 5, "insert_word"), _cand(2.9, 5, "insert_word"), _cand(1.1, 5, "negate_cond"),
+               _cand(1.0, 5, "flip_compare")]
+    ranked.sort(key=lambda c: -c.score)
+    blame = _Blame({5: 0.98, **{10 + k: 0.5 for k in range(40)}})
+    pool = MutationProposer._by_function(ranked, 16, blame)
+    ops_at_5 = [c.mutation.operator for c in pool if c.mutation.node.lineno == 5]
+    assert ops_at_5[:3] == ["insert_word", "negate_cond", "flip_compare"]   # first, one of each operator
+    assert len(pool) == len(ranked) and len({id(c) for c in pool}) == len(ranked)   # a reordering, nothing lost
+    without = MutationProposer._by_function(ranked, 16)                   # no localisation: line order by rank only
+    assert "negate_cond" not in [c.mutation.operator for c in without[:8]]
