@@ -16,6 +16,11 @@ CPU of this process beside it). The loop never sees test data.
     .venv/bin/python benchmarks/repair.py                 # full: 8 single bugs per env, 12 two-bug, 8 three-bug
     .venv/bin/python benchmarks/repair.py --quick         # the CI subset (about a minute)
     .venv/bin/python benchmarks/repair.py --json out.json # also write every row
+    .venv/bin/python benchmarks/repair.py --program maze=data/programs/maze_reference.py \\
+        --program alfworld=data/programs/handwritten/alfworld.py   # any programs, on their env's data
+
+``--program ENV=PATH`` (repeatable) replaces the default programs: bugs are planted in that file
+and the loop runs on ``data/trajectories/ENV/``; the same env may be given several programs.
 """
 
 from __future__ import annotations
@@ -131,10 +136,13 @@ def repair_one(env: str, source: str, bugs: list[Any], data: dict[str, Any], bud
 
 
 def run(envs: tuple[str, ...], n_single: int, n_double: int, n_triple: int, budget: float, candidates: int,
-        workers: int, max_rounds: int, seed: int = 0, echo: Any = print) -> list[Row]:
+        workers: int, max_rounds: int, seed: int = 0, echo: Any = print,
+        programs: list[tuple[str, Path]] | None = None) -> list[Row]:
+    """Plant and repair bugs in each (env, program); by default each env's hand-written program."""
     rows = []
-    for env in envs:
-        source = (ROOT / "data" / "programs" / "handwritten" / f"{env}.py").read_text(encoding="utf-8")
+    pairs = programs or [(env, ROOT / "data" / "programs" / "handwritten" / f"{env}.py") for env in envs]
+    for env, path in pairs:
+        source = path.read_text(encoding="utf-8")
         data = _data(env)
         for bugs in pick_bugs(env, source, data["val"], n_single, n_double, n_triple, seed):
             row = repair_one(env, source, bugs, data, budget, candidates, workers, max_rounds, seed)
@@ -172,15 +180,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="CI subset: 2 single bugs per env, 1 two-bug, no three-bug")
     ap.add_argument("--json", help="write every row here")
+    ap.add_argument("--program", action="append", default=[], metavar="ENV=PATH",
+                    help="plant bugs in this program, run on ENV's data (repeatable; replaces --envs)")
     args = ap.parse_args(argv)
+    programs = []
+    for item in args.program:
+        env, _, path = item.partition("=")
+        if not path or not Path(path).is_file() or not (ROOT / "data" / "trajectories" / env).is_dir():
+            ap.error(f"--program {item!r}: expected ENV=PATH with an existing file and data/trajectories/ENV/")
+        programs.append((env, Path(path)))
     if args.quick:
         args.single, args.double, args.triple = 2, 1, 0
     import os
 
-    print(f"repair benchmark: envs {args.envs}, budget {args.budget:.0f} s, {args.candidates} candidates/round, "
+    where = ", ".join(f"{e}={p}" for e, p in programs) if programs else f"envs {args.envs}"
+    print(f"repair benchmark: {where}, budget {args.budget:.0f} s, {args.candidates} candidates/round, "
           f"{args.workers} workers, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rows = run(tuple(args.envs.split(",")), args.single, args.double, args.triple, args.budget, args.candidates,
-               args.workers, args.max_rounds, args.seed)
+               args.workers, args.max_rounds, args.seed, programs=programs or None)
     for line in summary(rows):
         print(line)
     if args.json:
