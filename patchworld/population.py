@@ -56,6 +56,7 @@ class Member:
     lines: list | None = None                      # per val row, the program lines it ran (traced once)
     promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
     pairs_tried: set = field(default_factory=set)
+    silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
 
     def rows(self) -> dict[str, tuple[bool, str]]:
         """id -> (exact, prediction) of this member's val replay (built once)."""
@@ -100,7 +101,7 @@ class Beam:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
         ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
         pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines, m.promising,
-                       m.pairs_tried) for m in self.members
+                       m.pairs_tried, m.silent) for m in self.members
                 if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
@@ -151,6 +152,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     beam: Beam = session.beam
     if not beam.members or beam.members[0].program.hash != current.program.hash:
         beam.reset(current)
+    else:  # the same program as last round: keep what it gathered (traced lines, mutant evidence, tried pairs)
+        current = beam.members[0]
     r = session.round + 1
     before = score(current_replay)
     pool, writer = session._executors()
@@ -188,7 +191,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                                   seed=session.seed + r, train=session.train, suspicion=susp)
         proposals = session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
-            proposals += _second_order(member, n - len(proposals))
+            proposals += _second_order(member, n - len(proposals), susp)
         propose_seconds += time.perf_counter() - t
         shown_by[member.program.hash] = shown
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
@@ -263,12 +266,20 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                        eval_seconds, [])
 
 
-def _second_order(member: Member, n: int, top: int = 12) -> list[Any]:
-    """Up to ``n`` proposals applying two of the member's most promising single mutations at once
-    (highest mutant scores first; each pair once)."""
+def _second_order(member: Member, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
+    """Up to ``n`` proposals applying two of the member's single mutations at once, each pair once, taking
+    turns: a pair of its most promising ones (highest mutant scores first), then a pair of silent ones
+    (mutants that changed no prediction) on two of the most suspicious lines. Two bugs on one chain mask
+    each other: fixing either alone changes nothing, so only both at once shows."""
     best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
+    blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
+    silent = sorted(member.silent, key=lambda lp: -blame(lp[0]))[: 2 * top]
+    loud = list(itertools.combinations([p for _, p in best], 2))
+    quiet = sorted(((a, b) for (la, a), (lb, b) in itertools.combinations(silent, 2) if la != lb),
+                   key=lambda ab: -(blame(ab[0].extra["line"]) + blame(ab[1].extra["line"])))
+    pairs = [ab for two in itertools.zip_longest(loud, quiet) for ab in two if ab is not None]  # taking turns
     out = []
-    for (_, a), (_, b) in itertools.combinations(best, 2):
+    for a, b in pairs:
         if len(out) >= n:
             break
         pair = (a.patch.id, b.patch.id)
@@ -310,8 +321,13 @@ def _gather_evidence(cands: list, replays: dict) -> None:
         parent_rows = rows.setdefault(id(member), member.rows())
         value = mutant_score(parent_rows, *columns(rep, "id", "predicted", "exact"))
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
-        if value > 0 and p.patch is not None and not (p.extra or {}).get("combined"):
+        if p.patch is None or (p.extra or {}).get("combined"):
+            continue
+        if value > 0:
             member.promising.append((value, p))
+        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(*columns(rep, "id", "predicted"),
+                                                                                strict=True)):
+            member.silent.append((line, p))
 
 
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:

@@ -113,3 +113,40 @@ def test_a_stray_not_on_an_elif_action_test_is_repaired_in_a_program_not_tuned_o
     session.close()
     assert score_key(session.score) >= original, session.store.rounds()[-1].get("accepted")
     assert "open door to" in session.current.source and bug.apply(source) != session.current.source
+
+
+def test_two_bugs_that_mask_each_other_are_repaired_together(tmp_path):
+    """In the Wordle reference program, `or` -> `and` where the candidate pool is built and `==` -> `!=` where
+    feedback enters the history: either bug alone ignores the history, so fixing either alone changes no
+    prediction. The search keeps such silent mutants of the current program across rounds (the member is
+    not rebuilt each round) and pairs them on the most suspicious lines."""
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.program import Program
+    from patchworld.proposers.mutation import MutationProposer
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/wordle_reference.py").read_text(encoding="utf-8")
+    folder = ROOT / "data/trajectories/wordle"
+    train, val = (load_trajectories(folder / f"wordle_traj_{s}.jsonl") for s in ("train", "val"))
+    original = score_key(score(replay(Program(source), val)))
+    sites = plant_sites(source)
+    pick = [next(b for b in sites if b.operator == "flip_boolop" and "candidates(" in source.splitlines()[b.line - 1]),
+            next(b for b in sites if b.operator == "flip_compare" and '"feedback"' in source.splitlines()[b.line - 1])]
+    buggy = Program(combine(source, pick))
+    for bug in pick:   # each alone already breaks what the pair breaks: fixing one of two changes nothing
+        assert score_key(score(replay(Program(bug.apply(source)), val))) == score_key(score(replay(buggy, val)))
+    session = Session("wordle", train, val, program=buggy, proposer=MutationProposer(seed=0), run_dir=tmp_path / "run",
+                      n_candidates=64, search="beam")
+    session.step()
+    kept = session.beam.members[0]
+    assert session.current.hash == buggy.hash and kept.silent       # round 1: nothing accepted, silent mutants seen
+    for _ in range(3):
+        if score_key(session.score) >= original:
+            break
+        session.step()
+        if session.current.hash == buggy.hash:
+            assert session.beam.members[0] is kept                  # the same member, with what it gathered
+    session.close()
+    assert score_key(session.score) >= original, [r.get("accepted") for r in session.store.rounds()]
