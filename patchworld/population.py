@@ -16,7 +16,12 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 5. update the beam: the current program, then the best other programs whose sets of exactly
    predicted transitions differ from every kept one (the diversity rule), including neutral
    steps (a child scoring the same as its parent but behaving differently), each allowed to
-   stay ``max_age`` rounds without producing an improvement.
+   stay ``max_age`` rounds without producing an improvement. A member (the current program
+   included) keeps across rounds what it gathered: its traced val lines, the evidence of its
+   mutants, which mutants were promising or silent, which pairs were tried;
+6. a member whose single mutations are used up gets pairs instead, taking turns between its most
+   promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
+   two bugs that mask each other only show when both are fixed.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
