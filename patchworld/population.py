@@ -242,13 +242,13 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             m = Member.of(child, rep)
-            m.evidence = dict(parents[v.parent].evidence)
+            m.evidence = _inherited(parents[v.parent].evidence)
             new_members.append((m, parents[v.parent]))
     if winner is not None:
         session.current = children[winner.child]
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
         current = Member.of(session.current, session._replay_cache[1])
-        current.evidence = dict(parents[winner.parent].evidence)
+        current.evidence = _inherited(parents[winner.parent].evidence)
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:
@@ -271,18 +271,31 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                        eval_seconds, [])
 
 
+def _inherited(evidence: dict) -> dict:
+    """The mutant evidence a child starts with: its parent's lines where a mutant changed failing rows.
+    A line whose mutants changed nothing in the parent may matter in the child (its edit can make
+    that line reachable), so a zero is not passed on."""
+    return {line: value for line, value in evidence.items() if value > 0}
+
+
 def _second_order(member: Member, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
     """Up to ``n`` proposals applying two of the member's single mutations at once, each pair once, taking
-    turns: a pair of its most promising ones (highest mutant scores first), then a pair of silent ones
-    (mutants that changed no prediction) on two of the most suspicious lines. Two bugs on one chain mask
-    each other: fixing either alone changes nothing, so only both at once shows."""
+    turns: a pair of its most promising ones (highest mutant scores first), a pair of silent ones
+    (mutants that changed no prediction) on two of the most suspicious lines, a promising one with a
+    silent one. Two bugs on one chain mask each other: fixing the first alone changes nothing or
+    exposes the second (a crash further on), so only both at once shows."""
     best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
     blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
     silent = sorted(member.silent, key=lambda lp: -blame(lp[0]))[: 2 * top]
     loud = list(itertools.combinations([p for _, p in best], 2))
-    quiet = sorted(((a, b) for (la, a), (lb, b) in itertools.combinations(silent, 2) if la != lb),
-                   key=lambda ab: -(blame(ab[0].extra["line"]) + blame(ab[1].extra["line"])))
-    pairs = [ab for two in itertools.zip_longest(loud, quiet) for ab in two if ab is not None]  # taking turns
+
+    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
+        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line")),
+                      key=lambda ab: -(blame(ab[0].extra.get("line", 0)) + blame(ab[1].extra.get("line", 0))))
+
+    quiet = by_blame(itertools.combinations([p for _, p in silent], 2))
+    mixed = by_blame(itertools.product([p for _, p in best], [p for _, p in silent]))
+    pairs = [ab for turn in itertools.zip_longest(loud, quiet, mixed) for ab in turn if ab is not None]  # taking turns
     out = []
     for a, b in pairs:
         if len(out) >= n:
