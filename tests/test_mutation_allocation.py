@@ -92,3 +92,39 @@ def test_the_most_suspicious_lines_get_one_candidate_per_operator():
     assert len(pool) == len(ranked) and len({id(c) for c in pool}) == len(ranked)   # a reordering, nothing lost
     without = MutationProposer._by_function(ranked, 16)                   # no localisation: line order by rank only
     assert "negate_cond" not in [c.mutation.operator for c in without[:8]]
+
+
+_PROGRAM = "".join(f"X{i} = {i}\n\n\n" for i in range(1, 9))   # statement i on line 3i - 2: edits never touch
+
+
+def _edit(line: int) -> object:
+    from patchworld.patches import patch_from_sources
+    from patchworld.proposers.base import Proposal
+
+    lines = _PROGRAM.splitlines()
+    lines[3 * line - 3] = f"X{line} = -{line}"
+    patch = patch_from_sources(_PROGRAM, "\n".join(lines) + "\n", origin="mutation:test", note=f"line {line}")
+    return Proposal(patch, "ast_mutation", extra={"line": line})
+
+
+def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
+    from patchworld.population import Member, _second_order
+    from patchworld.program import Program
+
+    member = Member(Program(_PROGRAM), replay=None)
+    member.promising = [(0.9, _edit(1)), (0.8, _edit(2)), (0.7, _edit(3))]
+    member.silent = [(5, _edit(5)), (6, _edit(6)), (7, _edit(7)), (8, _edit(8))]
+    blame = _Blame({5: 0.1, 6: 0.9, 7: 0.8, 8: 0.2})
+    first = _second_order(member, 3, blame)
+    lines = [sorted(int(s.split()[-1]) for s in p.patch.note.split(" + ")) for p in first]
+    assert lines == [[1, 2], [6, 7], [1, 6]]        # promising pair, the two most blamed silent lines, mixed
+    rest = _second_order(member, 100, blame)
+    every = [tuple(sorted(int(s.split()[-1]) for s in p.patch.note.split(" + "))) for p in first + rest]
+    assert len(every) == len(set(every)) == 3 + 6 + 12        # each pair once: 3 loud, 6 quiet, 3 x 4 mixed
+    assert _second_order(member, 5, blame) == []
+
+
+def test_a_child_does_not_inherit_lines_whose_mutants_did_nothing():
+    from patchworld.population import _inherited
+
+    assert _inherited({3: 0.0, 4: 0.42, 9: 1.0}) == {4: 0.42, 9: 1.0}
