@@ -17,10 +17,10 @@ def feedback(guess, target):
     for i in range(5):
         if guess[i] == target[i]:
             letters.append("g")
-        elif guess[i] not in target:
-            letters.append("b")
-        else:
+        elif guess[i] in target:
             letters.append("y")
+        else:
+            letters.append("b")
     return " ".join(letters)
 
 
