@@ -21,7 +21,10 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    mutants, which mutants were promising or silent, which pairs were tried;
 6. a member whose single mutations are used up gets pairs instead, taking turns between its most
    promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
-   two bugs that mask each other only show when both are fixed.
+   two bugs that mask each other only show when both are fixed (:mod:`patchworld.pairs`);
+7. a child rejected because it raises where its parent did not (a fix that let the program reach a
+   second bug) is kept, and later rounds propose its fix plus a repair at the crash site as one
+   patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
@@ -40,7 +43,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchworld import candidate_jobs
+from patchworld.exposed import exposed_line, second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
+from patchworld.pairs import combine, second_order
 from patchworld.screening import Screened, Screener, columns, send_batches
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
@@ -62,6 +67,17 @@ class Member:
     promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
+    exposed: list = field(default_factory=list)    # (crash line, proposal, child) of mutants that exposed a crash
+
+    def crashed(self) -> set[str]:
+        """Ids of the val rows this member's program raised on (built once)."""
+        cached = self.__dict__.get("_crashed")
+        if cached is None:
+            steps = self.replay.steps
+            cached = {i for i, kind in zip(steps.get_column("id").to_list(), steps.get_column("error_kind").to_list(),
+                                            strict=True) if kind == "exception"}
+            self.__dict__["_crashed"] = cached
+        return cached
 
     def rows(self) -> dict[str, tuple[bool, str]]:
         """id -> (exact, prediction) of this member's val replay (built once)."""
@@ -106,7 +122,7 @@ class Beam:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
         ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
         pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines, m.promising,
-                       m.pairs_tried, m.silent) for m in self.members
+                       m.pairs_tried, m.silent, m.exposed) for m in self.members
                 if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
@@ -130,19 +146,6 @@ def shares(n: int, k: int) -> list[int]:
     first = max(1, n // 2)
     rest = max(1, (n - first) // (k - 1))
     return [first] + [rest] * (k - 1)
-
-
-def _combine(parent: Any, a: Any, b: Any) -> Any | None:
-    """The proposal applying both children's edits to their parent (None when they collide)."""
-    from patchworld.patches import PatchError, apply_patch, patch_from_sources
-    from patchworld.proposers.base import Proposal
-
-    try:
-        both = apply_patch(apply_patch(parent.source, a.patch).source, b.patch).source
-        patch = patch_from_sources(parent, both, origin="combine", note=f"{a.patch.note} + {b.patch.note}")
-    except (PatchError, ValueError):
-        return None
-    return Proposal(patch, "ast_mutation", response=patch.note, extra={"combined": [a.patch.id, b.patch.id]})
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -194,9 +197,16 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}
         request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
                                   seed=session.seed + r, train=session.train, suspicion=susp)
-        proposals = session.proposer.propose(request)
+        # a crash in another function than the edit first (a fix that let the program reach a second bug),
+        # then first edits on the most blamed lines
+        member.exposed.sort(key=lambda e: (not e[3], -susp.at(e[1].extra.get("line", 0))))
+        del member.exposed[32:]
+        steps = [q for line, first, child, _ in _pop(member.exposed, 3)
+                 for q in second_steps(session.proposer, member.program, child, first, line, shown, session.env)]
+        request.n = max(1, n - len(steps))
+        proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
-            proposals += _second_order(member, n - len(proposals), susp)
+            proposals += second_order(member, n - len(proposals), susp)
         propose_seconds += time.perf_counter() - t
         shown_by[member.program.hash] = shown
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
@@ -216,7 +226,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     n_before = len(cands)
     for a, b in itertools.combinations(fixers[:6], 2):
         if a[3] is b[3] and not (a[1] & b[1]):
-            combo = _combine(a[3].program, a[2], b[2])
+            combo = combine(a[3].program, a[2], b[2])
             if combo is not None:
                 submit(combo, a[3])
     send_batches(pending, futures, pool, session)
@@ -271,43 +281,18 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                        eval_seconds, [])
 
 
+def _pop(items: list, k: int) -> list:
+    """The first ``k`` of ``items``, removed from it."""
+    taken = items[:k]
+    del items[:k]
+    return taken
+
+
 def _inherited(evidence: dict) -> dict:
     """The mutant evidence a child starts with: its parent's lines where a mutant changed failing rows.
     A line whose mutants changed nothing in the parent may matter in the child (its edit can make
     that line reachable), so a zero is not passed on."""
     return {line: value for line, value in evidence.items() if value > 0}
-
-
-def _second_order(member: Member, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
-    """Up to ``n`` proposals applying two of the member's single mutations at once, each pair once, taking
-    turns: a pair of its most promising ones (highest mutant scores first), a pair of silent ones
-    (mutants that changed no prediction) on two of the most suspicious lines, a promising one with a
-    silent one. Two bugs on one chain mask each other: fixing the first alone changes nothing or
-    exposes the second (a crash further on), so only both at once shows."""
-    best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
-    blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
-    silent = sorted(member.silent, key=lambda lp: -blame(lp[0]))[: 2 * top]
-    loud = list(itertools.combinations([p for _, p in best], 2))
-
-    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
-        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line")),
-                      key=lambda ab: -(blame(ab[0].extra.get("line", 0)) + blame(ab[1].extra.get("line", 0))))
-
-    quiet = by_blame(itertools.combinations([p for _, p in silent], 2))
-    mixed = by_blame(itertools.product([p for _, p in best], [p for _, p in silent]))
-    pairs = [ab for turn in itertools.zip_longest(loud, quiet, mixed) for ab in turn if ab is not None]  # taking turns
-    out = []
-    for a, b in pairs:
-        if len(out) >= n:
-            break
-        pair = (a.patch.id, b.patch.id)
-        if pair in member.pairs_tried:
-            continue
-        member.pairs_tried.add(pair)
-        combo = _combine(member.program, a, b)
-        if combo is not None:
-            out.append(combo)
-    return out
 
 
 def _lines(session: Any, member: Member) -> list | None:
@@ -341,6 +326,9 @@ def _gather_evidence(cands: list, replays: dict) -> None:
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
         if p.patch is None or (p.extra or {}).get("combined"):
             continue
+        crash = exposed_line(child.source, columns(rep, "id", "error_kind", "error"), member.crashed())
+        if crash is not None and crash[0] != line:  # not the edit's own line breaking
+            member.exposed.append((crash[0], p, child, crash[1] != p.extra.get("function")))
         if value > 0:
             member.promising.append((value, p))
         elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(*columns(rep, "id", "predicted"),

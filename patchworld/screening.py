@@ -45,7 +45,8 @@ def subset_key(kinds: Sequence[str], f1s: Sequence[float]) -> tuple[int, int, fl
 @dataclass
 class SampleReplay:
     """A child's rows on the screening sample, scored only as far as the screen needs (plain lists:
-    ``id``, ``predicted``, ``exact``, ``error_kind``, ``token_f1``); ``steps`` builds a frame on demand."""
+    ``id``, ``predicted``, ``exact``, ``error_kind``, ``token_f1``, ``error``: the text of exceptions
+    only); ``steps`` builds a frame on demand."""
 
     cols: dict[str, list]
     outcome: str = "ok"
@@ -127,8 +128,8 @@ class Screener:
         from patchworld.metrics import judge_row, storable_text, token_f1
 
         fill = outcome if outcome != "ok" else "crashed"
-        out: dict[str, list] = {"id": [], "predicted": [], "exact": [], "error_kind": [], "token_f1": []}
-        ids, preds, exacts, kinds, f1s = out.values()
+        out: dict[str, list] = {"id": [], "predicted": [], "exact": [], "error_kind": [], "token_f1": [], "error": []}
+        ids, preds, exacts, kinds, f1s, errors = out.values()
         for i, traj in enumerate(self.sample):
             col = cols_by_index.get(i)
             width = min(len(c) for c in col[:6]) if col else 0
@@ -148,6 +149,7 @@ class Screener:
                 exacts.append(exact)
                 kinds.append(kind)
                 f1s.append(f1)
+                errors.append(storable_text(col[2][step]) if kind == "exception" and step < width else "")  # type: ignore[index]
         return SampleReplay(out, outcome, detail)
 
     def judge(self, child_replay: Any) -> str:

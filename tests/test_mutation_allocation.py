@@ -108,7 +108,8 @@ def _edit(line: int) -> object:
 
 
 def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
-    from patchworld.population import Member, _second_order
+    from patchworld.pairs import second_order as _second_order
+    from patchworld.population import Member
     from patchworld.program import Program
 
     member = Member(Program(_PROGRAM), replay=None)

@@ -93,8 +93,9 @@ class ReplayRunner:
     readout; "" when it raises) and returned in this round's reply for that previous step.
     It is computed only after the true observation arrived, so it is never a prediction.
 
-    ``brief=True`` (screening batches, where no one reads error texts): an error is the exception's
-    type name only, without the traceback (formatting one costs more than the call that raised).
+    ``brief=True`` (screening batches): an error is the exception's type name after its innermost
+    program frame (the crash site the search reads), without the traceback's text (formatting one
+    costs more than the call that raised).
     """
 
     def __init__(self, model: Any, timer: Any, max_step_timeouts: int = 3,
@@ -230,8 +231,18 @@ def _readout(model: Any, prior: Any, action: str) -> str:
 
 
 def _brief(exc: BaseException | None) -> str:
-    """An exception's type name (no traceback, no ``__str__`` of the program's)."""
-    return "" if exc is None else type(exc).__name__
+    """An exception's type name after its innermost program frame, ``line N, in f: Type`` (no source
+    lines, no ``__str__`` of the program's): the crash site costs a walk of the traceback's links."""
+    if exc is None:
+        return ""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == PROGRAM_FILENAME and not code.co_name.startswith("<"):  # a comprehension's: its caller
+            where = f"line {tb.tb_lineno}, in {code.co_name}: "
+        tb = tb.tb_next
+    return where + type(exc).__name__
 
 
 def _tail(exc: BaseException | None, limit: int = 900) -> str:

@@ -1,0 +1,75 @@
+"""A second step after an edit that exposed a crash: repair the crash site in that child, keep both edits.
+
+Two bugs on one path often hide each other: the first sends every transition away from the code the
+second sits in. Fixing the first then makes the second run, and the child raises there; the gate ranks
+a program with new exceptions below its parent, so the child is rejected and its fix is lost. The wide
+search (:mod:`patchworld.population`) records such children (:func:`exposed_line`: the crash site of
+rows the child raises on and its parent did not) and, in a later round, proposes the child's own
+mutations at that line, each as one patch against the parent that carries both edits
+(:func:`second_steps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["exposed_line", "second_steps"]
+
+
+def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str]) -> tuple[int, str] | None:
+    """(line, function) most of the child's new crashes end at (innermost program frame), or None.
+
+    ``child_cols``: the child's ``id``, ``error_kind`` and ``error`` columns (a screening sample or
+    a full replay); ``parent_crashed``: ids of rows the parent raised on (those are not new)."""
+    from collections import Counter
+
+    from patchworld.localise import function_spans, program_frames
+
+    ids, kinds, errors = child_cols
+    spans: dict | None = None
+    sites: Counter[tuple[int, str]] = Counter()
+    for rid, kind, error in zip(ids, kinds, errors, strict=True):
+        if kind != "exception" or rid in parent_crashed or not error:
+            continue
+        spans = spans if spans is not None else function_spans(child_source)
+        frames = program_frames(error, spans)
+        if frames:
+            sites[(frames[-1][1], frames[-1][0])] += 1
+    return sites.most_common(1)[0][0] if sites else None
+
+
+def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, shown: Sequence[Any],
+                 env: str, k: int = 3) -> list[Any]:
+    """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``):
+    the ``first`` edit and a repair of the crash it exposed, as one patch. Needs a proposer that ranks
+    mutations of any program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
+    from patchworld.localise import Suspicion, function_spans
+    from patchworld.patches import PatchError, patch_from_sources
+    from patchworld.proposers.base import Proposal, ProposalRequest
+
+    rank = getattr(proposer, "candidates", None)
+    if rank is None:
+        return []
+    spans = function_spans(child.source)
+    owner = next((name for name, ranges in spans.items() if any(a <= line <= b for a, b in ranges)), None)
+    if owner is None:
+        return []
+    focus = Suspicion({line: 1.0}, {owner: 1.0}, "exposed crash", spans=spans)
+    try:
+        ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus))
+    except SyntaxError:
+        return []
+    out: list[Any] = []
+    for cand in ranked:
+        if len(out) >= k:
+            break
+        if int(getattr(cand.mutation.node, "lineno", 0)) != line or cand.child == parent.source:
+            continue
+        note = f"{first.patch.note} + {cand.function}:{line} {cand.mutation.operator}: {cand.mutation.note}"
+        try:
+            patch = patch_from_sources(parent, cand.child, origin="exposed", note=note)
+        except (PatchError, ValueError):
+            continue
+        out.append(Proposal(patch, "ast_mutation", response=note, extra={"combined": [first.patch.id], "line": line}))
+    return out

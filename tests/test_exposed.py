@@ -1,0 +1,102 @@
+"""A fix that lets the program reach a second bug is rejected (it raises where its parent did not); the
+search keeps such children and proposes, in one patch, the fix plus a repair of the crash it exposed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patchworld.bugs import combine, plant_sites
+from patchworld.exposed import exposed_line, second_steps
+from patchworld.program import Program
+from patchworld.proposers.base import Proposal
+from patchworld.proposers.mutation import MutationProposer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SOURCE = '''\
+def article(name):
+    return ("an " if name[:1] in "aeiou" else "a ") - name
+
+
+def predict(act):
+    if act.startswith("take "):
+        return "You take " + article(act[5:]) + "."
+    return "ok"
+'''
+
+
+def test_exposed_line_is_the_crash_site_of_new_exceptions_only():
+    ids = ["a", "b", "c", "d"]
+    kinds = ["exception", "exception", "mismatch", "exception"]
+    errors = ['in predict: line 7, in predict: return "You take " + article(act[5:]) + "."\n'   # replay's format
+              'line 2, in article: return ("an " if name[:1] in "aeiou" else "a ") - name\nTypeError: unsupported',
+              "in predict: line 2, in article: TypeError",                                        # a screening batch's
+              "",
+              "in predict: line 7, in predict: TypeError"]
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed=set()) == (2, "article")
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b"}) == (7, "predict")
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b", "d"}) is None
+
+
+def test_second_steps_carry_the_first_edit_and_a_repair_at_the_crash_line():
+    from patchworld.patches import apply_patch, patch_from_sources
+
+    parent = Program(SOURCE.replace('act.startswith("take ")', 'not act.startswith("take ")'))
+    child = Program(SOURCE)   # the first edit: the stray `not` removed; now article() runs and raises
+    first = Proposal(patch_from_sources(parent, child.source, origin="mutation:negate_cond", note="predict:6 fix"),
+                     "ast_mutation", extra={"line": 6, "function": "predict"})
+    steps = second_steps(MutationProposer(), parent, child, first, 2, shown=[], env="toy", k=5)
+    assert steps and all(p.patch.origin == "exposed" and p.extra["combined"] == [first.patch.id] for p in steps)
+    results = [apply_patch(parent.source, p.patch).source for p in steps]
+    assert all('act.startswith("take ")' in r and "not act" not in r for r in results)   # the first edit kept
+    assert any('else "a ") + name' in r for r in results)                                 # the crash repaired
+    assert second_steps(object(), parent, child, first, 2, shown=[], env="toy") == []     # a proposer that cannot rank
+
+
+@pytest.mark.slow
+def test_a_fix_that_exposes_a_second_bug_is_completed(tmp_path):
+    """Wordle reference program: `not` on the "invalid word" test makes every feedback unparsed, so the
+    `+` -> `-` in the history update below never runs; fixing the first alone raises there."""
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/wordle_reference.py").read_text(encoding="utf-8")
+    folder = ROOT / "data/trajectories/wordle"
+    train, val = (load_trajectories(folder / f"wordle_traj_{s}.jsonl") for s in ("train", "val"))
+    lines = source.splitlines()
+    sites = plant_sites(source)
+    pick = [next(b for b in sites if b.operator == "negate_if" and '"invalid word"' in lines[b.line - 1]),
+            next(b for b in sites if b.operator == "flip_arith" and '"history"' in lines[b.line - 1])]
+    buggy = Program(combine(source, pick))
+    original = score_key(score(replay(Program(source), val)))
+    first_fixed = Program(combine(source, pick[1:]))
+    rows = replay(first_fixed, val).steps
+    assert "exception" in rows["error_kind"].to_list()                          # the first fix alone raises
+    assert score_key(score(replay(first_fixed, val))) < score_key(score(replay(buggy, val)))
+    session = Session("wordle", train, val, program=buggy, proposer=MutationProposer(seed=0), run_dir=tmp_path / "run",
+                      n_candidates=64, search="beam")
+    for _ in range(6):
+        session.step()
+        if score_key(session.score) >= original:
+            break
+    session.close()
+    assert score_key(session.score) >= original
+    accepted = [r for r in session.store.candidates() if r.get("accepted")]
+    assert any(r.get("origin") == "exposed" for r in accepted), [r.get("note") for r in accepted]
+
+
+def test_a_screening_batch_error_names_its_crash_site():
+    from patchworld.program import PROGRAM_FILENAME
+    from patchworld.sandbox.calls import _brief
+
+    code = compile("def f(x):\n    return [1 - v for v in x]\n\ndef g(x):\n    return f(x)\n", PROGRAM_FILENAME, "exec")
+    namespace: dict = {}
+    exec(code, namespace)
+    with pytest.raises(TypeError) as info:
+        namespace["g"](["a"])
+    assert _brief(info.value) == "line 2, in f: TypeError"   # the comprehension's frame is named by its caller
+    assert _brief(ValueError("no program frame")) == "ValueError"
