@@ -17,17 +17,19 @@ from typing import Any
 __all__ = ["exposed_line", "second_steps"]
 
 
-def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str]) -> tuple[int, str] | None:
+def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str],
+                 spans: dict | None = None) -> tuple[int, str] | None:
     """(line, function) most of the child's new crashes end at (innermost program frame), or None.
 
     ``child_cols``: the child's ``id``, ``error_kind`` and ``error`` columns (a screening sample or
-    a full replay); ``parent_crashed``: ids of rows the parent raised on (those are not new)."""
+    a full replay); ``parent_crashed``: ids of rows the parent raised on (those are not new);
+    ``spans``: the child's :func:`patchworld.localise.function_spans` if known (its parent's, when
+    the edit kept every line where it was), else computed when a new crash needs them."""
     from collections import Counter
 
     from patchworld.localise import function_spans, program_frames
 
     ids, kinds, errors = child_cols
-    spans: dict | None = None
     sites: Counter[tuple[int, str]] = Counter()
     for rid, kind, error in zip(ids, kinds, errors, strict=True):
         if kind != "exception" or rid in parent_crashed or not error:
@@ -57,7 +59,8 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
         return []
     focus = Suspicion({line: 1.0}, {owner: 1.0}, "exposed crash", spans=spans)
     try:
-        ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus))
+        ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),
+                      functions={owner})
     except SyntaxError:
         return []
     out: list[Any] = []

@@ -21,7 +21,7 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    mutants, which mutants were promising or silent, which pairs were tried;
 6. a member whose single mutations are used up gets pairs instead, taking turns between its most
    promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
-   two bugs that mask each other only show when both are fixed (:mod:`patchworld.pairs`);
+   two bugs that mask each other only show when both are fixed (:mod:`patchworld.second_order`);
 7. a child rejected because it raises where its parent did not (a fix that let the program reach a
    second bug) is kept, and later rounds propose its fix plus a repair at the crash site as one
    patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first.
@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchworld import candidate_jobs
-from patchworld.exposed import exposed_line, second_steps
+from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
-from patchworld.pairs import combine, second_order
 from patchworld.screening import Screened, Screener, columns, send_batches
+from patchworld.second_order import combine, gather_evidence, second_order
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -68,6 +68,14 @@ class Member:
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
     exposed: list = field(default_factory=list)    # (crash line, proposal, child) of mutants that exposed a crash
+
+    def spans(self) -> dict:
+        """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
+        if "_spans" not in self.__dict__:
+            from patchworld.localise import function_spans
+
+            self.__dict__["_spans"] = function_spans(self.program.source)
+        return self.__dict__["_spans"]
 
     def crashed(self) -> set[str]:
         """Ids of the val rows this member's program raised on (built once)."""
@@ -202,7 +210,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         member.exposed.sort(key=lambda e: (not e[3], -susp.at(e[1].extra.get("line", 0))))
         del member.exposed[32:]
         steps = [q for line, first, child, _ in _pop(member.exposed, 3)
-                 for q in second_steps(session.proposer, member.program, child, first, line, shown, session.env)]
+                 for q in second_steps(session.proposer, member.program, child, first, line, shown, session.env, k=2)]
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
@@ -232,7 +240,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     send_batches(pending, futures, pool, session)
     if len(cands) > n_before:
         replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
-    _gather_evidence(cands, replays)
+    gather_evidence(cands, replays)
     eval_seconds = time.perf_counter() - start - propose_seconds
     verdicts = [c[2] for c in cands]
     parents = {m.program.hash: m for m in beam.members}
@@ -308,32 +316,6 @@ def _lines(session: Any, member: Member) -> list | None:
             return None
         member.lines = getattr(traced, "lines", None) or []
     return member.lines or None
-
-
-def _gather_evidence(cands: list, replays: dict) -> None:
-    """Each member's line -> best mutant score from this round's evaluated children (see localise)."""
-    from patchworld.localise import mutant_score
-
-    rows: dict[int, dict] = {}
-    for _, p, _v, child, member in cands:
-        line = (p.extra or {}).get("line") if p is not None else None
-        rep = replays.get(child.hash) if child is not None else None
-        rep = rep.replay if isinstance(rep, Screened) else rep
-        if not line or rep is None or isinstance(rep, BaseException):
-            continue
-        parent_rows = rows.setdefault(id(member), member.rows())
-        value = mutant_score(parent_rows, *columns(rep, "id", "predicted", "exact"))
-        member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
-        if p.patch is None or (p.extra or {}).get("combined"):
-            continue
-        crash = exposed_line(child.source, columns(rep, "id", "error_kind", "error"), member.crashed())
-        if crash is not None and crash[0] != line:  # not the edit's own line breaking
-            member.exposed.append((crash[0], p, child, crash[1] != p.extra.get("function")))
-        if value > 0:
-            member.promising.append((value, p))
-        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(*columns(rep, "id", "predicted"),
-                                                                                strict=True)):
-            member.silent.append((line, p))
 
 
 def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:

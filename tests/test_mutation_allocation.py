@@ -108,9 +108,9 @@ def _edit(line: int) -> object:
 
 
 def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
-    from patchworld.pairs import second_order as _second_order
     from patchworld.population import Member
     from patchworld.program import Program
+    from patchworld.second_order import second_order as _second_order
 
     member = Member(Program(_PROGRAM), replay=None)
     member.promising = [(0.9, _edit(1)), (0.8, _edit(2)), (0.7, _edit(3))]

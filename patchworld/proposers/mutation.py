@@ -215,8 +215,9 @@ class MutationProposer:
         self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
         self._children: dict[str, set[str]] = {}  # wide search: child sources already proposed per parent
 
-    def candidates(self, request: ProposalRequest) -> list[Candidate]:
-        """All mutations of the program, best first (no patches built yet, nothing remembered)."""
+    def candidates(self, request: ProposalRequest, functions: set[str] | None = None) -> list[Candidate]:
+        """All mutations of the program (of ``functions`` only, when given), best first (no patches built
+        yet, nothing remembered)."""
         source = request.program.source
         tree = ast.parse(source)
         weights, hot = function_weights(tree, request.counterexamples)
@@ -233,7 +234,8 @@ class MutationProposer:
         best: dict[str, Candidate] = {}
         site_memo: dict[int, tuple[float, tuple[str, ...]]] = {}
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
-        funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0 for f in fs]
+        funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0
+                 and (functions is None or name in functions) for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
             for mut in function_mutations(func, idx, pairs, susp is not None, inserts):
                 child = mut.apply(source)

@@ -1,0 +1,92 @@
+"""Second-order candidates of the wide search and the evidence they are picked from.
+
+:func:`gather_evidence` records what each evaluated child says about its parent member
+(:class:`patchworld.population.Member`); :func:`combine` makes the one patch that applies two
+children's edits to their parent; :func:`second_order` picks which pairs a member gets once its
+single mutations are used up.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+__all__ = ["combine", "second_order", "gather_evidence"]
+
+
+def combine(parent: Any, a: Any, b: Any) -> Any | None:
+    """The proposal applying both children's edits to their parent (None when they collide)."""
+    from patchworld.patches import PatchError, apply_patch, patch_from_sources
+    from patchworld.proposers.base import Proposal
+
+    try:
+        both = apply_patch(apply_patch(parent.source, a.patch).source, b.patch).source
+        patch = patch_from_sources(parent, both, origin="combine", note=f"{a.patch.note} + {b.patch.note}")
+    except (PatchError, ValueError):
+        return None
+    return Proposal(patch, "ast_mutation", response=patch.note, extra={"combined": [a.patch.id, b.patch.id]})
+
+
+def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
+    """Up to ``n`` proposals applying two of the member's single mutations at once, each pair once, taking
+    turns: a pair of its most promising ones (highest mutant scores first), a pair of silent ones
+    (mutants that changed no prediction) on two of the most suspicious lines, a promising one with a
+    silent one. Two bugs on one chain mask each other: fixing the first alone changes nothing or
+    exposes the second (a crash further on), so only both at once shows."""
+    best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
+    blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
+    silent = sorted(member.silent, key=lambda lp: -blame(lp[0]))[: 2 * top]
+    loud = list(itertools.combinations([p for _, p in best], 2))
+
+    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
+        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line")),
+                      key=lambda ab: -(blame(ab[0].extra.get("line", 0)) + blame(ab[1].extra.get("line", 0))))
+
+    quiet = by_blame(itertools.combinations([p for _, p in silent], 2))
+    mixed = by_blame(itertools.product([p for _, p in best], [p for _, p in silent]))
+    pairs = [ab for turn in itertools.zip_longest(loud, quiet, mixed) for ab in turn if ab is not None]  # taking turns
+    out = []
+    for a, b in pairs:
+        if len(out) >= n:
+            break
+        pair = (a.patch.id, b.patch.id)
+        if pair in member.pairs_tried:
+            continue
+        member.pairs_tried.add(pair)
+        combo = combine(member.program, a, b)
+        if combo is not None:
+            out.append(combo)
+    return out
+
+
+def gather_evidence(cands: list, replays: dict) -> None:
+    """What this round's evaluated children tell about their parent member: per line the best mutant
+    score (see :func:`patchworld.localise.mutant_score`), which single mutants were promising or
+    silent (inputs of :func:`second_order`), which exposed a crash (see :mod:`patchworld.exposed`).
+    ``cands``: (slot, proposal, verdict, child, member); ``replays``: child hash -> its replay."""
+    from patchworld.exposed import exposed_line
+    from patchworld.localise import mutant_score
+    from patchworld.screening import Screened, columns
+
+    rows: dict[int, dict] = {}
+    for _, p, _v, child, member in cands:
+        line = (p.extra or {}).get("line") if p is not None else None
+        rep = replays.get(child.hash) if child is not None else None
+        rep = rep.replay if isinstance(rep, Screened) else rep
+        if not line or rep is None or isinstance(rep, BaseException):
+            continue
+        parent_rows = rows.setdefault(id(member), member.rows())
+        value = mutant_score(parent_rows, *columns(rep, "id", "predicted", "exact"))
+        member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
+        if p.patch is None or (p.extra or {}).get("combined"):
+            continue
+        same_lines = child.source.count("\n") == member.program.source.count("\n")
+        crash = exposed_line(child.source, columns(rep, "id", "error_kind", "error"), member.crashed(),
+                             member.spans() if same_lines else None)
+        if crash is not None and crash[0] != line:  # not the edit's own line breaking
+            member.exposed.append((crash[0], p, child, crash[1] != p.extra.get("function")))
+        if value > 0:
+            member.promising.append((value, p))
+        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(*columns(rep, "id", "predicted"),
+                                                                                strict=True)):
+            member.silent.append((line, p))
