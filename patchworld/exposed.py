@@ -67,7 +67,7 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     for cand in ranked:
         if len(out) >= k:
             break
-        if int(getattr(cand.mutation.node, "lineno", 0)) != line or cand.child == parent.source:
+        if int(getattr(cand.mutation.node, "lineno", 0)) != line or cand.child == parent.source or not cand.parses():
             continue
         note = f"{first.patch.note} + {cand.function}:{line} {cand.mutation.operator}: {cand.mutation.note}"
         try:

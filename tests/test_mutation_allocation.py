@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
+from patchworld.patches import apply_patch
+from patchworld.program import Program
 from patchworld.proposers.mutation import Candidate, MutationProposer, _in_test, _parents, _rendered
+
+ROOT = Path(__file__).resolve().parents[1]
 
 _SOURCE = '''
 def predict(belief, act):
@@ -129,3 +134,38 @@ def test_a_child_does_not_inherit_lines_whose_mutants_did_nothing():
     from patchworld.population import _inherited
 
     assert _inherited({3: 0.0, 4: 0.42, 9: 1.0}) == {4: 0.42, 9: 1.0}
+
+
+def test_syntax_is_checked_only_for_candidates_that_get_proposed(monkeypatch):
+    import patchworld.proposers.mutation_candidate as mc
+    from patchworld.data import load_trajectories
+    from patchworld.localise import localise
+    from patchworld.proposers.base import ProposalRequest
+    from patchworld.replay import replay
+
+    calls = []
+    real = mc.child_parses
+    monkeypatch.setattr(mc, "child_parses", lambda *a: calls.append(a) or real(*a))
+    source = (ROOT / "data/programs/handwritten/maze.py").read_text(encoding="utf-8")
+    val = load_trajectories(ROOT / "data/trajectories/maze/maze_traj_val.jsonl")[:6]
+    program = Program(source.replace("pos[0] + delta[0]", "pos[0] - delta[0]"))
+    rep = replay(program, val, lean=True, trace_lines=True)
+    request = ProposalRequest("maze", program, rep.counterexamples(), 16, suspicion=localise(program.source, rep.steps,
+                                                                                             rep.lines))
+    ranked = MutationProposer().candidates(request)
+    assert calls == [] and len(ranked) > 100                     # ranking reparses nothing
+    proposals = MutationProposer().propose(request)
+    assert len(proposals) == 16 and len(calls) < len(ranked) / 2
+    for p in proposals:
+        ast.parse(apply_patch(program.source, p.patch).source)
+
+
+def test_a_line_queue_skips_candidates_that_do_not_parse():
+    from patchworld.proposers.mutation_candidate import ValidQueue
+
+    good, bad = _cand(2.0, 5, "flip_compare"), _cand(3.0, 5, "insert_word")
+    bad.__dict__["_parses"], good.__dict__["_parses"] = False, True
+    queue = ValidQueue([bad, good])
+    assert queue.at(0) is good and queue.at(1) is None
+    pool = MutationProposer._by_function([bad, good], 8, _Blame({5: 1.0}))
+    assert pool[0] is good                                      # the line's best that parses leads

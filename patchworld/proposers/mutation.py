@@ -33,32 +33,19 @@ import difflib
 import math
 import random
 import re
-import textwrap
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from patchworld.patches import Patch, patch_from_sources, source_hash
+from patchworld.patches import patch_from_sources, source_hash
 from patchworld.proposers.base import Proposal, ProposalRequest
+from patchworld.proposers.mutation_candidate import Candidate, ValidQueue
 from patchworld.proposers.mutation_evidence import TOKEN as _TOKEN
 from patchworld.proposers.mutation_evidence import function_weights, mine_insertions, mine_phrase_pairs
 from patchworld.proposers.mutation_evidence import program_functions as _functions
-from patchworld.proposers.mutation_ops import Mutation, SourceIndex, function_mutations
+from patchworld.proposers.mutation_ops import SourceIndex, function_mutations
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
-
-@dataclass
-class Candidate:
-    """A ranked mutation: the child source, its patch, and why it scored as it did."""
-
-    score: float
-    function: str
-    mutation: Mutation
-    child: str
-    counterexample_ids: tuple[str, ...]
-    patch: Patch | None = None
-
 
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -165,25 +152,6 @@ def _interface_factor(node: ast.AST, func: ast.AST, parents: dict[int, ast.AST])
     return 1.0
 
 
-def _parses(source: str, child: str, func: ast.AST, idx: SourceIndex, mut: Mutation) -> bool:
-    """Whether the mutated program still parses; only the mutated function is reparsed when possible."""
-    lo, hi = idx.starts[func.lineno - 1], idx.starts[func.end_lineno]
-    if all(lo <= start and end <= hi for start, end, _ in mut.splices):
-        text = source[lo:hi]
-        for start, end, new in sorted(mut.splices, key=lambda sp: sp[0], reverse=True):
-            text = text[: start - lo] + new + text[end - lo:]
-        try:
-            ast.parse(textwrap.dedent(text))
-            return True
-        except SyntaxError:
-            pass  # dedent can fail on odd multi-line strings: decide on the whole program
-    try:
-        ast.parse(child)
-    except SyntaxError:
-        return False
-    return True
-
-
 def _action_base_rates(tree: ast.Module, cxs: Sequence[Any], train: Sequence[Any]) -> dict[str, float]:
     """For each string in an ``if`` test that occurs in known actions: its share of training actions.
 
@@ -239,7 +207,7 @@ class MutationProposer:
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
             for mut in function_mutations(func, idx, pairs, susp is not None, inserts):
                 child = mut.apply(source)
-                if child == source or not _parses(source, child, func, idx, mut):
+                if child == source:
                     continue
                 key = id(mut.node)
                 if key not in site_memo:   # many mutations share a site: score it once
@@ -257,7 +225,7 @@ class MutationProposer:
                 score = w * mut.prior * site * bonus * (1.0 + 1e-3 * rng.random())
                 prev = best.get(child)
                 if prev is None or score > prev.score:
-                    best[child] = Candidate(score, name, mut, child, ids)
+                    best[child] = Candidate(score, name, mut, child, ids, where=(source, func, idx))
         return sorted(best.values(), key=lambda c: -c.score)
 
     def ranking(self, request: ProposalRequest, top: int = 20) -> Any:
@@ -266,7 +234,7 @@ class MutationProposer:
 
         rows = [{"rank": i + 1, "score": round(c.score, 4), "function": c.function,
                  "line": int(getattr(c.mutation.node, "lineno", 0)), "operator": c.mutation.operator,
-                 "note": c.mutation.note} for i, c in enumerate(self.candidates(request)[:top])]
+                 "note": c.mutation.note} for i, c in enumerate([c for c in self.candidates(request) if c.parses()][:top])]
         schema = {"rank": pl.Int64, "score": pl.Float64, "function": pl.Utf8, "line": pl.Int64, "operator": pl.Utf8,
                   "note": pl.Utf8}
         return pl.DataFrame(rows, schema=schema)
@@ -325,6 +293,8 @@ class MutationProposer:
         for cand in ranked:
             if len(chosen) >= request.n:
                 break
+            if not cand.parses():
+                continue
             op = cand.mutation.operator
             note = f"{cand.function}:{getattr(cand.mutation.node, 'lineno', 0)} {op}: {cand.mutation.note}"
             cand.patch = patch_from_sources(program, cand.child, origin=f"mutation:{op}", note=note,
@@ -365,13 +335,15 @@ class MutationProposer:
                 break
             ops: set[str] = set()
             for cand in queues[key]:
-                if cand.mutation.operator not in ops and len(head) < n // 4:
+                if cand.mutation.operator not in ops and len(head) < n // 4 and cand.parses():
                     ops.add(cand.mutation.operator)
                     head.append(cand)
                     taken.add(id(cand))
+        valid = {key: ValidQueue(q) for key, q in queues.items()}   # each line's candidates that parse, found lazily
         depth = 0
-        while len(head) < n // 2 and any(depth < len(q) for q in queues.values()):
-            head += [q[depth] for q in queues.values() if depth < len(q) and id(q[depth]) not in taken]
+        while len(head) < n // 2 and any(v.at(depth) is not None for v in valid.values()):
+            picks = [v.at(depth) for v in valid.values()]
+            head += [c for c in picks if c is not None and id(c) not in taken]
             depth += 1
         head = head[: n // 2]
         taken = {id(c) for c in head}
