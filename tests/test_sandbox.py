@@ -244,3 +244,22 @@ def test_a_job_sharded_over_two_workers_gives_the_same_frame() -> None:
     assert failed.outcome == "timeout" and failed.steps.height == 15
     kinds = failed.steps["error_kind"].to_list()
     assert kinds[:7] == [""] * 7 and "step_timeout" in kinds[10:]  # the other shard's rows are intact
+
+
+def test_sharding_discounts_this_process_trees_own_load() -> None:
+    """A session's own recent work is in the load average too; it must not stop sharding on a machine
+    nobody else uses, while someone else's busy core still does."""
+    import math
+
+    from patchworld.sandbox.job import _OwnLoad, spare_core
+
+    own = _OwnLoad()
+    assert own.update(0.0, 0.0) == 0.0                       # no history: nothing of ours yet
+    for second in range(1, 61):                              # one core busy for a minute
+        value = own.update(float(second), float(second))
+    assert value == pytest.approx(1 - math.exp(-1), rel=1e-6)  # what the kernel's 1-minute average shows
+    assert own.update(120.0, 60.0) == pytest.approx(value * math.exp(-1), rel=1e-6)   # then idle: decays
+    assert spare_core(load=0.63, own=0.63, cores=2)           # only we were busy: shard
+    assert not spare_core(load=1.63, own=0.63, cores=2)       # someone else holds a core
+    assert not spare_core(load=0.0, own=0.0, cores=1)         # one core: never
+    assert spare_core(load=2.2, own=0.1, cores=4)

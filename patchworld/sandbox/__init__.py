@@ -15,7 +15,8 @@ This is the one public door (what :mod:`patchworld.replay`, ``Session`` and plan
 * :class:`Limits` -- CPU, memory, wall, per-call, output limits; CPU and wall are floors plus a
   per-transition budget (``transition_seconds``), so big splits are not scored as timeouts.
 * ``run_job(shards=...)``: a large job (200+ transitions) started while no other sandbox job runs
-  and a core is idle (1-minute load average) is split over two workers (both cores); each shard is
+  and the cores are free of other work (the 1-minute load average less this process tree's own
+  recent share) is split over two workers (both cores); each shard is
   a job of its own, results merged. On a busy machine a second worker would only add its fixed cost.
 
 Options for candidate search (see :func:`patchworld.replay.replay`, which passes them on):

@@ -10,6 +10,7 @@ A frame that breaks the protocol (size, depth, shape) ends the job as ``protocol
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -22,7 +23,7 @@ from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT, ReplayRunner
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
-from patchworld.sandbox.pool import release_worker, take_worker
+from patchworld.sandbox.pool import release_worker, take_worker, worker_cpu
 from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
@@ -74,8 +75,9 @@ def run_job(
     correcting with its true observation as a 7th column (``columns[index][6]``). Limits scale with the number of transitions
     (:meth:`Limits.for_transitions`). ``shards`` worker processes share the trajectories, each a
     job of its own (``None``: two when this process runs no other sandbox job, the machine has two
-    cores or more with one of them idle by the 1-minute load average, and the job has 200 transitions
-    or more; else one); the first failing shard's
+    cores or more with one and a half left free by everything else (:func:`spare_core`: the 1-minute
+    load average less this process tree's own recent share), and the job has 200 transitions or more;
+    else one); the first failing shard's
     outcome is the job's. Never raises for anything the program does: failures come back as the
     job outcome.
     """
@@ -94,16 +96,43 @@ def run_job(
             _ACTIVE[0] -= 1
 
 
+class _OwnLoad:
+    """This process tree's share of the 1-minute load average, estimated the way the kernel averages:
+    its CPU rate (this process, plus the job processes the fork server has reaped) decayed with a
+    60 s time constant, updated whenever a sharding decision is made."""
+
+    def __init__(self) -> None:
+        self.t: float | None = None
+        self.cpu = 0.0
+        self.value = 0.0
+
+    def update(self, now: float, cpu: float) -> float:
+        if self.t is not None and now > self.t:
+            decay = math.exp(-(now - self.t) / 60.0)
+            self.value = self.value * decay + max(0.0, (cpu - self.cpu) / (now - self.t)) * (1.0 - decay)
+        self.t, self.cpu = now, cpu
+        return self.value
+
+
+_OWN = _OwnLoad()
+
+
+def spare_core(load: float, own: float, cores: int) -> bool:
+    """Whether a second worker would get a core of its own: two cores or more, and the load of
+    everything else (the 1-minute load average less this process tree's own share) leaving at
+    least one and a half free. On a busy machine a second shard only adds a worker's fixed cost
+    (fork, isolation, program load: a few ms of CPU) and the two shards share the same cores; this
+    process's own recent work does not count, or a session would stop sharding after a few seconds."""
+    return cores >= 2 and load - own <= cores - 1.5
+
+
 def _spare_core() -> bool:
-    """Whether a second worker would get a core of its own: two cores or more, and a 1-minute load
-    average leaving one idle. On a busy machine a second shard only adds a worker's fixed cost
-    (fork, isolation, program load: a few ms of CPU) and the two shards share the same cores."""
-    cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = 0.0
-    return cores >= 2 and load <= cores - 1
+    own = _OWN.update(time.monotonic(), time.process_time() + worker_cpu())
+    return spare_core(load, own, os.cpu_count() or 1)
 
 
 def _sharded(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,

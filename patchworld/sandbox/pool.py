@@ -13,7 +13,7 @@ import threading
 from patchworld.sandbox.kernel import warn_missing
 from patchworld.sandbox.procs import ForkedWorker, ForkServer, SpawnedWorker, Worker
 
-__all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server"]
+__all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server", "worker_cpu"]
 
 _SPARES = 2
 
@@ -117,6 +117,15 @@ def take_worker() -> Worker:
 def release_worker(worker: Worker) -> None:
     """Kill a worker after its job (and prepare the next one)."""
     _POOL.release(worker)
+
+
+def worker_cpu() -> float:
+    """CPU seconds of the job processes the fork server has reaped so far (0.0 without one)."""
+    server = _POOL.server
+    try:
+        return server.reaped_cpu() if server is not None else 0.0
+    except OSError:
+        return 0.0
 
 
 def shutdown_pool() -> None:
