@@ -263,3 +263,13 @@ def test_sharding_discounts_this_process_trees_own_load() -> None:
     assert not spare_core(load=1.63, own=0.63, cores=2)       # someone else holds a core
     assert not spare_core(load=0.0, own=0.0, cores=1)         # one core: never
     assert spare_core(load=2.2, own=0.1, cores=4)
+
+
+def test_a_screening_batch_counts_as_a_running_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch screens children, a replay started beside it is not sharded (both would want the cores)."""
+    from patchworld.sandbox import batch, job
+
+    seen = []
+    monkeypatch.setattr(batch, "_run_batch", lambda *a: seen.append(job._ACTIVE[0]) or "done")
+    assert batch.run_batch([Program.from_source("x = 1")], []) == "done"
+    assert seen == [1] and job._ACTIVE[0] == 0

@@ -22,7 +22,7 @@ from typing import Any
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT
-from patchworld.sandbox.job import _Boxed
+from patchworld.sandbox.job import _Boxed, active_job
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import take_worker
@@ -89,7 +89,14 @@ class _BoxedBatch(_Boxed):
 def run_batch(programs: list[Program], trajectories: list[list], residual: ResidualMemory | None = None,
               limits: Limits | None = None, lean: bool = True) -> BatchResult:
     """Replay ``trajectories`` (``[[index, [[obs, action, next_obs], ...]], ...]``, teacher mode)
-    through every program of ``programs`` in one worker; see the module docstring."""
+    through every program of ``programs`` in one worker; see the module docstring. Counts as a running
+    sandbox job (:func:`patchworld.sandbox.job.active_job`) while it runs."""
+    with active_job():
+        return _run_batch(programs, trajectories, residual, limits, lean)
+
+
+def _run_batch(programs: list[Program], trajectories: list[list], residual: ResidualMemory | None,
+               limits: Limits | None, lean: bool) -> BatchResult:
     if not programs or len(programs) > MAX_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH} programs, not {len(programs)}")
     start = time.monotonic()

@@ -10,11 +10,13 @@ A frame that breaks the protocol (size, depth, shape) ends the job as ``protocol
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,12 +87,20 @@ def run_job(
     if shards is None:
         shards = 2 if sandbox and n >= 200 and _ACTIVE[0] == 0 and _spare_core() else 1
     shards = max(1, min(int(shards), len(trajectories))) if sandbox else 1
-    with _ACTIVE_LOCK:
-        _ACTIVE[0] += 1
-    try:
+    with active_job():
         if shards == 1:
             return _run_one(program, trajectories, mode, residual, limits, sandbox, on_columns, lean, trace, post)
         return _sharded(program, trajectories, mode, residual, limits, on_columns, lean, trace, shards, post)
+
+
+@contextlib.contextmanager
+def active_job() -> Iterator[None]:
+    """Count a sandbox job (a replay or a screening batch) as running in this process while inside:
+    a large replay is sharded only when none is (each would want the cores a second shard takes)."""
+    with _ACTIVE_LOCK:
+        _ACTIVE[0] += 1
+    try:
+        yield
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE[0] -= 1
