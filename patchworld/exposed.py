@@ -41,26 +41,23 @@ def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: 
     return sites.most_common(1)[0][0] if sites else None
 
 
-def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, shown: Sequence[Any],
-                 env: str, k: int = 3) -> list[Any]:
-    """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``):
-    the ``first`` edit and a repair of the crash it exposed, as one patch. Needs a proposer that ranks
-    mutations of any program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
-    from patchworld.localise import Suspicion, function_spans
+def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, function: str,
+                 shown: Sequence[Any], env: str, k: int = 3) -> list[Any]:
+    """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
+    of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
+    crash it exposed, as one patch. Needs a proposer that ranks mutations of any program
+    (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
+    from patchworld.localise import Suspicion
     from patchworld.patches import PatchError, patch_from_sources
     from patchworld.proposers.base import Proposal, ProposalRequest
 
     rank = getattr(proposer, "candidates", None)
     if rank is None:
         return []
-    spans = function_spans(child.source)
-    owner = next((name for name, ranges in spans.items() if any(a <= line <= b for a, b in ranges)), None)
-    if owner is None:
-        return []
-    focus = Suspicion({line: 1.0}, {owner: 1.0}, "exposed crash", spans=spans)
+    focus = Suspicion({line: 1.0}, {function: 1.0}, "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),
-                      functions={owner})
+                      functions={function})
     except SyntaxError:
         return []
     out: list[Any] = []

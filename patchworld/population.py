@@ -36,6 +36,7 @@ the others from the two programs when someone opens them).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable
@@ -67,7 +68,7 @@ class Member:
     promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
-    exposed: list = field(default_factory=list)    # (crash line, proposal, child) of mutants that exposed a crash
+    exposed: list = field(default_factory=list)    # (crash line, its function, proposal, child) of mutants that exposed a crash
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
@@ -129,9 +130,7 @@ class Beam:
     def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
         ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
-        pool = [Member(m.program, m.replay, m.age + 1, m.exact, m.key, m.evidence, m.lines, m.promising,
-                       m.pairs_tried, m.silent, m.exposed) for m in self.members
-                if m.program.hash != current.program.hash]
+        pool = [dataclasses.replace(m, age=m.age + 1) for m in self.members if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
                 child.age = 0 if child.key > parent.key else parent.age + 1   # a neutral step ages like its parent
@@ -207,10 +206,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                                   seed=session.seed + r, train=session.train, suspicion=susp)
         # a crash in another function than the edit first (a fix that let the program reach a second bug),
         # then first edits on the most blamed lines
-        member.exposed.sort(key=lambda e: (not e[3], -susp.at(e[1].extra.get("line", 0))))
+        member.exposed.sort(key=lambda e: (e[1] == e[2].extra.get("function"), -susp.at(e[2].extra.get("line", 0))))
         del member.exposed[32:]
-        steps = [q for line, first, child, _ in _pop(member.exposed, 3)
-                 for q in second_steps(session.proposer, member.program, child, first, line, shown, session.env, k=2)]
+        steps = [q for line, function, first, child in _pop(member.exposed, 3)
+                 for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
+                                       session.env, k=2)]
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead

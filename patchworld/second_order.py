@@ -76,17 +76,16 @@ def gather_evidence(cands: list, replays: dict) -> None:
         if not line or rep is None or isinstance(rep, BaseException):
             continue
         parent_rows = rows.setdefault(id(member), member.rows())
-        value = mutant_score(parent_rows, *columns(rep, "id", "predicted", "exact"))
+        ids, preds, exacts, kinds, errors = columns(rep, "id", "predicted", "exact", "error_kind", "error")
+        value = mutant_score(parent_rows, ids, preds, exacts)
         member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
         if p.patch is None or (p.extra or {}).get("combined"):
             continue
         same_lines = child.source.count("\n") == member.program.source.count("\n")
-        crash = exposed_line(child.source, columns(rep, "id", "error_kind", "error"), member.crashed(),
-                             member.spans() if same_lines else None)
+        crash = exposed_line(child.source, [ids, kinds, errors], member.crashed(), member.spans() if same_lines else None)
         if crash is not None and crash[0] != line:  # not the edit's own line breaking
-            member.exposed.append((crash[0], p, child, crash[1] != p.extra.get("function")))
+            member.exposed.append((*crash, p, child))
         if value > 0:
             member.promising.append((value, p))
-        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(*columns(rep, "id", "predicted"),
-                                                                                strict=True)):
+        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(ids, preds, strict=True)):
             member.silent.append((line, p))

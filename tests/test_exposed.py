@@ -47,12 +47,12 @@ def test_second_steps_carry_the_first_edit_and_a_repair_at_the_crash_line():
     child = Program(SOURCE)   # the first edit: the stray `not` removed; now article() runs and raises
     first = Proposal(patch_from_sources(parent, child.source, origin="mutation:negate_cond", note="predict:6 fix"),
                      "ast_mutation", extra={"line": 6, "function": "predict"})
-    steps = second_steps(MutationProposer(), parent, child, first, 2, shown=[], env="toy", k=5)
+    steps = second_steps(MutationProposer(), parent, child, first, 2, "article", shown=[], env="toy", k=5)
     assert steps and all(p.patch.origin == "exposed" and p.extra["combined"] == [first.patch.id] for p in steps)
     results = [apply_patch(parent.source, p.patch).source for p in steps]
     assert all('act.startswith("take ")' in r and "not act" not in r for r in results)   # the first edit kept
     assert any('else "a ") + name' in r for r in results)                                 # the crash repaired
-    assert second_steps(object(), parent, child, first, 2, shown=[], env="toy") == []     # a proposer that cannot rank
+    assert second_steps(object(), parent, child, first, 2, "article", shown=[], env="toy") == []     # a proposer that cannot rank
 
 
 @pytest.mark.slow

@@ -37,7 +37,6 @@ def child_parses(source: str, child: str, func: ast.AST, idx: SourceIndex, mut: 
     return True
 
 
-
 @dataclass
 class Candidate:
     """A ranked mutation: the child source, its patch, and why it scored as it did."""
