@@ -15,8 +15,9 @@ This is the one public door (what :mod:`patchworld.replay`, ``Session`` and plan
 * :class:`Limits` -- CPU, memory, wall, per-call, output limits; CPU and wall are floors plus a
   per-transition budget (``transition_seconds``), so big splits are not scored as timeouts.
 * ``run_job(shards=...)``: a large job (200+ transitions) started while no other sandbox job runs
-  and the cores are free of other work (the 1-minute load average less this process tree's own
-  recent share) is split over two workers (both cores); each shard is
+  and the cores are free of other work (:class:`.cores.OtherLoad`: the machine's busy CPU time since
+  the last decision less this process tree's own; the 1-minute load average less this tree's recent
+  share where ``/proc/stat`` cannot be read) is split over two workers (both cores); each shard is
   a job of its own, results merged. On a busy machine a second worker would only add its fixed cost.
 
 Options for candidate search (see :func:`patchworld.replay.replay`, which passes them on):
@@ -41,7 +42,7 @@ Layers (which one stops what: ``docs/SECURITY.md``): :mod:`.kernel` (descriptors
 privileges, Landlock, seccomp; a warning at start-up for each layer the kernel lacks), then
 :mod:`.guard` (the audit hook, a friendlier first refusal), resource limits and per-call alarms
 in :mod:`.worker`, and defensive decoding in :mod:`.wire`. The other modules: :mod:`.job`
-(replay driver, shards), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
+(replay driver, shards), :mod:`.cores` (other work's CPU, for sharding), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
 :mod:`.calls` / :mod:`.summary` (calls into the program), :mod:`.limits`.
 
 ``sandbox=False`` runs the same code in this process with no limits: for trusted programs

@@ -23,6 +23,7 @@ from typing import Any
 from patchworld.program import LoadFailure, Program, load_world_model
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT, ReplayRunner
+from patchworld.sandbox.cores import OtherLoad, cpu_busy
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import release_worker, take_worker, worker_cpu
@@ -136,12 +137,22 @@ def spare_core(load: float, own: float, cores: int) -> bool:
     return cores >= 2 and load - own <= cores - 1.5
 
 
+_OTHERS = OtherLoad()
+_OTHERS.update(time.monotonic(), cpu_busy(), time.process_time())   # the first window starts at import
+
+
 def _spare_core() -> bool:
+    """:func:`spare_core` on the cores other work used since the last decision (:class:`OtherLoad`),
+    or on the load average less this tree's share where that cannot be measured."""
+    now, cpu = time.monotonic(), time.process_time() + worker_cpu()
+    own = _OWN.update(now, cpu)
+    others = _OTHERS.update(now, cpu_busy(), cpu)
+    if others is not None:
+        return spare_core(others, 0.0, os.cpu_count() or 1)
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = 0.0
-    own = _OWN.update(time.monotonic(), time.process_time() + worker_cpu())
     return spare_core(load, own, os.cpu_count() or 1)
 
 

@@ -151,8 +151,8 @@ class Worker:
                 if self.poll() is not None and not select.select([self.fd], [], [], 0)[0]:
                     return "eof"
                 continue
-            try:
-                chunk = os.read(self.fd, 1 << 20)
+            try:  # 64 KiB: a larger request is served by mmap and unmapped per read (~20 us each here)
+                chunk = os.read(self.fd, 1 << 16)
             except OSError:
                 return "eof"
             if not chunk:
