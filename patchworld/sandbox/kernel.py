@@ -16,7 +16,9 @@ this order; each layer is independent of Python state the program could reach:
    and abstract sockets outside the domain denied (ABI >= 6).
 5. **seccomp-bpf** (libseccomp through ``pyseccomp``, compiled once per fork server): no
    fork/clone/exec, no sockets, no signals at all, no ptrace or other processes' memory, no namespaces, mounts, keys,
-   bpf, io_uring, uid changes or terminal injection; foreign-architecture calls kill the process.
+   bpf, io_uring, uid changes or terminal injection; no System V IPC, message queues or memfd (state that outlives
+   the job, memory outside RLIMIT_AS), no mode, owner, time or attribute changes (Landlock does not cover them),
+   no inotify, no fcntl owner/signal or pipe-size changes; foreign-architecture calls kill the process.
 
 :func:`probe` says which layers this kernel supports; :func:`warn_missing` warns once per
 process for each one missing (the fallback is the layers that remain, never silence).
@@ -47,7 +49,20 @@ _DENIED = (
     "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
     "quotactl", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid",
     "setfsgid", "capset", "mknod", "mknodat", "fanotify_init", "move_mount", "open_tree", "fsopen", "fsmount",
+    # kernel objects that outlive the job or sit outside RLIMIT_AS: System V IPC (a table kept across jobs
+    # read the answers back in the isolated confirmation), POSIX message queues, memfd (unbounded memory)
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop",
+    "semctl", "ipc", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "memfd_create", "memfd_secret",
+    # metadata of files Landlock does not cover (modes, owners, times, attributes: /dev/null's mtime is a
+    # register every job can write), and watching paths it may not read
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
+    "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr",
+    "fremovexattr", "removexattrat", "inotify_init", "inotify_init1", "inotify_add_watch",
 )
+_FCNTL_DENIED = (8, 10, 15, 1031)
+"""fcntl commands refused: F_SETOWN, F_SETSIG, F_SETOWN_EX (signals through a descriptor's owner) and
+F_SETPIPE_SZ (shrinking the job pipe so the parent's write of the next round blocks)."""
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -185,6 +200,8 @@ def _compile(sc) -> bytes:
         except Exception:  # a call this architecture does not have
             continue
     rules.add_rule(deny, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
+    for command in _FCNTL_DENIED:
+        rules.add_rule(deny, "fcntl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, command))
     fd = os.memfd_create("pw-seccomp", os.MFD_CLOEXEC)
     try:
         with os.fdopen(os.dup(fd), "rb") as handle:

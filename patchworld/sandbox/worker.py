@@ -94,8 +94,13 @@ class CappedStream(io.TextIOBase):
         return len(s)
 
 
+_MAX_FILES = 256
+"""Open descriptors a job may hold (pipes and other kernel objects cost memory outside RLIMIT_AS)."""
+
+
 def _apply_limits(limits: dict, vm_bytes: int) -> None:
-    """Address space (size at isolation + budget), CPU (used + budget), file size, no cores, no processes."""
+    """Address space (size at isolation + budget), CPU (used + budget), file size, no cores, no processes,
+    a few hundred descriptors."""
     mem = vm_bytes + int(limits["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -104,6 +109,7 @@ def _apply_limits(limits: dict, vm_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # enforced for non-root users
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_FILES, _MAX_FILES))  # kernel objects held per descriptor
 
 
 def _fatal_kind(output: dict) -> Callable[[BaseException], str | None]:

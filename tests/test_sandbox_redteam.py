@@ -1,0 +1,112 @@
+"""Holes an independent attack on the sandbox found, each pinned by a test that fails without its fix.
+
+The attack programs themselves live in the corpora (``tests/hostile/cheats/``: ``sysv_shm_table``,
+``sysv_msg_queue``; ``tests/hostile/escapes/``: ``sysv_ipc``, ``memfd_memory``, ``touch_world_writable``,
+``inotify_watch``, ``pipe_shrink``, ``descriptor_hoard``); this file holds what a corpus cannot express:
+the parent's frame check on a frame built to make it backtrack, and what a worker receives in rollout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from patchworld.data import load_trajectories
+from patchworld.program import Program
+from patchworld.replay import replay
+from patchworld.residual import ResidualMemory
+from patchworld.sandbox import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = Limits(cpu_seconds=20, memory_mb=400, wall_seconds=60, step_seconds=5)
+
+
+def test_a_frame_of_escaped_quotes_costs_the_parent_linear_work() -> None:
+    # one opening quote, then 1 MB of escaped quotes: the old string pattern backtracked over the rest of the
+    # body from every quote (80 KB took 21 s of the parent's CPU; this frame ~2 h); now a few ms. The check runs
+    # in a child with a CPU limit, so the old behaviour fails the test (SIGXCPU) instead of hanging it.
+    code = textwrap.dedent("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_CPU, (30, 30))
+        from patchworld.sandbox.wire import ProtocolError, decode
+        for body in (b'["rows", "' + b'\\\\"' * 500_000, b'["' + b'\\\\\\\\\\\\"' * 300_000 + b'"]'):
+            try:
+                decode(body, 4)
+                print("decoded")
+            except ProtocolError as exc:
+                print("refused", exc)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split("\n")[0].startswith("refused"), done.stdout  # unterminated: not JSON
+    assert done.stdout.split("\n")[1] == "decoded", done.stdout  # a valid string of escapes is still JSON
+
+
+RECORDER = '''
+import hashlib
+import sys
+
+_SEEN = set()
+_worker = sys.modules.get("patchworld.sandbox.worker")
+if _worker is not None:
+    _recv = _worker.recv
+
+    def _recording(fd):
+        msg = _recv(fd)
+        stack = [msg]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                _SEEN.add(hashlib.sha1(item.encode("utf-8", "replace")).hexdigest()[:12])
+            elif isinstance(item, (list, tuple)):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+        return msg
+
+    _worker.recv = _recording
+
+
+class Recorder:
+    """Predicts, as its readout, the digests of every text any message brought it so far."""
+
+    def init_belief(self):
+        return 0
+
+    def correct_belief(self, belief, obs):
+        return belief
+
+    def predict_belief(self, belief, action):
+        return belief
+
+    def readout_observation(self, belief, action=""):
+        return " ".join(sorted(_SEEN))
+'''
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def _received(result) -> set[str]:
+    return {d for text in result.steps["predicted"].to_list() for d in text.split()}
+
+
+def test_rollout_sends_the_worker_no_true_observation_after_the_first() -> None:
+    folder = ROOT / "data" / "trajectories" / "maze"
+    val = load_trajectories(folder / "maze_traj_val.jsonl")[:3]
+    train = load_trajectories(folder / "maze_traj_train.jsonl")
+    firsts = {_digest(t.transitions[0].observation) for t in val}
+    later = {_digest(s.next_observation) for t in val for s in t.transitions} - firsts
+    program = Program.from_source(RECORDER)
+    teacher = replay(program, val, mode="teacher", limits=LIMITS)
+    assert teacher.outcome == "ok" and _received(teacher) & later  # the recorder sees what it is sent
+    rollout = replay(program, val, mode="rollout", limits=LIMITS)
+    assert rollout.outcome == "ok" and not _received(rollout) & later
+    memory = ResidualMemory.build(train)
+    hits = {_digest(text) for text in memory.table.values()}
+    with_memory = replay(program, val, mode="rollout", residual=memory, limits=LIMITS)
+    assert with_memory.outcome == "ok" and not (_received(with_memory) - hits) & later  # only memory texts
