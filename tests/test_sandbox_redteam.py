@@ -14,7 +14,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from patchworld.data import load_trajectories
+import pytest
+
+from patchworld.data import Trajectory, Transition, load_trajectories
 from patchworld.program import Program
 from patchworld.replay import replay
 from patchworld.residual import ResidualMemory
@@ -110,3 +112,46 @@ def test_rollout_sends_the_worker_no_true_observation_after_the_first() -> None:
     hits = {_digest(text) for text in memory.table.values()}
     with_memory = replay(program, val, mode="rollout", residual=memory, limits=LIMITS)
     assert with_memory.outcome == "ok" and not (_received(with_memory) - hits) & later  # only memory texts
+
+
+SPINNING = '''
+class Spin:
+    __slots__ = ()
+
+    def __repr__(self):
+        while True:
+            pass
+
+
+class Loud(Exception):
+    def __str__(self):
+        while True:
+            pass
+
+
+class M:
+    def init_belief(self):
+        return [Spin()] if WHERE == "summary" else []
+
+    def correct_belief(self, b, o):
+        return b
+
+    def predict_belief(self, b, a):
+        if WHERE == "message":
+            raise Loud()
+        return b
+
+    def readout_observation(self, b, a=""):
+        return "b"
+'''
+
+
+@pytest.mark.parametrize("where", ["summary", "message"])
+def test_program_code_in_a_summary_or_an_error_message_runs_under_the_step_timer(where: str) -> None:
+    # a belief's __repr__ (its summary) and an exception's __str__ (the row's error) are program code too:
+    # a hang there costs step timeouts (three end the job) instead of running on to the job's CPU limit
+    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),) * 5)]
+    source = f"WHERE = {where!r}\n" + SPINNING
+    limits = Limits(cpu_seconds=10, memory_mb=400, wall_seconds=60, step_seconds=0.3, max_step_timeouts=3)
+    result = replay(Program.from_source(source), trajs, limits=limits)
+    assert result.outcome == "timeout" and "3 step timeouts" in result.detail, result.detail

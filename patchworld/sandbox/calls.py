@@ -155,7 +155,7 @@ class ReplayRunner:
                 if kind.startswith("fatal:"):
                     return self._stop(cols, kind, exc)
                 if kind:
-                    self.broken[slot] = (kind, "init_belief/correct_belief on the first observation: " + self.tail(exc))
+                    self.broken[slot] = (kind, "init_belief/correct_belief on the first observation: " + self._text(exc))
                 else:
                     self.beliefs[slot] = first
             elif slot in self.beliefs:
@@ -165,7 +165,7 @@ class ReplayRunner:
                 if ckind.startswith("fatal:"):
                     return self._stop(cols, ckind, exc)
                 self.beliefs[slot] = prior if ckind or corrected is None else corrected
-                cerror = "in correct_belief: " + self.tail(exc) if ckind else ""
+                cerror = "in correct_belief: " + self._text(exc) if ckind else ""
                 if self.post and obs is not None:  # the true observation is here: read the corrected belief out
                     out, pkind, exc = self._call(lambda b=self.beliefs[slot], a=last: _readout(model, b, a))
                     if pkind.startswith("fatal:"):
@@ -192,9 +192,25 @@ class ReplayRunner:
                 return cols, ["timeout", f"stopped after {self.n_timeouts} step timeouts"]
         return cols, None
 
+    def _bounded(self, make: Callable[[], str], fallback: str) -> str:
+        """``make()`` under the per-call timer: text that runs program code (a belief's ``__repr__`` in its
+        summary, an exception's ``__str__`` in its message) hangs as a step timeout, not until the job's CPU
+        or wall limit; a timed-out text is ``fallback`` and counts toward ``max_step_timeouts``."""
+        self.timer.start()
+        try:
+            return make()
+        except StepTimeout:
+            self.n_timeouts += 1
+            return fallback
+        finally:
+            self.timer.stop()
+
+    def _text(self, exc: BaseException | None) -> str:
+        return self._bounded(lambda: self.tail(exc), type(exc).__name__)
+
     def _predict(self, slot: int, action: str, memory: str | None) -> tuple:
         model, belief = self.model, self.beliefs[slot]
-        summary = "" if self.lean else summarize(belief)
+        summary = "" if self.lean else self._bounded(lambda: summarize(belief), "<summary timed out>")
         prior, kind, exc = self._call(lambda: model.predict_belief(belief, action))
         phase = "predict_belief"
         if kind:
@@ -205,7 +221,7 @@ class ReplayRunner:
             phase = "readout_observation"
             out, kind, exc = self._call(lambda: _readout(model, prior, action))
             predicted = "" if kind else out
-        error = f"in {phase}: " + self.tail(exc) if kind and not kind.startswith("fatal:") else ""
+        error = f"in {phase}: " + self._text(exc) if kind and not kind.startswith("fatal:") else ""
         if memory is not None and kind and not kind.startswith("fatal:"):
             predicted, kind = memory, ""  # the residual wrapper answers from memory all the same
         self.pending[slot] = (prior, predicted, action)
