@@ -155,3 +155,17 @@ def test_program_code_in_a_summary_or_an_error_message_runs_under_the_step_timer
     limits = Limits(cpu_seconds=10, memory_mb=400, wall_seconds=60, step_seconds=0.3, max_step_timeouts=3)
     result = replay(Program.from_source(source), trajs, limits=limits)
     assert result.outcome == "timeout" and "3 step timeouts" in result.detail, result.detail
+
+
+def test_a_program_may_import_numpy_although_a_job_cannot_start_threads() -> None:
+    # OpenBLAS starts a thread pool at import; a job cannot create threads, and the worker used to end
+    # with exit code 1 ("crashed", no message) for any program that imported numpy
+    pytest.importorskip("numpy")
+    source = ("import numpy as np\n\nclass M:\n    def init_belief(self):\n        return 0\n"
+              "    def correct_belief(self, b, o):\n        return b\n    def predict_belief(self, b, a):\n"
+              "        return b + 1\n    def readout_observation(self, b, a=''):\n"
+              "        return 'b' * int(np.array([b]).sum())\n")
+    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),) * 2)]
+    result = replay(Program.from_source(source), trajs, limits=LIMITS)
+    assert result.outcome == "ok", result.detail
+    assert result.steps["predicted"].to_list() == ["b", "bb"]

@@ -125,9 +125,17 @@ def _fatal_kind(output: dict) -> Callable[[BaseException], str | None]:
     return classify
 
 
+_ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                      "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "RAYON_NUM_THREADS",
+                                      "POLARS_MAX_THREADS")}
+"""Numeric libraries a program may import start no thread pools (a job cannot create threads: OpenBLAS
+then ended the worker with exit code 1 at ``import numpy``)."""
+
+
 def run_one(job_fd: int, result_fd: int) -> int:
     """Isolate this process, then serve one job: a lockstep replay or a model session."""
     scratch = os.getcwd()
+    os.environ.update(_ONE_THREAD)
     for name in _PRELOAD:  # before isolation: afterwards only the Python installation is readable
         importlib.import_module(name)
     with open("/proc/self/statm") as fh:
