@@ -9,9 +9,11 @@ the parent's frame check on a frame built to make it backtrack, and what a worke
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,47 @@ def test_a_program_may_import_numpy_although_a_job_cannot_start_threads() -> Non
     result = replay(Program.from_source(source), trajs, limits=LIMITS)
     assert result.outcome == "ok", result.detail
     assert result.steps["predicted"].to_list() == ["b", "bb"]
+
+
+ATIME_READER = '''
+class M:
+    def init_belief(self):
+        return 0
+
+    def correct_belief(self, b, o):
+        return b
+
+    def predict_belief(self, b, a):
+        return b
+
+    def readout_observation(self, b, a=""):
+        with open(PATH, "rb") as fh:
+            return "read " + str(len(fh.read(5)))
+'''
+
+
+def _can_mount() -> bool:
+    """Root with CAP_SYS_ADMIN (what the mounts layer needs): a property of the machine, not of the code."""
+    caps = next((line.split()[1] for line in Path("/proc/self/status").read_text().splitlines()
+                 if line.startswith("CapEff:")), "0")
+    return os.geteuid() == 0 and bool(int(caps, 16) >> 21 & 1)
+
+
+@pytest.mark.skipif(not _can_mount(), reason="workers here cannot have mounts of their own")
+def test_reading_a_file_leaves_no_access_time_a_later_job_could_read(tmp_path: Path) -> None:
+    # relatime updates a file's atime on the first read after it was last changed (or a day on); os.stat is
+    # allowed anywhere, so each readable file carried a bit from one job to the next (a cheat kept its table
+    # across the gate's isolated confirmation that way: Session.submit accepted it at val F1 0.768 -> 0.825)
+    probe = Path(sys.prefix) / f"pw-atime-probe-{os.getpid()}"
+    probe.write_bytes(b"hello")
+    old = time.time() - 3 * 86400
+    os.utime(probe, (old, old))  # atime <= mtime: the next read updates it (relatime)
+    try:
+        before = probe.stat().st_atime_ns
+        trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+        result = replay(Program.from_source(f"PATH = {str(probe)!r}\n" + ATIME_READER), trajs, limits=LIMITS)
+        assert result.outcome == "ok" and result.steps["predicted"][0] == "read 5", result.detail
+        assert probe.stat().st_atime_ns == before
+        assert "mounts" in result.extra["layers"]
+    finally:
+        probe.unlink()

@@ -4,10 +4,10 @@ Applied by the worker to itself before it reads its job (so before any program c
 this order; each layer is independent of Python state the program could reach:
 
 1. **Descriptors**: every one closed but the job's two pipes and 0-2 (``/dev/null``).
-   **Scratch** (root with ``CAP_SYS_ADMIN``): a private mount namespace with a tmpfs of
-   :data:`SCRATCH_MB` MiB and 1,024 inodes over the scratch directory: what a program writes there
-   cannot fill the host's disk, and vanishes with the process (the parent never walks a tree the
-   program built: a 1,000-deep one crashed its ``shutil.rmtree`` with ``RecursionError``).
+   **Mounts** (root with ``CAP_SYS_ADMIN``, :mod:`patchworld.sandbox.mounts`): a private mount
+   namespace, what the program may read remounted read-only and noatime (access times were a channel
+   across jobs), and a size-capped tmpfs over the scratch directory (no disk filling, nothing left
+   for the parent to walk).
 2. **Own uid** (when run as root): a uid of its own (``200000 + pid``) and no groups, keeping only
    ``CAP_DAC_READ_SEARCH`` (the Python installation may sit in a private home; Landlock bounds
    what it may read). Other processes' signals, ``/proc`` entries and files are then off limits
@@ -36,6 +36,8 @@ import os
 import stat
 import warnings
 
+from patchworld.sandbox.mounts import can_mount, private_mounts
+
 __all__ = ["isolate", "probe", "warn_missing", "prepare"]
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -44,10 +46,6 @@ _CREATE, _ADD_RULE, _RESTRICT = 444, 445, 446  # landlock_*: the same numbers on
 _PR_SET_NO_NEW_PRIVS, _PR_SET_KEEPCAPS = 38, 8
 _CAP_DAC_READ_SEARCH = 2
 _TIOCSTI = 0x5412
-_CLONE_NEWNS, _MS_REC, _MS_PRIVATE, _MS_NOSUID_NODEV_NOEXEC = 0x00020000, 0x4000, 1 << 18, 2 | 4 | 8
-_CAP_SYS_ADMIN = 21
-SCRATCH_MB = 64
-"""Size of a job's scratch tmpfs (its inodes: 1,024)."""
 _DENIED = (
     "fork", "vfork", "clone", "clone3", "execve", "execveat", "socket", "socketpair", "connect", "bind", "listen",
     "accept", "accept4", "sendto", "sendmsg", "sendmmsg", "ptrace", "process_vm_readv", "process_vm_writev",
@@ -118,20 +116,10 @@ def _seccomp_module():
     return _SC
 
 
-def _can_mount() -> bool:
-    """Root with CAP_SYS_ADMIN in effect (not so in most containers), so a job can mount its scratch."""
-    try:
-        with open("/proc/self/status") as fh:
-            caps = next((line.split()[1] for line in fh if line.startswith("CapEff:")), "0")
-        return os.geteuid() == 0 and bool(int(caps, 16) >> _CAP_SYS_ADMIN & 1)
-    except (OSError, ValueError):
-        return False
-
-
 def probe() -> dict[str, bool]:
     """Which layers this process could apply to a worker."""
     return {"landlock": landlock_abi() > 0, "seccomp": _seccomp_module() is not None,
-            "uid": os.geteuid() == 0 and landlock_abi() > 0 and _SC is not None, "scratch": _can_mount()}
+            "uid": os.geteuid() == 0 and landlock_abi() > 0 and _SC is not None, "mounts": can_mount()}
 
 
 _WARNED: set[str] = set()
@@ -140,15 +128,16 @@ _WHY = {"landlock": "Landlock is not available: reads and writes of programs are
                    "programs are refused by the audit hook and RLIMIT_NPROC only",
         "uid": "workers keep this process's uid (the uid switch needs Landlock to bound what the kept "
                "CAP_DAC_READ_SEARCH reads, and seccomp to refuse open_by_handle_at)",
-        "scratch": "a job's scratch directory is not a size-capped private tmpfs (needs CAP_SYS_ADMIN): a program "
-                   "can fill the disk under it, and the parent removes whatever tree it leaves"}
+        "mounts": "jobs share this process's mounts (a private, read-only, noatime view with a size-capped "
+                  "scratch tmpfs needs CAP_SYS_ADMIN): file access times carry bits from job to job, and a "
+                  "program can fill the disk under its scratch directory"}
 
 
 def warn_missing(available: dict[str, bool] | None = None) -> list[str]:
     """Warn once per process for each layer this kernel lacks; the missing layers."""
     missing = [name for name, ok in (available or probe()).items() if not ok]
     for name in missing:
-        if name not in _WARNED and (name not in ("uid", "scratch") or os.geteuid() == 0):
+        if name not in _WARNED and (name not in ("uid", "mounts") or os.geteuid() == 0):
             _WARNED.add(name)
             warnings.warn(f"patchworld sandbox: {_WHY[name]}", RuntimeWarning, stacklevel=2)
     return missing
@@ -256,18 +245,6 @@ def prepare() -> None:
         getattr(_LIBC, name)
 
 
-def _private_scratch(scratch: str) -> bool:
-    """A mount namespace of this process's own, mounts made private (nothing propagates back to the
-    host), and a size-capped tmpfs over ``scratch``, entered; False (nothing mounted) where refused."""
-    if _LIBC.unshare(_CLONE_NEWNS) != 0 or _LIBC.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-        return False
-    options = f"size={SCRATCH_MB}m,nr_inodes=1024,mode=0700".encode()
-    if _LIBC.mount(b"pw-scratch", os.fsencode(scratch), b"tmpfs", _MS_NOSUID_NODEV_NOEXEC, options) != 0:
-        return False
-    os.chdir(scratch)  # the tmpfs, not the directory under it
-    return True
-
-
 def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) -> list[str]:
     """Apply every layer this kernel supports to this process; the names of those applied.
 
@@ -275,8 +252,8 @@ def isolate(scratch: str, keep_fds: tuple[int, ...], readable: tuple[str, ...]) 
     """
     _close_fds(keep_fds)
     layers = ["fds"]
-    if os.geteuid() == 0 and _private_scratch(scratch):
-        layers.append("scratch")
+    if os.geteuid() == 0 and private_mounts(scratch, readable):
+        layers.append("mounts")
     abi = landlock_abi()
     module = _seccomp_module()
     if os.geteuid() == 0 and abi > 0 and module is not None and _drop_uid(scratch):
