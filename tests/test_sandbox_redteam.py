@@ -215,3 +215,109 @@ def test_reading_a_file_leaves_no_access_time_a_later_job_could_read(tmp_path: P
         assert "mounts" in result.extra["layers"]
     finally:
         probe.unlink()
+
+
+LIVE = '''
+import fcntl, os, struct, time
+
+FILE = os.__file__
+SECRET = 424242
+
+
+class M:
+    def init_belief(self):
+        return 0
+
+    def correct_belief(self, b, o):
+        return b
+
+    def predict_belief(self, b, a):
+        return b
+
+    def readout_observation(self, b, a=""):
+        try:
+            return SEND() if ROLE == "send" else RECEIVE()
+        except OSError as exc:
+            return f"refused {exc.errno}"
+
+
+def _others():
+    me = os.getpid()
+    return [pid for pid in range(max(2, me - 64), me + 64) if pid != me]
+
+
+def SEND():
+    fd = os.open(FILE, os.O_RDONLY)
+    if CHANNEL == "lock":
+        fcntl.fcntl(fd, fcntl.F_SETLK, struct.pack("hhqqi", fcntl.F_RDLCK, 0, SECRET, 1, 0))
+    elif CHANNEL == "nice":
+        os.setpriority(os.PRIO_PROCESS, 0, 13)
+    end = time.time() + 0.8
+    while time.time() < end:
+        if CHANNEL == "affinity":
+            os.sched_setaffinity(0, {0})
+            time.sleep(0.005)
+            os.sched_setaffinity(0, {1})
+        time.sleep(0.005) if CHANNEL != "cpu" else None
+    return "sent"
+
+
+def RECEIVE():
+    time.sleep(0.3)
+    seen = []
+    if CHANNEL == "lock":
+        fd = os.open(FILE, os.O_RDONLY)
+        got = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)))
+        return f"seen {got[2]}" if got[0] != fcntl.F_UNLCK else "nothing"
+    for pid in _others():
+        try:
+            if CHANNEL == "nice" and os.getpriority(os.PRIO_PROCESS, pid) == 13:
+                seen.append(pid)
+            elif CHANNEL == "affinity":
+                os.sched_getaffinity(pid)  # exists (else ESRCH)
+                seen.append(pid)
+            elif CHANNEL == "cpu":
+                clock = ((~pid) << 3) | 2
+                first = time.clock_gettime(clock)
+                time.sleep(0.02)
+                if time.clock_gettime(clock) - first > 0.01:
+                    seen.append(pid)
+        except OSError as exc:
+            if exc.errno == 3 or (exc.errno == 22 and CHANNEL == "cpu"):
+                continue
+            raise
+    if CHANNEL == "affinity":  # of the processes found, those whose CPU set changes while watched
+        sets = {pid: set() for pid in seen}
+        for _ in range(12):
+            for pid in seen:
+                try:
+                    sets[pid].add(frozenset(os.sched_getaffinity(pid)))
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.003)
+        seen = [pid for pid in seen if len(sets[pid]) > 1]
+    return f"seen {seen}" if seen else "nothing"
+'''
+
+
+@pytest.mark.parametrize("channel", ["lock", "nice", "affinity", "cpu"])
+def test_two_jobs_running_at_once_cannot_signal_each_other(channel: str) -> None:
+    if channel == "affinity" and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: no CPU set to change")
+    # isolated replays run two jobs at a time; a job that could see the other (a file lock's offset, its nice
+    # value, CPU set or CPU clock) could hand it the true observations it was sent: refused by seccomp
+    import threading
+
+    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+    out: dict[str, str] = {}
+
+    def run(role: str) -> None:
+        source = f"ROLE = {role!r}\nCHANNEL = {channel!r}\n" + LIVE
+        out[role] = replay(Program.from_source(source), trajs, limits=LIMITS).steps["predicted"][0]
+
+    threads = [threading.Thread(target=run, args=(role,)) for role in ("send", "receive")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert out["receive"] in ("nothing", "refused 1"), out

@@ -22,7 +22,9 @@ this order; each layer is independent of Python state the program could reach:
    fork/clone/exec, no sockets, no signals at all, no ptrace or other processes' memory, no namespaces, mounts, keys,
    bpf, io_uring, uid changes or terminal injection; no System V IPC, message queues or memfd (state that outlives
    the job, memory outside RLIMIT_AS), no mode, owner, time or attribute changes (Landlock does not cover them),
-   no inotify, no fcntl owner/signal or pipe-size changes; foreign-architecture calls kill the process.
+   no inotify, no fcntl owner/signal or pipe-size changes, no file locks, no look at other processes' CPU
+   sets, priorities, scheduling or CPU clocks (live channels between two jobs running at once), no
+   ``sysinfo``; foreign-architecture calls kill the process.
 
 :func:`probe` says which layers this kernel supports; :func:`warn_missing` warns once per
 process for each one missing (the fallback is the layers that remain, never silence).
@@ -65,10 +67,25 @@ _DENIED = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes",
     "utimensat", "futimesat", "setxattr", "lsetxattr", "fsetxattr", "setxattrat", "removexattr", "lremovexattr",
     "fremovexattr", "removexattrat", "inotify_init", "inotify_init1", "inotify_add_watch",
+    # live channels between two jobs running at once (isolated replays run two at a time): file locks carry
+    # any number (a lock's offset) to another job that asks; free memory moves with what a job allocates
+    "flock", "sysinfo",
 )
-_FCNTL_DENIED = (8, 10, 15, 1031)
-"""fcntl commands refused: F_SETOWN, F_SETSIG, F_SETOWN_EX (signals through a descriptor's owner) and
-F_SETPIPE_SZ (shrinking the job pipe so the parent's write of the next round blocks)."""
+_FCNTL_DENIED = (8, 10, 15, 1031, 5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
+"""fcntl commands refused: F_SETOWN, F_SETSIG, F_SETOWN_EX (signals through a descriptor's owner),
+F_SETPIPE_SZ (shrinking the job pipe so the parent's write of the next round blocks), record and
+open-file-description locks, leases and directory notices (a lock's offset, read with F_GETLK by
+another job, carried any number between two jobs running at once)."""
+_SELF_ONLY = {0: ("sched_getaffinity", "sched_setaffinity", "sched_getattr", "sched_setattr", "sched_getparam",
+                  "sched_setparam", "sched_getscheduler", "sched_setscheduler", "sched_rr_get_interval", "getpgid",
+                  "getsid", "prlimit64", "move_pages", "migrate_pages", "get_robust_list"),
+              1: ("getpriority", "setpriority", "ioprio_get", "ioprio_set")}
+"""Calls refused unless their pid argument (by position) is 0, this process: any process may read another's
+CPU set, nice value or scheduling class, so a job could signal a job running beside it by changing its own."""
+_CPU_CLOCK_CALLS = ("clock_gettime", "clock_getres", "clock_nanosleep", "timer_create", "clock_settime",
+                    "clock_adjtime")
+"""Refused for clock ids with the sign bit set: the CPU-time clocks of processes and threads (another job's
+CPU time is readable that way: a live channel), and dynamic clocks."""
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -209,6 +226,14 @@ def _compile(sc) -> bytes:
         except Exception:  # a call this architecture does not have
             continue
     rules.add_rule(deny, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, _TIOCSTI))
+    for position, names in _SELF_ONLY.items():
+        for name in names:
+            try:
+                rules.add_rule(deny, name, sc.Arg(position, sc.NE, 0))
+            except Exception:  # a call this architecture does not have
+                continue
+    for name in _CPU_CLOCK_CALLS:
+        rules.add_rule(deny, name, sc.Arg(0, sc.MASKED_EQ, 0x80000000, 0x80000000))
     for command in _FCNTL_DENIED:
         rules.add_rule(deny, "fcntl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, command))
     fd = os.memfd_create("pw-seccomp", os.MFD_CLOEXEC)
