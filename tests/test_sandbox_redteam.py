@@ -241,6 +241,25 @@ class M:
             return f"refused {exc.errno}"
 
 
+def _shared_futex():
+    """A shared futex word: the first page of a readable file, mapped read-only and shared (ctypes, after
+    emptying the audit hook's tables as an attacker would)."""
+    import gc
+    for obj in gc.get_objects():
+        if getattr(obj, "__name__", "") == "hook" and getattr(obj, "__closure__", None):
+            for cell in obj.__closure__:
+                try:
+                    if isinstance(cell.cell_contents, frozenset):
+                        cell.cell_contents = frozenset()
+                except ValueError:
+                    pass
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = libc.mmap.restype = ctypes.c_long
+    base = libc.mmap(None, 4096, 1, 1, os.open(FILE, os.O_RDONLY), 0)  # PROT_READ, MAP_SHARED
+    return ctypes, libc, ctypes.c_void_p(base)
+
+
 def _others():
     me = os.getpid()
     return [pid for pid in range(max(2, me - 64), me + 64) if pid != me]
@@ -252,8 +271,12 @@ def SEND():
         fcntl.fcntl(fd, fcntl.F_SETLK, struct.pack("hhqqi", fcntl.F_RDLCK, 0, SECRET, 1, 0))
     elif CHANNEL == "nice":
         os.setpriority(os.PRIO_PROCESS, 0, 13)
+    elif CHANNEL == "futex":
+        ctypes, libc, base = _shared_futex()
     end = time.time() + 0.8
     while time.time() < end:
+        if CHANNEL == "futex" and libc.syscall(202, base, 1, 10, None, None, 0) < 0:  # FUTEX_WAKE, shared
+            return f"refused {ctypes.get_errno()}"
         if CHANNEL == "affinity":
             os.sched_setaffinity(0, {0})
             time.sleep(0.005)
@@ -269,6 +292,12 @@ def RECEIVE():
         fd = os.open(FILE, os.O_RDONLY)
         got = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)))
         return f"seen {got[2]}" if got[0] != fcntl.F_UNLCK else "nothing"
+    if CHANNEL == "futex":
+        ctypes, libc, base = _shared_futex()
+        word = ctypes.c_int.from_address(base.value).value
+        timeout = (ctypes.c_long * 2)(0, 50_000_000)
+        woken = [libc.syscall(202, base, 0, word, timeout, None, 0) == 0 for _ in range(10)]  # FUTEX_WAIT
+        return f"seen {sum(woken)} wake-ups" if any(woken) else "nothing"
     for pid in _others():
         try:
             if CHANNEL == "nice" and os.getpriority(os.PRIO_PROCESS, pid) == 13:
@@ -300,12 +329,13 @@ def RECEIVE():
 '''
 
 
-@pytest.mark.parametrize("channel", ["lock", "nice", "affinity", "cpu"])
+@pytest.mark.parametrize("channel", ["lock", "nice", "affinity", "cpu", "futex"])
 def test_two_jobs_running_at_once_cannot_signal_each_other(channel: str) -> None:
     if channel == "affinity" and len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one CPU: no CPU set to change")
     # isolated replays run two jobs at a time; a job that could see the other (a file lock's offset, its nice
-    # value, CPU set or CPU clock) could hand it the true observations it was sent: refused by seccomp
+    # value, CPU set or CPU clock, a wake-up on a shared futex) could hand it the true observations it was
+    # sent: refused by seccomp
     import threading
 
     trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]

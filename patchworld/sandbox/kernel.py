@@ -23,8 +23,8 @@ this order; each layer is independent of Python state the program could reach:
    bpf, io_uring, uid changes or terminal injection; no System V IPC, message queues or memfd (state that outlives
    the job, memory outside RLIMIT_AS), no mode, owner, time or attribute changes (Landlock does not cover them),
    no inotify, no fcntl owner/signal or pipe-size changes, no file locks, no look at other processes' CPU
-   sets, priorities, scheduling or CPU clocks (live channels between two jobs running at once), no
-   ``sysinfo``; foreign-architecture calls kill the process.
+   sets, priorities, scheduling or CPU clocks, no shared futexes (live channels between two jobs running
+   at once), no ``sysinfo``; foreign-architecture calls kill the process.
 
 :func:`probe` says which layers this kernel supports; :func:`warn_missing` warns once per
 process for each one missing (the fallback is the layers that remain, never silence).
@@ -69,7 +69,7 @@ _DENIED = (
     "fremovexattr", "removexattrat", "inotify_init", "inotify_init1", "inotify_add_watch",
     # live channels between two jobs running at once (isolated replays run two at a time): file locks carry
     # any number (a lock's offset) to another job that asks; free memory moves with what a job allocates
-    "flock", "sysinfo",
+    "flock", "sysinfo", "futex_waitv",
 )
 _FCNTL_DENIED = (8, 10, 15, 1031, 5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
 """fcntl commands refused: F_SETOWN, F_SETSIG, F_SETOWN_EX (signals through a descriptor's owner),
@@ -82,6 +82,9 @@ _SELF_ONLY = {0: ("sched_getaffinity", "sched_setaffinity", "sched_getattr", "sc
               1: ("getpriority", "setpriority", "ioprio_get", "ioprio_set")}
 """Calls refused unless their pid argument (by position) is 0, this process: any process may read another's
 CPU set, nice value or scheduling class, so a job could signal a job running beside it by changing its own."""
+_PRIVATE_FUTEX = {"futex": 1, "futex_wake": 3, "futex_wait": 3, "futex_requeue": 1}
+"""Futex calls (and the position of their op/flags argument) refused without the private flag (128): a
+shared futex on a read-only mapping of a readable file woke a job running beside it, bit by bit."""
 _CPU_CLOCK_CALLS = ("clock_gettime", "clock_getres", "clock_nanosleep", "timer_create", "clock_settime",
                     "clock_adjtime")
 """Refused for clock ids with the sign bit set: the CPU-time clocks of processes and threads (another job's
@@ -232,6 +235,11 @@ def _compile(sc) -> bytes:
                 rules.add_rule(deny, name, sc.Arg(position, sc.NE, 0))
             except Exception:  # a call this architecture does not have
                 continue
+    for name, position in _PRIVATE_FUTEX.items():
+        try:
+            rules.add_rule(deny, name, sc.Arg(position, sc.MASKED_EQ, 128, 0))
+        except Exception:  # futex2 calls: kernels and libseccomp from 6.7 on
+            continue
     for name in _CPU_CLOCK_CALLS:
         rules.add_rule(deny, name, sc.Arg(0, sc.MASKED_EQ, 0x80000000, 0x80000000))
     for command in _FCNTL_DENIED:
