@@ -70,6 +70,9 @@ _DENIED = (
     # live channels between two jobs running at once (isolated replays run two at a time): file locks carry
     # any number (a lock's offset) to another job that asks; free memory moves with what a job allocates
     "flock", "sysinfo", "futex_waitv",
+    # evicting another process's cached pages of a shared file (posix_fadvise DONTNEED): re-writable bits
+    # in the page cache, and a slower parent
+    "fadvise64",
 )
 _FCNTL_DENIED = (8, 10, 15, 1031, 5, 6, 7, 36, 37, 38, 1024, 1025, 1026)
 """fcntl commands refused: F_SETOWN, F_SETSIG, F_SETOWN_EX (signals through a descriptor's owner),
