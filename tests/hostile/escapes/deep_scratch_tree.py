@@ -7,9 +7,10 @@ import os
 def _escape():
     depth = 0
     try:
-        for depth in range(1500):
+        while depth < 1500:
             os.mkdir("d")
             os.chdir("d")
-        return f"tree ok {depth + 1} deep"
+            depth += 1
+        return f"tree ok {depth} deep"
     except OSError as exc:
         return f"tree blocked at {depth}: {exc}"
