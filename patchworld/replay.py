@@ -118,7 +118,10 @@ def replay(
     ``shards``: worker processes sharing the trajectories (see :func:`patchworld.sandbox.run_job`).
     ``isolate``: one job (one fresh worker) per trajectory, so nothing the program learns from one
     trajectory's true observations can reach its predictions for another; what the gate confirms an
-    accepted program with and what evaluation reports (a job per trajectory costs a few ms more).
+    accepted program with, what evaluation and ``patchworld replay`` report (a job per trajectory costs
+    a few ms more). Without it, trajectories share workers and are stepped side by side: fast (the
+    search screens candidates this way), but a program that keeps what one trajectory revealed can
+    score higher on the others than it would alone, so report isolated numbers.
     Never raises for anything the program does; ``Replay.outcome`` says how the job ended.
     """
     if mode not in ("teacher", "rollout"):

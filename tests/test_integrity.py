@@ -148,3 +148,22 @@ def test_memory_across_trajectories_is_cut_off_by_isolation_and_the_gate_scores_
         assert recorded == legit.metrics["token_f1"] != shared.metrics["token_f1"]
     else:
         assert "other trajectories" in verdict.reason, verdict.reason
+
+
+def test_the_replay_command_reports_what_a_program_scores_without_other_trajectories(tmp_path, capsys):
+    """``patchworld replay`` gives each trajectory a fresh worker unless told otherwise: a table kept
+    across trajectories scores there exactly what the same table kept per trajectory scores; only
+    ``--shared-workers`` lets the other trajectories' labels change its score."""
+    from patchworld.cli import main
+
+    cheat = tmp_path / "cheat.py"
+    cheat.write_text(BASE.read_text() + "\n" + (CHEATS.parent / "cross_trajectory_memory.py").read_text())
+    fair = tmp_path / "fair.py"
+    fair.write_text(BASE.read_text() + PER_TRAJECTORY_MEMORY)
+
+    def f1(*args: str) -> float:
+        assert main(["replay", *args, "--env", "maze", "--split", "val", "--show", "0"]) == 0
+        return float(re.search(r"token_f1\s+([0-9.]+)", capsys.readouterr().out).group(1))
+
+    isolated, legit, shared = f1(str(cheat)), f1(str(fair)), f1(str(cheat), "--shared-workers")
+    assert isolated == legit != shared

@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", default="teacher", choices=("teacher", "rollout"))
     parser.add_argument("--no-sandbox", action="store_true", help="run the program in-process (trusted code only)")
     parser.add_argument("--show", type=int, default=3, help="print this many counterexamples (default 3)")
+    parser.add_argument("--shared-workers", action="store_true",
+                        help="replay trajectories side by side in shared workers (faster; a program can then carry "
+                             "what it saw in one trajectory into another, so the numbers are not the ones to "
+                             "report); by default each trajectory gets a fresh worker, as the gate and evaluate do")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"patchworld replay: {exc}", file=sys.stderr)
         return 1
-    result = replay(program, trajs, mode=args.mode, sandbox=not args.no_sandbox, progress=TextProgress("replay"))
+    result = replay(program, trajs, mode=args.mode, sandbox=not args.no_sandbox, progress=TextProgress("replay"),
+                    isolate=not args.shared_workers)
     print(f"program {program.hash} ({args.program}) on {len(trajs)} trajectories ({result.split}), mode {result.mode}")
     if result.outcome != "ok":
         print(f"outcome: {result.outcome}: {result.detail}")

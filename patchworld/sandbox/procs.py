@@ -100,21 +100,32 @@ class Worker:
     def __init__(self, job_fd: int, result_fd: int, scratch: str):
         self.job_fd, self.fd, self.scratch = job_fd, result_fd, scratch
         self.buffer = bytearray()
+        self.outbox = memoryview(b"")   # bytes of sent frames the job pipe has not taken yet
+        self.broken = False             # a write failed: the worker closed its end or died
         self.closed = False
+        os.set_blocking(job_fd, False)  # a worker that stops reading must not block this process
 
     def send(self, obj: Any) -> bool:
-        """Write one frame; False if the worker is gone."""
+        """Queue one frame; False if the worker is gone."""
         return self.send_bytes(json.dumps(obj).encode("utf-8"))
 
     def send_bytes(self, data: bytes) -> bool:
-        """Write one frame of already-encoded JSON; False if the worker is gone."""
-        view = memoryview(len(data).to_bytes(_HEADER_SIZE, "little") + data)
+        """Queue one frame of already-encoded JSON and write what the pipe takes now (never blocks:
+        the rest goes out while :meth:`recv` waits); False if the worker is gone."""
+        frame = len(data).to_bytes(_HEADER_SIZE, "little") + data
+        self.outbox = memoryview(bytes(self.outbox) + frame) if self.outbox else memoryview(frame)
+        return self._flush()
+
+    def _flush(self) -> bool:
+        """Write queued bytes until the pipe is full; False once a write failed."""
         try:
-            while view:
-                view = view[os.write(self.job_fd, view) :]
-            return True
+            while self.outbox and not self.broken:
+                self.outbox = self.outbox[os.write(self.job_fd, self.outbox) :]
+        except BlockingIOError:
+            pass
         except OSError:
-            return False
+            self.broken, self.outbox = True, memoryview(b"")
+        return not self.broken
 
     def recv(self, deadline: float, nap: float = 0.0, max_bytes: int = 1 << 20, max_depth: int = 6) -> Any:
         """The next frame, or "eof" when the worker closed its end or died, or "deadline", or a
@@ -142,7 +153,13 @@ class Worker:
             remaining = deadline - now
             if remaining <= 0:
                 return "deadline"
-            if not select.select([self.fd], [], [], 0 if nap else min(remaining, 0.25))[0]:
+            writing = [self.job_fd] if self.outbox and not self.broken else []
+            readable, writable, _ = select.select([self.fd], writing, [], 0 if nap else min(remaining, 0.25))
+            if writable:
+                self._flush()
+            if not readable:
+                if writable:
+                    continue
                 if nap:
                     time.sleep(min(nap, remaining))
                 if nap and now < check:
