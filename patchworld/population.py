@@ -253,8 +253,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             v.fixed, v.broken = member.compare(rep)
     winner = judge(verdicts, {h: rep for h, rep in replays.items() if not isinstance(rep, Screened)},
                    current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
-    confirmed = session._confirm(winner, children[winner.child], before) if winner is not None else None
-    winner = winner if confirmed is not None else None
+    winner, confirmed = session._confirm_best(winner, verdicts, children, before)
     new_members = []
     for _, _, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None

@@ -21,7 +21,7 @@ from typing import Any
 
 from patchworld import candidate_jobs
 from patchworld.candidate_jobs import replay_candidate, slot_of
-from patchworld.gate import RoundResult, Verdict, compare, judge, score, score_key
+from patchworld.gate import RoundResult, Verdict, compare, describe, judge, score, score_key
 from patchworld.store import RunStore, data_summary, proposer_from_header, proposer_settings, versions
 
 __all__ = ["Session", "Verdict", "RoundResult", "compare", "TestSplitError"]
@@ -178,6 +178,27 @@ class Session:
                          "(its score depended on other trajectories' observations)")
         return None
 
+    def _confirm_best(self, winner: Any, verdicts: Sequence[Any], children: dict[str, Any],
+                      before: dict, tries: int = 3) -> tuple[Any | None, Any | None]:
+        """(winner, its isolated replay) after :meth:`_confirm`; when the winner fails it, the next best
+        candidate that beat the parent is confirmed instead (``tries`` in all), so a child whose score came
+        from other trajectories cannot keep an honest sibling out of the round. (None, None) if none holds."""
+        for _ in range(tries):
+            if winner is None:
+                break
+            confirmed = self._confirm(winner, children[winner.child], before)
+            if confirmed is not None:
+                return winner, confirmed
+            failed = winner.candidate_id
+            rest = [v for v in verdicts if v.score_after is not None and v.child in children
+                    and v.reason.startswith("beats the parent")]
+            winner = max(rest, key=lambda v: score_key(v.score_after)) if rest else None   # max keeps the first
+            if winner is not None:
+                winner.accepted = True
+                winner.reason = (f"accepted: {describe(before)} -> {describe(winner.score_after)} "
+                                 f"({failed} scored higher but failed its confirmation)")
+        return None, None
+
     def val_replay(self) -> Any:
         """The current program's val replay (cached; round 0 of the round log is written on first use)."""
         if self._replay_cache is None or self._replay_cache[0] != self.current.hash:
@@ -327,8 +348,7 @@ class Session:
                 progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
         eval_seconds = time.perf_counter() - eval_start
         winner = judge(verdicts, replays, parent_replay, before)
-        confirmed = self._confirm(winner, children[winner.child], before) if winner is not None else None
-        winner = winner if confirmed is not None else None
+        winner, confirmed = self._confirm_best(winner, verdicts, children, before)
         self._persist(cands, writes, replays, parent_replay, shown)
         if winner is not None:
             self.current = children[winner.child]

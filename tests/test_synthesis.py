@@ -326,3 +326,27 @@ def test_beam_round_screens_gates_and_records_every_candidate(tmp_path):
     again = Session.resume(tmp_path / "run", proposer=MutationProposer(seed=0))
     assert again.search == "beam" and again.current.hash == session.current.hash
     again.close()
+
+
+def test_when_the_winner_fails_its_confirmation_the_next_best_candidate_is_confirmed(data, tmp_path, monkeypatch):
+    """A child whose score came from other trajectories fails the isolated confirmation; it must not keep
+    an honest sibling that also beat the parent out of the round."""
+    s = _session(data, tmp_path, [[GOAL_BUG, MOVE_BUG]])
+    before = s.score
+    real, seen = Session._confirm, []
+
+    def confirm(self, winner, child, before):
+        seen.append(winner.candidate_id)
+        if len(seen) == 1:   # the top scorer fails, as a cross-trajectory cheat would
+            winner.accepted, winner.reason = False, "rejected: (simulated) its score depended on other trajectories"
+            return None
+        return real(self, winner, child, before)
+
+    monkeypatch.setattr(Session, "_confirm", confirm)
+    res = s.step()
+    by_id = {v.candidate_id: v for v in res.verdicts}
+    assert seen == ["r001c01", "r001c00"]
+    assert res.accepted is by_id["r001c00"] and by_id["r001c00"].accepted and not by_id["r001c01"].accepted
+    assert "r001c01 scored higher but failed its confirmation" in by_id["r001c00"].reason
+    assert s.current.hash == by_id["r001c00"].child and s.score["token_f1"] > before["token_f1"]
+    assert load_run(s.store.path).candidates.filter(pl.col("accepted"))["candidate_id"].to_list() == ["r001c00"]
