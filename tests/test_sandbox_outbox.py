@@ -100,3 +100,31 @@ def test_send_queues_what_the_pipe_does_not_take_and_recv_writes_it_out() -> Non
     worker.scratch = os.devnull
     for fd in (job_w, res_r):
         os.close(fd)
+
+
+FORGES_DONE_OK = UNGUARD + '''
+import sys
+
+
+def _forge():
+    _unguard()
+    frame = sys._getframe()
+    while frame is not None and frame.f_code.co_name != "run_one":
+        frame = frame.f_back
+    sys.modules["patchworld.sandbox.wire"].send(frame.f_locals["result_fd"], ["done", "ok", "", ""])
+    sys.exit(0)
+
+
+_forge()
+'''
+
+
+def test_a_job_that_claims_ok_before_its_program_loaded_is_a_protocol_error() -> None:
+    """Only a worker whose program failed ends a job before "loaded": a forged ["done", "ok"] there is
+    a broken protocol, not a job that ran (every row would be a crash filler under an "ok" outcome)."""
+    big = "o"
+    trajs = [Trajectory("toy", str(i), 0, 0, "val", False, 0.0, (Transition(big, "noop", big, 0.0, False),) * 2)
+             for i in range(2)]
+    result = replay(Program.from_source(FORGES_DONE_OK), trajs, shards=1,
+                    limits=Limits(cpu_seconds=5, memory_mb=400, wall_seconds=10, step_seconds=2))
+    assert result.outcome == "protocol_error", (result.outcome, result.detail)

@@ -67,11 +67,11 @@ class _BoxedBatch(_Boxed):
         first = self._recv(1 << 20)
         if isinstance(first, tuple):
             return first[0], first[1], []
-        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES:
+        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES and first[1] != "ok":
             return first[1], plain_text(first[2], MAX_ERROR), []
         if (type(first) is not list or len(first) != 3 or first[0] != "loaded" or type(first[2]) is not list
                 or len(first[2]) != len(self.programs)):
-            return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'", []
+            return "protocol_error", "the worker's first frame is neither 'loaded' nor a failed 'done'", []
         layers = first[1] if type(first[1]) is list else []
         self.layers = [str(v)[:40] for v in layers[:16]]
         self.failures = [None if f is None else plain_text(f, MAX_ERROR) or "the candidate did not load"

@@ -303,9 +303,9 @@ class _Boxed:
             self.layers = [str(v)[:40] for v in layers[:16]]
             self.loaded = True
             return None
-        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES:
+        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES and first[1] != "ok":
             return first[1], plain_text(first[2], MAX_ERROR)
-        return "protocol_error", "the worker's first frame is neither 'loaded' nor 'done'"
+        return "protocol_error", "the worker's first frame is neither 'loaded' nor a failed 'done'"
 
     def post(self, message: list) -> None:
         """Send the next round now, so the worker computes while this process scores."""

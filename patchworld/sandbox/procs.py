@@ -17,16 +17,15 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
 
+from patchworld.sandbox.scratch import make_scratch, remove_tree, sweep_stale_once
 from patchworld.sandbox.wire import HEADER, ProtocolError, decode
 
 __all__ = ["clean_environment", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker", "ProtocolError"]
@@ -207,7 +206,7 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)
 
     def death(self) -> str:
         """Why the worker ended, for a "crashed" detail."""
@@ -223,7 +222,7 @@ class SpawnedWorker(Worker):
     """A worker started as its own interpreter (the fallback path)."""
 
     def __init__(self) -> None:
-        scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
+        scratch = make_scratch()
         job_r, job_w, result_r, result_w = _pipes()
         try:
             self.proc = subprocess.Popen(
@@ -264,7 +263,8 @@ class ForkServer:
 
     def __init__(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.root = tempfile.mkdtemp(prefix="pw-forkserver-")
+        self.root = make_scratch("forkserver")
+        sweep_stale_once()
         try:
             self.proc = subprocess.Popen(
                 [*_WORKER_CMD, "--server", str(theirs.fileno())], stdin=subprocess.DEVNULL,
@@ -313,7 +313,7 @@ class ForkServer:
 
     def request(self) -> ForkedWorker:
         """Ask for a child without waiting for it to be forked."""
-        scratch = tempfile.mkdtemp(prefix="pw-sandbox-")
+        scratch = make_scratch()
         job_r, job_w, result_r, result_w = _pipes()
         try:
             with self.lock:
@@ -324,7 +324,7 @@ class ForkServer:
         except BaseException:
             for fd in (job_w, result_r):
                 os.close(fd)
-            shutil.rmtree(scratch, ignore_errors=True)
+            remove_tree(scratch)
             raise
         finally:
             os.close(job_r)
@@ -362,7 +362,7 @@ class ForkServer:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.root, ignore_errors=True)
+        remove_tree(self.root)
 
 
 class ForkedWorker(Worker):

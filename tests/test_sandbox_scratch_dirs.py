@@ -1,0 +1,53 @@
+"""Scratch directories: removed whatever a program built in them, and swept when their session died."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from patchworld.sandbox.scratch import make_scratch, remove_tree, sweep_stale
+
+
+def test_a_tree_too_deep_for_rmtree_is_removed_without_raising(tmp_path):
+    root = tmp_path / "scratch"
+    path = str(root)
+    os.makedirs(path)
+    fd = os.open(path, os.O_RDONLY)
+    for _ in range(1500):          # what a program can build in its scratch (rmtree: RecursionError)
+        os.mkdir("d", dir_fd=fd)
+        nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    os.close(fd)
+    remove_tree(path)
+    assert not os.path.lexists(path)
+    remove_tree(path)              # already gone: still no error
+
+
+def test_stale_directories_of_dead_sessions_are_swept_and_live_ones_kept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    gone = tmp_path / f"pw-sandbox-p{dead_pid}-abc"
+    mine = tmp_path / f"pw-sandbox-p{os.getpid()}-abc"
+    parent = tmp_path / f"pw-forkserver-p{os.getppid()}-abc"
+    old = tmp_path / "pw-sandbox-oldname"
+    fresh = tmp_path / "pw-sandbox-newname"
+    other = tmp_path / "someone-elses"
+    for d in (gone, mine, parent, old, fresh, other):
+        (d / "x").mkdir(parents=True)
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    removed = sweep_stale(str(tmp_path))
+    assert sorted(removed) == sorted([str(gone), str(old)])
+    assert all(d.exists() for d in (mine, parent, fresh, other)) and not gone.exists() and not old.exists()
+
+
+def test_scratch_names_carry_the_owner(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    path = make_scratch()
+    assert os.path.basename(path).startswith(f"pw-sandbox-p{os.getpid()}-") and os.path.isdir(path)
+    remove_tree(path)
