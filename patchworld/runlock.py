@@ -29,7 +29,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCK_NAME", "RunLock", "RunLockedError", "lock_holder", "StaleLockWarning"]
+__all__ = ["LOCK_NAME", "RunLock", "RunLockedError", "lock_holder", "StaleLockWarning", "pid_alive"]
 
 LOCK_NAME = "writer.lock"
 
@@ -42,7 +42,8 @@ class StaleLockWarning(UserWarning):
     """A lock left by a process that no longer exists was taken over."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (ours or someone else's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -161,7 +162,7 @@ class RunLock:
                 os.close(fd)
                 holder = _read_holder(self.path)
                 if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int) \
-                        and not _pid_alive(holder["pid"]):
+                        and not pid_alive(holder["pid"]):
                     # the writer died but a process it forked still holds the old file: replace it
                     fd = self._take_over(holder)
                 else:

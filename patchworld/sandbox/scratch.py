@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 
+from patchworld.runlock import pid_alive
+
 __all__ = ["make_scratch", "remove_tree", "sweep_stale", "sweep_stale_once"]
 
 _PREFIXES = ("pw-sandbox-", "pw-forkserver-")
@@ -47,16 +49,6 @@ def remove_tree(path: str) -> None:
             pass
 
 
-def _owner_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:   # exists, not ours to signal
-        return True
-    return True
-
-
 def sweep_stale(folder: str | None = None, now: float | None = None) -> list[str]:
     """Remove scratch directories of sandbox sessions that are gone from ``folder`` (default: the
     temporary folder); the paths removed."""
@@ -72,7 +64,7 @@ def sweep_stale(folder: str | None = None, now: float | None = None) -> list[str
             continue
         owned = _OWNED.match(entry.name)
         if owned:
-            stale = int(owned.group(1)) != os.getpid() and not _owner_alive(int(owned.group(1)))
+            stale = int(owned.group(1)) != os.getpid() and not pid_alive(int(owned.group(1)))
         else:
             try:
                 stale = now - entry.stat(follow_symlinks=False).st_mtime > _OLD_AGE
