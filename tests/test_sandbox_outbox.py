@@ -128,3 +128,43 @@ def test_a_job_that_claims_ok_before_its_program_loaded_is_a_protocol_error() ->
     result = replay(Program.from_source(FORGES_DONE_OK), trajs, shards=1,
                     limits=Limits(cpu_seconds=5, memory_mb=400, wall_seconds=10, step_seconds=2))
     assert result.outcome == "protocol_error", (result.outcome, result.detail)
+
+
+SLEEPS_THROUGH_TIMEOUTS = '''
+import time
+
+
+class Model:
+    def init_belief(self):
+        return {}
+
+    def parse_observation(self, obs_text):
+        return {}
+
+    def correct_belief(self, belief_prior, obs_text):
+        return belief_prior
+
+    def predict_belief(self, belief, action):
+        while True:
+            try:
+                time.sleep(30)
+            except BaseException:
+                pass
+
+    def readout_observation(self, belief):
+        return "x"
+
+    def extract_valid_action_forms(self):
+        return {}
+'''
+
+
+def test_a_call_that_swallows_its_step_timeout_ends_the_job_long_before_the_wall_limit() -> None:
+    """The step limit bounds every call, so a round is due within its calls' step limits: a program that
+    catches its StepTimeout and sleeps on ends as a timeout there, not at the (much later) wall limit."""
+    trajs = [Trajectory("toy", str(i), 0, 0, "val", False, 0.0, (Transition("o", "noop", "o", 0.0, False),) * 2)
+             for i in range(2)]
+    result = replay(Program.from_source(SLEEPS_THROUGH_TIMEOUTS), trajs, shards=1,
+                    limits=Limits(cpu_seconds=5, memory_mb=400, wall_seconds=30, step_seconds=0.2))
+    assert result.outcome == "timeout", (result.outcome, result.detail)
+    assert "went on after its step timeout" in result.detail and "wall-clock" not in result.detail

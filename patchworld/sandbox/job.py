@@ -53,6 +53,10 @@ def job_message(kind: str, program: Program, limits: Limits, **extra: Any) -> di
     return {"kind": kind, "source": program.source, "limits": asdict(limits), **extra}
 
 
+_CALLS_PER_ENTRY = 6
+"""Calls into the program one entry of a round can make, each under the step limit: correct, predict,
+read out, read out after correcting (post), the belief summary and an error message."""
+
 _ACTIVE = [0]  # sandbox jobs running in this process (all threads)
 _ACTIVE_LOCK = threading.Lock()
 
@@ -321,11 +325,20 @@ class _Boxed:
         if not sent:
             return self._ended()
         per_entry = 6 * ((1 + self.readout_after) * MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
-        return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry)
+        return self._recv((1 << 16) + 6 * MAX_OUTPUT + n * per_entry, round_calls=n * _CALLS_PER_ENTRY)
 
-    def _recv(self, max_bytes: int, depth: int = 4) -> Any:
-        """The next frame (at most ``max_bytes``, JSON nested ``depth`` deep), or ``(outcome, detail)``."""
-        msg = self.worker.recv(self.deadline, 0, max_bytes, depth)  # type: ignore[union-attr]
+    def _recv(self, max_bytes: int, depth: int = 4, round_calls: int = 0) -> Any:
+        """The next frame (at most ``max_bytes``, JSON nested ``depth`` deep), or ``(outcome, detail)``.
+        ``round_calls``: the calls into the program the awaited reply takes at most; each is bounded by the
+        step limit, so the reply is due within that many step limits (plus a second) or the job ends: a
+        program that swallows its step timeouts would otherwise hold the worker until the wall limit."""
+        deadline, step = self.deadline, self.limits.step_seconds
+        if round_calls and step > 0:
+            deadline = min(deadline, time.monotonic() + round_calls * step + 1.0)
+        msg = self.worker.recv(deadline, 0, max_bytes, depth)  # type: ignore[union-attr]
+        if msg == "deadline" and deadline < self.deadline:
+            return "timeout", (f"a round of {round_calls // _CALLS_PER_ENTRY} step(s) took longer than {round_calls} "
+                               f"calls of {step:g}s each: a call went on after its step timeout")
         if msg == "deadline":
             return "timeout", f"wall-clock limit of {self.limits.wall_seconds:g}s reached"
         if isinstance(msg, ProtocolError):
