@@ -15,27 +15,8 @@ from patchworld.sandbox.procs import Worker
 
 UNGUARD = (Path(__file__).parent / "hostile" / "escapes" / "_unguard.py").read_text()
 
-# Stops reading the job pipe after the first round and keeps answering that round from a copy.
-STOPS_READING = UNGUARD + '''
-import sys
-
-
-def _stop_reading():
-    _unguard()
-    worker = sys.modules["patchworld.sandbox.worker"]
-    real, first = worker.recv, {}
-
-    def fake(fd):
-        if "msg" not in first:
-            first["msg"] = real(fd)
-        return list(first["msg"][:5]) + [False]
-
-    worker.recv = fake
-
-
-_stop_reading()
-
-
+# A world model that predicts "x" whatever happens (the hostile parts come before it).
+STUB_MODEL = '''
 class Model:
     def init_belief(self):
         return {}
@@ -55,6 +36,27 @@ class Model:
     def extract_valid_action_forms(self):
         return {}
 '''
+
+# Stops reading the job pipe after the first round and keeps answering that round from a copy.
+STOPS_READING = UNGUARD + '''
+import sys
+
+
+def _stop_reading():
+    _unguard()
+    worker = sys.modules["patchworld.sandbox.worker"]
+    real, first = worker.recv, {}
+
+    def fake(fd):
+        if "msg" not in first:
+            first["msg"] = real(fd)
+        return list(first["msg"][:5]) + [False]
+
+    worker.recv = fake
+
+
+_stop_reading()
+''' + STUB_MODEL
 
 
 def test_a_worker_that_stops_reading_its_job_pipe_does_not_hold_the_parent() -> None:
@@ -130,32 +132,17 @@ def test_a_job_that_claims_ok_before_its_program_loaded_is_a_protocol_error() ->
     assert result.outcome == "protocol_error", (result.outcome, result.detail)
 
 
-SLEEPS_THROUGH_TIMEOUTS = '''
+SLEEPS_THROUGH_TIMEOUTS = STUB_MODEL + '''
 import time
 
 
-class Model:
-    def init_belief(self):
-        return {}
-
-    def parse_observation(self, obs_text):
-        return {}
-
-    def correct_belief(self, belief_prior, obs_text):
-        return belief_prior
-
+class Sleeper(Model):
     def predict_belief(self, belief, action):
         while True:
             try:
                 time.sleep(30)
             except BaseException:
                 pass
-
-    def readout_observation(self, belief):
-        return "x"
-
-    def extract_valid_action_forms(self):
-        return {}
 '''
 
 
