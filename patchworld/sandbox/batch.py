@@ -22,7 +22,7 @@ from typing import Any
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT
-from patchworld.sandbox.job import _Boxed, active_job
+from patchworld.sandbox.job import _Boxed, active_job, failed_before_loading
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import take_worker
@@ -67,7 +67,7 @@ class _BoxedBatch(_Boxed):
         first = self._recv(1 << 20)
         if isinstance(first, tuple):
             return first[0], first[1], []
-        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES and first[1] != "ok":
+        if failed_before_loading(first):
             return first[1], plain_text(first[2], MAX_ERROR), []
         if (type(first) is not list or len(first) != 3 or first[0] != "loaded" or type(first[2]) is not list
                 or len(first[2]) != len(self.programs)):

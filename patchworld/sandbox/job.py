@@ -277,6 +277,12 @@ class _InProcess:
         pass
 
 
+def failed_before_loading(first: Any) -> bool:
+    """Whether a worker's first frame ends the job before its program loaded: ``["done", outcome, detail,
+    output]`` with a failed outcome (a load error, a crash); ``"ok"`` there is a forged frame."""
+    return type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES and first[1] != "ok"
+
+
 class _Boxed:
     """The rounds sent to a worker process, each reply read with size and depth caps."""
 
@@ -307,7 +313,7 @@ class _Boxed:
             self.layers = [str(v)[:40] for v in layers[:16]]
             self.loaded = True
             return None
-        if type(first) is list and len(first) == 4 and first[0] == "done" and first[1] in OUTCOMES and first[1] != "ok":
+        if failed_before_loading(first):
             return first[1], plain_text(first[2], MAX_ERROR)
         return "protocol_error", "the worker's first frame is neither 'loaded' nor a failed 'done'"
 
