@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from patchworld.sandbox.scratch import make_scratch, remove_tree, sweep_stale
+from patchworld.sandbox.scratch import flush_removals, make_scratch, remove_later, remove_tree, sweep_stale
 
 
 def test_a_tree_too_deep_for_rmtree_is_removed_without_raising(tmp_path):
@@ -51,3 +51,40 @@ def test_scratch_names_carry_the_owner(tmp_path, monkeypatch):
     path = make_scratch()
     assert os.path.basename(path).startswith(f"pw-sandbox-p{os.getpid()}-") and os.path.isdir(path)
     remove_tree(path)
+
+
+def test_removal_in_the_background_removes_every_queued_tree_before_flush_returns(tmp_path):
+    paths = []
+    for k in range(5):
+        path = tmp_path / f"job{k}" / "a" / "b"
+        path.mkdir(parents=True)
+        (path / "f").write_text("x")
+        paths.append(tmp_path / f"job{k}")
+    for path in paths:
+        remove_later(str(path))
+    flush_removals()
+    assert not any(path.exists() for path in paths)
+
+
+def test_a_finished_jobs_scratch_directory_is_gone_after_the_pool_shuts_down(monkeypatch):
+    from patchworld.program import Program
+    from patchworld.sandbox import job, pool, run_job, shutdown_pool
+
+    seen = []
+    taken = pool.take_worker
+
+    def take():
+        worker = taken()
+        seen.append(worker.scratch)
+        return worker
+
+    program = Program(source="class WorldModel:\n    def init_belief(self):\n        return {}\n"
+                             "    def correct_belief(self, b, o):\n        return b\n"
+                             "    def predict_belief(self, b, a):\n        return b\n"
+                             "    def readout_observation(self, b, a):\n        open('left', 'w').write('x')\n"
+                             "        return 'seen'\n")
+    monkeypatch.setattr(job, "take_worker", take)
+    result = run_job(program, [[0, [["o", "a", "seen"]]]], "teacher", shards=1)
+    assert result.outcome == "ok" and len(seen) == 1
+    shutdown_pool()
+    assert not os.path.lexists(seen[0])

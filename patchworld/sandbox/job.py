@@ -26,7 +26,7 @@ from patchworld.sandbox.calls import MAX_TEXT, ReplayRunner
 from patchworld.sandbox.cores import OtherLoad, cpu_busy
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
-from patchworld.sandbox.pool import release_worker, take_worker, worker_cpu
+from patchworld.sandbox.pool import release_worker, replenish_spares, take_worker, worker_cpu
 from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
@@ -182,7 +182,7 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
     def go(k: int) -> None:
         try:
             results[k] = _run_one(program, parts[k], mode, residual, limits, True,
-                                  callback if on_columns is not None else None, lean, trace, post)
+                                  callback if on_columns is not None else None, lean, trace, post, replace=False)
         except Exception as exc:  # an internal failure (no worker process): this shard's outcome
             results[k] = JobResult("crashed", f"shard {k}: {type(exc).__name__}: {exc}")
 
@@ -192,6 +192,8 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
     go(0)
     for thread in threads:
         thread.join()
+    # not as each shard ends (a spare isolating itself takes CPU from the others), nor on this thread
+    threading.Thread(target=replenish_spares, args=(shards,), name="pw-replenish", daemon=True).start()
     done = [r for r in results if r is not None]
     failed = [r for r in done if r.outcome != "ok"]
     merged = JobResult(failed[0].outcome if failed else "ok", failed[0].detail if failed else "",
@@ -205,8 +207,8 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
 
 def _run_one(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
              limits: Limits | None, sandbox: bool, on_columns: Any, lean: bool, trace: bool,
-             post: bool = False) -> JobResult:
-    """One job in one worker (or in this process)."""
+             post: bool = False, replace: bool = True) -> JobResult:
+    """One job in one worker (or in this process); ``replace``: pre-fork a spare as the worker is released."""
     n = sum(len(steps) for _, steps in trajectories)
     limits = (limits or Limits()).for_transitions(n)
     start = time.monotonic()
@@ -214,7 +216,7 @@ def _run_one(program: Program, trajectories: list[list], mode: str, residual: Re
     plan = Lockstep(trajectories, mode, residual, program.source.count("\n") + 1, post)
     post = plan.post
     runner = _InProcess(program, limits, lean, trace, post) if not sandbox else _Boxed(program, limits, lean, trace,
-                                                                                        post)
+                                                                                        post, replace)
     try:
         result.outcome, result.detail, result.layers = runner.start()
         message = plan.next_round() if result.outcome == "ok" else None
@@ -286,8 +288,10 @@ def failed_before_loading(first: Any) -> bool:
 class _Boxed:
     """The rounds sent to a worker process, each reply read with size and depth caps."""
 
-    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, post: bool = False):
+    def __init__(self, program: Program, limits: Limits, lean: bool, trace: bool, post: bool = False,
+                 replace: bool = True):
         self.program, self.limits, self.lean, self.trace, self.readout_after = program, limits, lean, trace, post
+        self.replace = replace
         self.worker: Worker | None = None
         self.posted = False
         self.deadline = time.monotonic() + limits.wall_seconds
@@ -362,7 +366,7 @@ class _Boxed:
 
     def close(self) -> None:
         if self.worker is not None:
-            release_worker(self.worker)
+            release_worker(self.worker, self.replace)
             self.worker = None
 
 

@@ -12,8 +12,9 @@ import threading
 
 from patchworld.sandbox.kernel import warn_missing
 from patchworld.sandbox.procs import ForkedWorker, ForkServer, SpawnedWorker, Worker
+from patchworld.sandbox.scratch import flush_removals
 
-__all__ = ["take_worker", "release_worker", "shutdown_pool", "use_fork_server", "worker_cpu"]
+__all__ = ["take_worker", "release_worker", "replenish_spares", "shutdown_pool", "use_fork_server", "worker_cpu"]
 
 _SPARES = 2
 
@@ -65,27 +66,34 @@ class _Pool:
             spawned = SpawnedWorker()
         return spawned
 
-    def release(self, worker: Worker) -> None:
+    def release(self, worker: Worker, replace: bool = True) -> None:
         worker.kill()
+        if not replace:
+            return
         if isinstance(worker, SpawnedWorker):
             with self.lock:
                 if self.spare is None:
                     self.spare = SpawnedWorker()
         elif isinstance(worker, ForkedWorker):
-            with self.lock:
-                server = self.server if len(self.ready) < _SPARES else None
-            if server is None or server is not worker.server:
-                return
-            try:
-                spare: ForkedWorker | None = server.request()
-            except OSError:
-                return
-            with self.lock:
-                if len(self.ready) < _SPARES:
-                    self.ready.append(spare)  # type: ignore[arg-type]
-                    spare = None
-            if spare is not None:
-                spare.kill()
+            self.replenish(worker.server)
+
+    def replenish(self, server: ForkServer | None = None) -> None:
+        """Pre-fork one spare if fewer than ``_SPARES`` wait (for ``server``, when given: the one a
+        released worker came from)."""
+        with self.lock:
+            current = self.server if len(self.ready) < _SPARES else None
+        if current is None or (server is not None and server is not current):
+            return
+        try:
+            spare: ForkedWorker | None = current.request()
+        except OSError:
+            return
+        with self.lock:
+            if len(self.ready) < _SPARES:
+                self.ready.append(spare)  # type: ignore[arg-type]
+                spare = None
+        if spare is not None:
+            spare.kill()
 
     def shutdown(self) -> None:
         with self.lock:
@@ -96,6 +104,7 @@ class _Pool:
             worker.kill()
         if server is not None:
             server.stop()
+        flush_removals()
 
     def forget(self) -> None:
         """In a forked copy of this process: drop the parent's workers without touching them."""
@@ -114,9 +123,17 @@ def take_worker() -> Worker:
     return _POOL.take()
 
 
-def release_worker(worker: Worker) -> None:
-    """Kill a worker after its job (and prepare the next one)."""
-    _POOL.release(worker)
+def release_worker(worker: Worker, replace: bool = True) -> None:
+    """Kill a worker after its job and, with ``replace``, pre-fork a spare for the next one (a shard of a
+    job passes False: a spare isolating itself would take CPU from the shards still running; the job
+    calls :func:`replenish_spares` when all are done)."""
+    _POOL.release(worker, replace)
+
+
+def replenish_spares(n: int = _SPARES) -> None:
+    """Pre-fork up to ``n`` spares (never more than the pool keeps)."""
+    for _ in range(n):
+        _POOL.replenish()
 
 
 def worker_cpu() -> float:

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from patchworld.sandbox.scratch import make_scratch, remove_tree, sweep_stale_once
+from patchworld.sandbox.scratch import make_scratch, remove_later, remove_tree, sweep_stale_once
 from patchworld.sandbox.wire import HEADER, ProtocolError, decode
 
 __all__ = ["clean_environment", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker", "ProtocolError"]
@@ -187,7 +187,8 @@ class Worker:
         return self.cpu
 
     def kill(self) -> None:
-        """Kill the worker's process group, close pipes, remove the scratch directory."""
+        """Kill the worker's process group, close pipes, remove the scratch directory (in the background:
+        :func:`.scratch.remove_later`)."""
         if self.closed:
             return
         self.closed = True
@@ -206,7 +207,7 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        remove_tree(self.scratch)
+        remove_later(self.scratch)
 
     def death(self) -> str:
         """Why the worker ended, for a "crashed" detail."""

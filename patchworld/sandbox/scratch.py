@@ -8,11 +8,18 @@ with the process; elsewhere the parent removes it, and a program can build a tre
 so :func:`remove_tree` falls back to ``rm -rf``, which walks any depth. A parent killed before its
 cleanup leaves its directories in the temporary folder; :func:`sweep_stale` removes those whose
 owner is gone (and any of the older pid-less names not touched for a day).
+
+:func:`remove_later` hands a finished job's directory to one background thread: removing a directory
+that is still a mount point in the dying job's namespace waits for the kernel to detach that mount
+(about 1.4 ms, a sleep, not CPU), which would otherwise sit on the path from a job's last reply to
+its result. :func:`flush_removals` waits for the queue (at exit, and when the pool shuts down).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -22,7 +29,7 @@ import time
 
 from patchworld.runlock import pid_alive
 
-__all__ = ["make_scratch", "remove_tree", "sweep_stale", "sweep_stale_once"]
+__all__ = ["make_scratch", "remove_tree", "remove_later", "flush_removals", "sweep_stale", "sweep_stale_once"]
 
 _PREFIXES = ("pw-sandbox-", "pw-forkserver-")
 _OWNED = re.compile(r"^pw-(?:sandbox|forkserver)-p(\d+)-")
@@ -81,3 +88,51 @@ def sweep_stale_once() -> None:
     if not _SWEPT.is_set():
         _SWEPT.set()
         threading.Thread(target=sweep_stale, name="pw-sweep", daemon=True).start()
+
+
+class _Remover:
+    """One daemon thread removing queued directories in order (started on first use, and again in a
+    forked child, which inherits the queue object but not the thread)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def put(self, path: str) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="pw-scratch-remover", daemon=True)
+                self.thread.start()
+        self.queue.put(path)
+
+    def _run(self) -> None:
+        while True:
+            path = self.queue.get()
+            try:
+                remove_tree(path)
+            finally:
+                self.queue.task_done()
+
+    def flush(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            self.queue.join()
+
+    def forget(self) -> None:
+        """In a forked child: the parent's queued paths are the parent's to remove."""
+        self.queue, self.thread, self.lock = queue.Queue(), None, threading.Lock()
+
+
+_REMOVER = _Remover()
+atexit.register(_REMOVER.flush)
+os.register_at_fork(after_in_child=_REMOVER.forget)
+
+
+def remove_later(path: str) -> None:
+    """Remove ``path`` (as :func:`remove_tree`) in the background; :func:`flush_removals` waits for it."""
+    _REMOVER.put(path)
+
+
+def flush_removals() -> None:
+    """Wait until every directory handed to :func:`remove_later` is removed."""
+    _REMOVER.flush()
