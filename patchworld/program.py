@@ -9,6 +9,7 @@ message names the line at fault, so replay can report them as an outcome.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import linecache
 import sys
@@ -43,9 +44,10 @@ class Program:
     parent: str | None = None
     label: str = ""
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
-        """First 12 hex characters of the SHA-256 of the source: the program's identity."""
+        """First 12 hex characters of the SHA-256 of the source: the program's identity (computed once:
+        the search asks for it many times per candidate; the dataclass is frozen)."""
         return hashlib.sha256(self.source.encode("utf-8")).hexdigest()[:12]
 
     @classmethod

@@ -143,6 +143,11 @@ def test_step_accepts_the_best_candidate_and_logs_every_verdict(data, tmp_path):
     summary = json.loads((folder / "replay_summary.json").read_text())
     shown = summary["counterexamples"]
     assert shown and all(ex["predicted_before"] != ex["predicted_after"] for ex in shown if ex["exact_after"])
+    parent_f1 = dict(replay(Program.from_file(PROGRAMS / "maze_flawed.py"), s.val, sandbox=False).steps
+                     .select("id", "token_f1").iter_rows())
+    child_f1 = dict(s.val_replay().steps.select("id", "token_f1").iter_rows())
+    assert summary["f1_up"] and sorted(summary["f1_up"]) == sorted(k for k in child_f1 if child_f1[k] > parent_f1[k])
+    assert sorted(summary["f1_down"]) == sorted(k for k in child_f1 if child_f1[k] < parent_f1[k])
     assert run.rounds["round"].to_list() == [0, 1]
 
 
