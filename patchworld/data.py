@@ -171,6 +171,8 @@ def load_trajectories(paths: str | os.PathLike[str] | Iterable[str | os.PathLike
         lines: list[int] = []
         with open(path, "rb") as fh:
             for line_no, raw in enumerate(fh, start=1):
+                if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]  # a UTF-8 byte order mark, as some editors on Windows write
                 if not raw.strip():
                     continue
                 out.append(_parse_line(str(path), line_no, raw, coercions))

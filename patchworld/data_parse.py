@@ -71,7 +71,8 @@ def _load_json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatProblem("<json>", f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+        msg = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg   # "Invalid control character at"
+        raise FormatProblem("<json>", f"invalid JSON: {msg} at column {exc.colno}") from None
     except RecursionError:
         raise FormatProblem("<json>", "invalid JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer longer than Python's digit limit

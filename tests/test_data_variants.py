@@ -111,3 +111,20 @@ def test_lone_surrogate_is_rejected_with_its_position(tmp_path):
         load_trajectories(path)
     assert err.value.field == "transitions[0].next_observation"
     assert "character 1" in str(err.value) and f"{path}:1:" in str(err.value)
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_read_past(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(record()).encode() + b"\r\n" + json.dumps(record(rollout_index=1)).encode())
+    trajs = load_trajectories(path)
+    assert [t.metadata()["rollout_index"] for t in trajs] == [0, 1]
+    assert trajs[0].transitions[0].observation == "o0"
+
+
+def test_a_raw_control_character_in_a_string_is_named_once_with_its_column(tmp_path):
+    path = tmp_path / "ctl.jsonl"
+    path.write_text(json.dumps(record()).replace('"o0"', '"o\t0"') + "\n", encoding="utf-8")
+    with pytest.raises(TrajectoryFormatError) as err:
+        load_trajectories(path)
+    text = str(err.value)
+    assert err.value.line == 1 and "Invalid control character at column" in text and " at at " not in text
