@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("program", help="world-model program (.py)")
+    parser.add_argument("program", nargs="?", help="world-model program (.py)")
     parser.add_argument("--env", required=True, help="environment whose shipped data to use")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"), help="split (default val)")
     parser.add_argument("--data", nargs="*", default=None, help="trajectory files instead of the shipped split")
@@ -29,6 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from patchworld.progress import TextProgress
     from patchworld.replay import replay
 
+    if args.program is None and args.data and args.data[-1].endswith(".py"):
+        args.program, args.data = args.data[-1], args.data[:-1]   # `--data a.jsonl b.jsonl prog.py`: --data took it
+    if args.program is None:
+        print("patchworld replay: give the world-model program (.py) to replay, e.g. "
+              "`patchworld replay prog.py --env maze`", file=sys.stderr)
+        return 2
     folders = [path for path in args.data or [] if Path(path).is_dir()]
     if folders:   # a common slip: --data takes files; the folder of <env>_traj_<split>.jsonl goes to --data-dir
         print(f"patchworld replay: --data {folders[0]} is a folder; give trajectory files, or the folder as "
