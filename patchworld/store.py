@@ -119,6 +119,8 @@ class RunStore:
 
         if complete():
             raise FileExistsError(f"{path} already holds a run (header.json); resume it or pick another folder")
+        if path.exists() and not path.is_dir():
+            raise FileExistsError(f"{path} is a file, not a folder: pick a folder for the run")
         path.mkdir(parents=True, exist_ok=True)
         lock = RunLock(path, what).acquire()
         try:

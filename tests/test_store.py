@@ -94,6 +94,14 @@ def test_create_refuses_an_existing_run(store):
         RunStore.create(store.path, {"env": "maze"})
 
 
+def test_create_on_a_file_says_it_is_a_file_and_leaves_it(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(FileExistsError, match="is a file, not a folder"):
+        RunStore.create(target, {"env": "maze"})
+    assert target.read_text() == "mine"
+
+
 def test_atomic_write_leaves_old_content_when_the_write_fails(tmp_path, monkeypatch):
     target = tmp_path / "f.json"
     atomic_write_text(target, "old")
