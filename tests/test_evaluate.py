@@ -282,6 +282,9 @@ def test_cli_evaluate_then_figures(data_dir: Path, tmp_path: Path, capsys: pytes
     assert {p.name for p in figs.iterdir()} >= {"pareto.html", "table.html", "results_wide.csv", "results.tex"}
     assert main(["figures", "--results", str(tmp_path / "nowhere"), "--out", str(figs)]) == 2
     assert "no results file" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="no such program file"):
+        main(["evaluate", "--programs", str(tmp_path / "x.py"), "--out", str(out)])
+    (tmp_path / "x.py").write_text((HANDWRITTEN / "maze.py").read_text())
     with pytest.raises(SystemExit, match="ENV=FILE"):
         main(["evaluate", "--programs", str(tmp_path / "x.py"), "--out", str(out)])
     with pytest.raises(SystemExit, match="--proxy-states maze=x: expected N or ENV=N"):
@@ -396,3 +399,15 @@ def test_program_source_by_folder_then_search_by_content(tmp_path: Path) -> None
     for bad in ("../x", f"../{h}", f"programs/{h}", h.upper(), h + "0", h[:-1], "", f"{h[:11]}/", None):
         with pytest.raises(ValueError, match="not a program hash"):
             program_source(results, bad, search=[search])
+
+
+def test_cli_evaluate_finds_the_shipped_data_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from patchworld.cli import main
+
+    monkeypatch.chdir(tmp_path)   # no data/trajectories here: the default is the shipped folder, not the cwd's
+    out = tmp_path / "results"
+    code = main(["evaluate", "--programs", f"maze={HANDWRITTEN / 'maze.py'}", "--out", str(out), "--rqs", "rq1",
+                 "--variants", "simple", "--no-references", "--no-oracle", "--max-test", "2", "--no-sandbox"])
+    assert code == 0
+    frame, _meta = load_results(out)
+    assert set(frame["env"]) == {"maze"} and frame.filter(pl.col("metric") == "token_f1")["value"][0] > 0.5

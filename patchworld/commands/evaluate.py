@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memory settings of the Residual variant (default: the reference's)")
     parser.add_argument("--out", required=True,
                         help="results folder (results.parquet, .csv, .meta.json, programs/<hash>.py)")
-    parser.add_argument("--data", default="data/trajectories", help="trajectory folder (<env>/<env>_traj_*.jsonl)")
+    parser.add_argument("--data", default=None,
+                        help="trajectory folder (<env>/<env>_traj_*.jsonl; default: the shipped data/trajectories)")
     parser.add_argument("--rqs", nargs="*", default=list(RQS), choices=list(RQS))
     per_env = " (N for every env, ENV=N for one: --n-tasks 15 sciworld=2)"
     parser.add_argument("--n-tasks", nargs="+", default=None, metavar="[ENV=]N",
@@ -111,10 +112,10 @@ def _program_entries(specs: list[str], variants: list[str]) -> list[tuple]:
         env, _, file = spec.rpartition("=")
         path = Path(file)
         env = env or path.stem
-        if env not in _KNOWN:
-            raise SystemExit(f"patchworld evaluate: cannot tell the env of {spec!r}: write ENV=FILE (ENV in {tuple(_KNOWN)})")
         if not path.exists():
             raise SystemExit(f"patchworld evaluate: {path}: no such program file")
+        if env not in _KNOWN:
+            raise SystemExit(f"patchworld evaluate: cannot tell the env of {spec!r}: write ENV=FILE (ENV in {tuple(_KNOWN)})")
         label = path.parent.name if path.stem in _KNOWN else path.stem
         program = Program.from_file(path, label=label)
         entries += [(label, program, v, env) for v in variants]
@@ -184,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
     from patchworld.planning import LLMSettings
     from patchworld.progress import TextProgress
 
+    if args.data is None:   # the shipped trajectories, wherever the command is run from
+        from patchworld.demo import REPO_ROOT
+
+        args.data = str(REPO_ROOT / "data" / "trajectories")
     _KNOWN[:] = known_envs(args.data)
     sizes = {name: per_env_values("--" + name.replace("_", "-"), getattr(args, name))
              for name in ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candidates")}
