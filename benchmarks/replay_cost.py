@@ -1,0 +1,77 @@
+"""Where a sandboxed replay's CPU goes, per env: the job's fixed cost, the worker's per-step work, this process.
+
+For each env's shipped test split and hand-written program (``data/programs/handwritten/<env>.py``),
+three replays, interleaved run by run (``--runs``, default 12; a pause before each so a spare worker
+is ready, as between two edits):
+
+* ``1 transition``: ``replay`` of the first transition alone, one worker: what any job costs
+  (fork, kernel layers, audit hook, program load, exit) besides its steps;
+* ``all, sandbox``: the whole split, one worker (``shards=1``);
+* ``all, in-process``: the whole split with ``sandbox=False`` (the program and the scoring in this
+  process, no worker).
+
+CPU is split between the job process (as the fork server reports it on reaping it: from fork to exit)
+and this process (``time.process_time``). Medians in ms. ``all, sandbox`` worker CPU less the
+``1 transition`` worker CPU is the program's per-step work in the worker; compare it with the
+in-process CPU (which also holds the scoring). No asserts: numbers only.
+
+    .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from patchworld.data import load_trajectories  # noqa: E402
+from patchworld.program import Program  # noqa: E402
+from patchworld.replay import replay  # noqa: E402
+from patchworld.sandbox import pool  # noqa: E402
+
+ENVS = ("maze", "wordle", "textcraft", "babyai")
+
+
+def measure(env: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Label -> (median job-process CPU ms, median this-process CPU ms)."""
+    test = load_trajectories(next((ROOT / "data" / "trajectories" / env).glob("*_test.jsonl")))
+    program = Program.from_file(ROOT / "data" / "programs" / "handwritten" / f"{env}.py")
+    first = [dataclasses.replace(test[0], transitions=test[0].transitions[:1])]
+    sides = (("1 transition", first, {"shards": 1}), ("all, sandbox", test, {"shards": 1}),
+             ("all, in-process", test, {"sandbox": False}))
+    replay(program, test, shards=1)   # warm: the fork server is up
+    rows: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in sides}
+    for _ in range(runs):
+        for label, trajs, kw in sides:
+            time.sleep(0.25)
+            w0, p0 = pool.worker_cpu(), time.process_time()
+            replay(program, trajs, **kw)
+            parent = time.process_time() - p0
+            time.sleep(0.15)   # the job process is reaped and its CPU reported
+            rows[label].append(((pool.worker_cpu() - w0) * 1000, parent * 1000))
+    return {label: (statistics.median(r[0] for r in vals), statistics.median(r[1] for r in vals))
+            for label, vals in rows.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", default=",".join(ENVS))
+    parser.add_argument("--runs", type=int, default=12)
+    args = parser.parse_args()
+    print(f"medians of {args.runs} interleaved runs, CPU ms; load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"{'env':10} {'replay':18} {'job process':>12} {'this process':>13} {'total':>7}")
+    for env in args.envs.split(","):
+        for label, (worker, parent) in measure(env, args.runs).items():
+            print(f"{env:10} {label:18} {worker:12.1f} {parent:13.1f} {worker + parent:7.1f}")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
