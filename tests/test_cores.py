@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from patchworld.sandbox import job
+from patchworld.sandbox import cores
 from patchworld.sandbox.cores import MIN_WINDOW, STALE, OtherLoad, cpu_busy
 
 
@@ -38,14 +38,14 @@ def test_a_large_replay_is_sharded_when_other_work_left_the_cores_free(monkeypat
     machine was measured idle since the last decision; measured other work does."""
     busy = iter([0.0, 0.1, 0.1 + 1.6])
     clock = iter([0.0, 1.0, 2.0])
-    monkeypatch.setattr(job, "_OTHERS", OtherLoad())
-    monkeypatch.setattr(job, "cpu_busy", lambda: next(busy))
-    monkeypatch.setattr(job.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(job.time, "process_time", lambda: 0.0)
-    monkeypatch.setattr(job, "worker_cpu", lambda: 0.0)
-    monkeypatch.setattr(job.os, "getloadavg", lambda: (1.9, 1.9, 1.9))
-    monkeypatch.setattr(job.os, "cpu_count", lambda: 2)
-    assert job._spare_core() is False   # no window yet: the load average (1.9 on 2 cores) decides
-    assert job._spare_core() is True    # 0.1 core of other work in the last second
-    assert job._spare_core() is False   # 1.6 cores of other work since
+    monkeypatch.setattr(cores, "_OTHERS", OtherLoad())
+    monkeypatch.setattr(cores, "cpu_busy", lambda: next(busy))
+    monkeypatch.setattr(cores.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(cores.time, "process_time", lambda: 0.0)
+    monkeypatch.setattr(cores, "worker_cpu", lambda: 0.0)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (1.9, 1.9, 1.9))
+    monkeypatch.setattr(cores.os, "cpu_count", lambda: 2)
+    assert cores.spare_core_now() is False   # no window yet: the load average (1.9 on 2 cores) decides
+    assert cores.spare_core_now() is True    # 0.1 core of other work in the last second
+    assert cores.spare_core_now() is False   # 1.6 cores of other work since
 

@@ -251,7 +251,7 @@ def test_sharding_discounts_this_process_trees_own_load() -> None:
     nobody else uses, while someone else's busy core still does."""
     import math
 
-    from patchworld.sandbox.job import _OwnLoad, spare_core
+    from patchworld.sandbox.cores import _OwnLoad, spare_core
 
     own = _OwnLoad()
     assert own.update(0.0, 0.0) == 0.0                       # no history: nothing of ours yet

@@ -351,3 +351,38 @@ def test_two_jobs_running_at_once_cannot_signal_each_other(channel: str) -> None
     for thread in threads:
         thread.join()
     assert out["receive"] in ("nothing", "refused 1"), out
+
+
+_FORGE_LAYERS = textwrap.dedent('''
+    import json, os, struct
+    frame = json.dumps(["loaded", ["forged-layer", "mounts", "uid"], [None]]).encode()
+    for fd in range(3, 64):   # before its own 'loaded' frame: on every descriptor the job process holds
+        try:
+            os.write(fd, struct.pack("<Q", len(frame)) + frame)
+        except Exception:
+            pass
+    class M:
+        def init_belief(self): return 0
+        def correct_belief(self, b, o): return b
+        def predict_belief(self, b, a): return b
+        def readout_observation(self, b, a=""): return "b"
+''')
+
+
+def test_the_layers_a_job_reports_are_the_workers_not_a_programs() -> None:
+    # the layer list came in the 'loaded' frame, sent after the program's module code ran: a program could
+    # write its own first and claim layers the kernel never applied. It is now sent before any job is read.
+    from patchworld.sandbox import open_model
+    from patchworld.sandbox.batch import run_batch
+
+    honest = Program.from_source(_FORGE_LAYERS.split("class M:")[0].replace("os.write", "len") + "class M:" +
+                                 _FORGE_LAYERS.split("class M:")[1])
+    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+    expected = replay(honest, trajs, limits=LIMITS).extra["layers"]
+    assert expected and "forged-layer" not in expected
+    forged = replay(Program.from_source(_FORGE_LAYERS), trajs, limits=LIMITS)
+    assert forged.extra["layers"] == expected
+    batch = run_batch([Program.from_source(_FORGE_LAYERS), honest], [[0, [["a", "noop", "b"]]]], limits=LIMITS)
+    assert batch.layers == expected and batch.outcome == "protocol_error"   # its forged 'loaded' ends the batch
+    with open_model(honest, limits=LIMITS) as model:   # a planning session reads past the layers frame too
+        assert model.predict(model.init("a"), "noop").observation == "b"

@@ -42,7 +42,7 @@ Layers (which one stops what: ``docs/SECURITY.md``): :mod:`.kernel` (descriptors
 privileges, Landlock, seccomp; a warning at start-up for each layer the kernel lacks), then
 :mod:`.guard` (the audit hook, a friendlier first refusal), resource limits and per-call alarms
 in :mod:`.worker`, and defensive decoding in :mod:`.wire`. The other modules: :mod:`.job`
-(replay driver, shards), :mod:`.cores` (other work's CPU, for sharding), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
+(replay driver, shards), :mod:`.cores` (other work's CPU and the decision to shard), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
 :mod:`.calls` / :mod:`.summary` (calls into the program), :mod:`.limits`.
 
 ``sandbox=False`` runs the same code in this process with no limits: for trusted programs

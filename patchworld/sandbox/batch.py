@@ -22,7 +22,7 @@ from typing import Any
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT
-from patchworld.sandbox.job import _Boxed, active_job, failed_before_loading
+from patchworld.sandbox.job import _Boxed, active_job, failed_before_loading, layers_of
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import take_worker
@@ -64,16 +64,21 @@ class _BoxedBatch(_Boxed):
                "lean": self.lean}
         if not self.worker.send(job):
             return "crashed", self.worker.death(), []
+        layers = self._recv(1 << 16)
+        if isinstance(layers, tuple):
+            return layers[0], layers[1], []
+        if layers_of(layers) is None:
+            return "protocol_error", "the worker's first frame is not the layers it applied", []
+        self.layers = layers_of(layers)  # type: ignore[assignment]
         first = self._recv(1 << 20)
         if isinstance(first, tuple):
-            return first[0], first[1], []
+            return first[0], first[1], self.layers
         if failed_before_loading(first):
-            return first[1], plain_text(first[2], MAX_ERROR), []
+            return first[1], plain_text(first[2], MAX_ERROR), self.layers
         if (type(first) is not list or len(first) != 3 or first[0] != "loaded" or type(first[2]) is not list
                 or len(first[2]) != len(self.programs)):
-            return "protocol_error", "the worker's first frame is neither 'loaded' nor a failed 'done'", []
-        layers = first[1] if type(first[1]) is list else []
-        self.layers = [str(v)[:40] for v in layers[:16]]
+            return ("protocol_error", "the worker's frame after its layers is neither 'loaded' for every candidate "
+                    "nor a failed 'done'", self.layers)
         self.failures = [None if f is None else plain_text(f, MAX_ERROR) or "the candidate did not load"
                          for f in first[2]]
         return "ok", "", self.layers

@@ -85,7 +85,10 @@ class ModelClient:
         if not self._worker.send(job_message("session", program, self.limits)):
             self.close()
             raise ProgramLoadError("the sandbox worker could not be started")
-        answer = self._worker.recv(time.monotonic() + self.limits.step_seconds + 10, 0, 1 << 16, 3)
+        deadline = time.monotonic() + self.limits.step_seconds + 10
+        answer = self._worker.recv(deadline, 0, 1 << 16, 3)
+        if type(answer) is list and answer and answer[0] == "layers":   # sent before the job (see job.layers_of)
+            answer = self._worker.recv(deadline, 0, 1 << 16, 3)
         if not (type(answer) is list and answer and answer[0] == "loaded"):
             ok = type(answer) is list and len(answer) > 2
             detail = str(answer[2])[:1000] if ok else f"no answer ({str(answer)[:200]})"

@@ -13,9 +13,13 @@ ticks of 10 ms): the last estimate stands for :data:`STALE` seconds, after that 
 
 from __future__ import annotations
 
+import math
 import os
+import time
 
-__all__ = ["OtherLoad", "cpu_busy", "MIN_WINDOW", "STALE"]
+from patchworld.sandbox.pool import worker_cpu
+
+__all__ = ["OtherLoad", "cpu_busy", "spare_core", "spare_core_now", "MIN_WINDOW", "STALE"]
 
 MIN_WINDOW = 0.25
 """Seconds a window must last before it gives an estimate (25 ticks per core at 100 Hz)."""
@@ -65,3 +69,52 @@ class OtherLoad:
         elif self.value is not None and now - self.at > STALE:
             self.value = None
         return self.value
+
+
+class _OwnLoad:
+    """This process tree's share of the 1-minute load average, estimated the way the kernel averages:
+    its CPU rate (this process, plus the job processes the fork server has reaped) decayed with a
+    60 s time constant, updated whenever a sharding decision is made."""
+
+    def __init__(self) -> None:
+        self.t: float | None = None
+        self.cpu = 0.0
+        self.value = 0.0
+
+    def update(self, now: float, cpu: float) -> float:
+        if self.t is not None and now > self.t:
+            decay = math.exp(-(now - self.t) / 60.0)
+            self.value = self.value * decay + max(0.0, (cpu - self.cpu) / (now - self.t)) * (1.0 - decay)
+        self.t, self.cpu = now, cpu
+        return self.value
+
+
+_OWN = _OwnLoad()
+
+
+def spare_core(load: float, own: float, cores: int) -> bool:
+    """Whether a second worker would get a core of its own: two cores or more, and the load of
+    everything else (the 1-minute load average less this process tree's own share) leaving at
+    least one and a half free. On a busy machine a second shard only adds a worker's fixed cost
+    (fork, isolation, program load: a few ms of CPU) and the two shards share the same cores; this
+    process's own recent work does not count, or a session would stop sharding after a few seconds."""
+    return cores >= 2 and load - own <= cores - 1.5
+
+
+_OTHERS = OtherLoad()
+_OTHERS.update(time.monotonic(), cpu_busy(), time.process_time())   # the first window starts at import
+
+
+def spare_core_now() -> bool:
+    """:func:`spare_core` on the cores other work used since the last decision (:class:`OtherLoad`),
+    or on the load average less this tree's share where that cannot be measured."""
+    now, cpu = time.monotonic(), time.process_time() + worker_cpu()
+    own = _OWN.update(now, cpu)
+    others = _OTHERS.update(now, cpu_busy(), cpu)
+    if others is not None:
+        return spare_core(others, 0.0, os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return spare_core(load, own, os.cpu_count() or 1)

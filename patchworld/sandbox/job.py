@@ -11,8 +11,6 @@ A frame that breaks the protocol (size, depth, shape) ends the job as ``protocol
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import signal
 import threading
 import time
@@ -23,10 +21,10 @@ from typing import Any
 from patchworld.program import LoadFailure, Program, load_world_model
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT, ReplayRunner
-from patchworld.sandbox.cores import OtherLoad, cpu_busy
+from patchworld.sandbox.cores import spare_core_now
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
-from patchworld.sandbox.pool import release_worker, replenish_spares, take_worker, worker_cpu
+from patchworld.sandbox.pool import release_worker, replenish_spares, take_worker
 from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
@@ -82,15 +80,14 @@ def run_job(
     correcting with its true observation as a 7th column (``columns[index][6]``). Limits scale with the number of transitions
     (:meth:`Limits.for_transitions`). ``shards`` worker processes share the trajectories, each a
     job of its own (``None``: two when this process runs no other sandbox job, the machine has two
-    cores or more with one and a half left free by everything else (:func:`spare_core`: the 1-minute
-    load average less this process tree's own recent share), and the job has 200 transitions or more;
-    else one); the first failing shard's
-    outcome is the job's. Never raises for anything the program does: failures come back as the
+    cores or more with one and a half left free by everything else (:func:`.cores.spare_core_now`: the
+    cores other work used since the last decision), and the job has 200 transitions or more; else one);
+    the first failing shard's outcome is the job's. Never raises for anything the program does: failures come back as the
     job outcome.
     """
     n = sum(len(steps) for _, steps in trajectories)
     if shards is None:
-        shards = 2 if sandbox and n >= 200 and _ACTIVE[0] == 0 and _spare_core() else 1
+        shards = 2 if sandbox and n >= 200 and _ACTIVE[0] == 0 and spare_core_now() else 1
     shards = max(1, min(int(shards), len(trajectories))) if sandbox else 1
     with active_job():
         if shards == 1:
@@ -109,55 +106,6 @@ def active_job() -> Iterator[None]:
     finally:
         with _ACTIVE_LOCK:
             _ACTIVE[0] -= 1
-
-
-class _OwnLoad:
-    """This process tree's share of the 1-minute load average, estimated the way the kernel averages:
-    its CPU rate (this process, plus the job processes the fork server has reaped) decayed with a
-    60 s time constant, updated whenever a sharding decision is made."""
-
-    def __init__(self) -> None:
-        self.t: float | None = None
-        self.cpu = 0.0
-        self.value = 0.0
-
-    def update(self, now: float, cpu: float) -> float:
-        if self.t is not None and now > self.t:
-            decay = math.exp(-(now - self.t) / 60.0)
-            self.value = self.value * decay + max(0.0, (cpu - self.cpu) / (now - self.t)) * (1.0 - decay)
-        self.t, self.cpu = now, cpu
-        return self.value
-
-
-_OWN = _OwnLoad()
-
-
-def spare_core(load: float, own: float, cores: int) -> bool:
-    """Whether a second worker would get a core of its own: two cores or more, and the load of
-    everything else (the 1-minute load average less this process tree's own share) leaving at
-    least one and a half free. On a busy machine a second shard only adds a worker's fixed cost
-    (fork, isolation, program load: a few ms of CPU) and the two shards share the same cores; this
-    process's own recent work does not count, or a session would stop sharding after a few seconds."""
-    return cores >= 2 and load - own <= cores - 1.5
-
-
-_OTHERS = OtherLoad()
-_OTHERS.update(time.monotonic(), cpu_busy(), time.process_time())   # the first window starts at import
-
-
-def _spare_core() -> bool:
-    """:func:`spare_core` on the cores other work used since the last decision (:class:`OtherLoad`),
-    or on the load average less this tree's share where that cannot be measured."""
-    now, cpu = time.monotonic(), time.process_time() + worker_cpu()
-    own = _OWN.update(now, cpu)
-    others = _OTHERS.update(now, cpu_busy(), cpu)
-    if others is not None:
-        return spare_core(others, 0.0, os.cpu_count() or 1)
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    return spare_core(load, own, os.cpu_count() or 1)
 
 
 def _sharded(program: Program, trajectories: list[list], mode: str, residual: ResidualMemory | None,
@@ -279,6 +227,14 @@ class _InProcess:
         pass
 
 
+def layers_of(first: Any) -> list[str] | None:
+    """The kernel layers a worker applied, from its first frame ``["layers", [...]]`` (sent before it
+    read a job, so no program had run in it), or None if the frame is not that."""
+    if type(first) is list and len(first) == 2 and first[0] == "layers" and type(first[1]) is list:
+        return [str(v)[:40] for v in first[1][:16]]
+    return None
+
+
 def failed_before_loading(first: Any) -> bool:
     """Whether a worker's first frame ends the job before its program loaded: ``["done", outcome, detail,
     output]`` with a failed outcome (a load error, a crash); ``"ok"`` there is a forged frame."""
@@ -309,17 +265,21 @@ class _Boxed:
         return "ok", "", []
 
     def _await_loaded(self) -> tuple[str, str] | None:
+        layers = self._recv(1 << 16)
+        if isinstance(layers, tuple):
+            return layers
+        if layers_of(layers) is None:
+            return "protocol_error", "the worker's first frame is not the layers it applied"
+        self.layers = layers_of(layers)  # type: ignore[assignment]
         first = self._recv(1 << 16)
         if isinstance(first, tuple):
             return first
-        if type(first) is list and first and first[0] == "loaded":
-            layers = first[1] if len(first) > 1 and type(first[1]) is list else []
-            self.layers = [str(v)[:40] for v in layers[:16]]
-            self.loaded = True
+        if type(first) is list and first and first[0] == "loaded":  # its layer list, if any, is not read:
+            self.loaded = True                                       # the program ran before it was sent
             return None
         if failed_before_loading(first):
             return first[1], plain_text(first[2], MAX_ERROR)
-        return "protocol_error", "the worker's first frame is neither 'loaded' nor a failed 'done'"
+        return "protocol_error", "the worker's frame after its layers is neither 'loaded' nor a failed 'done'"
 
     def post(self, message: list) -> None:
         """Send the next round now, so the worker computes while this process scores."""

@@ -142,6 +142,7 @@ def run_one(job_fd: int, result_fd: int) -> int:
         vm_bytes = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     layers = isolate(scratch, (job_fd, result_fd), readable_roots())
     install_audit_hook(scratch, readable_roots())
+    send(result_fd, ["layers", layers])  # before any job: no program has run here yet, so none can forge it
     job = recv(job_fd)
     if job is None:
         return 0
