@@ -15,7 +15,12 @@ and this process (``time.process_time``). Medians in ms. ``all, sandbox`` worker
 ``1 transition`` worker CPU is the program's per-step work in the worker; compare it with the
 in-process CPU (which also holds the scoring). No asserts: numbers only.
 
-    .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12]
+``--teardown`` adds what removing a finished job's scratch directory takes (wall ms, median of
+``--runs`` x 5 one-transition jobs): where each job has its own tmpfs over the directory, an ``rmdir``
+right after the kill waits for the kernel to detach that mount in the dying job's namespace; a
+plain empty directory beside it. Why the removal runs on a background thread (``scratch.remove_later``).
+
+    .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12] [--teardown]
 """
 
 from __future__ import annotations
@@ -60,16 +65,52 @@ def measure(env: str, runs: int) -> dict[str, tuple[float, float]]:
             for label, vals in rows.items()}
 
 
+def teardown(runs: int) -> tuple[float, float]:
+    """(median ms to remove a job's scratch directory as the job ends, median ms for a plain empty one)."""
+    from patchworld.sandbox import procs
+    from patchworld.sandbox.scratch import make_scratch, remove_tree
+
+    test = load_trajectories(ROOT / "data" / "trajectories" / "maze" / "maze_traj_test.jsonl")
+    first = [dataclasses.replace(test[0], transitions=test[0].transitions[:1])]
+    program = Program.from_file(ROOT / "data" / "programs" / "handwritten" / "maze.py")
+    job_ms: list[float] = []
+
+    def timed(path: str) -> None:   # instead of the background removal: remove now, and time it
+        start = time.perf_counter()
+        remove_tree(path)
+        job_ms.append((time.perf_counter() - start) * 1000)
+
+    original, procs.remove_later = procs.remove_later, timed
+    try:
+        for _ in range(runs * 5):
+            time.sleep(0.1)
+            replay(program, first, shards=1)
+    finally:
+        procs.remove_later = original
+    plain = []
+    for _ in range(runs * 5):
+        path = make_scratch()
+        start = time.perf_counter()
+        remove_tree(path)
+        plain.append((time.perf_counter() - start) * 1000)
+    return statistics.median(job_ms), statistics.median(plain)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default=",".join(ENVS))
     parser.add_argument("--runs", type=int, default=12)
+    parser.add_argument("--teardown", action="store_true", help="also time removing a finished job's scratch directory")
     args = parser.parse_args()
     print(f"medians of {args.runs} interleaved runs, CPU ms; load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'env':10} {'replay':18} {'job process':>12} {'this process':>13} {'total':>7}")
     for env in args.envs.split(","):
         for label, (worker, parent) in measure(env, args.runs).items():
             print(f"{env:10} {label:18} {worker:12.1f} {parent:13.1f} {worker + parent:7.1f}")
+    if args.teardown:
+        job, plain = teardown(args.runs)
+        print(f"removing a finished job's scratch directory: {job:.2f} ms wall; a plain empty directory: {plain:.2f} ms "
+              f"(medians of {args.runs * 5})")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
