@@ -11,8 +11,8 @@ owner is gone (and any of the older pid-less names not touched for a day).
 
 :func:`remove_later` hands a finished job's directory to one background thread: removing a directory
 that is still a mount point in the dying job's namespace waits for the kernel to detach that mount
-(about 1.4 ms, a sleep, not CPU), which would otherwise sit on the path from a job's last reply to
-its result. :func:`flush_removals` waits for the queue (at exit, and when the pool shuts down).
+(about a millisecond of sleep, not CPU: ``benchmarks/replay_cost.py --teardown``), which would otherwise
+sit on the path from a job's last reply to its result. :func:`flush_removals` waits for the queue (at exit, and when the pool shuts down).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def sweep_stale_once() -> None:
 
 
 class _Remover:
-    """One daemon thread removing queued directories in order (started on first use, and again in a
-    forked child, which inherits the queue object but not the thread)."""
+    """One daemon thread removing queued directories in order, started on first use (a forked child
+    starts its own: :meth:`forget` drops the parent's queue there)."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue[str] = queue.Queue()
