@@ -23,9 +23,10 @@ never scored as one); it becomes the steps frame's ``post_predicted`` column (""
 raised or the job stopped first) and ``token_f1_post_correction``.
 
 Metrics (all over every transition; failures score 0): ``token_f1``, ``exact_match``,
-``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions),
-``token_f1_covered`` (mean over rows covered by our rule, which drops rows flagged as exceptions;
-not the reference's number), the reference's headline numbers ``token_f1_ref``, ``bleu4_ref``,
+``bleu4`` (see :mod:`patchworld.metrics`), ``coverage`` (share of covered predictions; our rule
+also drops a row whose belief correction with the true observation raised, so a program can only
+lower it after seeing the truth; no mean over those rows is reported, since raising there would raise
+it), the reference's headline numbers ``token_f1_ref``, ``bleu4_ref``,
 ``coverage_ref`` (:func:`patchworld.metrics.reference_metrics`; not in ``lean`` mode),
 ``token_f1_post_correction`` (None unless ``post_correction=True``) and
 counts of rows: ``n_load_errors``, ``n_exceptions`` (exceptions and step timeouts),
@@ -302,7 +303,6 @@ def _metrics(columns: dict[str, list], covered: list[bool]) -> dict:
         "exact_match": sum(columns["exact"]) / n if n else 0.0,
         "bleu4": sum(columns["bleu4"]) / n if n else 0.0,  # NaN in lean mode
         "coverage": n_cov / n if n else 0.0,
-        "token_f1_covered": sum(v for v, c in zip(f1, covered, strict=True) if c) / n_cov if n_cov else 0.0,
         "n_transitions": n,
         "n_load_errors": count("load_error"),
         "n_exceptions": count("exception", "step_timeout"),

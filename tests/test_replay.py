@@ -51,7 +51,7 @@ def test_teacher_forced(sandbox: bool) -> None:
     assert "boom!" in r.steps["error"][3] and "line" in r.steps["error"][3]
     m = r.metrics
     assert m["token_f1"] == pytest.approx(0.7)
-    assert m["token_f1_covered"] == pytest.approx(3.5 / 4)
+    assert "token_f1_covered" not in m   # a mean over rows a program could drop after seeing the truth
     assert m["exact_match"] == pytest.approx(0.6) and m["coverage"] == pytest.approx(0.8)
     assert (m["n_exceptions"], m["n_mismatches"], m["n_load_errors"], m["n_transitions"]) == (1, 1, 0, 5)
     assert r.horizon is None
@@ -204,3 +204,21 @@ def test_a_reply_that_holds_back_a_row_is_a_protocol_error() -> None:
         plan.take(["rows", ["x"], [""], [""], [""], [""], [""], [[]], None])
     stopped = plan.take(["rows", ["x"], [""], [""], [""], [""], [""], [[]], ["timeout", "stopped", ""]])
     assert stopped[1][0] == "timeout"  # fewer rows are fine when the job ends with them
+
+
+def test_raising_after_seeing_the_truth_raises_no_reported_number() -> None:
+    # the program remembers what it predicted and raises in correct_belief when the true observation
+    # differs: that row then counts as an exception. No metric replay reports may rise from that.
+    hiding = COUNTER.replace("class Counter:", "class Hiding:").replace(
+        '''    def correct_belief(self, belief, obs):
+''', '''    last = None
+    def correct_belief(self, belief, obs):
+        if self.last is not None and obs != self.last:
+            raise RuntimeError("I was wrong: hide it")
+''').replace('''        return f"count {belief}"''', '''        self.last = f"count {belief}"
+        return self.last''')
+    honest, cheat = (replay(Program.from_source(src), _fixture(), sandbox=False).metrics for src in (COUNTER, hiding))
+    assert cheat["n_exceptions"] > honest["n_exceptions"]   # the raise happened and was seen
+    for name, value in cheat.items():
+        if isinstance(value, float) and name not in ("n_exceptions",):
+            assert value <= honest[name] + 1e-12, (name, value, honest[name])
