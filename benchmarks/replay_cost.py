@@ -20,7 +20,11 @@ in-process CPU (which also holds the scoring). No asserts: numbers only.
 right after the kill waits for the kernel to detach that mount in the dying job's namespace; a
 plain empty directory beside it. Why the removal runs on a background thread (``scratch.remove_later``).
 
-    .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12] [--teardown]
+``--edit-replay`` adds, for every env with a hand-written program (all seven), the wall time of
+what a hand edit costs: a sandboxed replay of about 1,000 transitions (the env's shipped trajectory
+files in name order, whole trajectories until 1,000), median of ``--runs`` after a pause each.
+
+    .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12] [--teardown] [--edit-replay]
 """
 
 from __future__ import annotations
@@ -96,17 +100,44 @@ def teardown(runs: int) -> tuple[float, float]:
     return statistics.median(job_ms), statistics.median(plain)
 
 
+def edit_replay(env: str, runs: int) -> tuple[int, float]:
+    """(transitions, median wall ms) of a sandboxed replay of about 1,000 transitions of ``env``."""
+    trajs = [t for path in sorted((ROOT / "data" / "trajectories" / env).glob("*.jsonl"))
+             for t in load_trajectories(path)]
+    chosen, n = [], 0
+    for traj in trajs:
+        if n >= 1000:
+            break
+        chosen.append(traj)
+        n += len(traj.transitions)
+    program = Program.from_file(ROOT / "data" / "programs" / "handwritten" / f"{env}.py")
+    replay(program, chosen)   # warm
+    walls = []
+    for _ in range(runs):
+        time.sleep(0.3)
+        start = time.perf_counter()
+        replay(program, chosen)
+        walls.append((time.perf_counter() - start) * 1000)
+    return n, statistics.median(walls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default=",".join(ENVS))
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--teardown", action="store_true", help="also time removing a finished job's scratch directory")
+    parser.add_argument("--edit-replay", action="store_true",
+                        help="also time a hand edit's replay of ~1,000 transitions on all seven envs")
     args = parser.parse_args()
     print(f"medians of {args.runs} interleaved runs, CPU ms; load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'env':10} {'replay':18} {'job process':>12} {'this process':>13} {'total':>7}")
     for env in args.envs.split(","):
         for label, (worker, parent) in measure(env, args.runs).items():
             print(f"{env:10} {label:18} {worker:12.1f} {parent:13.1f} {worker + parent:7.1f}")
+    if args.edit_replay:
+        for env in ("maze", "wordle", "textcraft", "babyai", "alfworld", "webshop", "sciworld"):
+            n, wall = edit_replay(env, args.runs)
+            print(f"hand-edit replay, {env}: {n} transitions in {wall:.0f} ms wall (median of {args.runs})")
     if args.teardown:
         job, plain = teardown(args.runs)
         print(f"removing a finished job's scratch directory: {job:.2f} ms wall; a plain empty directory: {plain:.2f} ms "
