@@ -178,8 +178,14 @@ def replay(
 def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: ResidualMemory | None,
                    limits: Limits | None, sandbox: bool, on_columns: Callable[[int, list], None], lean: bool,
                    trace: bool, post: bool) -> Any:
-    """One job per trajectory (two at a time), merged into one result: the first job that did not end
-    "ok" gives the outcome and detail; outputs are joined, seconds added."""
+    """One job per trajectory (two at a time), merged into one result: the first job (in trajectory
+    order) that did not end "ok" gives the outcome and detail; outputs are joined, seconds added.
+
+    The jobs start in an order drawn from the operating system's randomness, which no program can
+    predict: the next job is not known to be the next trajectory (of the same task, say), so what a
+    job could signal to the one started after it (its end time: ``docs/SECURITY.md``, channels) is
+    not addressed to a known trajectory."""
+    import random
     from concurrent.futures import ThreadPoolExecutor
 
     lock = threading.Lock()
@@ -192,8 +198,11 @@ def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: R
         return run_job(program, [item], mode, residual, limits, sandbox, locked, lean=lean, trace=trace, shards=1,
                        post=post)
 
+    order = list(range(len(payload)))
+    random.SystemRandom().shuffle(order)
     with ThreadPoolExecutor(2 if sandbox else 1, thread_name_prefix="pw-isolate") as pool:  # one module at a time in-process
-        jobs = list(pool.map(one, payload))
+        done = dict(zip(order, pool.map(one, [payload[k] for k in order]), strict=True))
+    jobs = [done[k] for k in range(len(payload))]
     merged = jobs[0]
     for job in jobs[1:]:
         merged.columns.update(job.columns)

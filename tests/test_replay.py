@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from patchworld.data import Trajectory, Transition
@@ -222,3 +224,29 @@ def test_raising_after_seeing_the_truth_raises_no_reported_number() -> None:
     for name, value in cheat.items():
         if isinstance(value, float) and name not in ("n_exceptions",):
             assert value <= honest[name] + 1e-12, (name, value, honest[name])
+
+
+def test_isolated_jobs_start_in_an_unpredictable_order_and_merge_in_trajectory_order(monkeypatch) -> None:
+    import importlib
+
+    module = importlib.import_module("patchworld.replay")
+    started: list[int] = []
+    real = module.run_job
+
+    def record(program, payload, *args, **kwargs):
+        started.append(payload[0][0])
+        return real(program, payload, *args, **kwargs)
+
+    monkeypatch.setattr(module, "run_job", record)
+    trajs = [t for _ in range(4) for t in _fixture()]   # 8 trajectories
+    trajs = [dataclasses.replace(t, item_id=f"{t.item_id}-{k}") for k, t in enumerate(trajs)]
+    orders, frames = [], []
+    for _ in range(3):
+        started.clear()
+        r = replay(Program.from_source(COUNTER), trajs, sandbox=False, isolate=True)
+        orders.append(list(started))
+        frames.append(r.steps)
+    assert all(sorted(o) == list(range(8)) for o in orders)
+    assert len({tuple(o) for o in orders}) > 1   # three equal orders of 8: odds 1 in 40,320 squared
+    assert all(f.equals(frames[0]) for f in frames)   # the same rows, in trajectory order, every time
+    assert frames[0]["id"].to_list() == [f"{t.id}#{k}" for t in trajs for k in range(len(t.transitions))]
