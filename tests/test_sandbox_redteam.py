@@ -49,6 +49,25 @@ def test_a_frame_of_escaped_quotes_costs_the_parent_linear_work() -> None:
     assert done.stdout.split("\n")[1] == "decoded", done.stdout  # a valid string of escapes is still JSON
 
 
+_STUB = '''
+class M:
+    def init_belief(self):
+        return 0
+
+    def correct_belief(self, b, o):
+        return b
+
+    def predict_belief(self, b, a):
+        return b
+'''
+"""A world model that keeps no belief; each program below adds its own readout_observation."""
+
+
+def _toy(steps: int = 1) -> list[Trajectory]:
+    """One trajectory of ``steps`` identical transitions "a" -noop-> "b"."""
+    return [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),) * steps)]
+
+
 RECORDER = '''
 import hashlib
 import sys
@@ -74,19 +93,9 @@ if _worker is not None:
     _worker.recv = _recording
 
 
-class Recorder:
-    """Predicts, as its readout, the digests of every text any message brought it so far."""
-
-    def init_belief(self):
-        return 0
-
-    def correct_belief(self, belief, obs):
-        return belief
-
-    def predict_belief(self, belief, action):
-        return belief
-
-    def readout_observation(self, belief, action=""):
+''' + _STUB + '''
+    # predicts, as its readout, the digests of every text any message brought it so far
+    def readout_observation(self, b, a=""):
         return " ".join(sorted(_SEEN))
 '''
 
@@ -152,7 +161,7 @@ class M:
 def test_program_code_in_a_summary_or_an_error_message_runs_under_the_step_timer(where: str) -> None:
     # a belief's __repr__ (its summary) and an exception's __str__ (the row's error) are program code too:
     # a hang there costs step timeouts (three end the job) instead of running on to the job's CPU limit
-    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),) * 5)]
+    trajs = _toy(5)
     source = f"WHERE = {where!r}\n" + SPINNING
     limits = Limits(cpu_seconds=10, memory_mb=400, wall_seconds=60, step_seconds=0.3, max_step_timeouts=3)
     result = replay(Program.from_source(source), trajs, limits=limits)
@@ -167,23 +176,13 @@ def test_a_program_may_import_numpy_although_a_job_cannot_start_threads() -> Non
               "    def correct_belief(self, b, o):\n        return b\n    def predict_belief(self, b, a):\n"
               "        return b + 1\n    def readout_observation(self, b, a=''):\n"
               "        return 'b' * int(np.array([b]).sum())\n")
-    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),) * 2)]
+    trajs = _toy(2)
     result = replay(Program.from_source(source), trajs, limits=LIMITS)
     assert result.outcome == "ok", result.detail
     assert result.steps["predicted"].to_list() == ["b", "bb"]
 
 
-ATIME_READER = '''
-class M:
-    def init_belief(self):
-        return 0
-
-    def correct_belief(self, b, o):
-        return b
-
-    def predict_belief(self, b, a):
-        return b
-
+ATIME_READER = _STUB + '''
     def readout_observation(self, b, a=""):
         with open(PATH, "rb") as fh:
             return "read " + str(len(fh.read(5)))
@@ -208,7 +207,7 @@ def test_reading_a_file_leaves_no_access_time_a_later_job_could_read(tmp_path: P
     os.utime(probe, (old, old))  # atime <= mtime: the next read updates it (relatime)
     try:
         before = probe.stat().st_atime_ns
-        trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+        trajs = _toy()
         result = replay(Program.from_source(f"PATH = {str(probe)!r}\n" + ATIME_READER), trajs, limits=LIMITS)
         assert result.outcome == "ok" and result.steps["predicted"][0] == "read 5", result.detail
         assert probe.stat().st_atime_ns == before
@@ -222,18 +221,7 @@ import fcntl, os, struct, time
 
 FILE = os.__file__
 SECRET = 424242
-
-
-class M:
-    def init_belief(self):
-        return 0
-
-    def correct_belief(self, b, o):
-        return b
-
-    def predict_belief(self, b, a):
-        return b
-
+''' + _STUB + '''
     def readout_observation(self, b, a=""):
         try:
             return SEND() if ROLE == "send" else RECEIVE()
@@ -338,7 +326,7 @@ def test_two_jobs_running_at_once_cannot_signal_each_other(channel: str) -> None
     # sent: refused by seccomp
     import threading
 
-    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+    trajs = _toy()
     out: dict[str, str] = {}
 
     def run(role: str) -> None:
@@ -353,20 +341,18 @@ def test_two_jobs_running_at_once_cannot_signal_each_other(channel: str) -> None
     assert out["receive"] in ("nothing", "refused 1"), out
 
 
-_FORGE_LAYERS = textwrap.dedent('''
-    import json, os, struct
-    frame = json.dumps(["loaded", ["forged-layer", "mounts", "uid"], [None]]).encode()
-    for fd in range(3, 64):   # before its own 'loaded' frame: on every descriptor the job process holds
-        try:
-            os.write(fd, struct.pack("<Q", len(frame)) + frame)
-        except Exception:
-            pass
-    class M:
-        def init_belief(self): return 0
-        def correct_belief(self, b, o): return b
-        def predict_belief(self, b, a): return b
-        def readout_observation(self, b, a=""): return "b"
-''')
+_FORGE_LAYERS = '''
+import json, os, struct
+frame = json.dumps(["loaded", ["forged-layer", "mounts", "uid"], [None]]).encode()
+for fd in range(3, 64):   # before its own 'loaded' frame: on every descriptor the job process holds
+    try:
+        os.write(fd, struct.pack("<Q", len(frame)) + frame)
+    except Exception:
+        pass
+''' + _STUB + '''
+    def readout_observation(self, b, a=""):
+        return "b"
+'''
 
 
 def test_the_layers_a_job_reports_are_the_workers_not_a_programs() -> None:
@@ -375,9 +361,8 @@ def test_the_layers_a_job_reports_are_the_workers_not_a_programs() -> None:
     from patchworld.sandbox import open_model
     from patchworld.sandbox.batch import run_batch
 
-    honest = Program.from_source(_FORGE_LAYERS.split("class M:")[0].replace("os.write", "len") + "class M:" +
-                                 _FORGE_LAYERS.split("class M:")[1])
-    trajs = [Trajectory("toy", "0", 0, 0, "val", False, 0.0, (Transition("a", "noop", "b", 0.0, False),))]
+    honest = Program.from_source(_FORGE_LAYERS.replace("os.write", "len"))   # the same program, writing nothing
+    trajs = _toy()
     expected = replay(honest, trajs, limits=LIMITS).extra["layers"]
     assert expected and "forged-layer" not in expected
     forged = replay(Program.from_source(_FORGE_LAYERS), trajs, limits=LIMITS)
