@@ -35,6 +35,7 @@ import polars as pl
 
 from patchworld.baselines import reference_programs
 from patchworld.data import Trajectory, load_trajectories
+from patchworld.demo import REPO_ROOT
 from patchworld.intervals import DEFAULT_SAMPLES, Resampled, difference_interval, interval, statistics
 from patchworld.metrics import is_covered, token_f1
 from patchworld.planning import LLMSettings, PerfectWorldModel, open_world_model
@@ -56,7 +57,11 @@ Entry = tuple  # (label, Program, variant, env) or (label, Program, variant, env
 Measured = dict[str, tuple[str, Resampled]]  # metric -> (rq, Measure | RolloutMeasure | Constant)
 
 
-def load_split(env: str, split: str, data_dir: str | Path = "data/trajectories") -> list[Trajectory]:
+SHIPPED_DATA = REPO_ROOT / "data" / "trajectories"
+"""The trajectories shipped with the workbench (the default wherever the caller runs from)."""
+
+
+def load_split(env: str, split: str, data_dir: str | Path = SHIPPED_DATA) -> list[Trajectory]:
     """The shipped trajectories ``<data_dir>/<env>/<env>_traj_<split>.jsonl``."""
     path = Path(data_dir) / env / f"{env}_traj_{split}.jsonl"
     if not path.exists():
@@ -209,7 +214,7 @@ def _macro_interval(measures: list[Resampled], seed: int, samples: int,
     return values[round(0.025 * (len(values) - 1))], values[round(0.975 * (len(values) - 1))]
 
 
-def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path = "data/trajectories",
+def evaluate(entries: Sequence[Entry], envs: Sequence[str], data_dir: str | Path = SHIPPED_DATA,
              rqs: Sequence[str] = ALL_RQS, references: bool = True, oracle: bool = True, n_tasks: Size = None,
              max_steps: int = 30, proxy_states: Size = 60, rollout_limit: Size = None,
              max_test: Size = None, sandbox: bool = True, depth: int = 2, beam: int = 3,

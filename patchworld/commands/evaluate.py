@@ -181,14 +181,12 @@ def _run_entries(run_dirs: list[str], variants: list[str]) -> tuple[list[tuple],
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.evaluate import evaluate, for_env, load_split, save_results, wide
+    from patchworld.evaluate import SHIPPED_DATA, evaluate, for_env, load_split, save_results, wide
     from patchworld.planning import LLMSettings
     from patchworld.progress import TextProgress
 
     if args.data is None:   # the shipped trajectories, wherever the command is run from
-        from patchworld.demo import REPO_ROOT
-
-        args.data = str(REPO_ROOT / "data" / "trajectories")
+        args.data = str(SHIPPED_DATA)
     _KNOWN[:] = known_envs(args.data)
     sizes = {name: per_env_values("--" + name.replace("_", "-"), getattr(args, name))
              for name in ("n_tasks", "max_test", "rollout_limit", "proxy_states", "search_candidates")}

@@ -67,9 +67,10 @@ class _BoxedBatch(_Boxed):
         layers = self._recv(1 << 16)
         if isinstance(layers, tuple):
             return layers[0], layers[1], []
-        if layers_of(layers) is None:
+        applied = layers_of(layers)
+        if applied is None:
             return "protocol_error", "the worker's first frame is not the layers it applied", []
-        self.layers = layers_of(layers)  # type: ignore[assignment]
+        self.layers = applied
         first = self._recv(1 << 20)
         if isinstance(first, tuple):
             return first[0], first[1], self.layers
