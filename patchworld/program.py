@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Program", "ProgramLoadError", "LoadFailure", "load_world_model", "find_model_class", "PROGRAM_FILENAME"]
+__all__ = ["Program", "ProgramLoadError", "LoadFailure", "load_world_model", "compile_program", "find_model_class", "PROGRAM_FILENAME"]
 
 PROGRAM_FILENAME = "<program>"
 """The file name tracebacks show for program code (its lines are registered with linecache)."""
@@ -123,16 +123,25 @@ def find_model_class(namespace: dict[str, Any], module_name: str) -> type | Load
     return leaves[0]
 
 
-def load_world_model(source: str, module_name: str = "patchworld_program") -> Any | LoadFailure:
+def compile_program(source: str) -> types.CodeType:
+    """The code object :func:`load_world_model` runs for ``source`` (raises ``SyntaxError`` or
+    ``ValueError`` as ``compile`` does); one definition, so code compiled elsewhere is the same."""
+    return compile(source, PROGRAM_FILENAME, "exec")
+
+
+def load_world_model(source: str, module_name: str = "patchworld_program",
+                     code: types.CodeType | None = None) -> Any | LoadFailure:
     """Execute ``source``, find its world-model class and return an instance of it.
 
     Returns a :class:`LoadFailure` for a syntax error (with line and column), a failing
     import, an exception in the module body or ``__init__``, no model class or several.
     ``BaseException``s other than ``Exception`` (e.g. ``SystemExit``) are reported too;
     only ``KeyboardInterrupt`` and the sandbox's own control exceptions propagate.
+    ``code``: ``source`` already compiled by :func:`compile_program` (see
+    :mod:`patchworld.sandbox.precompiled`); ``source`` still gives tracebacks their lines.
     """
     try:
-        code = compile(source, PROGRAM_FILENAME, "exec")
+        code = code if code is not None else compile_program(source)
     except SyntaxError as exc:
         col = f", column {exc.offset}" if exc.offset else ""
         text = f": {exc.text.strip()}" if exc.text else ""

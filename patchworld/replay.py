@@ -52,7 +52,7 @@ from patchworld.data import Trajectory
 from patchworld.metrics import bleu4, is_covered, judge_row, storable_text, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
-from patchworld.sandbox import Limits, run_job
+from patchworld.sandbox import Limits, precompile, run_job
 
 __all__ = ["replay", "Replay", "HORIZONS", "STEP_SCHEMA"]
 
@@ -198,6 +198,8 @@ def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: R
         return run_job(program, [item], mode, residual, limits, sandbox, locked, lean=lean, trace=trace, shards=1,
                        post=post)
 
+    if sandbox:
+        precompile(program.source)   # once here, not in each job's freshly forked process
     order = list(range(len(payload)))
     random.SystemRandom().shuffle(order)
     with ThreadPoolExecutor(2 if sandbox else 1, thread_name_prefix="pw-isolate") as pool:  # one module at a time in-process

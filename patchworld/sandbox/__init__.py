@@ -19,6 +19,8 @@ This is the one public door (what :mod:`patchworld.replay`, ``Session`` and plan
   the last decision less this process tree's own; the 1-minute load average less this tree's recent
   share where ``/proc/stat`` cannot be read) is split over two workers (both cores); each shard is
   a job of its own, results merged. On a busy machine a second worker would only add its fixed cost.
+* :func:`precompile` -- compile a program once here before several jobs load it (shards, one job per
+  trajectory): their job messages then carry the compiled code (:mod:`.precompiled`).
 
 Options for candidate search (see :func:`patchworld.replay.replay`, which passes them on):
 
@@ -42,7 +44,7 @@ Layers (which one stops what: ``docs/SECURITY.md``): :mod:`.kernel` (descriptors
 privileges, Landlock, seccomp; a warning at start-up for each layer the kernel lacks), then
 :mod:`.guard` (the audit hook, a friendlier first refusal), resource limits and per-call alarms
 in :mod:`.worker`, and defensive decoding in :mod:`.wire`. The other modules: :mod:`.job`
-(replay driver, shards), :mod:`.cores` (other work's CPU and the decision to shard), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
+(replay driver, shards), :mod:`.precompiled` (programs compiled once for several jobs), :mod:`.cores` (other work's CPU and the decision to shard), :mod:`.batch` / :mod:`.multi` (screening batches), :mod:`.lockstep` (rounds and coercion), :mod:`.client`, :mod:`.pool` / :mod:`.procs` (worker processes),
 :mod:`.calls` / :mod:`.summary` (calls into the program), :mod:`.limits`.
 
 ``sandbox=False`` runs the same code in this process with no limits: for trusted programs
@@ -57,9 +59,10 @@ from patchworld.sandbox.job import OUTCOMES, JobResult, run_job
 from patchworld.sandbox.kernel import probe as kernel_layers
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.pool import release_worker, shutdown_pool, take_worker, use_fork_server
+from patchworld.sandbox.precompiled import precompile
 from patchworld.sandbox.procs import ProtocolError, clean_environment
 from patchworld.sandbox.summary import summarize
 
 __all__ = ["Limits", "JobResult", "OUTCOMES", "run_job", "open_model", "ModelClient", "Prediction",
            "ProgramLoadError", "ModelCallError", "ProtocolError", "clean_environment", "take_worker",
-           "release_worker", "shutdown_pool", "use_fork_server", "summarize", "kernel_layers"]
+           "release_worker", "shutdown_pool", "use_fork_server", "summarize", "kernel_layers", "precompile"]

@@ -25,6 +25,7 @@ from patchworld.sandbox.cores import spare_core_now
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.lockstep import MAX_BELIEF, MAX_ERROR, MAX_OUTPUT, OUTCOMES, Lockstep, plain_text
 from patchworld.sandbox.pool import release_worker, replenish_spares, take_worker
+from patchworld.sandbox.precompiled import code_field, precompile
 from patchworld.sandbox.procs import ProtocolError, Worker
 
 __all__ = ["JobResult", "run_job", "in_process_fatal", "NoTimer", "job_message", "OUTCOMES"]
@@ -113,6 +114,7 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
              post: bool = False) -> JobResult:
     """The trajectories split into ``shards`` jobs of about equal size, run at once, results merged."""
     start = time.monotonic()
+    precompile(program.source)   # once here, not in each shard's freshly forked process
     parts: list[list[list]] = [[] for _ in range(shards)]
     sizes = [0] * shards
     for item in sorted(trajectories, key=lambda item: -len(item[1])):
@@ -259,7 +261,8 @@ class _Boxed:
         """Send the job; the first round follows at once (the "loaded" answer is read with its reply)."""
         self.worker = take_worker()
         self.loaded = False
-        job = job_message("replay", self.program, self.limits, lean=self.lean, trace=self.trace, post=self.readout_after)
+        job = job_message("replay", self.program, self.limits, lean=self.lean, trace=self.trace, post=self.readout_after,
+                          **code_field(self.program.source))
         if not self.worker.send(job):
             return "crashed", self.worker.death(), []
         return "ok", "", []

@@ -31,6 +31,7 @@ from patchworld.sandbox.calls import CpuLimit, OutputLimit, ReplayRunner, StepTi
 from patchworld.sandbox.guard import install_audit_hook, readable_roots, real_paths
 from patchworld.sandbox.kernel import isolate, prepare
 from patchworld.sandbox.multi import BatchRunner, load_batch  # imported before isolation, like every module here
+from patchworld.sandbox.precompiled import code_of
 from patchworld.sandbox.wire import recv, send
 
 __all__ = ["main", "CappedStream"]
@@ -166,7 +167,7 @@ def run_one(job_fd: int, result_fd: int) -> int:
         return _serve_batch(job, job_fd, result_fd, timer, layers)
     try:
         timer.start()
-        model = load_world_model(job["source"])
+        model = load_world_model(job["source"], code=code_of(job))
         timer.stop()
     except BaseException as exc:  # noqa: BLE001
         timer.stop()
