@@ -142,8 +142,7 @@ def _sharded(program: Program, trajectories: list[list], mode: str, residual: Re
     go(0)
     for thread in threads:
         thread.join()
-    # not as each shard ends (a spare isolating itself takes CPU from the others), nor on this thread
-    threading.Thread(target=replenish_spares, args=(shards,), name="pw-replenish", daemon=True).start()
+    replenish_spares(shards)   # not as each shard ends (a spare isolating itself takes CPU from the others)
     done = [r for r in results if r is not None]
     failed = [r for r in done if r.outcome != "ok"]
     merged = JobResult(failed[0].outcome if failed else "ok", failed[0].detail if failed else "",
