@@ -20,11 +20,17 @@ in-process CPU (which also holds the scoring). No asserts: numbers only.
 right after the kill waits for the kernel to detach that mount in the dying job's namespace; a
 plain empty directory beside it. Why the removal runs on a background thread (``scratch.remove_later``).
 
+``--precompiled`` adds, per env, an A/B of the program compiled once in this process and sent with
+each job (as shipped, ``sandbox/precompiled.py``) against every job compiling it: a sharded replay of
+the test split and a replay of the val split with one job per trajectory; wall and CPU (this process
+plus the job processes), medians of ``--runs``.
+
 ``--edit-replay`` adds, for every env with a hand-written program (all seven), the wall time of
 what a hand edit costs: a sandboxed replay of about 1,000 transitions (the env's shipped trajectory
 files in name order, whole trajectories until 1,000), median of ``--runs`` after a pause each.
 
     .venv/bin/python benchmarks/replay_cost.py [--envs wordle,maze] [--runs 12] [--teardown] [--edit-replay]
+        [--precompiled]
 """
 
 from __future__ import annotations
@@ -121,6 +127,39 @@ def edit_replay(env: str, runs: int) -> tuple[int, float]:
     return n, statistics.median(walls)
 
 
+def precompiled_ab(env: str, runs: int) -> dict[str, tuple[float, float]]:
+    """Side -> (median wall ms, median CPU ms of this process and the job processes) of two replays that load
+    one program in several jobs: the test split sharded over two workers, and the val split with one job
+    per trajectory (the gate's confirmation), each with the parent's precompiled code (as shipped) and with
+    every job compiling the source itself. Sides interleaved run by run, a pause before each."""
+    from patchworld.sandbox import job as job_module
+    from patchworld.sandbox import precompiled
+
+    folder = ROOT / "data" / "trajectories" / env
+    test = load_trajectories(next(folder.glob("*_test.jsonl")))
+    val = load_trajectories(next(folder.glob("*_val.jsonl")))
+    program = Program.from_file(ROOT / "data" / "programs" / "handwritten" / f"{env}.py")
+    replay_module = sys.modules["patchworld.replay"]   # the package's `replay` attribute is the function
+    shipped = precompiled.precompile
+    rows: dict[str, list[tuple[float, float]]] = {}
+    replay(program, test, shards=2)   # warm
+    for _ in range(runs):
+        for label, trajs, kw in (("sharded test", test, {"shards": 2}), ("one job per val trajectory", val,
+                                                                          {"isolate": True})):
+            for side, compile_here in (("precompiled", shipped), ("compiled in each job", lambda source: None)):
+                job_module.precompile = replay_module.precompile = compile_here   # type: ignore[attr-defined]
+                precompiled._CACHE.clear()
+                time.sleep(0.3)
+                c0, start = time.process_time() + pool.worker_cpu(), time.perf_counter()
+                replay(program, trajs, **kw)
+                wall = time.perf_counter() - start
+                time.sleep(0.3)   # every job process reaped and its CPU reported
+                rows.setdefault(f"{label}, {side}", []).append((wall * 1000, (time.process_time() + pool.worker_cpu()
+                                                                              - c0) * 1000))
+    job_module.precompile = replay_module.precompile = shipped   # type: ignore[attr-defined]
+    return {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default=",".join(ENVS))
@@ -128,6 +167,8 @@ def main() -> None:
     parser.add_argument("--teardown", action="store_true", help="also time removing a finished job's scratch directory")
     parser.add_argument("--edit-replay", action="store_true",
                         help="also time a hand edit's replay of ~1,000 transitions on all seven envs")
+    parser.add_argument("--precompiled", action="store_true",
+                        help="also compare jobs loading the parent's precompiled code with jobs compiling it")
     args = parser.parse_args()
     print(f"medians of {args.runs} interleaved runs, CPU ms; load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'env':10} {'replay':18} {'job process':>12} {'this process':>13} {'total':>7}")
@@ -138,6 +179,10 @@ def main() -> None:
         for env in ("maze", "wordle", "textcraft", "babyai", "alfworld", "webshop", "sciworld"):
             n, wall = edit_replay(env, args.runs)
             print(f"hand-edit replay, {env}: {n} transitions in {wall:.0f} ms wall (median of {args.runs})")
+    if args.precompiled:
+        for env in args.envs.split(","):
+            for label, (wall, cpu) in precompiled_ab(env, args.runs).items():
+                print(f"{env:10} {label:50} wall {wall:6.1f} ms  CPU {cpu:6.1f} ms")
     if args.teardown:
         job, plain = teardown(args.runs)
         print(f"removing a finished job's scratch directory: {job:.2f} ms wall; a plain empty directory: {plain:.2f} ms "
