@@ -57,7 +57,8 @@ medians [min-max] of ``--runs`` (>= 5) runs in ms; ``ratio`` = like-for-like ref
 sandbox median and, in teacher mode, ``ratio as shipped`` = the shipped evaluator's median /
 sandbox median and ``ratio vs evaluator`` = the shipped evaluator's median / ``sandbox +post``
 median (the evaluator itself against our replay computing what it reports; above 1: ours is
-faster), in wall time and in CPU time. ``--scale K``
+faster), in wall time and in CPU time; ``paired wall``: the median [min-max] of the run-by-run wall
+ratios (each run's sides ran within a second of each other, so the machine's drift cancels). ``--scale K``
 repeats each test split K times for every side: the ratio once a job's fixed cost (fork,
 isolation, program load: milliseconds) is spread over K times the transitions. The load average is printed
 before and after: on a shared machine wall times stretch with it, CPU times much less. The
@@ -209,6 +210,13 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(ms):6.0f} [{min(ms):.0f}-{max(ms):.0f}]"
 
 
+def _paired(ref: list[float], ours: list[float]) -> str:
+    """Median [min-max] of the run-by-run ratios (run k's two sides ran within a second of each other,
+    so a drift of the machine's speed between runs cancels out)."""
+    ratios = [r / o for r, o in zip(ref, ours, strict=True) if o > 0]
+    return f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]" if ratios else "-"
+
+
 def _ratio(ref: list[float], ours: list[float]) -> str:
     return f"{statistics.median(ref) / statistics.median(ours):5.2f}"
 
@@ -297,7 +305,8 @@ def _compare(env: str, mode: str, program: Program, trajs: list, ref: Reference,
             base, ours = got[name], got[mine]
             print(f"{env:<9} {mode:<7} {'':>4} {label:<16} "
                   f"{'wall ' + _ratio([r[0] for r in base], [r[0] for r in ours]):>18} "
-                  f"{'CPU ' + _ratio([r[1] for r in base], [r[1] for r in ours]):>18}")
+                  f"{'CPU ' + _ratio([r[1] for r in base], [r[1] for r in ours]):>18}   "
+                  f"paired wall {_paired([r[0] for r in base], [r[0] for r in ours])}")
 
 
 if __name__ == "__main__":
