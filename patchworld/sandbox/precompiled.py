@@ -1,11 +1,11 @@
 """Programs compiled once in the trusted process for the several job processes about to load them.
 
 A sharded replay, and a replay with one job per trajectory, load the same program in two to a few
-dozen freshly forked job processes. Compiling in each costs ~1.8 ms of CPU (in a process just
-forked, every page the compiler writes is a copy-on-write fault; the same compile takes ~0.7 ms in
-a warm process, and unmarshalling its result ~0.35 ms in a fresh one), and it sits on each job's
-first round. :func:`precompile` compiles once here; the job message then carries the marshalled
-code (:func:`code_field`), which the job process loads with :func:`code_of`.
+dozen freshly forked job processes. Compiling in each is costly (in a process just forked, every
+page the compiler writes is a copy-on-write fault; unmarshalling the compiled code writes far fewer)
+and sits on each job's first round. :func:`precompile` compiles once here; the job message then
+carries the marshalled code (:func:`code_field`), which the job process loads with :func:`code_of`.
+``benchmarks/replay_cost.py --precompiled`` measures the difference.
 
 No new exposure: this process already parses every program it replays (localisation, mutation),
 and compiling adds only the code generator. A source longer than :data:`MAX_SOURCE` or one that
