@@ -78,12 +78,11 @@ class _Pool:
         elif isinstance(worker, ForkedWorker) and worker.server is self.server:
             self.refill.ask(1)
 
-    def replenish(self, server: ForkServer | None = None) -> None:
-        """Pre-fork one spare if fewer than ``_SPARES`` wait (for ``server``, when given: the one a
-        released worker came from)."""
+    def replenish(self) -> None:
+        """Pre-fork one spare if fewer than ``_SPARES`` wait (on the refill thread: :class:`_Refill`)."""
         with self.lock:
             current = self.server if len(self.ready) < _SPARES else None
-        if current is None or (server is not None and server is not current):
+        if current is None:
             return
         try:
             spare: ForkedWorker | None = current.request()
@@ -118,9 +117,9 @@ class _Pool:
 class _Refill:
     """Pre-forks spares on a thread of its own (started once), so a job's end never waits for it.
 
-    Asking the fork server for a spare makes a scratch directory and two pipes (0.3-1 ms); on the
-    releasing thread that sat on every job's path to its result, and a new thread per request
-    cost ~1 ms as well: it takes the GIL for the request before ``Thread.start`` returns."""
+    Asking the fork server for a spare makes a scratch directory and two pipes; on the releasing
+    thread that sat on every job's path to its result, and a new thread per request cost as much
+    again: it takes the GIL for the request before ``Thread.start`` returns."""
 
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
