@@ -21,7 +21,13 @@ files) already runs beside the worker, keeping tree CPU / wall cores busy; two w
 make the round use every core, and cannot shorten the parent's own single-threaded CPU: the
 largest speed-up possible is wall / max(tree CPU / cores, parent CPU) of the 1-worker round.
 
-    .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4]
+    .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4] [--one-job]
+
+``--one-job`` adds the beam round with never two sandbox jobs at once (one worker slot, no replay
+sharded over two workers, the confirmation's jobs one by one): against it, the 2-worker round shows
+what running jobs side by side buys at all. The last line measures the machine itself
+(``benchmarks/machine.py``): how much work two CPU-bound processes at once do against one, the
+most any two-process speed-up can reach here.
 
 ``--greedy-candidates`` sets the greedy round's pool alone (default: ``--candidates``); 4 is the
 round as ``make demo`` runs it.
@@ -47,9 +53,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
+
+CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
+ONE_JOB = "one-job"
+"""``--one-job``'s configuration: one worker slot, and no replay sharded over two workers, and the
+confirmation's jobs one at a time: the round never runs two sandbox jobs at once."""
 
 
 def _tree_cpu() -> float:
@@ -77,8 +90,14 @@ def _tree_cpu() -> float:
     return total + own.user + own.system + own.children_user + own.children_system
 
 
-def child(search: str, workers: int, candidates: int) -> dict:
+def child(search: str, workers: int, candidates: int, one_job: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
+    if one_job:   # never two sandbox jobs at once: no sharded replay, the confirmation's jobs one by one
+        import patchworld.replay
+        import patchworld.sandbox.job
+
+        sys.modules["patchworld.replay"].ISOLATED_AT_ONCE = 1
+        patchworld.sandbox.job.spare_core_now = lambda: False
     from patchworld.data import load_trajectories
     from patchworld.program import Program
     from patchworld.proposers.mutation import MutationProposer
@@ -226,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--greedy-candidates", type=int, default=None,
                     help="the greedy round's pool (default: --candidates; 4 is the demo's round)")
     ap.add_argument("--breakdown", action="store_true", help="where a sandbox job's CPU goes (see the docstring)")
+    ap.add_argument("--one-job", action="store_true",
+                    help="also time the beam round with never two sandbox jobs at once (config 'beam/one-job')")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.breakdown:
@@ -234,33 +255,35 @@ def main(argv: list[str] | None = None) -> int:
         breakdown(args.runs)
         return 0
     if args.child:
-        search, workers = args.child.split(":")
-        print(json.dumps(child(search, int(workers), args.candidates)))
+        search, workers, *one = args.child.split(":")
+        print(json.dumps(child(search, int(workers), args.candidates, bool(one))))
         return 0
     pools = {"greedy": args.greedy_candidates or args.candidates, "beam": args.candidates}
     load = os.getloadavg()
     print(f"maze round, {pools['greedy']} (greedy) / {pools['beam']} (beam) candidates, {args.runs} interleaved runs "
           "per configuration; "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
-    results: dict[tuple[str, int], list[dict]] = {c: [] for c in CONFIGS}
+    configs = CONFIGS + ((("beam", ONE_JOB),) if args.one_job else ())
+    results: dict[tuple[str, Any], list[dict]] = {c: [] for c in configs}
     for run in range(args.runs):
-        order = CONFIGS if run % 2 == 0 else tuple(reversed(CONFIGS))
+        order = configs if run % 2 == 0 else tuple(reversed(configs))
         for search, workers in order:
-            out = subprocess.run([sys.executable, __file__, "--child", f"{search}:{workers}", "--candidates",
+            spec = f"{search}:1:one" if workers == ONE_JOB else f"{search}:{workers}"
+            out = subprocess.run([sys.executable, __file__, "--child", spec, "--candidates",
                                   str(pools[search])], capture_output=True, text=True, check=True, cwd=ROOT)
             results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     def med(values: list[float]) -> str:
         return f"{statistics.median(values):7.2f} ({min(values):.2f}-{max(values):.2f})"
 
-    print(f"{'config':10} {'cands':>5} {'full':>4} {'wall s (min-max)':>22} {'tree CPU s':>22} {'parent CPU s':>22} "
+    print(f"{'config':13} {'cands':>5} {'full':>4} {'wall s (min-max)':>22} {'tree CPU s':>22} {'parent CPU s':>22} "
           f"{'cands/CPU-s':>22}")
-    rate: dict[tuple[str, int], float] = {}
-    walls: dict[tuple[str, int], float] = {}
+    rate: dict[tuple[str, Any], float] = {}
+    walls: dict[tuple[str, Any], float] = {}
     for key, rows in results.items():
         per_cpu = [r["candidates"] / r["cpu"] for r in rows]
         rate[key], walls[key] = statistics.median(per_cpu), statistics.median(r["wall"] for r in rows)
-        print(f"{key[0]}/{key[1]:<3}    {rows[0]['candidates']:>5} {statistics.median(r['full_replays'] for r in rows):>4.0f} "
+        print(f"{key[0] + '/' + str(key[1]):<13} {rows[0]['candidates']:>5} {statistics.median(r['full_replays'] for r in rows):>4.0f} "
               f"{med([r['wall'] for r in rows]):>22} {med([r['cpu'] for r in rows]):>22} "
               f"{med([r['parent_cpu'] for r in rows]):>22} {med(per_cpu):>22}")
     for workers in (1, 2):
@@ -277,8 +300,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{search}: 2 workers vs 1, wall x{walls[(search, 1)] / walls[(search, 2)]:.2f} (under the load above); "
               f"1 worker already keeps {busy:.2f} cores busy and the parent alone needs "
               f"{statistics.median(r['parent_cpu'] / r['wall'] for r in one):.0%} of its wall: at most x{ceiling:.2f}")
+    if args.one_job:
+        print(f"beam: 2 workers vs one job at a time (no sharding, the confirmation's jobs one by one), wall "
+              f"x{walls[('beam', ONE_JOB)] / walls[('beam', 2)]:.2f}; 1 worker slot vs one job at a time "
+              f"x{walls[('beam', ONE_JOB)] / walls[('beam', 1)]:.2f}")
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+    print(machine_line())
     return 0
 
 

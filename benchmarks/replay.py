@@ -86,6 +86,9 @@ from patchworld.program import Program
 from patchworld.replay import replay
 from patchworld.sandbox import pool, shutdown_pool
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ("maze", "wordle", "textcraft", "babyai")
 HORIZON = 15  # the reference's max_horizon for rollout
@@ -262,6 +265,7 @@ def main() -> None:
         shutdown_pool()
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(machine_line(), "  (our sharded replay runs two workers beside this process; the reference, one process)")
 
 
 def _scaled(data: Path, scale: int, scratch: Path) -> Path:

@@ -175,11 +175,17 @@ def replay(
                   job.output, job.seconds, {"layers": job.layers}, lines if trace_lines else None)
 
 
+ISOLATED_AT_ONCE = 2
+"""Jobs of an isolated replay (one per trajectory) running at once: one per core of a 2-core machine
+(``benchmarks/candidate_eval.py --one-job`` sets it to 1 to time a round that never runs two jobs)."""
+
+
 def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: ResidualMemory | None,
                    limits: Limits | None, sandbox: bool, on_columns: Callable[[int, list], None], lean: bool,
                    trace: bool, post: bool) -> Any:
-    """One job per trajectory (two at a time), merged into one result: the first job (in trajectory
-    order) that did not end "ok" gives the outcome and detail; outputs are joined, seconds added.
+    """One job per trajectory (:data:`ISOLATED_AT_ONCE` at a time), merged into one result: the first
+    job (in trajectory order) that did not end "ok" gives the outcome and detail; outputs are joined,
+    seconds added.
 
     The jobs start in an order drawn from the operating system's randomness, which no program can
     predict: the next job is not known to be the next trajectory (of the same task, say), so what a
@@ -202,7 +208,8 @@ def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: R
         precompile(program.source)   # once here, not in each job's freshly forked process
     order = list(range(len(payload)))
     random.SystemRandom().shuffle(order)
-    with ThreadPoolExecutor(2 if sandbox else 1, thread_name_prefix="pw-isolate") as pool:  # one module at a time in-process
+    at_once = ISOLATED_AT_ONCE if sandbox else 1   # in-process: one module at a time
+    with ThreadPoolExecutor(at_once, thread_name_prefix="pw-isolate") as pool:
         done = dict(zip(order, pool.map(one, [payload[k] for k in order]), strict=True))
     jobs = [done[k] for k in range(len(payload))]
     merged = jobs[0]
