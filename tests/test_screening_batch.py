@@ -156,3 +156,43 @@ def test_a_child_sabotaging_its_siblings_in_the_batch_changes_no_reported_score(
     # ... but nothing worse or unconfirmed was accepted, and the reported score is the program's own
     assert res.accepted is None and not saboteur.accepted and session.current.hash == program.hash
     assert res.val_token_f1 == before["token_f1"] == replay(program, val, isolate=True).metrics["token_f1"]
+
+
+def test_a_batch_sends_the_next_round_only_after_the_reply_and_before_recording_it(maze, monkeypatch):
+    # lockstep: round t+1 carries round t's true observations, so it may leave only once the reply to
+    # round t is in; it leaves before the candidates' rows are checked and recorded, so the worker
+    # computes while this process records
+    import patchworld.sandbox.batch as batch_mod
+    from patchworld.sandbox.lockstep import Lockstep
+    from patchworld.sandbox.procs import Worker
+
+    _train, _val, _program, _parent, screener, mutants = maze
+    events: list[str] = []
+    real_send, real_recv, real_take = Worker.send, batch_mod._BoxedBatch._recv, Lockstep.take
+
+    def send(self, message):
+        events.append("send-round" if type(message) is list and message and message[0] == "round" else "send")
+        return real_send(self, message)
+
+    def recv(self, *args, **kwargs):
+        reply = real_recv(self, *args, **kwargs)
+        events.append("reply" if type(reply) is list and reply and reply[0] == "batch" else "recv")
+        return reply
+
+    def take(self, reply):
+        if not events or events[-1] != "take":
+            events.append("take")
+        return real_take(self, reply)
+
+    monkeypatch.setattr(Worker, "send", send)
+    monkeypatch.setattr(batch_mod._BoxedBatch, "_recv", recv)
+    monkeypatch.setattr(Lockstep, "take", take)
+    batch = run_batch(mutants[:4], screener.payload)
+    assert batch.outcome == "ok"
+    rounds = [e for e in events if e in ("send-round", "reply", "take")]
+    assert rounds[:2] == ["send-round", "reply"] and rounds.count("reply") > 3
+    for k, event in enumerate(rounds):
+        if event == "send-round" and k > 0:
+            assert rounds[k - 1] == "reply", rounds        # never ahead of the reply it follows
+            assert rounds[k + 1] == "take", rounds         # ... and before that reply's rows are taken
+    assert rounds.count("send-round") == rounds.count("reply")

@@ -85,7 +85,10 @@ class _BoxedBatch(_Boxed):
         return "ok", "", self.layers
 
     def round(self, message: list) -> Any:
-        if not self.worker.send(message):  # type: ignore[union-attr]
+        """The reply to ``message``, sent now unless :meth:`post` already sent it."""
+        sent = self.posted or self.worker.send(message)  # type: ignore[union-attr]
+        self.posted = False
+        if not sent:
             return self._ended()
         per_entry = 6 * (MAX_TEXT + MAX_BELIEF + 2 * MAX_ERROR) + self.line_bytes + 64
         size = (1 << 16) + len(self.programs) * (6 * MAX_OUTPUT + len(message[1]) * per_entry)
@@ -110,6 +113,7 @@ def _run_batch(programs: list[Program], trajectories: list[list], residual: Resi
     limits = (limits or Limits()).for_transitions(n)
     k = len(programs)
     plans = [Lockstep(trajectories, "teacher", residual, p.source.count("\n") + 1) for p in programs]
+    leader = Lockstep(trajectories, "teacher", residual, 1)   # builds each round once; every plan follows it
     result = BatchResult("ok", "", ["ok"] * k, [""] * k, [{} for _ in programs])
     runner = _BoxedBatch(programs, limits, lean)
     alive = [True] * k
@@ -118,10 +122,10 @@ def _run_batch(programs: list[Program], trajectories: list[list], residual: Resi
         for j, failure in enumerate(runner.failures):
             if failure is not None:
                 alive[j], result.outcomes[j], result.details[j] = False, "load_error", failure
-        message = plans[0].next_round() if result.outcome == "ok" else None
+        message = leader.next_round() if result.outcome == "ok" else None
         while message is not None:
-            for plan in plans[1:]:
-                plan.follow(plans[0])  # the same round for every candidate (teacher mode)
+            for plan in plans:
+                plan.follow(leader)  # the same round for every candidate (teacher mode)
             reply = runner.round(message)
             if isinstance(reply, tuple):
                 result.outcome, result.detail = reply
@@ -137,6 +141,11 @@ def _run_batch(programs: list[Program], trajectories: list[list], residual: Resi
             if stop is not None and stop[0] != "ok":   # the process is spent: no candidate's rows count
                 result.outcome, result.detail = stop[0], plain_text(stop[1], MAX_ERROR)
                 break
+            # the reply is in, so the next round (this round's true observations) may go: the worker
+            # computes it while this process checks and records every candidate's rows
+            message = leader.next_round() if stop is None else None   # None: the worker ended the job
+            if message is not None:
+                runner.post(message)
             try:
                 for j, plan in enumerate(plans):
                     if alive[j]:
@@ -147,9 +156,6 @@ def _run_batch(programs: list[Program], trajectories: list[list], residual: Resi
             except ProtocolError as exc:
                 result.outcome, result.detail = "protocol_error", str(exc)
                 break
-            if stop is not None:   # the last round: the worker ended the job with it
-                break
-            message = plans[0].next_round()
     finally:
         runner.close()
     for j, plan in enumerate(plans):
