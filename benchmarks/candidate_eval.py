@@ -38,8 +38,9 @@ off: (1) one sandbox job per size (1 transition, the screening sample a ``Screen
 (2) what every job process costs before it replays anything, step by step, measured on processes
 forked the way the fork server forks them (after its warm-up load): fork and exit, + the kernel
 layers (``isolate``), + the audit hook, + loading the program; (3) a screening batch of 32 mutants
-of ``maze_flawed.py`` on the same sample: CPU per child in the job process and in this process.
-Medians over ``--runs`` x 20 jobs (x 5 batches).
+of ``maze_flawed.py`` on the same sample: CPU per child in the job process and in this process, and
+the wall time of one batch job (after a pause, so a spare is ready). Medians over ``--runs`` x 20
+jobs (x 5 batches).
 """
 
 from __future__ import annotations
@@ -186,12 +187,15 @@ def _batch_cost(runs: int, program: object, parent: object, val: list) -> None:
                               round=1, seed=1, train=[], replay=parent)
     kids = [Program(source=apply_patch(program.source, p.patch).source)
             for p in MutationProposer(seed=0).propose(request)]
-    rows = []
+    rows, walls = [], []
     for _ in range(runs):
         server = pool._POOL.server
         w0, p0 = server.reaped_cpu(), time.process_time()
         for _ in range(5):
+            time.sleep(0.2)   # a spare is ready, as when a round sends its batches
+            t0 = time.perf_counter()
             batch = run_batch(kids, screener.payload)
+            walls.append(time.perf_counter() - t0)
             for k in range(len(kids)):
                 screener.judge(screener.rows(batch.columns[k], batch.outcomes[k], batch.details[k]))
         time.sleep(0.3)
@@ -199,7 +203,8 @@ def _batch_cost(runs: int, program: object, parent: object, val: list) -> None:
     med = [statistics.median(r[i] for r in rows) for i in range(2)]
     print(f"(3) a screening batch of {len(kids)} mutants on the sample ({screener.n_rows} rows each); ms of CPU per "
           f"child, median of {runs} x 5 batches: job process {med[0]:.2f}, this process {med[1]:.2f} "
-          f"(screen included), total {sum(med):.2f}")
+          f"(screen included), total {sum(med):.2f}; wall of a batch (the job alone, no screening) "
+          f"{statistics.median(walls) * 1000:.1f} ms [{min(walls) * 1000:.0f}-{max(walls) * 1000:.0f}]")
 
 
 def _forked_cost(k: int, source: str) -> float:
