@@ -37,7 +37,7 @@ off: (1) one sandbox job per size (1 transition, the screening sample a ``Screen
 ``maze_flawed.py``, all of val), CPU of the job processes, of the fork server and of this process;
 (2) what every job process costs before it replays anything, step by step, measured on processes
 forked the way the fork server forks them (after its warm-up load): fork and exit, + the kernel
-layers (``isolate``), + the audit hook, + loading the program; (3) a screening batch of 32 mutants
+layers (``isolate``), + the audit hook, + loading the program; (3) a screening batch of 32 mutants (``--batch``)
 of ``maze_flawed.py`` on the same sample: CPU per child in the job process and in this process, and
 the wall time of one batch job (after a pause, so a spare is ready). Medians over ``--runs`` x 20
 jobs (x 5 batches).
@@ -133,7 +133,7 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def breakdown(runs: int) -> None:
+def breakdown(runs: int, batch: int = 32) -> None:
     """Print where a sandbox job's CPU goes (see the module docstring)."""
     sys.path.insert(0, str(ROOT))
     from patchworld.data import load_trajectories
@@ -169,11 +169,11 @@ def breakdown(runs: int) -> None:
     for k, label in enumerate(steps):
         cpus = [_forked_cost(k, program.source) for _ in range(runs * 20)]
         print(f"  {label:28} {statistics.median(cpus) * 1000:6.2f}")
-    _batch_cost(runs, program, parent, val)
+    _batch_cost(runs, program, parent, val, batch)
 
 
-def _batch_cost(runs: int, program: object, parent: object, val: list) -> None:
-    """(3) of the breakdown: a screening batch of 32 mutants, CPU per child."""
+def _batch_cost(runs: int, program: object, parent: object, val: list, size: int = 32) -> None:
+    """(3) of the breakdown: a screening batch of ``size`` mutants, CPU per child."""
     from patchworld.patches import apply_patch
     from patchworld.program import Program
     from patchworld.proposers.base import ProposalRequest
@@ -183,7 +183,7 @@ def _batch_cost(runs: int, program: object, parent: object, val: list) -> None:
     from patchworld.screening import Screener
 
     screener = Screener(parent, val)
-    request = ProposalRequest(env="maze", program=program, counterexamples=parent.counterexamples()[:8], n=32,
+    request = ProposalRequest(env="maze", program=program, counterexamples=parent.counterexamples()[:8], n=size,
                               round=1, seed=1, train=[], replay=parent)
     kids = [Program(source=apply_patch(program.source, p.patch).source)
             for p in MutationProposer(seed=0).propose(request)]
@@ -250,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--greedy-candidates", type=int, default=None,
                     help="the greedy round's pool (default: --candidates; 4 is the demo's round)")
     ap.add_argument("--breakdown", action="store_true", help="where a sandbox job's CPU goes (see the docstring)")
+    ap.add_argument("--batch", type=int, default=32, help="--breakdown: mutants in the screening batch (at most 64)")
     ap.add_argument("--one-job", action="store_true",
                     help="also time the beam round with never two sandbox jobs at once (config 'beam/one-job')")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.breakdown:
         load = os.getloadavg()
         print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
-        breakdown(args.runs)
+        breakdown(args.runs, args.batch)
         return 0
     if args.child:
         search, workers, *one = args.child.split(":")
