@@ -4,10 +4,12 @@
 programs in one worker (:mod:`patchworld.sandbox.multi`), driven in lockstep exactly like
 :func:`patchworld.sandbox.run_job`: round t carries step t of every trajectory once, and the reply
 holds one part per candidate, each checked and coerced by that candidate's own
-:class:`~patchworld.sandbox.lockstep.Lockstep`. A candidate that fails to load or stops on its own
-step timeouts or output budget gets its own outcome; anything that ends the whole process (memory,
-CPU, a crash, a malformed frame, the wall deadline) is the batch's outcome, and the caller replays
-those candidates one job each instead.
+:class:`~patchworld.sandbox.lockstep.Lockstep`. Round t+1 leaves as soon as the reply to round t has
+arrived (never before: it carries round t's true observations) and before that reply's parts are
+checked and recorded, so the worker computes while this process records. A candidate that fails
+to load or stops on its own step timeouts or output budget gets its own outcome; anything that ends
+the whole process (memory, CPU, a crash, a malformed frame, the wall deadline) is the batch's
+outcome, and the caller replays those candidates one job each instead.
 
 Candidates in a batch are not isolated from each other (one interpreter): use the result only to
 decide which candidates deserve a job of their own, never as a score (``docs/SECURITY.md``).
