@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Program", "ProgramLoadError", "LoadFailure", "load_world_model", "compile_program", "find_model_class", "PROGRAM_FILENAME"]
+__all__ = ["Program", "ProgramLoadError", "LoadFailure", "load_world_model", "compile_program", "find_model_class",
+           "PROGRAM_FILENAME"]
 
 PROGRAM_FILENAME = "<program>"
 """The file name tracebacks show for program code (its lines are registered with linecache)."""
