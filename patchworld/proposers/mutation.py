@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import itertools
 import math
 import random
 import re
@@ -43,6 +44,7 @@ from patchworld.proposers.mutation_candidate import Candidate, ValidQueue
 from patchworld.proposers.mutation_evidence import TOKEN as _TOKEN
 from patchworld.proposers.mutation_evidence import function_weights, mine_insertions, mine_phrase_pairs
 from patchworld.proposers.mutation_evidence import program_functions as _functions
+from patchworld.proposers.mutation_literals import LiteralCorpus, program_keys, rekey_mutations, restore_mutations
 from patchworld.proposers.mutation_ops import SourceIndex, function_mutations
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
@@ -182,6 +184,7 @@ class MutationProposer:
         self._seen: dict[str, set[str]] = {}
         self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
         self._children: dict[str, set[str]] = {}  # wide search: child sources already proposed per parent
+        self._corpus: tuple[int, LiteralCorpus] | None = None   # (id of the train split, its observation texts)
 
     def candidates(self, request: ProposalRequest, functions: set[str] | None = None) -> list[Candidate]:
         """All mutations of the program (of ``functions`` only, when given), best first (no patches built
@@ -199,13 +202,16 @@ class MutationProposer:
         base = _action_base_rates(tree, cxs, request.train)
         parents = _parents(tree)
         idx = SourceIndex(source)
+        keys = program_keys(tree)
         best: dict[str, Candidate] = {}
         site_memo: dict[int, tuple[float, tuple[str, ...]]] = {}
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
         funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0
                  and (functions is None or name in functions) for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
-            for mut in function_mutations(func, idx, pairs, susp is not None, inserts):
+            literal_edits = itertools.chain(restore_mutations(func, idx, self._literal_corpus(request)),
+                                            rekey_mutations(func, idx, keys)) if susp is not None else ()
+            for mut in itertools.chain(function_mutations(func, idx, pairs, susp is not None, inserts), literal_edits):
                 child = mut.apply(source)
                 if child == source:
                     continue
@@ -227,6 +233,13 @@ class MutationProposer:
                 if prev is None or score > prev.score:
                     best[child] = Candidate(score, name, mut, child, ids, where=(source, func, idx))
         return sorted(best.values(), key=lambda c: -c.score)
+
+    def _literal_corpus(self, request: ProposalRequest) -> LiteralCorpus:
+        """The training split's observation texts (built once per split), where a literal that lost a
+        word finds it again (:mod:`.mutation_literals`)."""
+        if self._corpus is None or self._corpus[0] != id(request.train):
+            self._corpus = (id(request.train), LiteralCorpus(request.train or ()))
+        return self._corpus[1]
 
     def ranking(self, request: ProposalRequest, top: int = 20) -> Any:
         """The ``top`` ranked candidates as a polars frame (rank, score, function, line, operator, note)."""

@@ -1,0 +1,139 @@
+"""Put back a word a string literal lost, from the texts the environment really produced.
+
+A literal the program tests observations against (``"walls around you." in text``) or renders
+(``"Your score (min 0.0, max 1.0)"``) that lost a word matches nothing any more, and no
+counterexample names the word: a test that never fires predicts nothing wrong in the text, it
+sends the belief down another branch. The observations of the training split do name it: the
+literal with one word put back occurs there. :class:`LiteralCorpus` holds those texts and, for a
+literal that occurs in none of them, finds the one-word insertions that do occur (most frequent
+first); :func:`restore_mutations` turns them into edits of a function's literals.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from patchworld.proposers.mutation_ops import Mutation, SourceIndex
+
+__all__ = ["LiteralCorpus", "restore_mutations", "program_keys", "rekey_mutations"]
+
+_WORD = r"([A-Za-z][A-Za-z-]*)"
+_MAX_CHARS = 4_000_000
+"""Corpus size cap (characters of distinct observation texts): bounds the cost of one search."""
+
+
+class LiteralCorpus:
+    """The distinct observation texts of some trajectories, searched for restored literals."""
+
+    def __init__(self, trajectories: Sequence[Any], extra: Sequence[str] = ()):
+        texts: dict[str, None] = {}
+        size = 0
+        for traj in trajectories:
+            for t in getattr(traj, "transitions", ()):
+                for text in (t.observation, t.next_observation):
+                    if text and text not in texts and size + len(text) <= _MAX_CHARS:
+                        texts[text] = None
+                        size += len(text) + 1
+        for text in extra:
+            if text and text not in texts and size + len(text) <= _MAX_CHARS:
+                texts[text] = None
+                size += len(text) + 1
+        self.text = "\x00".join(texts)
+        self._memo: dict[str, list[tuple[str, int]]] = {}
+
+    def restores(self, value: str, limit: int = 3) -> list[tuple[str, int]]:
+        """``(literal with one word put back, texts holding it)`` for a literal that occurs in no text
+        (none when it occurs, or is too short to say anything), most frequent first."""
+        if value in self._memo:
+            return self._memo[value]
+        out: list[tuple[str, int]] = []
+        if _eligible(value) and value not in self.text:
+            found: set[tuple[int, str]] = set()   # (where, restored text): two cut places can give one text
+            for pattern in _patterns(value):
+                found.update((m.start(), m.group(0)) for m in re.finditer(pattern, self.text))
+            if value[:1] not in ("", " "):   # a word cut from the front: find the rest, look before it
+                for m in re.finditer(re.escape(" " + value), self.text):
+                    word = re.search(_WORD + r"$", self.text[max(0, m.start() - 40):m.start()])
+                    start = m.start() - len(word.group(0)) if word else 0
+                    if word and not self.text[start - 1:start].isalpha():
+                        found.add((start, word.group(0) + " " + value))
+            counts = Counter(text for _, text in found)
+            out = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        self._memo[value] = out
+        return out
+
+
+def _eligible(value: str) -> bool:
+    """A literal worth restoring: some wording (a word of 2+ letters, 4+ characters) and no control
+    characters or quotes (the edit is spliced into the source as plain text)."""
+    return (len(value) >= 4 and re.search(r"[A-Za-z]{2,}", value) is not None
+            and not any(ch in value for ch in "\\'\"\n\r\t\x00{}"))
+
+
+def _patterns(value: str) -> Iterator[str]:
+    """One regex per place inside ``value`` a word (and its space) could have been cut from (each
+    starts with a piece of the literal, so the search skips ahead; the front is searched apart)."""
+    for p in range(len(value) + 1):
+        before, after = value[:p], value[p:]
+        if p > 0 and before.endswith(" ") and after[:1] not in ("", " "):
+            yield re.escape(before) + _WORD + " " + re.escape(after)      # "... W next"
+        if p > 0 and not before.endswith(" ") and after[:1] in ("", " ", ".", ",", ":", ";", "!", "?", ")"):
+            yield re.escape(before) + " " + _WORD + re.escape(after)      # "prev W..."
+
+
+def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | None) -> Iterator[Mutation]:
+    """A restored literal for each plain string literal of ``func`` that occurs in no text of
+    ``corpus`` while a one-word insertion of it does (see the module docstring)."""
+    if corpus is None:
+        return
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        text = idx.text(node)
+        if len(text) < 2 or text[0] not in "'\"" or text[1:-1] != node.value:
+            continue   # prefixed, escaped or implicitly concatenated: not spliced as plain text
+        for new, count in corpus.restores(node.value):
+            word = new[len(_common_prefix(node.value, new)):][:len(new) - len(node.value)].strip()
+            yield Mutation("restore_literal", ((*idx.span(node), text[0] + new + text[-1]),), node,
+                           f"'{node.value}' -> '{new}' (as in {count} observation(s))", 2.5,
+                           {"count": count, "restore": (node.value, new), "word": word})
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def program_keys(tree: ast.AST) -> Counter[str]:
+    """How often each identifier-like string literal (a dict key, a field name) occurs in the program."""
+    return Counter(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                   and _KEY.fullmatch(n.value))
+
+
+def rekey_mutations(func: ast.AST, idx: SourceIndex, keys: Counter[str]) -> Iterator[Mutation]:
+    """A key the program names only once (``belief.get("_guess")``: written nowhere, so it is always
+    missing) replaced by a key it names elsewhere that holds it or is held by it, or nearly spells
+    it (``"last_guess"``): a word lost from a key name, or one misspelt."""
+    import difflib
+
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and keys.get(node.value) == 1):
+            continue
+        text = idx.text(node)
+        if len(text) < 2 or text[0] not in "'\"" or text[1:-1] != node.value:
+            continue
+        value = node.value
+        near = [k for k in keys if k != value and len(k) >= 3 and len(value) >= 2
+                and (value in k or k in value or difflib.SequenceMatcher(None, value, k).ratio() >= 0.75)]
+        for key in sorted(near, key=lambda k: (-keys[k], k))[:3]:
+            yield Mutation("rekey", ((*idx.span(node), text[0] + key + text[-1]),), node,
+                           f"'{value}' -> '{key}' (a key named {keys[key]} time(s) elsewhere)", 2.0, {"count": keys[key]})
