@@ -11,7 +11,43 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-__all__ = ["combine", "second_order", "gather_evidence"]
+__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine"]
+
+
+def pairs_to_combine(cands: list, replays: dict, fixers: int = 6, improvers: int = 4) -> list[tuple[Any, Any, Any]]:
+    """``(proposal, proposal, member)`` pairs of two children of one parent member worth one patch:
+    two of the ``fixers`` children that made the most of its transitions exact, each different ones;
+    then two of the ``improvers`` best children strictly better than it on val whose changed
+    predictions fall on different rows (two edits that each help elsewhere, neither making a row
+    exact: a dropped word restored in one page and a field fixed in another). ``cands``: (slot,
+    proposal, verdict, child, member); ``replays``: child hash -> its replay (full val replays only count)."""
+    from patchworld.gate import score, score_key
+    from patchworld.screening import Screened, columns
+
+    fixing, improving = [], []
+    for _, p, _v, child, member in cands:
+        rep = replays.get(child.hash) if child is not None else None
+        if rep is None or isinstance(rep, (Screened, BaseException)):
+            continue
+        fixed, _broken = member.compare(rep)
+        if fixed:
+            fixing.append((len(fixed), set(fixed), p, member))
+        key = score_key(score(rep))
+        if key > member.key:
+            parent_rows = member.rows()
+            changed = {i for i, pred in zip(*columns(rep, "id", "predicted"), strict=True)
+                       if parent_rows.get(i, (None, pred))[1] != pred}
+            improving.append((key, changed, p, member))
+    fixing.sort(key=lambda f: -f[0])
+    improving.sort(key=lambda f: f[0], reverse=True)
+    out, seen = [], set()
+    for group in (fixing[:fixers], improving[:improvers]):
+        for a, b in itertools.combinations(group, 2):
+            pair = frozenset((id(a[2]), id(b[2])))
+            if a[3] is b[3] and not (a[1] & b[1]) and pair not in seen:
+                seen.add(pair)
+                out.append((a[2], b[2], a[3]))
+    return out
 
 
 def combine(parent: Any, a: Any, b: Any) -> Any | None:
