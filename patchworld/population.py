@@ -9,8 +9,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    rejected after a replay of a few trajectories; survivors get a full val replay (a job of their
    own). The children of one parent are screened in ``workers`` batches, one sandbox job each
    (:func:`patchworld.screening.evaluate_batch`): a batch only screens, it never scores;
-3. combine the edits of two children of one parent that each fixed different transitions,
-   and evaluate those children the same way;
+3. combine the edits of two children of one parent that each fixed different transitions, or
+   that each beat the parent on val by changing different rows
+   (:func:`patchworld.second_order.pairs_to_combine`), and evaluate those children the same way;
 4. gate: the reported current program changes only to a child strictly better than it on val
    (:func:`patchworld.gate.judge`); ties and worse keep it;
 5. update the beam: the current program, then the best other programs whose sets of exactly
@@ -19,10 +20,13 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    stay ``max_age`` rounds without producing an improvement. A member (the current program
    included) keeps across rounds what it gathered: its traced val lines, the evidence of its
    mutants, which mutants were promising or silent, which pairs were tried;
-6. a member whose single mutations are used up gets pairs instead, taking turns between its most
+6. a program just accepted gets, next round, the other mutations of the line its edit changed in
+   the program it replaced, as patches against it (:mod:`patchworld.redo`): a partial fix on the
+   faulty line is then one step from the real one;
+7. a member whose single mutations are used up gets pairs instead, taking turns between its most
    promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
    two bugs that mask each other only show when both are fixed (:mod:`patchworld.second_order`);
-7. a child rejected because it raises where its parent did not (a fix that let the program reach a
+8. a child rejected because it raises where its parent did not (a fix that let the program reach a
    second bug) is kept, and later rounds propose its fix plus a repair at the crash site as one
    patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first.
 
@@ -36,8 +40,8 @@ the others from the two programs when someone opens them).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,8 +50,9 @@ from typing import Any
 from patchworld import candidate_jobs
 from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
+from patchworld.redo import alternatives
 from patchworld.screening import Screened, Screener, columns, send_batches
-from patchworld.second_order import combine, gather_evidence, second_order
+from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -69,6 +74,7 @@ class Member:
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
     exposed: list = field(default_factory=list)    # (crash line, its function, proposal, child) of mutants that exposed a crash
+    redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
@@ -181,13 +187,13 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     propose_seconds = 0.0
     suspicions: dict[str, dict] = {}
 
-    def submit(p: Any, member: Member) -> None:
+    def submit(p: Any, member: Member, screener: Screener | None = None) -> None:
         slot = len(cands)
         v, child = candidate_jobs.child_of(f"r{r:03d}b{slot:03d}", r, p, score(member.replay), member.program)
         if child is not None and child.hash not in futures and child.hash not in {m.program.hash for m in beam.members}:
             children[child.hash] = child
             futures[child.hash] = None
-            pending.append((child.hash, child, screeners[member.program.hash]))
+            pending.append((child.hash, child, screener or screeners[member.program.hash]))
         elif child is not None and child.hash not in futures:
             v.reason = "the child is already in the beam"
         cands.append((slot, p, v, child, member))
@@ -211,6 +217,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         steps = [q for line, function, first, child in _pop(member.exposed, 3)
                  for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
                                        session.env, k=2)]
+        if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
+            steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env)
+            member.redo = None
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
@@ -218,25 +227,18 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         propose_seconds += time.perf_counter() - t
         shown_by[member.program.hash] = shown
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
+        unscreened = copy.copy(screeners[member.program.hash])
+        unscreened.full = True   # another edit of the line just fixed differs on few rows: a sample misses them
         for p in proposals:
-            submit(p, member)
+            submit(p, member, unscreened if (p.extra or {}).get("redo") else None)
         send_batches(pending, futures, pool, session)
     replays = _collect(futures, progress, r)
-    # wave 2: combine two children of one parent that fixed different transitions
-    fixers = []
-    for _, p, _v, child, member in cands:
-        rep = replays.get(child.hash) if child is not None else None
-        if rep is not None and not isinstance(rep, (Screened, BaseException)):
-            fixed, _broken = member.compare(rep)
-            if fixed:
-                fixers.append((len(fixed), set(fixed), p, member))
-    fixers.sort(key=lambda f: -f[0])
+    # wave 2: combine two children of one parent that fixed (or improved) different transitions
     n_before = len(cands)
-    for a, b in itertools.combinations(fixers[:6], 2):
-        if a[3] is b[3] and not (a[1] & b[1]):
-            combo = combine(a[3].program, a[2], b[2])
-            if combo is not None:
-                submit(combo, a[3])
+    for a, b, member in pairs_to_combine(cands, replays):
+        combo = combine(member.program, a, b)
+        if combo is not None:
+            submit(combo, member)
     send_batches(pending, futures, pool, session)
     if len(cands) > n_before:
         replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
@@ -266,6 +268,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
         current = Member.of(session.current, session._replay_cache[1])
         current.evidence = _inherited(parents[winner.parent].evidence)
+        won = next(c[1] for c in cands if c[2] is winner).extra or {}
+        if won.get("line") and won.get("function") and not won.get("redo"):
+            current.redo = (parents[winner.parent].program, won["line"], won["function"])
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:

@@ -1,0 +1,188 @@
+"""Three ways the wide search reaches a fix that no single mutation of the ranked lines did: a literal
+that lost a word gets it back from the training observations (patchworld.proposers.mutation_literals),
+two children that each beat their parent on different rows are combined (second_order.pairs_to_combine),
+and the line of the last accepted edit is tried other ways (patchworld.redo)."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from patchworld.bugs import plant_sites
+from patchworld.program import Program
+from patchworld.proposers.mutation import MutationProposer
+from patchworld.proposers.mutation_literals import LiteralCorpus, restore_mutations
+from patchworld.proposers.mutation_ops import SourceIndex
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _traj(*texts: str) -> SimpleNamespace:
+    steps = [SimpleNamespace(observation=a, action="look", next_observation=b) for a, b in itertools.pairwise(texts)]
+    return SimpleNamespace(id="t", transitions=steps)
+
+
+@pytest.mark.parametrize(("literal", "restored"), [
+    ("The room has walls around.", "The room has walls around you."),       # the last word
+    ("room has walls around you.", None),                                   # occurs as it is
+    ("The has walls around you.", "The room has walls around you."),        # a middle word
+    ("has walls around you.", None),                                        # occurs (a suffix of the text)
+    ("Score (min 0.0, 1.0)", "Score (min 0.0, max 1.0)"),                   # before a number
+    ("room has walls", None),                                               # occurs
+    ("sees walls around you.", None),                                       # two words off: not one insertion
+])
+def test_a_literal_that_lost_one_word_finds_it_in_the_observations(literal, restored):
+    corpus = LiteralCorpus([_traj("You look. The room has walls around you. Door.", "Score (min 0.0, max 1.0) 7")])
+    found = corpus.restores(literal)
+    assert (found[0][0] if found else None) == restored
+
+
+def test_a_word_cut_from_the_front_is_put_back():
+    corpus = LiteralCorpus([_traj("Nothing happens here.", "Then: Nothing happens here.")])
+    assert corpus.restores("happens here.") == []                     # occurs as it is
+    assert corpus.restores("Nothing here.") == [("Nothing happens here.", 2)]
+    corpus = LiteralCorpus([_traj("x", "Your goal: open the door")])
+    assert corpus.restores("goal: open the door") == []
+    assert corpus.restores("Your: open the door") == [("Your goal: open the door", 1)]   # cut before a colon
+    assert corpus.restores("Your open the door") == []   # "goal:" is no plain word and a colon is never invented
+
+def test_restore_edits_only_plain_literals_and_the_child_parses():
+    source = (
+        "def parse(text):\n"
+        "    a = 'The room has walls around.' in text\n"
+        "    b = r'The room has walls around.' in text\n"
+        "    return a, b, 'The has walls around you.'\n")
+    corpus = LiteralCorpus([_traj("The room has walls around you.", "ok")])
+    func = ast.parse(source).body[0]
+    idx = SourceIndex(source)
+    muts = list(restore_mutations(func, idx, corpus))
+    children = sorted(m.apply(source) for m in muts)
+    assert len(muts) == 2                       # the raw string is left alone
+    assert all(m.operator == "restore_literal" for m in muts)
+    for child in children:
+        ast.parse(child)
+        assert child.count("The room has walls around you.") == 1
+    assert "r'The room has walls around.'" in children[0] and "r'The room has walls around.'" in children[1]
+
+
+def test_the_wide_search_proposes_the_restored_parse_literal_first():
+    """BabyAI's parse_observation tests the view by a sentence; a dropped word makes it never match
+    (every description is lost): the restore is the proposer's best candidate."""
+    from patchworld.data import load_trajectories
+    from patchworld.localise import localise
+    from patchworld.patches import apply_patch
+    from patchworld.proposers.base import ProposalRequest
+    from patchworld.replay import replay
+
+    source = (ROOT / "data/programs/handwritten/babyai.py").read_text(encoding="utf-8")
+    bug = next(b for b in plant_sites(source) if b.operator == "drop_word" and b.function == "parse_observation"
+               and "walls around" in source.splitlines()[b.line - 1] and "'you'" in b.label)
+    buggy = Program(bug.apply(source))
+    folder = ROOT / "data/trajectories/babyai"
+    train, val = (load_trajectories(folder / f"babyai_traj_{s}.jsonl") for s in ("train", "val"))
+    rep = replay(buggy, val[:20], lean=True)
+    susp = localise(buggy.source, rep.steps, None)
+    request = ProposalRequest(env="babyai", program=buggy, counterexamples=rep.counterexamples()[:32], n=16,
+                              round=1, seed=1, train=train, suspicion=susp)
+    proposals = MutationProposer(seed=0).propose(request)
+    fixes = [p for p in proposals if p.patch is not None and apply_patch(buggy.source, p.patch).source == source]
+    assert fixes, [p.patch.note for p in proposals]
+    assert "restore_literal" in fixes[0].patch.note
+
+
+class _Member:
+    """What pairs_to_combine reads of a beam member: its rows, key and program."""
+
+    def __init__(self, rows: dict[str, tuple[bool, str]], key: tuple):
+        self._rows, self.key, self.program = rows, key, SimpleNamespace(source="")
+
+    def rows(self) -> dict[str, tuple[bool, str]]:
+        return self._rows
+
+    def compare(self, rep):
+        fixed = [i for i, ok in zip(rep.cols["id"], rep.cols["exact"], strict=True) if ok and not self._rows[i][0]]
+        broken = [i for i, ok in zip(rep.cols["id"], rep.cols["exact"], strict=True) if not ok and self._rows[i][0]]
+        return fixed, broken
+
+
+def _replay(preds: dict[str, str], f1: float) -> SimpleNamespace:
+    ids = sorted(preds)
+    n = len(ids)
+    cols = {"id": ids, "predicted": [preds[i] for i in ids], "exact": [False] * n}
+    metrics = {"token_f1": f1, "exact_match": 0.0, "n_transitions": n, "n_mismatches": n}
+    return SimpleNamespace(cols=cols, metrics=metrics, outcome="ok")
+
+
+def test_two_children_better_on_different_rows_are_combined_and_overlapping_ones_are_not():
+    from patchworld.gate import score, score_key
+    from patchworld.second_order import pairs_to_combine
+
+    parent_rows = {"a#0": (False, "x"), "b#0": (False, "y"), "c#0": (False, "z")}
+    parent = _Member(parent_rows, score_key(score(_replay({"a#0": "x", "b#0": "y", "c#0": "z"}, 0.5))))
+    kids = {
+        "p1": _replay({"a#0": "x1", "b#0": "y", "c#0": "z"}, 0.6),    # better, changes a
+        "p2": _replay({"a#0": "x", "b#0": "y2", "c#0": "z"}, 0.55),   # better, changes b
+        "p3": _replay({"a#0": "x3", "b#0": "y", "c#0": "z"}, 0.58),   # better, changes a (overlaps p1)
+        "p4": _replay({"a#0": "x", "b#0": "y", "c#0": "z4"}, 0.4),    # worse: never combined
+    }
+    cands = [(k, SimpleNamespace(name=name), None, SimpleNamespace(hash=name), parent)
+             for k, name in enumerate(kids)]
+    pairs = {frozenset((a.name, b.name)) for a, b, member in pairs_to_combine(cands, kids)}
+    assert pairs == {frozenset(("p1", "p2")), frozenset(("p2", "p3"))}
+    other = _Member(parent_rows, parent.key)     # children of different parents are never paired
+    cands[1] = (1, SimpleNamespace(name="p2"), None, SimpleNamespace(hash="p2"), other)
+    assert {frozenset((a.name, b.name)) for a, b, _ in pairs_to_combine(cands, kids)} == set()
+
+
+@pytest.mark.slow
+def test_a_partial_fix_on_the_faulty_line_is_redone_into_the_real_fix(tmp_path):
+    """An inverted test in BabyAI's parse_observation spoils every description: round 1 accepts a
+    partial fix on that line (the test reads another variable); the real fix is then two edits away
+    and only trying that line's other edits on the replaced program reaches it."""
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/handwritten/babyai.py").read_text(encoding="utf-8")
+    bug = next(b for b in plant_sites(source) if b.operator == "flip_compare" and b.function == "parse_observation"
+               and "walls around" in source.splitlines()[b.line - 1])
+    folder = ROOT / "data/trajectories/babyai"
+    train, val = (load_trajectories(folder / f"babyai_traj_{s}.jsonl") for s in ("train", "val"))
+    original = score_key(score(replay(Program(source), val)))
+    session = Session("babyai", train, val, program=Program(bug.apply(source)), proposer=MutationProposer(seed=0),
+                      run_dir=tmp_path / "run", n_candidates=64, search="beam")
+    notes = []
+    for _ in range(4):
+        res = session.step()
+        notes.append(res.accepted.note if res.accepted is not None else None)
+        if score_key(session.score) >= original:
+            break
+    session.close()
+    assert score_key(session.score) >= original, notes
+    assert session.current.source == source, notes
+    assert any(n and "(instead of the last edit)" in n for n in notes), notes
+
+
+def test_a_key_named_once_is_replaced_by_a_key_the_program_names_elsewhere():
+    from patchworld.proposers.mutation_literals import program_keys, rekey_mutations
+
+    source = (
+        "def correct(belief, parsed):\n"
+        "    belief['last_guess'] = parsed['guess']\n"
+        "    belief.setdefault('history', [])\n"
+        "    if belief.get('_guess'):\n"
+        "        belief['history'].append(belief['last_guess'])\n"
+        "    return belief.get('histroy')\n")
+    tree = ast.parse(source)
+    muts = list(rekey_mutations(tree.body[0], SourceIndex(source), program_keys(tree)))
+    edits = sorted(m.note.split(" (")[0] for m in muts)
+    assert "'_guess' -> 'last_guess'" in edits      # a word lost from the key
+    assert "'histroy' -> 'history'" in edits        # a misspelt key
+    assert not any(e.startswith("'last_guess'") or e.startswith("'history'") for e in edits)  # named twice: kept
+    for m in muts:
+        ast.parse(m.apply(source))
