@@ -52,7 +52,7 @@ from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.redo import alternatives
 from patchworld.screening import Screened, Screener, columns, send_batches
-from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order
+from patchworld.second_order import SILENT, combine, gather_evidence, pairs_to_combine, second_order
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -303,8 +303,8 @@ def _pop(items: list, k: int) -> list:
 def _inherited(evidence: dict) -> dict:
     """The mutant evidence a child starts with: its parent's lines where a mutant changed failing rows.
     A line whose mutants changed nothing in the parent may matter in the child (its edit can make
-    that line reachable), so a zero is not passed on."""
-    return {line: value for line, value in evidence.items() if value > 0}
+    that line reachable), so a zero (or a silent mutant's mark) is not passed on."""
+    return {line: value for line, value in evidence.items() if value > 0 and value != SILENT}
 
 
 def _lines(session: Any, member: Member) -> list | None:

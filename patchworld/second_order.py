@@ -11,7 +11,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine"]
+__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine", "SILENT"]
+
+SILENT = 0.25
+"""Mutant evidence of a line whose mutant changed no prediction (a line never mutated counts 0.5)."""
 
 
 def pairs_to_combine(cands: list, replays: dict, fixers: int = 6, improvers: int = 4) -> list[tuple[Any, Any, Any]]:
@@ -114,7 +117,10 @@ def gather_evidence(cands: list, replays: dict) -> None:
         parent_rows = rows.setdefault(id(member), member.rows())
         ids, preds, exacts, kinds, errors = columns(rep, "id", "predicted", "exact", "error_kind", "error")
         value = mutant_score(parent_rows, ids, preds, exacts)
-        member.evidence[line] = max(member.evidence.get(line, 0.0), round(value, 6))
+        silent = value <= 0 and all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(ids, preds, strict=True))
+        # a mutant that changed no prediction says its code did not matter here (a branch not taken),
+        # not that the line is innocent: it halves the line's unknown prior instead of zeroing it
+        member.evidence[line] = max(member.evidence.get(line, 0.0), SILENT if silent else round(value, 6))
         if p.patch is None or (p.extra or {}).get("combined"):
             continue
         same_lines = child.source.count("\n") == member.program.source.count("\n")
@@ -123,5 +129,5 @@ def gather_evidence(cands: list, replays: dict) -> None:
             member.exposed.append((*crash, p, child))
         if value > 0:
             member.promising.append((value, p))
-        elif all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(ids, preds, strict=True)):
+        elif silent:
             member.silent.append((line, p))
