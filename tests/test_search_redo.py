@@ -186,3 +186,29 @@ def test_a_key_named_once_is_replaced_by_a_key_the_program_names_elsewhere():
     assert not any(e.startswith("'last_guess'") or e.startswith("'history'") for e in edits)  # named twice: kept
     for m in muts:
         ast.parse(m.apply(source))
+
+
+def test_a_silent_mutant_marks_its_line_unknown_rather_than_innocent_and_the_mark_is_not_inherited():
+    """A mutant in a branch that is never taken changes no prediction: that says nothing against its
+    line (the faulty test deciding the branch may sit on it), so the line keeps some suspicion; a
+    mutant that changes predictions without helping does clear it."""
+    from patchworld.population import _inherited
+    from patchworld.second_order import SILENT, gather_evidence
+
+    rows = {"a#0": (False, "x"), "b#0": (True, "y")}
+    member = SimpleNamespace(rows=lambda: rows, evidence={}, promising=[], silent=[], exposed=[],
+                             crashed=lambda: set(), spans=lambda: {}, program=SimpleNamespace(source="p\n"))
+
+    def cand(line: int, preds: dict[str, str]):
+        rep = SimpleNamespace(cols={"id": list(preds), "predicted": list(preds.values()),
+                                    "exact": [rows[i][1] == v and rows[i][0] for i, v in preds.items()],
+                                    "error_kind": ["ok"] * len(preds), "error": [""] * len(preds)})
+        p = SimpleNamespace(extra={"line": line}, patch=SimpleNamespace(note=""))
+        return (0, p, None, SimpleNamespace(hash=f"c{line}", source="p\n"), member), rep
+
+    silent, silent_rep = cand(3, {"a#0": "x", "b#0": "y"})           # changes nothing
+    useless, useless_rep = cand(5, {"a#0": "x", "b#0": "z"})         # breaks a passing row only
+    gather_evidence([silent, useless], {"c3": silent_rep, "c5": useless_rep})
+    assert member.evidence == {3: SILENT, 5: 0.0}
+    assert [line for line, _ in member.silent] == [3]
+    assert _inherited({3: SILENT, 5: 0.0, 7: 0.8}) == {7: 0.8}
