@@ -5,12 +5,12 @@ the first edit accepted on the faulty line is often a partial fix (swapping whic
 instead of un-flipping the test). The real fix is then two edits away from the new program (undo the
 partial fix, make the right one) and no single mutation of it reaches it. The wide search
 (:mod:`patchworld.population`) remembers, for a program it just accepted, the program it replaced and
-the line of the edit; the next round proposes that replaced program's other mutations of the line (and the lines around it: a fix in an
-``if`` 's body is often one in its test),
-each as one patch against the accepted program (:func:`alternatives`). They skip the screening sample
-(each gets a full val replay: the accepted edit and another one on its line differ on few rows, which a
-sample of a few trajectories misses) and the gate judges them as usual: only one strictly better
-than the accepted program replaces it.
+the line of the edit; the next round proposes that replaced program's other mutations of the line
+and of the lines around it (a fix in an ``if`` 's body is often one in its test), each as one patch
+against the accepted program (:func:`alternatives`). They skip the screening sample (each gets a
+full val replay: the accepted edit and another one on its line differ on few rows, which a sample
+of a few trajectories misses) and the gate judges them as usual: only one strictly better than the
+accepted program replaces it.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ def alternatives(proposer: Any, current: Any, replaced: Any, line: int, function
                  env: str, k: int = 12) -> list[Any]:
     """Up to ``k`` proposals current -> (``replaced`` with another of its mutations at ``line`` of
     ``function``, or the line above or below it): the best of each operator on each line first
-    (the edited line's first), then the next best. Needs a proposer that
-    ranks mutations of any program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
+    (the edited line's first), then the next best. Needs a proposer that ranks mutations of any
+    program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
     from patchworld.patches import PatchError, patch_from_sources
     from patchworld.proposers.base import Proposal, ProposalRequest
@@ -35,7 +35,7 @@ def alternatives(proposer: Any, current: Any, replaced: Any, line: int, function
     if rank is None or not line:
         return []
     near = (line, line - 1, line + 1)   # the edited line first, then its neighbours (an ``if`` above its body)
-    focus = Suspicion({n: 1.0 - 0.1 * k for k, n in enumerate(near)}, {function: 1.0}, "last accepted edit")
+    focus = Suspicion({n: 1.0 - 0.1 * i for i, n in enumerate(near)}, {function: 1.0}, "last accepted edit")
     try:
         ranked = rank(ProposalRequest(env=env, program=replaced, counterexamples=list(shown), n=k, suspicion=focus),
                       functions={function})
@@ -50,8 +50,9 @@ def alternatives(proposer: Any, current: Any, replaced: Any, line: int, function
         if key not in seen:
             seen.add(key)
             firsts.append(cand)
+    first_ids = {id(c) for c in firsts}
     out: list[Any] = []
-    for cand in firsts + [c for c in here if c not in firsts]:
+    for cand in firsts + [c for c in here if id(c) not in first_ids]:
         if len(out) >= k:
             break
         if not cand.parses():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine", "SILENT"]
+__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine", "changed_rows", "SILENT"]
 
 SILENT = 0.25
 """Mutant evidence of a line whose mutant changed no prediction (a line never mutated counts 0.5)."""
@@ -37,10 +37,7 @@ def pairs_to_combine(cands: list, replays: dict, fixers: int = 6, improvers: int
             fixing.append((len(fixed), set(fixed), p, member))
         key = score_key(score(rep))
         if key > member.key:
-            parent_rows = member.rows()
-            changed = {i for i, pred in zip(*columns(rep, "id", "predicted"), strict=True)
-                       if parent_rows.get(i, (None, pred))[1] != pred}
-            improving.append((key, changed, p, member))
+            improving.append((key, changed_rows(member.rows(), *columns(rep, "id", "predicted")), p, member))
     fixing.sort(key=lambda f: -f[0])
     improving.sort(key=lambda f: f[0], reverse=True)
     out, seen = [], set()
@@ -51,6 +48,11 @@ def pairs_to_combine(cands: list, replays: dict, fixers: int = 6, improvers: int
                 seen.add(pair)
                 out.append((a[2], b[2], a[3]))
     return out
+
+
+def changed_rows(parent_rows: dict, ids: list, preds: list) -> set[str]:
+    """Ids of the rows whose prediction differs from the parent's (``parent_rows``: id -> (exact, prediction))."""
+    return {i for i, pred in zip(ids, preds, strict=True) if parent_rows.get(i, (None, pred))[1] != pred}
 
 
 def combine(parent: Any, a: Any, b: Any) -> Any | None:
@@ -117,7 +119,7 @@ def gather_evidence(cands: list, replays: dict) -> None:
         parent_rows = rows.setdefault(id(member), member.rows())
         ids, preds, exacts, kinds, errors = columns(rep, "id", "predicted", "exact", "error_kind", "error")
         value = mutant_score(parent_rows, ids, preds, exacts)
-        silent = value <= 0 and all(parent_rows.get(i, (None, pred))[1] == pred for i, pred in zip(ids, preds, strict=True))
+        silent = value <= 0 and not changed_rows(parent_rows, ids, preds)
         # a mutant that changed no prediction says its code did not matter here (a branch not taken),
         # not that the line is innocent: it halves the line's unknown prior instead of zeroing it
         member.evidence[line] = max(member.evidence.get(line, 0.0), SILENT if silent else round(value, 6))

@@ -184,7 +184,7 @@ class MutationProposer:
         self._seen: dict[str, set[str]] = {}
         self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
         self._children: dict[str, set[str]] = {}  # wide search: child sources already proposed per parent
-        self._corpus: tuple[int, LiteralCorpus] | None = None   # (id of the train split, its observation texts)
+        self._corpus: tuple[Any, LiteralCorpus] | None = None   # (the train split, its observation texts)
 
     def candidates(self, request: ProposalRequest, functions: set[str] | None = None) -> list[Candidate]:
         """All mutations of the program (of ``functions`` only, when given), best first (no patches built
@@ -234,11 +234,14 @@ class MutationProposer:
                     best[child] = Candidate(score, name, mut, child, ids, where=(source, func, idx))
         return sorted(best.values(), key=lambda c: -c.score)
 
-    def _literal_corpus(self, request: ProposalRequest) -> LiteralCorpus:
+    def _literal_corpus(self, request: ProposalRequest) -> LiteralCorpus | None:
         """The training split's observation texts (built once per split), where a literal that lost a
-        word finds it again (:mod:`.mutation_literals`)."""
-        if self._corpus is None or self._corpus[0] != id(request.train):
-            self._corpus = (id(request.train), LiteralCorpus(request.train or ()))
+        word finds it again (:mod:`.mutation_literals`); None for a request without one (a redo or
+        crash-site request), which leaves the split's corpus and its memo in place."""
+        if not request.train:
+            return None
+        if self._corpus is None or self._corpus[0] is not request.train:
+            self._corpus = (request.train, LiteralCorpus(request.train))
         return self._corpus[1]
 
     def ranking(self, request: ProposalRequest, top: int = 20) -> Any:

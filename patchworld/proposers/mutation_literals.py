@@ -29,7 +29,7 @@ _MAX_CHARS = 4_000_000
 class LiteralCorpus:
     """The distinct observation texts of some trajectories, searched for restored literals."""
 
-    def __init__(self, trajectories: Sequence[Any], extra: Sequence[str] = ()):
+    def __init__(self, trajectories: Sequence[Any]):
         texts: dict[str, None] = {}
         size = 0
         for traj in trajectories:
@@ -38,10 +38,6 @@ class LiteralCorpus:
                     if text and text not in texts and size + len(text) <= _MAX_CHARS:
                         texts[text] = None
                         size += len(text) + 1
-        for text in extra:
-            if text and text not in texts and size + len(text) <= _MAX_CHARS:
-                texts[text] = None
-                size += len(text) + 1
         self.text = "\x00".join(texts)
         self._memo: dict[str, list[tuple[str, int]]] = {}
 
@@ -93,21 +89,20 @@ def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | N
     for node in ast.walk(func):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
-        text = idx.text(node)
-        if len(text) < 2 or text[0] not in "'\"" or text[1:-1] != node.value:
-            continue   # prefixed, escaped or implicitly concatenated: not spliced as plain text
+        text = _plain(node, idx)
+        if text is None:
+            continue
         for new, count in corpus.restores(node.value):
-            word = new[len(_common_prefix(node.value, new)):][:len(new) - len(node.value)].strip()
             yield Mutation("restore_literal", ((*idx.span(node), text[0] + new + text[-1]),), node,
                            f"'{node.value}' -> '{new}' (as in {count} observation(s))", 2.5,
-                           {"count": count, "restore": (node.value, new), "word": word})
+                           {"count": count, "restore": (node.value, new)})
 
 
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
+def _plain(node: ast.Constant, idx: SourceIndex) -> str | None:
+    """The source text of a string literal written as its plain value in quotes, else None
+    (prefixed, escaped or implicitly concatenated: not spliced as plain text)."""
+    text = idx.text(node)
+    return text if len(text) >= 2 and text[0] in "'\"" and text[1:-1] == node.value else None
 
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -128,8 +123,8 @@ def rekey_mutations(func: ast.AST, idx: SourceIndex, keys: Counter[str]) -> Iter
     for node in ast.walk(func):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and keys.get(node.value) == 1):
             continue
-        text = idx.text(node)
-        if len(text) < 2 or text[0] not in "'\"" or text[1:-1] != node.value:
+        text = _plain(node, idx)
+        if text is None:
             continue
         value = node.value
         near = [k for k in keys if k != value and len(k) >= 3 and len(value) >= 2
