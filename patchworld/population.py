@@ -51,7 +51,7 @@ from patchworld import candidate_jobs
 from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.redo import alternatives
-from patchworld.screening import Screened, Screener, columns, send_batches
+from patchworld.screening import Screened, Screener, collect, columns, send_batches
 from patchworld.second_order import SILENT, combine, gather_evidence, pairs_to_combine, second_order
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
@@ -232,7 +232,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         for p in proposals:
             submit(p, member, unscreened if (p.extra or {}).get("redo") else None)
         send_batches(pending, futures, pool, session)
-    replays = _collect(futures, progress, r)
+    replays = collect(futures, children, pool, session, progress, f"round {r}: ")
     # wave 2: combine two children of one parent that fixed (or improved) different transitions
     n_before = len(cands)
     for a, b, member in pairs_to_combine(cands, replays):
@@ -241,7 +241,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             submit(combo, member)
     send_batches(pending, futures, pool, session)
     if len(cands) > n_before:
-        replays.update(_collect({h: f for h, f in futures.items() if h not in replays}, progress, r))
+        replays.update(collect({h: f for h, f in futures.items() if h not in replays}, children, pool, session,
+                               progress, f"round {r}: "))
     gather_evidence(cands, replays)
     eval_seconds = time.perf_counter() - start - propose_seconds
     verdicts = [c[2] for c in cands]
@@ -320,18 +321,6 @@ def _lines(session: Any, member: Member) -> list | None:
             return None
         member.lines = getattr(traced, "lines", None) or []
     return member.lines or None
-
-
-def _collect(futures: dict[str, Any], progress: Progress | None, r: int) -> dict[str, Any]:
-    out = {}
-    for done, (h, (fut, pos)) in enumerate(futures.items(), start=1):
-        try:
-            out[h] = fut.result()[pos]
-        except Exception as exc:  # noqa: BLE001 - an internal failure rejects these candidates only
-            out[h] = exc
-        if progress:
-            progress(done, len(futures), f"round {r}: evaluated {done}/{len(futures)} candidates")
-    return out
 
 
 def _persist(session: Any, cands: list, writes: list, replays: dict, shown_by: dict) -> None:

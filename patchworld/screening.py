@@ -24,12 +24,12 @@ CPU, a malformed frame) is screened again one job per child.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Screener", "Screened", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch", "columns",
-           "send_batches"]
+__all__ = ["Screener", "Screened", "Survives", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch",
+           "full_replay", "columns", "send_batches", "collect"]
 
 _EXCEPTION_KINDS = ("exception", "step_timeout", "timeout", "memory", "crashed", "output_limit")
 
@@ -75,6 +75,12 @@ class Screened:
     replay: Any
     reason: str
     n_rows: int
+
+
+@dataclass(frozen=True)
+class Survives:
+    """A child that passed its screen, from a batch sent with ``full=False``: its full val replay is a
+    job of its own (:func:`full_replay`), so survivors spread over the workers as they free up."""
 
 
 class Screener:
@@ -176,9 +182,11 @@ class Screener:
         return ""
 
 
-def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residual: Any, limits: Any,
+                 full: bool = True) -> Any:
     """Screen one child in a job of its own, then (survivors) replay it on all of val; a Replay, a
-    Screened, or the exception raised. An executor job: plain arguments only."""
+    Screened, or the exception raised (``full=False``: :class:`Survives` instead of the val replay).
+    An executor job: plain arguments only."""
     from patchworld.replay import replay
 
     try:
@@ -188,33 +196,46 @@ def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residu
             reason = screener.judge(small)
             if reason:
                 return Screened(small, reason, screener.n_rows)
+        if not full:
+            return Survives()
+        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def full_replay(child: Any, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+    """A survivor's lean val replay as an executor job: a Replay, or the exception raised."""
+    from patchworld.replay import replay
+
+    try:
         return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
     except Exception as exc:  # noqa: BLE001
         return exc
 
 
 def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbox: bool, residual: Any,
-                   limits: Any) -> list[Any]:
+                   limits: Any, full: bool = True) -> list[Any]:
     """:func:`evaluate_one` for each child, screening them together in one sandbox job (see the module
-    docstring); survivors get a full val replay each, one job per child. One result per child."""
+    docstring); survivors get a full val replay each, one job per child (``full=False``: they come back
+    as :class:`Survives`, for the caller to replay as jobs of their own). One result per child."""
     from patchworld.replay import replay
     from patchworld.sandbox.batch import MAX_BATCH, run_batch
 
     children = list(children)
     if not sandbox or screener.full or not screener.payload or len(children) < 2 or len(children) > MAX_BATCH:
-        return [evaluate_one(c, screener, val, sandbox, residual, limits) for c in children]
+        return [evaluate_one(c, screener, val, sandbox, residual, limits, full) for c in children]
     try:
         batch = run_batch(children, screener.payload, residual, limits, lean=True)
     except Exception:  # noqa: BLE001 - screened one by one instead
         batch = None
     if batch is None or batch.outcome != "ok":
-        return [evaluate_one(c, screener, val, sandbox, residual, limits) for c in children]
+        return [evaluate_one(c, screener, val, sandbox, residual, limits, full) for c in children]
     out: list[Any] = []
     for k, child in enumerate(children):
         try:
             small = screener.rows(batch.columns[k], batch.outcomes[k], batch.details[k])
             reason = screener.judge(small)
-            out.append(Screened(small, reason, screener.n_rows) if reason else
+            out.append(Screened(small, reason, screener.n_rows) if reason else Survives() if not full else
                        replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True))
         except Exception as exc:  # noqa: BLE001
             out.append(exc)
@@ -223,8 +244,10 @@ def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbo
 
 def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any) -> None:
     """Send the waiting ``(hash, child, screener)`` items off to ``pool``: the children of one parent in
-    ``session.workers`` batches (one :func:`evaluate_batch` job each, so every worker has one and no
-    more); ``futures[hash]`` becomes ``(future, position in its batch)``."""
+    ``session.workers`` screening batches (one :func:`evaluate_batch` job each, ``full=False``, so every
+    worker has one and no more); a child whose screener screens nothing (the sample is all of val) goes
+    straight to a :func:`full_replay` job. ``futures[hash]`` becomes ``(future, position in its batch)``
+    (position None: the future is the child's own full replay)."""
     from patchworld.sandbox.batch import MAX_BATCH
 
     by_screener: dict[int, list] = {}
@@ -232,10 +255,50 @@ def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any
         by_screener.setdefault(id(item[2]), []).append(item)
     pending.clear()
     for group in by_screener.values():
+        if group[0][2].full:
+            for h, child, _ in group:
+                futures[h] = (submit_full(pool, session, child), None)
+            continue
         size = min(MAX_BATCH, -(-len(group) // max(1, session.workers)))
         for i in range(0, len(group), size):
             chunk = group[i:i + size]
             fut = pool.submit(evaluate_batch, [c for _, c, _ in chunk], chunk[0][2], session._val_handle(),
-                              session.sandbox, session.residual, session.limits)
+                              session.sandbox, session.residual, session.limits, False)
             for pos, (h, _, _) in enumerate(chunk):
                 futures[h] = (fut, pos)
+
+
+def submit_full(pool: Any, session: Any, child: Any) -> Any:
+    """A :func:`full_replay` job of ``child`` on ``session``'s val split."""
+    return pool.submit(full_replay, child, session._val_handle(), session.sandbox, session.residual, session.limits)
+
+
+def collect(futures: dict[str, Any], children: dict[str, Any], pool: Any, session: Any,
+            progress: Callable[[int, int, str], None] | None = None, label: str = "") -> dict[str, Any]:
+    """Each child's result from :func:`send_batches`'s ``futures``: a Replay, a :class:`Screened` or an
+    exception. As each screening batch returns, its survivors' full val replays are sent off at once,
+    one job each, so a batch that kept many survivors does not leave the other workers idle."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    out: dict[str, Any] = {}
+    waiting: dict[Any, list[tuple[str, int | None]]] = {}
+    for h, (fut, pos) in futures.items():
+        waiting.setdefault(fut, []).append((h, pos))
+    done_count = 0
+    while waiting:
+        finished, _ = wait(list(waiting), return_when=FIRST_COMPLETED)
+        for fut in finished:
+            try:
+                result: Any = fut.result()
+            except Exception as exc:  # noqa: BLE001 - an internal failure rejects these candidates only
+                result = exc
+            for h, pos in waiting.pop(fut):
+                item = result if pos is None or isinstance(result, BaseException) else result[pos]
+                if isinstance(item, Survives):
+                    waiting[submit_full(pool, session, children[h])] = [(h, None)]
+                    continue
+                out[h] = item
+                done_count += 1
+                if progress:
+                    progress(done_count, len(futures), f"{label}evaluated {done_count}/{len(futures)} candidates")
+    return out

@@ -18,7 +18,17 @@ from patchworld.proposers.mutation import MutationProposer
 from patchworld.replay import replay
 from patchworld.sandbox import Limits
 from patchworld.sandbox.batch import run_batch
-from patchworld.screening import Screened, Screener, columns, evaluate_batch, evaluate_one
+from patchworld.screening import (
+    Screened,
+    Screener,
+    Survives,
+    collect,
+    columns,
+    evaluate_batch,
+    evaluate_one,
+    full_replay,
+    send_batches,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "hostile"
@@ -97,6 +107,61 @@ def test_a_batch_that_fails_as_a_whole_is_screened_one_job_per_child(maze):
             assert g.metrics["token_f1"] == w.metrics["token_f1"]
     assert isinstance(got[1], Screened) and "worse" in got[1].reason       # the bomb: screened out alone
     assert not isinstance(got[2], Screened) and got[2].metrics["token_f1"] > parent.metrics["token_f1"]   # the fix: full val
+
+
+class _CountingPool:
+    """A thread pool that records which job function each submission ran."""
+
+    def __init__(self, workers: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.workers, self.calls = workers, []
+        self._pool = ThreadPoolExecutor(workers)
+
+    def submit(self, fn, *args):
+        self.calls.append(fn.__name__)
+        return self._pool.submit(fn, *args)
+
+
+class _Session:
+    """What send_batches and collect read off a session."""
+
+    def __init__(self, val, workers: int):
+        self.val, self.workers, self.sandbox, self.residual, self.limits = val, workers, True, None, None
+
+    def _val_handle(self):
+        return self.val
+
+
+def test_survivors_are_replayed_as_jobs_of_their_own_sent_as_their_batch_returns(maze):
+    _train, val, program, parent, screener, mutants = maze
+    fix = _child(program, *MOVE_BUG)
+    children = list({c.hash: c for c in [*mutants[:5], fix, *mutants[5:]]}.values())   # one fix is also a mutant
+    screened_only = evaluate_batch(children, screener, val, True, None, None, full=False)
+    survivors = [k for k, r in enumerate(screened_only) if isinstance(r, Survives)]
+    assert children.index(fix) in survivors and len(survivors) < len(children)   # some are screened out
+    pool, session = _CountingPool(2), _Session(val, 2)
+    pending = [(c.hash, c, screener) for c in children]
+    futures: dict = {}
+    send_batches(pending, futures, pool, session)
+    assert pool.calls == ["evaluate_batch", "evaluate_batch"]   # one screening batch per worker
+    got = collect(futures, {c.hash: c for c in children}, pool, session)
+    assert pool.calls[2:] == ["full_replay"] * len(survivors)   # then one job per survivor
+    whole = evaluate_batch(children, screener, val, True, None, None)
+    for k, child in enumerate(children):
+        g, w = got[child.hash], whole[k]
+        assert type(g) is type(w), k
+        if isinstance(g, Screened):
+            assert g.reason == w.reason
+        else:
+            assert _same(g.metrics, w.metrics), k
+    assert got[fix.hash].metrics["token_f1"] > parent.metrics["token_f1"]
+    assert _same(full_replay(fix, val, True, None, None).metrics, got[fix.hash].metrics)
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Equal metrics, NaN (a lean replay's BLEU) equal to NaN."""
+    return a.keys() == b.keys() and all(a[k] == b[k] or a[k] != a[k] and b[k] != b[k] for k in a)
 
 
 class _Scripted:
