@@ -29,6 +29,10 @@ what running jobs side by side buys at all. The last line measures the machine i
 (``benchmarks/machine.py``): how much work two CPU-bound processes at once do against one, the
 most any two-process speed-up can reach here.
 
+``--one-core`` adds the beam round with one worker and the whole process tree pinned to one core:
+against it, 2 workers on 2 cores show how the round scales with cores (with one worker on two cores
+the round already runs work beside its worker and shards large replays onto the idle core).
+
 ``--greedy-candidates`` sets the greedy round's pool alone (default: ``--candidates``); 4 is the
 round as ``make demo`` runs it.
 
@@ -62,6 +66,10 @@ from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 
 CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
 ONE_JOB = "one-job"
+ONE_CORE = "1-core"
+"""``--one-core``'s configuration: one worker, the whole process tree pinned to one core (CPU
+affinity, inherited by the fork server and every job process): the round as a 1-core machine runs
+it, against which 2 workers on 2 cores show how the round scales with cores."""
 """``--one-job``'s configuration: one worker slot, and no replay sharded over two workers, and the
 confirmation's jobs one at a time: the round never runs two sandbox jobs at once."""
 
@@ -91,7 +99,9 @@ def _tree_cpu() -> float:
     return total + own.user + own.system + own.children_user + own.children_system
 
 
-def child(search: str, workers: int, candidates: int, one_job: bool = False) -> dict:
+def child(search: str, workers: int, candidates: int, one_job: bool = False, one_core: bool = False) -> dict:
+    if one_core:   # before anything starts: every process of the tree inherits it
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     sys.path.insert(0, str(ROOT))
     if one_job:   # never two sandbox jobs at once: no sharded replay, the confirmation's jobs one by one
         import patchworld.replay
@@ -253,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32, help="--breakdown: mutants in the screening batch (at most 64)")
     ap.add_argument("--one-job", action="store_true",
                     help="also time the beam round with never two sandbox jobs at once (config 'beam/one-job')")
+    ap.add_argument("--one-core", action="store_true",
+                    help="also time the beam round with 1 worker pinned to one core (config 'beam/1-core')")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.breakdown:
@@ -261,20 +273,20 @@ def main(argv: list[str] | None = None) -> int:
         breakdown(args.runs, args.batch)
         return 0
     if args.child:
-        search, workers, *one = args.child.split(":")
-        print(json.dumps(child(search, int(workers), args.candidates, bool(one))))
+        search, workers, *mode = args.child.split(":")
+        print(json.dumps(child(search, int(workers), args.candidates, mode == ["one"], mode == ["core"])))
         return 0
     pools = {"greedy": args.greedy_candidates or args.candidates, "beam": args.candidates}
     load = os.getloadavg()
     print(f"maze round, {pools['greedy']} (greedy) / {pools['beam']} (beam) candidates, {args.runs} interleaved runs "
           "per configuration; "
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
-    configs = CONFIGS + ((("beam", ONE_JOB),) if args.one_job else ())
+    configs = CONFIGS + ((("beam", ONE_JOB),) if args.one_job else ()) + ((("beam", ONE_CORE),) if args.one_core else ())
     results: dict[tuple[str, Any], list[dict]] = {c: [] for c in configs}
     for run in range(args.runs):
         order = configs if run % 2 == 0 else tuple(reversed(configs))
         for search, workers in order:
-            spec = f"{search}:1:one" if workers == ONE_JOB else f"{search}:{workers}"
+            spec = {ONE_JOB: f"{search}:1:one", ONE_CORE: f"{search}:1:core"}.get(workers, f"{search}:{workers}")
             out = subprocess.run([sys.executable, __file__, "--child", spec, "--candidates",
                                   str(pools[search])], capture_output=True, text=True, check=True, cwd=ROOT)
             results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -310,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"beam: 2 workers vs one job at a time (no sharding, the confirmation's jobs one by one), wall "
               f"x{walls[('beam', ONE_JOB)] / walls[('beam', 2)]:.2f}; 1 worker slot vs one job at a time "
               f"x{walls[('beam', ONE_JOB)] / walls[('beam', 1)]:.2f}")
+    if args.one_core:
+        print(f"beam: 2 workers on 2 cores vs 1 worker on 1 core (the tree pinned), wall "
+              f"x{walls[('beam', ONE_CORE)] / walls[('beam', 2)]:.2f}; tree CPU on 1 core "
+              f"{statistics.median(r['cpu'] for r in results[('beam', ONE_CORE)]):.2f} s against "
+              f"{statistics.median(r['cpu'] for r in results[('beam', 2)]):.2f} s on 2")
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
     print(machine_line())

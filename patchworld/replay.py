@@ -52,7 +52,7 @@ from patchworld.data import Trajectory
 from patchworld.metrics import bleu4, is_covered, judge_row, storable_text, token_f1
 from patchworld.program import Program
 from patchworld.residual import ResidualMemory
-from patchworld.sandbox import Limits, precompile, run_job
+from patchworld.sandbox import Limits, precompile, run_job, usable_cores
 
 __all__ = ["replay", "Replay", "HORIZONS", "STEP_SCHEMA"]
 
@@ -177,7 +177,8 @@ def replay(
 
 ISOLATED_AT_ONCE = 2
 """Jobs of an isolated replay (one per trajectory) running at once: one per core of a 2-core machine
-(``benchmarks/candidate_eval.py --one-job`` sets it to 1 to time a round that never runs two jobs)."""
+(fewer when this process may run on fewer cores: :func:`patchworld.sandbox.usable_cores`;
+``benchmarks/candidate_eval.py --one-job`` sets it to 1 to time a round that never runs two jobs)."""
 
 
 def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: ResidualMemory | None,
@@ -208,7 +209,7 @@ def _isolated_jobs(program: Program, payload: list[list], mode: str, residual: R
         precompile(program.source)   # once here, not in each job's freshly forked process
     order = list(range(len(payload)))
     random.SystemRandom().shuffle(order)
-    at_once = ISOLATED_AT_ONCE if sandbox else 1   # in-process: one module at a time
+    at_once = min(ISOLATED_AT_ONCE, usable_cores()) if sandbox else 1   # in-process: one module at a time
     with ThreadPoolExecutor(at_once, thread_name_prefix="pw-isolate") as pool:
         done = dict(zip(order, pool.map(one, [payload[k] for k in order]), strict=True))
     jobs = [done[k] for k in range(len(payload))]

@@ -44,8 +44,20 @@ def test_a_large_replay_is_sharded_when_other_work_left_the_cores_free(monkeypat
     monkeypatch.setattr(cores.time, "process_time", lambda: 0.0)
     monkeypatch.setattr(cores, "worker_cpu", lambda: 0.0)
     monkeypatch.setattr(cores.os, "getloadavg", lambda: (1.9, 1.9, 1.9))
-    monkeypatch.setattr(cores.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
     assert cores.spare_core_now() is False   # no window yet: the load average (1.9 on 2 cores) decides
     assert cores.spare_core_now() is True    # 0.1 core of other work in the last second
     assert cores.spare_core_now() is False   # 1.6 cores of other work since
 
+
+
+def test_a_process_pinned_to_one_core_has_no_spare_core_on_an_idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Affinity (taskset, a container's cpuset) bounds the cores a shard could get, not the machine's count."""
+    monkeypatch.setattr(cores, "_OTHERS", OtherLoad())
+    monkeypatch.setattr(cores, "cpu_busy", lambda: 0.0)        # nothing else runs
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(cores.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert cores.usable_cores() == 2 and cores.spare_core_now() is True
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {1})
+    assert cores.usable_cores() == 1 and cores.spare_core_now() is False

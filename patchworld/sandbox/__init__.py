@@ -55,6 +55,7 @@ from __future__ import annotations
 
 from patchworld.program import ProgramLoadError
 from patchworld.sandbox.client import ModelCallError, ModelClient, Prediction, open_model
+from patchworld.sandbox.cores import usable_cores
 from patchworld.sandbox.job import OUTCOMES, JobResult, run_job
 from patchworld.sandbox.kernel import probe as kernel_layers
 from patchworld.sandbox.limits import Limits
@@ -65,4 +66,5 @@ from patchworld.sandbox.summary import summarize
 
 __all__ = ["Limits", "JobResult", "OUTCOMES", "run_job", "open_model", "ModelClient", "Prediction",
            "ProgramLoadError", "ModelCallError", "ProtocolError", "clean_environment", "take_worker",
-           "release_worker", "shutdown_pool", "use_fork_server", "summarize", "kernel_layers", "precompile"]
+           "release_worker", "shutdown_pool", "use_fork_server", "summarize", "kernel_layers", "precompile",
+           "usable_cores"]

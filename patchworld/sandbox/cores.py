@@ -19,7 +19,7 @@ import time
 
 from patchworld.sandbox.pool import worker_cpu
 
-__all__ = ["OtherLoad", "cpu_busy", "spare_core", "spare_core_now", "MIN_WINDOW", "STALE"]
+__all__ = ["OtherLoad", "cpu_busy", "usable_cores", "spare_core", "spare_core_now", "MIN_WINDOW", "STALE"]
 
 MIN_WINDOW = 0.25
 """Seconds a window must last before it gives an estimate (25 ticks per core at 100 Hz)."""
@@ -43,6 +43,15 @@ def cpu_busy() -> float | None:
     except ValueError:
         return None
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity (``taskset``, a container's cpuset), not the
+    machine's count: a session pinned to one core of two has no spare core to shard onto."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):   # no affinity call on this platform
+        return os.cpu_count() or 1
 
 
 class OtherLoad:
@@ -111,10 +120,13 @@ def spare_core_now() -> bool:
     now, cpu = time.monotonic(), time.process_time() + worker_cpu()
     own = _OWN.update(now, cpu)
     others = _OTHERS.update(now, cpu_busy(), cpu)
+    cores = usable_cores()
+    if cores < 2:
+        return False
     if others is not None:
-        return spare_core(others, 0.0, os.cpu_count() or 1)
+        return spare_core(others, 0.0, cores)
     try:
         load = os.getloadavg()[0]
     except OSError:
         load = 0.0
-    return spare_core(load, own, os.cpu_count() or 1)
+    return spare_core(load, own, cores)
