@@ -21,8 +21,9 @@ from patchworld.proposers.mutation_ops import SourceIndex
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _traj(*texts: str) -> SimpleNamespace:
-    steps = [SimpleNamespace(observation=a, action="look", next_observation=b) for a, b in itertools.pairwise(texts)]
+def _traj(*texts: str, actions: tuple[str, ...] = ()) -> SimpleNamespace:
+    steps = [SimpleNamespace(observation=a, action=actions[k] if k < len(actions) else "look", next_observation=b)
+             for k, (a, b) in enumerate(itertools.pairwise(texts))]
     return SimpleNamespace(id="t", transitions=steps)
 
 
@@ -49,6 +50,15 @@ def test_a_word_cut_from_the_front_is_put_back():
     assert corpus.restores("goal: open the door") == []
     assert corpus.restores("Your: open the door") == [("Your goal: open the door", 1)]   # cut before a colon
     assert corpus.restores("Your open the door") == []   # "goal:" is no plain word and a colon is never invented
+
+def test_an_action_literal_that_lost_a_word_is_restored_to_a_whole_action():
+    corpus = LiteralCorpus([_traj("a", "b", "c", "d", actions=("move up", "move down", "move up"))])
+    assert corpus.restores("up") == [("move up", 2)]          # short, but an action is compared whole
+    assert corpus.restores("move up") == []                   # an action as it is
+    assert corpus.restores("mov") == []                       # no word lost: a cut word is no action
+    assert corpus.restores("move") == [("move up", 2), ("move down", 1)]   # most taken first
+    assert corpus.restores("go up") == []                     # a different word, not a lost one
+
 
 def test_restore_edits_only_plain_literals_and_the_child_parses():
     source = (

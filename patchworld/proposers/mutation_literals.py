@@ -6,7 +6,9 @@ counterexample names the word: a test that never fires predicts nothing wrong in
 sends the belief down another branch. The observations of the training split do name it: the
 literal with one word put back occurs there. :class:`LiteralCorpus` holds those texts and, for a
 literal that occurs in none of them, finds the one-word insertions that do occur (most frequent
-first); :func:`restore_mutations` turns them into edits of a function's literals.
+first); :func:`restore_mutations` turns them into edits of a function's literals. A literal the
+program compares actions against (``action == "move up"``) that lost a word is restored the same way
+from the split's actions, where the restored literal must be a whole action.
 """
 
 from __future__ import annotations
@@ -24,21 +26,27 @@ __all__ = ["LiteralCorpus", "restore_mutations", "program_keys", "rekey_mutation
 _WORD = r"([A-Za-z][A-Za-z-]*)"
 _MAX_CHARS = 4_000_000
 """Corpus size cap (characters of distinct observation texts): bounds the cost of one search."""
+_MAX_ACTIONS = 20_000
+"""Distinct actions kept (the most frequent): bounds the cost of one action search."""
 
 
 class LiteralCorpus:
-    """The distinct observation texts of some trajectories, searched for restored literals."""
+    """The distinct observation texts and actions of some trajectories, searched for restored literals."""
 
     def __init__(self, trajectories: Sequence[Any]):
         texts: dict[str, None] = {}
+        actions: Counter[str] = Counter()
         size = 0
         for traj in trajectories:
             for t in getattr(traj, "transitions", ()):
+                if isinstance(t.action, str):
+                    actions[t.action] += 1
                 for text in (t.observation, t.next_observation):
                     if text and text not in texts and size + len(text) <= _MAX_CHARS:
                         texts[text] = None
                         size += len(text) + 1
         self.text = "\x00".join(texts)
+        self.actions = dict(actions.most_common(_MAX_ACTIONS))
         self._memo: dict[str, list[tuple[str, int]]] = {}
 
     def restores(self, value: str, limit: int = 3) -> list[tuple[str, int]]:
@@ -59,8 +67,24 @@ class LiteralCorpus:
                         found.add((start, word.group(0) + " " + value))
             counts = Counter(text for _, text in found)
             out = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        if not out:
+            out = self._action_restores(value, limit)
         self._memo[value] = out
         return out
+
+    def _action_restores(self, value: str, limit: int) -> list[tuple[str, int]]:
+        """``(action, times taken)`` for the actions that are ``value`` with one word put back, when
+        ``value`` is no action itself (an action literal is compared whole, so a short one counts)."""
+        if (len(value) < 2 or value in self.actions or not re.search(r"[A-Za-z]{2,}", value)
+                or any(ch in value for ch in "\\'\"\n\r\t\x00{}")):
+            return []
+        found = []
+        for action, count in self.actions.items():
+            if value in action:
+                words = action.split(" ")
+                if any(" ".join(words[:i] + words[i + 1:]) == value for i in range(len(words))):
+                    found.append((action, count))
+        return sorted(found, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def _eligible(value: str) -> bool:
@@ -94,7 +118,7 @@ def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | N
             continue
         for new, count in corpus.restores(node.value):
             yield Mutation("restore_literal", ((*idx.span(node), text[0] + new + text[-1]),), node,
-                           f"'{node.value}' -> '{new}' (as in {count} observation(s))", 2.5,
+                           f"'{node.value}' -> '{new}' (as in {count} observation(s) or action(s))", 2.5,
                            {"count": count, "restore": (node.value, new)})
 
 
