@@ -301,4 +301,4 @@ def collect(futures: dict[str, Any], children: dict[str, Any], pool: Any, sessio
                 done_count += 1
                 if progress:
                     progress(done_count, len(futures), f"{label}evaluated {done_count}/{len(futures)} candidates")
-    return out
+    return {h: out[h] for h in futures}   # submission order, never arrival order: rounds stay reproducible
