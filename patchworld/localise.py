@@ -8,7 +8,9 @@ record when the replay has one (``replay(..., trace_lines=True)``: ``Replay.line
 numbers each row ran); without it, the lines of every function a transition's traceback names count as run,
 and every other function gets a small prior (so parsing, belief correction and helpers are
 still searched, just later). Traceback frames add evidence on top of the spectrum: the
-innermost frame's line gets the most. Mutants the search already evaluated add a third kind
+innermost frame's line gets the most, and the lines that wrote the belief keys the crash line read
+(and the ``if`` tests guarding those writes: :mod:`patchworld.dataflow`) get nearly as much, since a
+crash is often a bad value stored upstream. Mutants the search already evaluated add a third kind
 (Metallaxis): a line whose mutants change the predictions of failing transitions but not of
 passing ones is where the fault most likely is. Scores are in [0, 1]; a function scores its
 best line.
@@ -26,6 +28,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from patchworld.dataflow import crash_writers
 
 __all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
            "recorded_suspicion", "suspicion_column"]
@@ -188,6 +192,7 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
     failed = [not x for x in exact]
     n_fail = sum(failed)
     tb: Counter[int] = Counter()
+    crash: Counter[int] = Counter()
     tb_funcs: Counter[str] = Counter()
     for bad, err in zip(failed, errors, strict=True):
         if not bad or not err:
@@ -196,6 +201,7 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         for k, (name, line) in enumerate(frames):
             inner = k == len(frames) - 1
             tb[line] += 1.0 if inner else 0.5
+            crash[line] += inner
             tb_funcs[name] += 1.0 if inner else 0.5
     lines: dict[int, float] = {}
     if lines_run is not None and any(r is not None for r in lines_run):
@@ -213,6 +219,11 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
     for line, weight in tb.items():  # the traceback's own lines: the crash site and its call sites
         if line in owner and n_fail:
             lines[line] = min(1.0, lines.get(line, 0.0) * 0.5 + 0.5 + 0.5 * weight / n_fail)
+    if crash and n_fail:  # the writers of what a crash line read: the bad value's origin
+        for line, writers in crash_writers(source, crash).items():
+            for w in writers:
+                if w in owner:
+                    lines[w] = max(lines.get(w, 0.0), min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail))
     if mutants:  # blend: lines not mutated yet count as 0.5 (unknown), mutated ones by their best mutant
         method += "+mutants"
         lines = {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in lines.items()}
