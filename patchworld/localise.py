@@ -10,7 +10,8 @@ and every other function gets a small prior (so parsing, belief correction and h
 still searched, just later). Traceback frames add evidence on top of the spectrum: the
 innermost frame's line gets the most, and the lines that wrote the belief keys the crash line read
 (and the ``if`` tests guarding those writes: :mod:`patchworld.dataflow`) get nearly as much, since a
-crash is often a bad value stored upstream. Mutants the search already evaluated add a third kind
+crash is often a bad value stored upstream (line scores only: a function still scores by its own
+evidence, so the function that crashed stays first when the fault is where it crashed). Mutants the search already evaluated add a third kind
 (Metallaxis): a line whose mutants change the predictions of failing transitions but not of
 passing ones is where the fault most likely is. Scores are in [0, 1]; a function scores its
 best line.
@@ -219,6 +220,7 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
     for line, weight in tb.items():  # the traceback's own lines: the crash site and its call sites
         if line in owner and n_fail:
             lines[line] = min(1.0, lines.get(line, 0.0) * 0.5 + 0.5 + 0.5 * weight / n_fail)
+    before_writers = dict(lines)
     if crash and n_fail:  # the writers of what a crash line read: the bad value's origin
         for line, writers in crash_writers(source, crash).items():
             for w in writers:
@@ -226,9 +228,10 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
                     lines[w] = max(lines.get(w, 0.0), min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail))
     if mutants:  # blend: lines not mutated yet count as 0.5 (unknown), mutated ones by their best mutant
         method += "+mutants"
-        lines = {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in lines.items()}
+        lines, before_writers = ({line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in d.items()}
+                                 for d in (lines, before_writers))
     functions: dict[str, float] = {}
-    for line, value in lines.items():
+    for line, value in before_writers.items():   # writers rank lines, not functions: the crash's own stays first
         name = owner[line]
         functions[name] = max(functions.get(name, 0.0), value)
     for k, name in enumerate(_UPSTREAM_ORDER):

@@ -63,7 +63,12 @@ def test_an_inverted_test_upstream_of_a_crash_is_localised_and_repaired(tmp_path
     assert "exception" in parent.steps.get_column("error_kind").to_list()
     guard_line = source[:source.index(guard)].count("\n") + 1
     susp = localise(buggy.source, parent.steps, parent.lines)
-    assert susp.at(guard_line) >= 0.99, susp.at(guard_line)   # as blamed as the crash site itself
+    crash_line = source[:source.index('new["pred"] = desc + (')].count("\n") + 1   # where it raises
+    (lo, hi), = susp.spans["correct_belief"]
+    writers = KeyFlow(buggy.source).writers(crash_line)
+    others = [v for n, v in susp.lines.items() if lo < n <= hi and n not in writers]
+    assert susp.at(guard_line) >= 0.99 > max(others)   # as blamed as the crash site, above its neighbours
+    assert max(susp.functions, key=susp.functions.get) == "predict_belief"   # the function that crashed
     session = Session("babyai", train, val, program=buggy, proposer=MutationProposer(seed=0), run_dir=tmp_path / "run",
                       n_candidates=64, search="beam")
     res = session.step()
