@@ -66,12 +66,12 @@ from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
 
 CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
 ONE_JOB = "one-job"
+"""``--one-job``'s configuration: one worker slot, and no replay sharded over two workers, and the
+confirmation's jobs one at a time: the round never runs two sandbox jobs at once."""
 ONE_CORE = "1-core"
 """``--one-core``'s configuration: one worker, the whole process tree pinned to one core (CPU
 affinity, inherited by the fork server and every job process): the round as a 1-core machine runs
 it, against which 2 workers on 2 cores show how the round scales with cores."""
-"""``--one-job``'s configuration: one worker slot, and no replay sharded over two workers, and the
-confirmation's jobs one at a time: the round never runs two sandbox jobs at once."""
 
 
 def _tree_cpu() -> float:

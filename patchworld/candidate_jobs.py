@@ -90,12 +90,13 @@ def default_run_dir(env: str, root: str | os.PathLike[str] = "runs") -> Path:
     return path
 
 
-def replay_candidate(program: Any, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
+def replay_candidate(program: Any, val: Any, sandbox: bool, residual: Any, limits: Any, lean: bool = False) -> Any:
     """A candidate's val replay as an executor job (plain arguments, runs on any node's sandbox);
-    an internal failure comes back as the exception, rejecting this candidate only."""
+    an internal failure comes back as the exception, rejecting this candidate only. ``lean``: no belief
+    summaries or BLEU (the wide search's survivors: the gate needs neither)."""
     from patchworld.replay import replay
 
     try:
-        return replay(program, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits)
+        return replay(program, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=lean)
     except Exception as exc:  # noqa: BLE001
         return exc

@@ -228,8 +228,10 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
                     lines[w] = max(lines.get(w, 0.0), min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail))
     if mutants:  # blend: lines not mutated yet count as 0.5 (unknown), mutated ones by their best mutant
         method += "+mutants"
-        lines, before_writers = ({line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in d.items()}
-                                 for d in (lines, before_writers))
+        def blend(scores: dict[int, float]) -> dict[int, float]:
+            return {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in scores.items()}
+
+        lines, before_writers = blend(lines), blend(before_writers)
     functions: dict[str, float] = {}
     for line, value in before_writers.items():   # writers rank lines, not functions: the crash's own stays first
         name = owner[line]

@@ -28,8 +28,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from patchworld.candidate_jobs import replay_candidate
+
 __all__ = ["Screener", "Screened", "Survives", "SampleReplay", "subset_key", "evaluate_one", "evaluate_batch",
-           "full_replay", "columns", "send_batches", "collect"]
+           "columns", "send_batches", "collect"]
 
 _EXCEPTION_KINDS = ("exception", "step_timeout", "timeout", "memory", "crashed", "output_limit")
 
@@ -80,7 +82,7 @@ class Screened:
 @dataclass(frozen=True)
 class Survives:
     """A child that passed its screen, from a batch sent with ``full=False``: its full val replay is a
-    job of its own (:func:`full_replay`), so survivors spread over the workers as they free up."""
+    job of its own (:func:`patchworld.candidate_jobs.replay_candidate`, lean), so survivors spread over the workers as they free up."""
 
 
 class Screener:
@@ -196,21 +198,9 @@ def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residu
             reason = screener.judge(small)
             if reason:
                 return Screened(small, reason, screener.n_rows)
-        if not full:
-            return Survives()
-        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
     except Exception as exc:  # noqa: BLE001
         return exc
-
-
-def full_replay(child: Any, val: Any, sandbox: bool, residual: Any, limits: Any) -> Any:
-    """A survivor's lean val replay as an executor job: a Replay, or the exception raised."""
-    from patchworld.replay import replay
-
-    try:
-        return replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True)
-    except Exception as exc:  # noqa: BLE001
-        return exc
+    return replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives()
 
 
 def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbox: bool, residual: Any,
@@ -218,7 +208,6 @@ def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbo
     """:func:`evaluate_one` for each child, screening them together in one sandbox job (see the module
     docstring); survivors get a full val replay each, one job per child (``full=False``: they come back
     as :class:`Survives`, for the caller to replay as jobs of their own). One result per child."""
-    from patchworld.replay import replay
     from patchworld.sandbox.batch import MAX_BATCH, run_batch
 
     children = list(children)
@@ -235,10 +224,13 @@ def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbo
         try:
             small = screener.rows(batch.columns[k], batch.outcomes[k], batch.details[k])
             reason = screener.judge(small)
-            out.append(Screened(small, reason, screener.n_rows) if reason else Survives() if not full else
-                       replay(child, val, mode="teacher", sandbox=sandbox, residual=residual, limits=limits, lean=True))
         except Exception as exc:  # noqa: BLE001
             out.append(exc)
+            continue
+        if reason:
+            out.append(Screened(small, reason, screener.n_rows))
+        else:
+            out.append(replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives())
     return out
 
 
@@ -246,7 +238,7 @@ def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any
     """Send the waiting ``(hash, child, screener)`` items off to ``pool``: the children of one parent in
     ``session.workers`` screening batches (one :func:`evaluate_batch` job each, ``full=False``, so every
     worker has one and no more); a child whose screener screens nothing (the sample is all of val) goes
-    straight to a :func:`full_replay` job. ``futures[hash]`` becomes ``(future, position in its batch)``
+    straight to a full val replay job (:func:`submit_full`). ``futures[hash]`` becomes ``(future, position in its batch)``
     (position None: the future is the child's own full replay)."""
     from patchworld.sandbox.batch import MAX_BATCH
 
@@ -269,8 +261,10 @@ def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any
 
 
 def submit_full(pool: Any, session: Any, child: Any) -> Any:
-    """A :func:`full_replay` job of ``child`` on ``session``'s val split."""
-    return pool.submit(full_replay, child, session._val_handle(), session.sandbox, session.residual, session.limits)
+    """A lean val replay job of ``child`` (:func:`patchworld.candidate_jobs.replay_candidate`) on
+    ``session``'s val split."""
+    return pool.submit(replay_candidate, child, session._val_handle(), session.sandbox, session.residual,
+                       session.limits, True)
 
 
 def collect(futures: dict[str, Any], children: dict[str, Any], pool: Any, session: Any,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from patchworld.candidate_jobs import replay_candidate
 from patchworld.data import load_trajectories
 from patchworld.patches import apply_patch, patch_from_sources
 from patchworld.program import Program
@@ -26,7 +27,6 @@ from patchworld.screening import (
     columns,
     evaluate_batch,
     evaluate_one,
-    full_replay,
     send_batches,
 )
 
@@ -146,7 +146,7 @@ def test_survivors_are_replayed_as_jobs_of_their_own_sent_as_their_batch_returns
     send_batches(pending, futures, pool, session)
     assert pool.calls == ["evaluate_batch", "evaluate_batch"]   # one screening batch per worker
     got = collect(futures, {c.hash: c for c in children}, pool, session)
-    assert pool.calls[2:] == ["full_replay"] * len(survivors)   # then one job per survivor
+    assert pool.calls[2:] == ["replay_candidate"] * len(survivors)   # then one job per survivor
     whole = evaluate_batch(children, screener, val, True, None, None)
     for k, child in enumerate(children):
         g, w = got[child.hash], whole[k]
@@ -156,7 +156,7 @@ def test_survivors_are_replayed_as_jobs_of_their_own_sent_as_their_batch_returns
         else:
             assert _same(g.metrics, w.metrics), k
     assert got[fix.hash].metrics["token_f1"] > parent.metrics["token_f1"]
-    assert _same(full_replay(fix, val, True, None, None).metrics, got[fix.hash].metrics)
+    assert _same(replay_candidate(fix, val, True, None, None, True).metrics, got[fix.hash].metrics)
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -26,6 +26,8 @@ __all__ = ["LiteralCorpus", "restore_mutations", "program_keys", "rekey_mutation
 _WORD = r"([A-Za-z][A-Za-z-]*)"
 _MAX_CHARS = 4_000_000
 """Corpus size cap (characters of distinct observation texts): bounds the cost of one search."""
+_NOT_PLAIN = "\\'\"\n\r\t\x00{}"
+"""Characters no restored literal may hold (it is spliced into the source as plain text)."""
 _MAX_ACTIONS = 20_000
 """Distinct actions kept (the most frequent): bounds the cost of one action search."""
 
@@ -76,7 +78,7 @@ class LiteralCorpus:
         """``(action, times taken)`` for the actions that are ``value`` with one word put back, when
         ``value`` is no action itself (an action literal is compared whole, so a short one counts)."""
         if (len(value) < 2 or value in self.actions or not re.search(r"[A-Za-z]{2,}", value)
-                or any(ch in value for ch in "\\'\"\n\r\t\x00{}")):
+                or any(ch in value for ch in _NOT_PLAIN)):
             return []
         found = []
         for action, count in self.actions.items():
@@ -91,7 +93,7 @@ def _eligible(value: str) -> bool:
     """A literal worth restoring: some wording (a word of 2+ letters, 4+ characters) and no control
     characters or quotes (the edit is spliced into the source as plain text)."""
     return (len(value) >= 4 and re.search(r"[A-Za-z]{2,}", value) is not None
-            and not any(ch in value for ch in "\\'\"\n\r\t\x00{}"))
+            and not any(ch in value for ch in _NOT_PLAIN))
 
 
 def _patterns(value: str) -> Iterator[str]:
