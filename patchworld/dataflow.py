@@ -46,34 +46,27 @@ class KeyFlow:
                 for stmt in ast.walk(func):
                     if isinstance(stmt, ast.stmt) and stmt is not func:
                         self._stmt.setdefault(stmt.lineno, (stmt, func))
-        self._guard_writes(tree, None)
+        self._visit(tree, None)
 
-    def _guard_writes(self, node: ast.AST, guard: int | None) -> None:
+    def _visit(self, node: ast.AST, guard: int | None) -> None:
         """Record every key write under ``node`` with the line of the innermost ``if`` test around it."""
-        for child in ast.iter_child_nodes(node):
-            inner = guard
-            if isinstance(child, ast.If):
-                self._guard_writes(child.test, guard)
-                inner = child.lineno
-                for part in child.body + child.orelse:
-                    self._guard_writes_stmt(part, inner)
-                continue
-            self._guard_writes_stmt(child, inner) if isinstance(child, ast.stmt) else self._guard_writes(child, inner)
-
-    def _guard_writes_stmt(self, stmt: ast.AST, guard: int | None) -> None:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
-            stmt, (ast.AugAssign, ast.AnnAssign)) else []
+        if isinstance(node, ast.If):
+            self._visit(node.test, guard)
+            for part in node.body + node.orelse:
+                self._visit(part, node.lineno)
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
         for target in targets:
             for sub in ast.walk(target):
-                if (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant)
-                        and isinstance(sub.slice.value, str)):
-                    self._add(sub.slice.value, stmt.lineno, guard)
-        for sub in ast.walk(stmt) if not isinstance(stmt, (ast.If, ast.FunctionDef, ast.ClassDef)) else ():
-            if isinstance(sub, ast.Dict):
-                for key, value in zip(sub.keys, sub.values, strict=True):
-                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                        self._add(key.value, value.lineno, guard)
-        self._guard_writes(stmt, guard)
+                if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str):
+                    self._add(sub.slice.value, node.lineno, guard)
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._add(key.value, value.lineno, guard)
+        for child in ast.iter_child_nodes(node):
+            self._visit(child, guard)
 
     def _add(self, key: str, line: int, guard: int | None) -> None:
         lines = self._writes.setdefault(key, set())
