@@ -12,7 +12,9 @@ One round of ``Session.step`` on ``data/programs/maze_flawed.py`` with the mutat
 Each measured round runs in a fresh process (warm: data loaded, parent replayed, sandbox pool
 started) so CPU time can be counted for the whole process tree: the round's own CPU plus every
 sandbox worker's (workers are reaped by the fork server, the fork server by the round's process
-once the pool is shut down). Configurations are interleaved run by run (``--runs``, default 5);
+once the pool is shut down). Run folders stay on disk until the last run is done, as a real run's
+would (deleting a round's few hundred files just before the next run's round made that round's new
+files slower to create on ext4 without a journal). Configurations are interleaved run by run (``--runs``, default 5);
 the table gives medians with min-max for wall seconds, tree CPU seconds, parent-only CPU
 seconds and candidates per CPU-second. The load average at the start is printed: wall times on a
 shared machine are only comparable within one run of this script.
@@ -99,7 +101,8 @@ def _tree_cpu() -> float:
     return total + own.user + own.system + own.children_user + own.children_system
 
 
-def child(search: str, workers: int, candidates: int, one_job: bool = False, one_core: bool = False) -> dict:
+def child(search: str, workers: int, candidates: int, one_job: bool = False, one_core: bool = False,
+          runs_in: str | None = None) -> dict:
     if one_core:   # before anything starts: every process of the tree inherits it
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     sys.path.insert(0, str(ROOT))
@@ -118,7 +121,10 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
     folder = ROOT / "data" / "trajectories" / "maze"
     train, val = (load_trajectories(folder / f"maze_traj_{s}.jsonl") for s in ("train", "val"))
     program = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")
-    with tempfile.TemporaryDirectory() as tmp:
+    # the run folder stays until every run is done (``main``): deleting hundreds of files right before
+    # the next run's round makes its inode allocations slower on some file systems (ext4 without a journal)
+    with tempfile.TemporaryDirectory(dir=runs_in) as tmp_root:
+        tmp = tempfile.mkdtemp(dir=runs_in) if runs_in else tmp_root
         session = Session("maze", train, val, program=program, proposer=MutationProposer(seed=0), run_dir=tmp,
                           n_candidates=candidates, workers=workers, search=search)
         session.val_replay()     # warm: the parent's replay, the pool and the fork server exist
@@ -266,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--one-core", action="store_true",
                     help="also time the beam round with 1 worker pinned to one core (config 'beam/1-core')")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--runs-in", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.breakdown:
         load = os.getloadavg()
@@ -274,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child:
         search, workers, *mode = args.child.split(":")
-        print(json.dumps(child(search, int(workers), args.candidates, mode == ["one"], mode == ["core"])))
+        print(json.dumps(child(search, int(workers), args.candidates, mode == ["one"], mode == ["core"], args.runs_in)))
         return 0
     pools = {"greedy": args.greedy_candidates or args.candidates, "beam": args.candidates}
     load = os.getloadavg()
@@ -283,13 +290,14 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
     configs = CONFIGS + ((("beam", ONE_JOB),) if args.one_job else ()) + ((("beam", ONE_CORE),) if args.one_core else ())
     results: dict[tuple[str, Any], list[dict]] = {c: [] for c in configs}
-    for run in range(args.runs):
-        order = configs if run % 2 == 0 else tuple(reversed(configs))
-        for search, workers in order:
-            spec = {ONE_JOB: f"{search}:1:one", ONE_CORE: f"{search}:1:core"}.get(workers, f"{search}:{workers}")
-            out = subprocess.run([sys.executable, __file__, "--child", spec, "--candidates",
-                                  str(pools[search])], capture_output=True, text=True, check=True, cwd=ROOT)
-            results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="pw-candidate-eval-") as runs_in:   # removed after the last run
+        for run in range(args.runs):
+            order = configs if run % 2 == 0 else tuple(reversed(configs))
+            for search, workers in order:
+                spec = {ONE_JOB: f"{search}:1:one", ONE_CORE: f"{search}:1:core"}.get(workers, f"{search}:{workers}")
+                out = subprocess.run([sys.executable, __file__, "--child", spec, "--candidates", str(pools[search]),
+                                      "--runs-in", runs_in], capture_output=True, text=True, check=True, cwd=ROOT)
+                results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     def med(values: list[float]) -> str:
         return f"{statistics.median(values):7.2f} ({min(values):.2f}-{max(values):.2f})"

@@ -88,3 +88,67 @@ def test_a_finished_jobs_scratch_directory_is_gone_after_the_pool_shuts_down(mon
     assert result.outcome == "ok" and len(seen) == 1
     shutdown_pool()
     assert not os.path.lexists(seen[0])
+
+
+def test_a_shelved_directory_comes_back_empty_under_a_fresh_name_and_a_written_one_is_removed(tmp_path):
+    from patchworld.sandbox.scratch import ScratchShelf
+
+    shelf = ScratchShelf(limit=2)
+    kept, written = tmp_path / "pw-sandbox-p1-kept", tmp_path / "pw-sandbox-p1-written"
+    kept.mkdir()
+    written.mkdir()
+    (written / "left").write_text("a program's note for the next job")
+    inode = kept.stat().st_ino
+    shelf.put(str(written))
+    shelf.put(str(kept))
+    again = shelf.take()           # the last one put: renamed, the same inode, no new directory
+    assert again != str(kept) and not kept.exists() and os.stat(again).st_ino == inode
+    assert os.path.basename(again).startswith(f"pw-sandbox-p{os.getpid()}-") and not os.listdir(again)
+    other = shelf.take()           # the written one is never handed out: removed, a new directory instead
+    flush_removals()
+    assert not written.exists() and other != again and not os.listdir(other)
+    shelf.put(again)
+    shelf.put(other)
+    shelf.put(str(tmp_path))       # over the limit: removed, not kept
+    flush_removals()
+    assert not tmp_path.exists()
+    shelf.clear()
+    assert not os.path.lexists(again) and not os.path.lexists(other)
+
+
+def test_jobs_reuse_the_scratch_directory_of_a_job_whose_program_only_saw_its_tmpfs(monkeypatch):
+    """With the ``mounts`` layer (root with CAP_SYS_ADMIN) a finished job's directory serves the next job
+    under a new name, and what the program wrote (into its tmpfs) is not there; without it, removed."""
+    from patchworld.program import Program
+    from patchworld.sandbox import job, kernel_layers, pool, run_job, shutdown_pool
+
+    seen, inodes = [], []
+    taken = pool.take_worker
+
+    def take():
+        worker = taken()
+        seen.append(worker)
+        inodes.append(os.stat(worker.scratch).st_ino)
+        return worker
+
+    program = Program(source="import os\nclass WorldModel:\n    def init_belief(self):\n        return {}\n"
+                             "    def correct_belief(self, b, o):\n        return b\n"
+                             "    def predict_belief(self, b, a):\n        return b\n"
+                             "    def readout_observation(self, b, a):\n"
+                             "        found = sorted(os.listdir('.'))\n        open('left', 'w').write('x')\n"
+                             "        return ','.join(found) or 'empty'\n")
+    monkeypatch.setattr(job, "take_worker", take)
+    shutdown_pool()
+    first = run_job(program, [[0, [["o", "a", "empty"]]]], "teacher", shards=1)
+    deadline = time.monotonic() + 10   # the spare the release asked for (made on the refill thread) is ready
+    while not pool._POOL.ready and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = run_job(program, [[0, [["o", "a", "empty"]]]], "teacher", shards=1)
+    assert first.columns[0][0] == ["empty"] and second.columns[0][0] == ["empty"]   # nothing left from the first
+    assert seen[0].scratch != seen[1].scratch and not os.path.lexists(seen[0].scratch)
+    covered = bool(kernel_layers().get("mounts"))
+    assert seen[0].covered is covered and ("mounts" in first.layers) is covered
+    if covered:
+        assert inodes[1] == inodes[0]
+    shutdown_pool()
+    assert not os.path.lexists(seen[1].scratch)
