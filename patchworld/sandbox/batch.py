@@ -73,7 +73,6 @@ class _BoxedBatch(_Boxed):
         if applied is None:
             return "protocol_error", "the worker's first frame is not the layers it applied", []
         self.layers = applied
-        self.worker.applied(applied)
         first = self._recv(1 << 20)
         if isinstance(first, tuple):
             return first[0], first[1], self.layers

@@ -26,7 +26,7 @@ from typing import Any
 from patchworld.program import LoadFailure, Program, ProgramLoadError, load_world_model
 from patchworld.residual import ResidualMemory
 from patchworld.sandbox.calls import MAX_TEXT, session_call
-from patchworld.sandbox.job import NoTimer, in_process_fatal, job_message, layers_of
+from patchworld.sandbox.job import NoTimer, in_process_fatal, job_message
 from patchworld.sandbox.limits import Limits
 from patchworld.sandbox.pool import release_worker, take_worker
 from patchworld.sandbox.procs import ProtocolError
@@ -88,7 +88,6 @@ class ModelClient:
         deadline = time.monotonic() + self.limits.step_seconds + 10
         answer = self._worker.recv(deadline, 0, 1 << 16, 3)
         if type(answer) is list and answer and answer[0] == "layers":   # sent before the job (see job.layers_of)
-            self._worker.applied(layers_of(answer) or [])
             answer = self._worker.recv(deadline, 0, 1 << 16, 3)
         if not (type(answer) is list and answer and answer[0] == "loaded"):
             ok = type(answer) is list and len(answer) > 2

@@ -274,7 +274,6 @@ class _Boxed:
         if applied is None:
             return "protocol_error", "the worker's first frame is not the layers it applied"
         self.layers = applied
-        self.worker.applied(applied)  # type: ignore[union-attr]
         first = self._recv(1 << 16)
         if isinstance(first, tuple):
             return first

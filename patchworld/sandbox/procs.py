@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from patchworld.sandbox.scratch import ScratchShelf, make_scratch, remove_later, remove_tree, sweep_stale_once
+from patchworld.sandbox.scratch import make_scratch, remove_later, remove_tree, sweep_stale_once
 from patchworld.sandbox.wire import HEADER, ProtocolError, decode
 
 __all__ = ["clean_environment", "Worker", "SpawnedWorker", "ForkServer", "ForkedWorker", "ProtocolError"]
@@ -95,7 +95,6 @@ class Worker:
     pid: int
     returncode: int | None = None
     cpu: float = 0.0
-    covered: bool = False   # the job reported the "mounts" layer: its program saw a tmpfs, never the scratch directory
 
     def __init__(self, job_fd: int, result_fd: int, scratch: str):
         self.job_fd, self.fd, self.scratch = job_fd, result_fd, scratch
@@ -208,15 +207,6 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        self._release_scratch()
-
-    def applied(self, layers: list[str]) -> None:
-        """Record the kernel layers the job process reported in its first frame (sent before any program
-        ran in it): with ``mounts`` a private tmpfs covered the scratch directory for the program's
-        whole life, so the directory can serve another job (:class:`.scratch.ScratchShelf`)."""
-        self.covered = "mounts" in layers
-
-    def _release_scratch(self) -> None:
         remove_later(self.scratch)
 
     def death(self) -> str:
@@ -275,7 +265,6 @@ class ForkServer:
     def __init__(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.root = make_scratch("forkserver")
-        self.shelf = ScratchShelf()
         sweep_stale_once()
         try:
             self.proc = subprocess.Popen(
@@ -325,7 +314,7 @@ class ForkServer:
 
     def request(self) -> ForkedWorker:
         """Ask for a child without waiting for it to be forked."""
-        scratch = self.shelf.take()
+        scratch = make_scratch()
         job_r, job_w, result_r, result_w = _pipes()
         try:
             with self.lock:
@@ -374,7 +363,6 @@ class ForkServer:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        self.shelf.clear()
         remove_tree(self.root)
 
 
@@ -390,12 +378,6 @@ class ForkedWorker(Worker):
         if not self._pid:
             self._pid = self.server.pid_of(self.rid)
         return self._pid
-
-    def _release_scratch(self) -> None:
-        if self.covered:
-            self.server.shelf.put(self.scratch)
-        else:
-            remove_later(self.scratch)
 
     def poll(self) -> int | None:
         if self.returncode is None:

@@ -13,16 +13,6 @@ owner is gone (and any of the older pid-less names not touched for a day).
 that is still a mount point in the dying job's namespace waits for the kernel to detach that mount
 (about a millisecond of sleep, not CPU: ``benchmarks/replay_cost.py --teardown``), which would otherwise
 sit on the path from a job's last reply to its result. :func:`flush_removals` waits for the queue (at exit, and when the pool shuts down).
-
-:class:`ScratchShelf` keeps the directories of finished jobs whose program never saw them (the job
-reported the ``mounts`` layer: a private tmpfs covered the directory from before the program loaded
-until the process died) and hands each to a later job under a fresh random name (a rename, no new
-inode). Making and removing a directory per job is not free everywhere: on ext4 without a journal,
-allocating an inode scans the inodes deleted in the last 30 seconds, so once a round had removed a
-few hundred job directories every new file or directory cost the parent about a millisecond of
-kernel CPU (``benchmarks/candidate_eval.py``: the parent's system time per round fell from ~0.5 s
-to ~0.1 s with the shelf). A directory a program could have written to (no ``mounts`` layer) is
-removed as before.
 """
 
 from __future__ import annotations
@@ -31,7 +21,6 @@ import atexit
 import os
 import queue
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
@@ -40,7 +29,7 @@ import time
 
 from patchworld.runlock import pid_alive
 
-__all__ = ["make_scratch", "ScratchShelf", "remove_tree", "remove_later", "flush_removals", "sweep_stale", "sweep_stale_once"]
+__all__ = ["make_scratch", "remove_tree", "remove_later", "flush_removals", "sweep_stale", "sweep_stale_once"]
 
 _PREFIXES = ("pw-sandbox-", "pw-forkserver-")
 _OWNED = re.compile(r"^pw-(?:sandbox|forkserver)-p(\d+)-")
@@ -51,45 +40,6 @@ _SWEPT = threading.Event()
 def make_scratch(kind: str = "sandbox") -> str:
     """A new private directory in the temporary folder, named ``pw-<kind>-p<pid>-...``."""
     return tempfile.mkdtemp(prefix=f"pw-{kind}-p{os.getpid()}-")
-
-
-class ScratchShelf:
-    """Scratch directories of finished jobs a program never saw, for later jobs (module docstring)."""
-
-    def __init__(self, limit: int = 32) -> None:
-        self.limit = limit
-        self.free: list[str] = []
-        self.lock = threading.Lock()
-
-    def put(self, path: str) -> None:
-        """Keep ``path`` for a later job (removed in the background when the shelf is full)."""
-        with self.lock:
-            if len(self.free) < self.limit:
-                self.free.append(path)
-                return
-        remove_later(path)
-
-    def take(self, kind: str = "sandbox") -> str:
-        """A kept directory, empty, renamed to a fresh ``pw-<kind>-p<pid>-<random>`` name; else a new one."""
-        with self.lock:
-            path = self.free.pop() if self.free else None
-        if path is not None:
-            fresh = os.path.join(os.path.dirname(path), f"pw-{kind}-p{os.getpid()}-{secrets.token_hex(6)}")
-            try:
-                if not os.listdir(path) and not os.path.lexists(fresh):
-                    os.rename(path, fresh)
-                    return fresh
-            except OSError:
-                pass
-            remove_later(path)
-        return make_scratch(kind)
-
-    def clear(self) -> None:
-        """Remove every kept directory (the pool is shutting down)."""
-        with self.lock:
-            paths, self.free = self.free, []
-        for path in paths:
-            remove_tree(path)
 
 
 def remove_tree(path: str) -> None:
