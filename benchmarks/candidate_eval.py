@@ -52,6 +52,7 @@ jobs (x 5 batches).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -123,8 +124,7 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
     program = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")
     # the run folder stays until every run is done (``main``): deleting hundreds of files right before
     # the next run's round makes its inode allocations slower on some file systems (ext4 without a journal)
-    with tempfile.TemporaryDirectory(dir=runs_in) as tmp_root:
-        tmp = tempfile.mkdtemp(dir=runs_in) if runs_in else tmp_root
+    with contextlib.nullcontext(tempfile.mkdtemp(dir=runs_in)) if runs_in else tempfile.TemporaryDirectory() as tmp:
         session = Session("maze", train, val, program=program, proposer=MutationProposer(seed=0), run_dir=tmp,
                           n_candidates=candidates, workers=workers, search=search)
         session.val_replay()     # warm: the parent's replay, the pool and the fork server exist

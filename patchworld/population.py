@@ -19,7 +19,11 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    steps (a child scoring the same as its parent but behaving differently), each allowed to
    stay ``max_age`` rounds without producing an improvement. A member (the current program
    included) keeps across rounds what it gathered: its traced val lines, the evidence of its
-   mutants, which mutants were promising or silent, which pairs were tried;
+   mutants, which mutants were promising or silent, which pairs were tried. A child starts with
+   none of its parent's mutant evidence: that evidence describes the parent, whose bug may have
+   shaped every prediction (a negated ``elif`` test that swallows every later branch makes the
+   mutants of those branches change nothing, and the lines before it look guilty); once the
+   child's edit lets rows reach a second bug, the parent's evidence ranked other lines above it;
 6. a program just accepted gets, next round, the other mutations of the line its edit changed in
    the program it replaced, as patches against it (:mod:`patchworld.redo`): a partial fix on the
    faulty line is then one step from the real one;
@@ -52,7 +56,7 @@ from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.redo import alternatives
 from patchworld.screening import Screened, Screener, collect, columns, send_batches
-from patchworld.second_order import SILENT, combine, gather_evidence, pairs_to_combine, second_order
+from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -261,14 +265,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     for _, _, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
-            m = Member.of(child, rep)
-            m.evidence = _inherited(parents[v.parent].evidence)
-            new_members.append((m, parents[v.parent]))
+            new_members.append((Member.of(child, rep), parents[v.parent]))   # evidence of its own only
     if winner is not None:
         session.current = children[winner.child]
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
-        current = Member.of(session.current, session._replay_cache[1])
-        current.evidence = _inherited(parents[winner.parent].evidence)
+        current = Member.of(session.current, session._replay_cache[1])   # localised afresh (module docstring, 5)
         won = next(c[1] for c in cands if c[2] is winner).extra or {}
         if won.get("line") and won.get("function") and not won.get("redo"):
             current.redo = (parents[winner.parent].program, won["line"], won["function"])
@@ -299,13 +300,6 @@ def _pop(items: list, k: int) -> list:
     taken = items[:k]
     del items[:k]
     return taken
-
-
-def _inherited(evidence: dict) -> dict:
-    """The mutant evidence a child starts with: its parent's lines where a mutant changed failing rows.
-    A line whose mutants changed nothing in the parent may matter in the child (its edit can make
-    that line reachable), so a zero (or a silent mutant's mark) is not passed on."""
-    return {line: value for line, value in evidence.items() if value > 0 and value != SILENT}
 
 
 def _lines(session: Any, member: Member) -> list | None:

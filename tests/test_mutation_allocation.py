@@ -130,12 +130,6 @@ def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
     assert _second_order(member, 5, blame) == []
 
 
-def test_a_child_does_not_inherit_lines_whose_mutants_did_nothing():
-    from patchworld.population import _inherited
-
-    assert _inherited({3: 0.0, 4: 0.42, 9: 1.0}) == {4: 0.42, 9: 1.0}
-
-
 def test_syntax_is_checked_only_for_candidates_that_get_proposed(monkeypatch):
     import patchworld.proposers.mutation_candidate as mc
     from patchworld.data import load_trajectories
