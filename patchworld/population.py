@@ -22,8 +22,8 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    mutants, which mutants were promising or silent, which pairs were tried. A child starts with
    none of its parent's mutant evidence: that evidence describes the parent, whose bug may have
    shaped every prediction (a negated ``elif`` test that swallows every later branch makes the
-   mutants of those branches change nothing, and the lines before it look guilty); once the
-   child's edit lets rows reach a second bug, the parent's evidence ranked other lines above it;
+   mutants of those branches change nothing, and the lines before it look guilty), so when the
+   child's edit lets rows reach a second bug, the parent's evidence would rank other lines above it;
 6. a program just accepted gets, next round, the other mutations of the line its edit changed in
    the program it replaced, as patches against it (:mod:`patchworld.redo`): a partial fix on the
    faulty line is then one step from the real one;
