@@ -59,7 +59,8 @@ class KeyFlow:
             node, (ast.AugAssign, ast.AnnAssign)) else []
         for target in targets:
             for sub in ast.walk(target):
-                if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant) and isinstance(sub.slice.value, str):
+                if (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant)
+                        and isinstance(sub.slice.value, str)):
                     self._add(sub.slice.value, node.lineno, guard)
         if isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):

@@ -11,10 +11,10 @@ still searched, just later). Traceback frames add evidence on top of the spectru
 innermost frame's line gets the most, and the lines that wrote the belief keys the crash line read
 (and the ``if`` tests guarding those writes: :mod:`patchworld.dataflow`) get nearly as much, since a
 crash is often a bad value stored upstream (line scores only: a function still scores by its own
-evidence, so the function that crashed stays first when the fault is where it crashed). Mutants the search already evaluated add a third kind
-(Metallaxis): a line whose mutants change the predictions of failing transitions but not of
-passing ones is where the fault most likely is. Scores are in [0, 1]; a function scores its
-best line.
+evidence, so the function that crashed stays first when the fault is where it crashed). Mutants the
+search already evaluated add a third kind (Metallaxis): a line whose mutants change the predictions
+of failing transitions but not of passing ones is where the fault most likely is. Scores are in
+[0, 1]; a function scores its best line.
 
 :func:`localise` is what the search uses; :func:`line_suspicion` gives line -> score for a
 program and its replay (the notebooks' per-line suspicion column).
@@ -180,6 +180,12 @@ _UPSTREAM_ORDER = ("parse_observation", "correct_belief", "init_belief", "predic
 (a fault upstream spoils everything after it, so it explains the most failures)."""
 
 
+def _blend(scores: Mapping[int, float], mutants: Mapping[int, float]) -> dict[int, float]:
+    """Line scores blended with mutant evidence: a line not mutated yet counts as 0.5 (unknown), a
+    mutated one by its best mutant."""
+    return {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in scores.items()}
+
+
 def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
              formula: str = "ochiai", mutants: Mapping[int, float] | None = None) -> Suspicion:
     """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``),
@@ -225,13 +231,11 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         for line, writers in crash_writers(source, crash).items():
             for w in writers:
                 if w in owner:
-                    lines[w] = max(lines.get(w, 0.0), min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail))
-    if mutants:  # blend: lines not mutated yet count as 0.5 (unknown), mutated ones by their best mutant
+                    blamed = min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail)
+                    lines[w] = max(lines.get(w, 0.0), blamed)
+    if mutants:
         method += "+mutants"
-        def blend(scores: dict[int, float]) -> dict[int, float]:
-            return {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in scores.items()}
-
-        lines, before_writers = blend(lines), blend(before_writers)
+        lines, before_writers = _blend(lines, mutants), _blend(before_writers, mutants)
     functions: dict[str, float] = {}
     for line, value in before_writers.items():   # writers rank lines, not functions: the crash's own stays first
         name = owner[line]

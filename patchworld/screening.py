@@ -82,7 +82,8 @@ class Screened:
 @dataclass(frozen=True)
 class Survives:
     """A child that passed its screen, from a batch sent with ``full=False``: its full val replay is a
-    job of its own (:func:`patchworld.candidate_jobs.replay_candidate`, lean), so survivors spread over the workers as they free up."""
+    job of its own (:func:`patchworld.candidate_jobs.replay_candidate`, lean), so survivors spread
+    over the workers as they free up."""
 
 
 class Screener:
@@ -238,8 +239,8 @@ def send_batches(pending: list, futures: dict[str, Any], pool: Any, session: Any
     """Send the waiting ``(hash, child, screener)`` items off to ``pool``: the children of one parent in
     ``session.workers`` screening batches (one :func:`evaluate_batch` job each, ``full=False``, so every
     worker has one and no more); a child whose screener screens nothing (the sample is all of val) goes
-    straight to a full val replay job (:func:`submit_full`). ``futures[hash]`` becomes ``(future, position in its batch)``
-    (position None: the future is the child's own full replay)."""
+    straight to a full val replay job (:func:`submit_full`). ``futures[hash]`` becomes ``(future,
+    position in its batch)`` (position None: the future is the child's own full replay)."""
     from patchworld.sandbox.batch import MAX_BATCH
 
     by_screener: dict[int, list] = {}
