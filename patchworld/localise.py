@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from patchworld.dataflow import crash_writers
@@ -81,12 +82,19 @@ class Suspicion:
 
 
 def function_spans(source: str) -> dict[str, list[tuple[int, int]]]:
-    """Function name -> (first line, last line) of each definition with that name."""
+    """Function name -> (first line, last line) of each definition with that name (a new dict each call)."""
     out: dict[str, list[tuple[int, int]]] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.setdefault(node.name, []).append((node.lineno, node.end_lineno or node.lineno))
+    for name, first, last in _definitions(source):
+        out.setdefault(name, []).append((first, last))
     return out
+
+
+@lru_cache(maxsize=64)
+def _definitions(source: str) -> tuple[tuple[str, int, int], ...]:
+    """(name, first line, last line) of every function definition, parsed once per source: a round
+    asks for its parent's spans several times (localisation, its members, crashes its children expose)."""
+    return tuple((node.name, node.lineno, node.end_lineno or node.lineno) for node in ast.walk(ast.parse(source))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
 def _body_lines(source: str) -> dict[int, str]:

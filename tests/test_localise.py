@@ -167,3 +167,12 @@ def test_frames_of_errors_as_replay_records_them(sandbox: bool):
     assert suspicion.lines[5] > 0.5 + 0.5 * 0.5      # the crash site gains the traceback's share on top of Ochiai
     weights, hot = function_weights(ast.parse(CRASHING), result.counterexamples())
     assert hot == {5} and weights["article"] == 1.0 == max(weights.values())   # the crash site s function first
+
+
+def test_function_spans_are_parsed_once_but_each_caller_gets_its_own_dict():
+    source = "def f(x):\n    return x\n\n\ndef g():\n    pass\n"
+    first = function_spans(source)
+    assert first == {"f": [(1, 2)], "g": [(5, 6)]}
+    first["f"].append((9, 9))      # a caller's change must not leak into the next caller's spans
+    first["h"] = [(1, 1)]
+    assert function_spans(source) == {"f": [(1, 2)], "g": [(5, 6)]}
