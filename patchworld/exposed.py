@@ -11,15 +11,18 @@ mutations at that line, each as one patch against the parent that carries both e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["exposed_line", "second_steps"]
+__all__ = ["exposed_line", "failed_operator", "second_steps"]
 
 
 def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str],
-                 spans: dict | None = None) -> tuple[int, str] | None:
-    """(line, function) most of the child's new crashes end at (innermost program frame), or None.
+                 spans: dict | None = None) -> tuple[int, str, str] | None:
+    """(line, function, error) most of the child's new crashes end at (innermost program frame), or None;
+    ``error`` is the text of the first of those crashes (what :func:`second_steps` reads the failed
+    operation from).
 
     ``child_cols``: the child's ``id``, ``error_kind`` and ``error`` columns (a screening sample or
     a full replay); ``parent_crashed``: ids of rows the parent raised on (those are not new);
@@ -31,22 +34,47 @@ def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: 
 
     ids, kinds, errors = child_cols
     sites: Counter[tuple[int, str]] = Counter()
+    first: dict[tuple[int, str], str] = {}
     for rid, kind, error in zip(ids, kinds, errors, strict=True):
         if kind != "exception" or rid in parent_crashed or not error:
             continue
         spans = spans if spans is not None else function_spans(child_source)
         frames = program_frames(error, spans)
         if frames:
-            sites[(frames[-1][1], frames[-1][0])] += 1
-    return sites.most_common(1)[0][0] if sites else None
+            site = (frames[-1][1], frames[-1][0])
+            sites[site] += 1
+            first.setdefault(site, error)
+    if not sites:
+        return None
+    site = sites.most_common(1)[0][0]
+    return (*site, first[site])
+
+
+_OPERATION = (
+    re.compile(r"unsupported operand type\(s\) for ([-+*/%&|^<>@]+?)=?:"),   # a binary operator or its augmented form
+    re.compile(r"can only concatenate \w+ \(not"),                           # str + int, list + str: '+'
+    re.compile(r"'([<>]=?)' not supported between instances"),               # an order comparison
+)
+
+
+def failed_operator(error: str) -> str | None:
+    """The operator an error says failed (``unsupported operand type(s) for -: ...`` -> ``-``), or None.
+    The interpreter's own TypeError messages name the failed operation; a crash line offers several
+    edits (swaps, constants, other operators), and this says which to try first."""
+    for k, pattern in enumerate(_OPERATION):
+        m = pattern.search(error or "")
+        if m:
+            return "+" if k == 1 else m.group(1)
+    return None
 
 
 def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, function: str,
-                 shown: Sequence[Any], env: str, k: int = 3) -> list[Any]:
+                 shown: Sequence[Any], env: str, k: int = 3, error: str = "") -> list[Any]:
     """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
     of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
-    crash it exposed, as one patch. Needs a proposer that ranks mutations of any program
-    (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
+    crash it exposed, as one patch. When the crash's ``error`` names the operator that failed
+    (:func:`failed_operator`), edits of that operator come first. Needs a proposer that ranks
+    mutations of any program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
     from patchworld.patches import PatchError, patch_from_sources
     from patchworld.proposers.base import Proposal, ProposalRequest
@@ -60,11 +88,16 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
                       functions={function})
     except SyntaxError:
         return []
+    at_line = [c for c in ranked if int(getattr(c.mutation.node, "lineno", 0)) == line]
+    operator = failed_operator(error)
+    if operator is not None:   # stable: the proposer's order within each group
+        at_line.sort(key=lambda c: not (c.mutation.operator.startswith("flip_")
+                                        and c.mutation.note.startswith(f"'{operator}' ->")))
     out: list[Any] = []
-    for cand in ranked:
+    for cand in at_line:
         if len(out) >= k:
             break
-        if int(getattr(cand.mutation.node, "lineno", 0)) != line or cand.child == parent.source or not cand.parses():
+        if cand.child == parent.source or not cand.parses():
             continue
         note = f"{first.patch.note} + {cand.function}:{line} {cand.mutation.operator}: {cand.mutation.note}"
         try:

@@ -77,7 +77,7 @@ class Member:
     promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
-    exposed: list = field(default_factory=list)    # (crash line, its function, proposal, child) of mutants that exposed a crash
+    exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
     redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
 
     def spans(self) -> dict:
@@ -216,11 +216,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                                   seed=session.seed + r, train=session.train, suspicion=susp)
         # a crash in another function than the edit first (a fix that let the program reach a second bug),
         # then first edits on the most blamed lines
-        member.exposed.sort(key=lambda e: (e[1] == e[2].extra.get("function"), -susp.at(e[2].extra.get("line", 0))))
+        member.exposed.sort(key=lambda e: (e[1] == e[3].extra.get("function"), -susp.at(e[3].extra.get("line", 0))))
         del member.exposed[32:]
-        steps = [q for line, function, first, child in _pop(member.exposed, 3)
+        steps = [q for line, function, error, first, child in _pop(member.exposed, 3)
                  for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
-                                       session.env, k=2)]
+                                       session.env, k=2, error=error)]
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env)
             member.redo = None

@@ -35,8 +35,8 @@ def test_exposed_line_is_the_crash_site_of_new_exceptions_only():
               "in predict: line 2, in article: TypeError",                                        # a screening batch's
               "",
               "in predict: line 7, in predict: TypeError"]
-    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed=set()) == (2, "article")
-    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b"}) == (7, "predict")
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed=set()) == (2, "article", errors[0])
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b"}) == (7, "predict", errors[3])
     assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b", "d"}) is None
 
 
@@ -98,5 +98,50 @@ def test_a_screening_batch_error_names_its_crash_site():
     exec(code, namespace)
     with pytest.raises(TypeError) as info:
         namespace["g"](["a"])
-    assert _brief(info.value) == "line 2, in f: TypeError"   # the comprehension's frame is named by its caller
-    assert _brief(ValueError("no program frame")) == "ValueError"
+    # the comprehension's frame is named by its caller; the interpreter's message names the operation
+    assert _brief(info.value) == "line 2, in f: TypeError: unsupported operand type(s) for -: 'int' and 'str'"
+    assert _brief(ValueError("no program frame")) == "ValueError: no program frame"
+    assert _brief(KeyError("k")) == "KeyError: 'k'"
+
+    class Loud(TypeError):
+        def __str__(self):
+            raise RuntimeError("never called")
+
+    assert _brief(Loud("made by the program")) == "Loud"      # a program's own class: its name only
+    assert _brief(TypeError(object())) == "TypeError"         # an argument that is not a str: never formatted
+    assert _brief(ValueError("x" * 500)).endswith("x" * 120)   # capped
+    assert len(_brief(ValueError("x" * 500))) == len("ValueError: ") + 120
+
+
+LISTING = '''\
+def listing(head, page, total, nav):
+    return page, " ".join(head - [str(page), str(total)] + nav)
+
+
+def predict(act):
+    if act.startswith("search "):
+        return listing(["Results"], 1, 50, ["Next >"])[1]
+    return "ok"
+'''
+
+
+def test_the_operator_a_crash_names_is_edited_first():
+    from patchworld.exposed import failed_operator
+    from patchworld.patches import patch_from_sources
+
+    assert failed_operator("line 2, in f: TypeError: unsupported operand type(s) for -: 'list' and 'list'") == "-"
+    assert failed_operator("TypeError: unsupported operand type(s) for +=: 'int' and 'str'") == "+"
+    assert failed_operator('TypeError: can only concatenate str (not "int") to str') == "+"
+    assert failed_operator("TypeError: '<=' not supported between instances of 'str' and 'int'") == "<="
+    assert failed_operator("line 2, in f: TypeError") is None
+    assert failed_operator("KeyError: 'k'") is None
+
+    parent = Program(LISTING.replace('act.startswith("search ")', 'not act.startswith("search ")'))
+    child = Program(LISTING)   # the first edit; now listing() runs and raises on `head - [...]`
+    first = Proposal(patch_from_sources(parent, child.source, origin="mutation:negate_cond", note="predict:6 fix"),
+                     "ast_mutation", extra={"line": 6, "function": "predict"})
+    error = "line 2, in listing: TypeError: unsupported operand type(s) for -: 'list' and 'list'"
+    unread = second_steps(MutationProposer(), parent, child, first, 2, "listing", shown=[], env="toy", k=1)
+    read = second_steps(MutationProposer(), parent, child, first, 2, "listing", shown=[], env="toy", k=1, error=error)
+    assert "'-' -> '+'" not in unread[0].patch.note        # without the message another edit of the line ranks first
+    assert read[0].patch.note.endswith("listing:2 flip_arith: '-' -> '+'")

@@ -246,9 +246,16 @@ def _readout(model: Any, prior: Any, action: str) -> str:
     return plain(out or "")[:MAX_TEXT]
 
 
+_PLAIN_MESSAGES = (TypeError, ValueError, KeyError, IndexError, AttributeError, NameError, ZeroDivisionError)
+"""Built-in exceptions whose message :func:`_brief` keeps when it is one plain ``str`` (the interpreter's
+own, e.g. ``unsupported operand type(s) for -: 'list' and 'list'``, names the operation that failed)."""
+
+
 def _brief(exc: BaseException | None) -> str:
     """An exception's type name after its innermost program frame, ``line N, in f: Type`` (no source
-    lines, no ``__str__`` of the program's): the crash site costs a walk of the traceback's links."""
+    lines, no ``__str__`` of the program's): the crash site costs a walk of the traceback's links.
+    A built-in exception (exactly one of ``_PLAIN_MESSAGES``) whose only argument is a ``str`` keeps
+    its first 120 characters after the name, as ``str`` would give them (a ``KeyError`` quoted)."""
     if exc is None:
         return ""
     where = ""
@@ -258,7 +265,13 @@ def _brief(exc: BaseException | None) -> str:
         if code.co_filename == PROGRAM_FILENAME and not code.co_name.startswith("<"):  # a comprehension's: its caller
             where = f"line {tb.tb_lineno}, in {code.co_name}: "
         tb = tb.tb_next
-    return where + type(exc).__name__
+    kind = type(exc)
+    message = ""
+    if kind in _PLAIN_MESSAGES:   # exact built-in types: their args are the C slot, never program code
+        args = BaseException.__getattribute__(exc, "args")
+        if len(args) == 1 and type(args[0]) is str:
+            message = ": " + (repr(args[0][:120]) if kind is KeyError else args[0][:120])
+    return where + kind.__name__ + message
 
 
 def _tail(exc: BaseException | None, limit: int = 900) -> str:
