@@ -56,7 +56,7 @@ from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
 from patchworld.redo import alternatives
 from patchworld.screening import Screened, Screener, collect, columns, send_batches
-from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order
+from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
 __all__ = ["Member", "Beam", "beam_step", "shares"]
 
@@ -79,6 +79,7 @@ class Member:
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
     exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
     redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
+    unmask: tuple | None = None                    # (program it replaced, accepted proposal, its silent mutants): next round only
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
@@ -224,6 +225,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env)
             member.redo = None
+        if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
+            steps += unmasked(member.program, *member.unmask, susp)
+            member.unmask = None
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
@@ -270,9 +274,13 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         session.current = children[winner.child]
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
         current = Member.of(session.current, session._replay_cache[1])   # localised afresh (module docstring, 5)
-        won = next(c[1] for c in cands if c[2] is winner).extra or {}
+        accepted = next(c[1] for c in cands if c[2] is winner)
+        won = accepted.extra or {}
+        replaced = parents[winner.parent]
         if won.get("line") and won.get("function") and not won.get("redo"):
-            current.redo = (parents[winner.parent].program, won["line"], won["function"])
+            current.redo = (replaced.program, won["line"], won["function"])
+        if replaced.silent:
+            current.unmask = (replaced.program, accepted, list(replaced.silent))
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:

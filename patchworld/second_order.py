@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-__all__ = ["combine", "second_order", "gather_evidence", "pairs_to_combine", "changed_rows", "SILENT"]
+__all__ = ["combine", "second_order", "unmasked", "gather_evidence", "pairs_to_combine", "changed_rows", "SILENT"]
 
 SILENT = 0.25
 """Mutant evidence of a line whose mutant changed no prediction (a line never mutated counts 0.5)."""
@@ -66,6 +66,42 @@ def combine(parent: Any, a: Any, b: Any) -> Any | None:
     except (PatchError, ValueError):
         return None
     return Proposal(patch, "ast_mutation", response=patch.note, extra={"combined": [a.patch.id, b.patch.id]})
+
+
+def unmasked(current: Any, replaced: Any, accepted: Any, silent: list, suspicion: Any, k: int = 6) -> list[Any]:
+    """Up to ``k`` proposals current -> (``replaced`` with the ``accepted`` edit and one of its silent
+    mutants): one mutant a line, on the lines ``suspicion`` (the current program's) blames most first,
+    then the lines' next ones.
+
+    A mutant that changed no prediction of ``replaced`` may have been masked by the bug the accepted
+    edit just fixed (a feedback that was never right cannot show that its parse was skipped too); in
+    the accepted program it can show. ``silent``: (line, proposal) of ``replaced``'s single mutants,
+    each a patch against it, as :func:`gather_evidence` records them."""
+    from patchworld.patches import PatchError, apply_patch, patch_from_sources
+    from patchworld.proposers.base import Proposal
+
+    edited = (accepted.extra or {}).get("line")
+    seen: dict[int, int] = {}
+    order = []   # (mutants of its line before it, -blame of its line, line, mutant)
+    for line, mutant in silent:
+        if line != edited:
+            order.append((seen.get(line, 0), -suspicion.at(line), line, mutant))
+            seen[line] = seen.get(line, 0) + 1
+    ranked = [(line, mutant) for _, _, line, mutant in sorted(order, key=lambda o: o[:2])]
+    out: list[Any] = []
+    for line, mutant in ranked:
+        if len(out) >= k:
+            break
+        combo = combine(replaced, accepted, mutant)
+        if combo is None:
+            continue
+        try:
+            both = apply_patch(replaced.source, combo.patch).source
+            patch = patch_from_sources(current, both, origin="unmasked", note=f"{mutant.patch.note} (unmasked)")
+        except (PatchError, ValueError):
+            continue
+        out.append(Proposal(patch, "ast_mutation", response=patch.note, extra={"line": line, "unmasked": True}))
+    return out
 
 
 def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
