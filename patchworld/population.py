@@ -32,7 +32,10 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    two bugs that mask each other only show when both are fixed (:mod:`patchworld.second_order`);
 8. a child rejected because it raises where its parent did not (a fix that let the program reach a
    second bug) is kept, and later rounds propose its fix plus a repair at the crash site as one
-   patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first.
+   patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first;
+9. a program just accepted also gets, next round, the silent mutants of the program it replaced (a
+   few, on its most blamed lines): the bug it fixed may have masked them
+   (:func:`patchworld.second_order.unmasked`).
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;

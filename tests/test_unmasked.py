@@ -1,0 +1,85 @@
+"""A mutant that changed nothing may have been masked by the bug the accepted edit fixed: after an
+acceptance, the replaced program's silent mutants are tried again on the accepted program.
+
+In the hand-written Wordle program, a negated test in ``_feedback`` makes every feedback wrong, and
+a negated ``_FEEDBACK.match`` test in ``parse_observation`` skips parsing the feedback. While the
+first bug stands, un-negating the parse test changes no prediction (a silent mutant: the feedback
+it would parse is wrong anyway). Round 1 fixes ``_feedback``; without a second look at its silent
+mutants, the search then accepted other edits of ``_feedback`` that fit val with the parse still
+broken, and 40 rounds ended at val 0.703 (the original: 0.827).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from patchworld.data import load_trajectories
+from patchworld.gate import score, score_key
+from patchworld.localise import Suspicion
+from patchworld.patches import apply_patch, patch_from_sources
+from patchworld.program import Program
+from patchworld.proposers.base import Proposal
+from patchworld.proposers.mutation import MutationProposer
+from patchworld.replay import replay
+from patchworld.second_order import unmasked
+from patchworld.synthesis import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TOY = '''\
+def a(x):
+    return x + 1
+
+
+def b(x):
+    return x * 2
+
+
+def c(x):
+    return x - 3
+'''
+
+
+def _proposal(parent: Program, old: str, new: str, line: int) -> Proposal:
+    patch = patch_from_sources(parent, parent.source.replace(old, new), origin="mutation:test", note=f"{old} -> {new}")
+    return Proposal(patch, "ast_mutation", extra={"line": line})
+
+
+def test_silent_mutants_are_applied_on_top_of_the_accepted_edit_one_a_line_most_blamed_first():
+    replaced = Program(TOY)
+    accepted = _proposal(replaced, "x + 1", "x + 2", 2)
+    current = Program(apply_patch(replaced.source, accepted.patch).source)
+    silent = [(2, _proposal(replaced, "x + 1", "x - 1", 2)),        # the accepted edit's own line: left out
+              (6, _proposal(replaced, "x * 2", "x * 3", 6)),
+              (6, _proposal(replaced, "x * 2", "x + 2", 6)),
+              (10, _proposal(replaced, "x - 3", "x - 4", 10))]
+    blame = Suspicion({2: 0.9, 6: 0.2, 10: 0.7}, {}, "coverage")
+    out = unmasked(current, replaced, accepted, silent, blame, k=3)
+    results = [apply_patch(current.source, p.patch).source for p in out]
+    assert all("x + 2\n" in r.split("def b")[0] for r in results)        # the accepted edit is kept in each
+    assert ["x - 4" in results[0], "x * 3" in results[1], "x + 2" in results[2].split("def b")[1]] == [True] * 3
+    assert all(p.patch.origin == "unmasked" and p.extra["unmasked"] for p in out)
+    assert unmasked(current, replaced, accepted, silent, blame, k=1) == out[:1]
+
+
+def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path):
+    folder = ROOT / "data" / "trajectories" / "wordle"
+    train, val = (load_trajectories(folder / f"wordle_traj_{s}.jsonl") for s in ("train", "val"))
+    source = (ROOT / "data" / "programs" / "handwritten" / "wordle.py").read_text(encoding="utf-8")
+    buggy = source
+    for old, new in (('"g" if g == t else', '"g" if not (g == t) else'),
+                     ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):")):
+        assert buggy.count(old) == 1
+        buggy = buggy.replace(old, new)
+    original = score_key(score(replay(Program(source=source), val)))
+    session = Session("wordle", train, val, program=Program(source=buggy), proposer=MutationProposer(seed=0),
+                      run_dir=tmp_path / "run", n_candidates=64, workers=2, search="beam")
+    try:
+        first = session.step()
+        assert first.accepted is not None and "if not (_FEEDBACK.match(text))" in session.current.source
+        session.step()
+        assert score_key(session.score) >= original      # the parse fix, silent in round 1, is accepted now
+        assert "if not (_FEEDBACK.match(text))" not in session.current.source
+        assert any(r.get("origin") == "unmasked" and r.get("accepted") for r in session.store.candidates())
+    finally:
+        session.close()
