@@ -10,31 +10,16 @@ lines above it, round 2 accepted a string edit instead, and 40 rounds did not re
 
 from __future__ import annotations
 
-from pathlib import Path
+from planted import planted_session
 
-from patchworld.data import load_trajectories
-from patchworld.gate import score, score_key
-from patchworld.program import Program
-from patchworld.proposers.mutation import MutationProposer
-from patchworld.replay import replay
-from patchworld.synthesis import Session
+from patchworld.gate import score_key
 
-ROOT = Path(__file__).resolve().parents[1]
 BUGS = (('elif act == "task":', 'elif not (act == "task"):'),
         ('elif act.startswith("open door to "):', 'elif not (act.startswith("open door to ")):'))
 
 
 def test_a_bug_the_first_fix_makes_reachable_is_repaired_in_the_next_round(tmp_path):
-    folder = ROOT / "data" / "trajectories" / "sciworld"
-    train, val = (load_trajectories(folder / f"sciworld_traj_{s}.jsonl") for s in ("train", "val"))
-    source = (ROOT / "data" / "programs" / "handwritten" / "sciworld.py").read_text(encoding="utf-8")
-    buggy = source
-    for old, new in BUGS:
-        assert buggy.count(old) == 1
-        buggy = buggy.replace(old, new)
-    original = score_key(score(replay(Program(source=source), val)))
-    session = Session("sciworld", train, val, program=Program(source=buggy), proposer=MutationProposer(seed=0),
-                      run_dir=tmp_path / "run", n_candidates=64, workers=2, search="beam")
+    session, original = planted_session("sciworld", BUGS, tmp_path / "run")
     try:
         assert score_key(session.score) < original
         first = session.step()

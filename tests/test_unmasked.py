@@ -11,20 +11,14 @@ broken, and 40 rounds ended at val 0.703 (the original: 0.827).
 
 from __future__ import annotations
 
-from pathlib import Path
+from planted import planted_session
 
-from patchworld.data import load_trajectories
-from patchworld.gate import score, score_key
+from patchworld.gate import score_key
 from patchworld.localise import Suspicion
 from patchworld.patches import apply_patch, patch_from_sources
 from patchworld.program import Program
 from patchworld.proposers.base import Proposal
-from patchworld.proposers.mutation import MutationProposer
-from patchworld.replay import replay
 from patchworld.second_order import unmasked
-from patchworld.synthesis import Session
-
-ROOT = Path(__file__).resolve().parents[1]
 
 TOY = '''\
 def a(x):
@@ -63,17 +57,9 @@ def test_silent_mutants_are_applied_on_top_of_the_accepted_edit_one_a_line_most_
 
 
 def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path):
-    folder = ROOT / "data" / "trajectories" / "wordle"
-    train, val = (load_trajectories(folder / f"wordle_traj_{s}.jsonl") for s in ("train", "val"))
-    source = (ROOT / "data" / "programs" / "handwritten" / "wordle.py").read_text(encoding="utf-8")
-    buggy = source
-    for old, new in (('"g" if g == t else', '"g" if not (g == t) else'),
-                     ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):")):
-        assert buggy.count(old) == 1
-        buggy = buggy.replace(old, new)
-    original = score_key(score(replay(Program(source=source), val)))
-    session = Session("wordle", train, val, program=Program(source=buggy), proposer=MutationProposer(seed=0),
-                      run_dir=tmp_path / "run", n_candidates=64, workers=2, search="beam")
+    bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
+            ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
+    session, original = planted_session("wordle", bugs, tmp_path / "run")
     try:
         first = session.step()
         assert first.accepted is not None and "if not (_FEEDBACK.match(text))" in session.current.source
