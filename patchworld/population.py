@@ -15,7 +15,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 4. gate: the reported current program changes only to a child strictly better than it on val
    (:func:`patchworld.gate.judge`); ties and worse keep it;
 5. update the beam: the current program, then the best other programs whose sets of exactly
-   predicted transitions differ from every kept one (the diversity rule), including neutral
+   predicted transitions differ from every kept one and that are not a sibling of a kept one with
+   the same line edited the same way (the diversity rule: string edits of a readout's default,
+   each matching other rows, would crowd out the edit that puts its key back), including neutral
    steps (a child scoring the same as its parent but behaving differently), each allowed to
    stay ``max_age`` rounds without producing an improvement. A member (the current program
    included) keeps across rounds what it gathered: its traced val lines, the evidence of its
@@ -81,6 +83,7 @@ class Member:
     pairs_tried: set = field(default_factory=set)
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
     exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
+    family: tuple = ()                            # (parent hash, line, origin) of the edit that made it (a child)
     redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
     unmask: tuple | None = None                    # (program it replaced, accepted proposal, its silent mutants): next round only
 
@@ -155,7 +158,8 @@ class Beam:
         for m in pool:
             if len(kept) >= self.width:
                 break
-            if all(m.exact != k.exact and m.program.hash != k.program.hash for k in kept):
+            if all(m.exact != k.exact and m.program.hash != k.program.hash and (not m.family or m.family != k.family)
+                   for k in kept):
                 kept.append(m)
         self.members = kept
 
@@ -272,7 +276,10 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     for _, _, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
-            new_members.append((Member.of(child, rep), parents[v.parent]))   # evidence of its own only
+            fresh = Member.of(child, rep)
+            prop = next(c[1] for c in cands if c[2] is v)
+            fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
+            new_members.append((fresh, parents[v.parent]))   # evidence of its own only
     if winner is not None:
         session.current = children[winner.child]
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
