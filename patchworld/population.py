@@ -273,11 +273,10 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                    current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
     winner, confirmed = session._confirm_best(winner, verdicts, children, before)
     new_members = []
-    for _, _, v, child, _member in cands:
+    for _, prop, v, child, _member in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             fresh = Member.of(child, rep)
-            prop = next(c[1] for c in cands if c[2] is v)
             fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
             new_members.append((fresh, parents[v.parent]))   # evidence of its own only
     if winner is not None:

@@ -92,11 +92,8 @@ def unmasked(current: Any, replaced: Any, accepted: Any, silent: list, suspicion
     for line, mutant in ranked:
         if len(out) >= k:
             break
-        combo = combine(replaced, accepted, mutant)
-        if combo is None:
-            continue
-        try:
-            both = apply_patch(replaced.source, combo.patch).source
+        try:   # current is replaced with the accepted edit: the mutant's edit applies on top of it
+            both = apply_patch(current.source, mutant.patch).source
             patch = patch_from_sources(current, both, origin="unmasked", note=f"{mutant.patch.note} (unmasked)")
         except (PatchError, ValueError):
             continue
