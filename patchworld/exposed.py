@@ -4,30 +4,34 @@ Two bugs on one path often hide each other: the first sends every transition awa
 second sits in. Fixing the first then makes the second run, and the child raises there; the gate ranks
 a program with new exceptions below its parent, so the child is rejected and its fix is lost. The wide
 search (:mod:`patchworld.population`) records such children (:func:`exposed_line`: the crash site of
-rows the child raises on and its parent did not) and, in a later round, proposes the child's own
-mutations at that line, each as one patch against the parent that carries both edits
-(:func:`second_steps`).
+rows the child raises on where its parent did not raise, or raised elsewhere) and, in a later round,
+proposes the child's own mutations at that line and at the test of the ``if`` that let the rows reach
+it, each as one patch against the parent that carries both edits (:func:`second_steps`).
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["exposed_line", "failed_operator", "second_steps"]
+__all__ = ["exposed_line", "failed_operator", "guard_line", "second_steps"]
 
 
-def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str],
+def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str] | Mapping[str, Any],
                  spans: dict | None = None) -> tuple[int, str, str] | None:
     """(line, function, error) most of the child's new crashes end at (innermost program frame), or None;
     ``error`` is the text of the first of those crashes (what :func:`second_steps` reads the failed
     operation from).
 
     ``child_cols``: the child's ``id``, ``error_kind`` and ``error`` columns (a screening sample or
-    a full replay); ``parent_crashed``: ids of rows the parent raised on (those are not new);
-    ``spans``: the child's :func:`patchworld.localise.function_spans` if known (its parent's, when
-    the edit kept every line where it was), else computed when a new crash needs them."""
+    a full replay); ``parent_crashed``: the rows the parent raised on, as a set of ids (a crash on
+    such a row is not new) or as a mapping id -> the parent's crash site ``(line, function)`` (a
+    crash on such a row is new when it ends elsewhere: a parent whose first bug raised on every
+    row must not hide the second bug its fix runs into); ``spans``: the child's
+    :func:`patchworld.localise.function_spans` if known (its parent's, when the edit kept every line
+    where it was), else computed when a new crash needs them."""
     from collections import Counter
 
     from patchworld.localise import function_spans, program_frames
@@ -35,13 +39,16 @@ def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: 
     ids, kinds, errors = child_cols
     sites: Counter[tuple[int, str]] = Counter()
     first: dict[tuple[int, str], str] = {}
+    by_site = isinstance(parent_crashed, Mapping)
     for rid, kind, error in zip(ids, kinds, errors, strict=True):
-        if kind != "exception" or rid in parent_crashed or not error:
+        if kind != "exception" or (rid in parent_crashed and not by_site) or not error:
             continue
         spans = spans if spans is not None else function_spans(child_source)
         frames = program_frames(error, spans)
         if frames:
             site = (frames[-1][1], frames[-1][0])
+            if by_site and rid in parent_crashed and parent_crashed[rid] in (site, None):
+                continue   # the parent raised here too (or where no frame of its own says)
             sites[site] += 1
             first.setdefault(site, error)
     if not sites:
@@ -68,13 +75,32 @@ def failed_operator(error: str) -> str | None:
     return None
 
 
+def guard_line(source: str, line: int) -> int | None:
+    """The line of the test of the innermost ``if`` / ``elif`` / ``while`` whose body holds ``line`` (the
+    test that let a row reach it), or None (no such statement, or the source does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    best: ast.AST | None = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.If, ast.While)) and node.body:
+            first, last = node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno
+            if first <= line <= last and node.test.lineno < first and (best is None or node.lineno > best.lineno):
+                best = node
+    return best.test.lineno if best is not None else None
+
+
 def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, function: str,
                  shown: Sequence[Any], env: str, k: int = 3, error: str = "") -> list[Any]:
     """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
     of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
     crash it exposed, as one patch. When the crash's ``error`` names the operator that failed
-    (:func:`failed_operator`), edits of that operator come first. Needs a proposer that ranks
-    mutations of any program (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
+    (:func:`failed_operator`), edits of that operator come first. Then up to ``k`` more at the test of
+    the ``if`` that let the rows reach the crash (:func:`guard_line`; negations first): the second bug
+    is often not where the program raised but in the test that sent the rows there. Needs a proposer
+    that ranks mutations of any program
+    (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
     from patchworld.patches import PatchError, patch_from_sources
     from patchworld.proposers.base import Proposal, ProposalRequest
@@ -82,7 +108,8 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     rank = getattr(proposer, "candidates", None)
     if rank is None:
         return []
-    focus = Suspicion({line: 1.0}, {function: 1.0}, "exposed crash")
+    guard = guard_line(child.source, line)
+    focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {})}, {function: 1.0}, "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),
                       functions={function})
@@ -93,16 +120,22 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     if operator is not None:   # stable: the proposer's order within each group
         at_line.sort(key=lambda c: not (c.mutation.operator.startswith("flip_")
                                         and c.mutation.note.startswith(f"'{operator}' ->")))
+    at_guard = sorted((c for c in ranked if guard and int(getattr(c.mutation.node, "lineno", 0)) == guard),
+                      key=lambda c: c.mutation.operator != "negate_cond")
     out: list[Any] = []
-    for cand in at_line:
-        if len(out) >= k:
-            break
-        if cand.child == parent.source or not cand.parses():
-            continue
-        note = f"{first.patch.note} + {cand.function}:{line} {cand.mutation.operator}: {cand.mutation.note}"
-        try:
-            patch = patch_from_sources(parent, cand.child, origin="exposed", note=note)
-        except (PatchError, ValueError):
-            continue
-        out.append(Proposal(patch, "ast_mutation", response=note, extra={"combined": [first.patch.id], "line": line}))
+    for group, where in ((at_line, line), (at_guard, guard)):
+        taken = 0
+        for cand in group:
+            if taken >= k:
+                break
+            if cand.child == parent.source or not cand.parses():
+                continue
+            note = f"{first.patch.note} + {cand.function}:{where} {cand.mutation.operator}: {cand.mutation.note}"
+            try:
+                patch = patch_from_sources(parent, cand.child, origin="exposed", note=note)
+            except (PatchError, ValueError):
+                continue
+            out.append(Proposal(patch, "ast_mutation", response=note,
+                                extra={"combined": [first.patch.id], "line": where}))
+            taken += 1
     return out

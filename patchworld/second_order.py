@@ -159,7 +159,8 @@ def gather_evidence(cands: list, replays: dict) -> None:
         if p.patch is None or (p.extra or {}).get("combined"):
             continue
         same_lines = child.source.count("\n") == member.program.source.count("\n")
-        crash = exposed_line(child.source, [ids, kinds, errors], member.crashed(), member.spans() if same_lines else None)
+        crash = exposed_line(child.source, [ids, kinds, errors], member.crash_sites() if same_lines else member.crashed(),
+                             member.spans() if same_lines else None)
         if crash is not None and crash[0] != line:  # not the edit's own line breaking
             member.exposed.append((*crash, p, child))
         if value > 0:

@@ -39,6 +39,52 @@ def test_exposed_line_is_the_crash_site_of_new_exceptions_only():
     assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b"}) == (7, "predict", errors[3])
     assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed={"a", "b", "d"}) is None
 
+    # with the parent's crash sites, a row the parent raised on counts when the child raises elsewhere
+    sites = {"a": (7, "predict"), "b": (2, "article"), "d": (7, "predict")}
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed=sites) == (2, "article", errors[0])
+    sites = {"a": (2, "article"), "b": (2, "article"), "d": None}   # None: the parent's error named no frame
+    assert exposed_line(SOURCE, [ids, kinds, errors], parent_crashed=sites) is None
+
+
+GUARDED = '''\
+def correct(belief, parsed):
+    if parsed["kind"] == "prompt":
+        belief["vocab"] = parsed["vocab"]
+    elif not (parsed["kind"] == "feedback" and belief["last"]):
+        belief["history"].append(
+            (belief["last"], parsed["feedback"]))
+    while belief["history"]:
+        x = 1
+    return belief
+'''
+
+
+def test_the_guard_of_a_crash_line_is_the_test_of_its_innermost_if():
+    from patchworld.exposed import guard_line
+
+    assert guard_line(GUARDED, 5) == 4      # the elif's test
+    assert guard_line(GUARDED, 6) == 4      # a continuation line of the guarded statement
+    assert guard_line(GUARDED, 3) == 2
+    assert guard_line(GUARDED, 8) == 7      # a while loop's test
+    assert guard_line(GUARDED, 9) is None   # not inside any if
+    assert guard_line(GUARDED, 2) is None   # the test's own line is not in the body
+    assert guard_line("def f(:\n", 1) is None
+
+
+def test_second_steps_also_edit_the_test_that_let_the_rows_reach_the_crash():
+    """The crash is in the body of a negated elif; the bug is the negation, not the crash line."""
+    from patchworld.patches import apply_patch, patch_from_sources
+
+    parent = Program(GUARDED.replace('if parsed["kind"] == "prompt"', 'if not (parsed["kind"] == "prompt")'))
+    child = Program(GUARDED)   # the first edit: the first test fixed; now the elif body raises on some rows
+    first = Proposal(patch_from_sources(parent, child.source, origin="mutation:negate_cond", note="correct:2 fix"),
+                     "ast_mutation", extra={"line": 2, "function": "correct"})
+    steps = second_steps(MutationProposer(), parent, child, first, 5, "correct", shown=[], env="toy", k=2)
+    assert {p.extra["line"] for p in steps} == {5, 4}
+    results = [apply_patch(parent.source, p.patch).source for p in steps]
+    assert all('if parsed["kind"] == "prompt"' in r for r in results)                 # the first edit kept
+    assert any('elif (parsed["kind"] == "feedback" and belief["last"])' in r for r in results)   # the test repaired
+
 
 def test_second_steps_carry_the_first_edit_and_a_repair_at_the_crash_line():
     from patchworld.patches import apply_patch, patch_from_sources
@@ -145,3 +191,28 @@ def test_the_operator_a_crash_names_is_edited_first():
     read = second_steps(MutationProposer(), parent, child, first, 2, "listing", shown=[], env="toy", k=1, error=error)
     assert "'-' -> '+'" not in unread[0].patch.note        # without the message another edit of the line ranks first
     assert read[0].patch.note.endswith("listing:2 flip_arith: '-' -> '+'")
+
+
+@pytest.mark.slow
+def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path):
+    """Hand-written Wordle program, two negated tests in ``correct_belief``: the first sends every
+    observation into the second's branch, which raises on every row; fixing the first alone makes the
+    second's body raise on the rows its negated test now lets in (crash on rows the parent also raised
+    on, at another line), and the repair is the elif's test, not the crash line."""
+    from planted import planted_session
+
+    from patchworld.gate import score_key
+
+    bugs = (('if parsed["kind"] == "prompt":', 'if not (parsed["kind"] == "prompt"):'),
+            ('elif parsed["kind"] == "feedback" and belief.get("last_guess"):',
+             'elif not (parsed["kind"] == "feedback" and belief.get("last_guess")):'))
+    session, original = planted_session("wordle", bugs, tmp_path / "run")
+    for _ in range(6):
+        session.step()
+        if score_key(session.score) >= original:
+            break
+    session.close()
+    assert score_key(session.score) >= original
+    accepted = [r for r in session.store.candidates() if r.get("accepted")]
+    assert any(r.get("origin") == "exposed" and "correct_belief:49" in r.get("note", "") for r in accepted), \
+        [r.get("note") for r in accepted]

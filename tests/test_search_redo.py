@@ -206,7 +206,8 @@ def test_a_silent_mutant_marks_its_line_unknown_rather_than_innocent():
 
     rows = {"a#0": (False, "x"), "b#0": (True, "y")}
     member = SimpleNamespace(rows=lambda: rows, evidence={}, promising=[], silent=[], exposed=[],
-                             crashed=lambda: set(), spans=lambda: {}, program=SimpleNamespace(source="p\n"))
+                             crashed=lambda: set(), crash_sites=lambda: {}, spans=lambda: {},
+                             program=SimpleNamespace(source="p\n"))
 
     def cand(line: int, preds: dict[str, str]):
         rep = SimpleNamespace(cols={"id": list(preds), "predicted": list(preds.values()),
