@@ -17,7 +17,10 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 5. update the beam: the current program, then the best other programs whose sets of exactly
    predicted transitions differ from every kept one and that are not a sibling of a kept one with
    the same line edited the same way (the diversity rule: string edits of a readout's default,
-   each matching other rows, would crowd out the edit that puts its key back), including neutral
+   each matching other rows, would crowd out the edit that puts its key back); of two programs
+   exactly right on the same rows, one made by a change of logic is kept over one made by a string
+   edit (a string spliced from the observations fits the rows it fixed, a logic edit explains
+   them, and the second bug is then one step away), including neutral
    steps (a child scoring the same as its parent but behaving differently), each allowed to
    stay ``max_age`` rounds without producing an improvement. A member (the current program
    included) keeps across rounds what it gathered: its traced val lines, the evidence of its
@@ -105,6 +108,23 @@ class Member:
             self.__dict__["_crashed"] = cached
         return cached
 
+    def crash_sites(self) -> dict[str, tuple[int, str] | None]:
+        """Id -> (line, function) where this member's program raised on that val row (innermost frame of
+        its own; None when the error names none), for the rows it raised on (built once)."""
+        cached = self.__dict__.get("_sites")
+        if cached is None:
+            from patchworld.localise import program_frames
+
+            steps, spans = self.replay.steps, self.spans()
+            cached = {}
+            for rid, kind, error in zip(*(steps.get_column(c).to_list() for c in ("id", "error_kind", "error")),
+                                        strict=True):
+                if kind == "exception":
+                    frames = program_frames(error, spans)
+                    cached[rid] = (frames[-1][1], frames[-1][0]) if frames else None
+            self.__dict__["_sites"] = cached
+        return cached
+
     def rows(self) -> dict[str, tuple[bool, str]]:
         """id -> (exact, prediction) of this member's val replay (built once)."""
         cached = self.__dict__.get("_rows")
@@ -156,12 +176,26 @@ class Beam:
         pool.sort(key=lambda m: (m.key, -m.age), reverse=True)
         kept = [current]
         for m in pool:
+            twin = next((i for i, k in enumerate(kept) if k.exact == m.exact), None)
+            if twin is not None and twin > 0 and text_edit(kept[twin]) and not text_edit(m) and all(
+                    m.program.hash != k.program.hash and (not m.family or m.family != k.family) for k in kept):
+                kept[twin] = m   # the same rows exactly right: a change of logic over a string fitted to them
+                continue
             if len(kept) >= self.width:
-                break
+                continue
             if all(m.exact != k.exact and m.program.hash != k.program.hash and (not m.family or m.family != k.family)
                    for k in kept):
                 kept.append(m)
         self.members = kept
+
+
+TEXT_EDITS = frozenset({"replace_string", "insert_word", "swap_strings"})
+"""Mutation operators that splice text of the observations into a string literal."""
+
+
+def text_edit(member: Member) -> bool:
+    """Whether ``member`` was made by an edit of :data:`TEXT_EDITS` (its family's origin)."""
+    return bool(member.family) and str(member.family[2]).rpartition(":")[2] in TEXT_EDITS
 
 
 def shares(n: int, k: int) -> list[int]:

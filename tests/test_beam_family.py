@@ -28,3 +28,28 @@ def test_siblings_with_one_line_edited_the_same_way_count_once():
     loose = [_member(20 + k, {f"x{k}"}, 0.3) for k in range(3)]
     plain.update(current, [(m, parent) for m in loose])
     assert len(plain.members) == 3
+
+
+def test_of_two_programs_right_on_the_same_rows_a_logic_edit_is_kept_over_a_string_edit():
+    """A string spliced from the observations into a readout's default makes the same rows exact as the
+    negation that puts the branch right, and scores a little more F1 on the other rows; the beam keeps the
+    negation (the second bug is one step from it), and still one string edit whose rows differ."""
+    parent = _member(0, set(), 0.0)
+    current = _member(1, set(), 0.715)                                  # an F1-only string edit was accepted
+    string_twin = _member(2, {"a", "b"}, 0.573, ("p", 80, "mutation:replace_string"))
+    other_string = _member(3, {"a", "b", "c"}, 0.570, ("p", 84, "mutation:insert_word"))
+    negation = _member(4, {"a", "b"}, 0.571, ("p", 86, "mutation:negate_cond"))
+    beam = Beam(width=3)
+    beam.members = [parent]
+    beam.update(current, [(m, parent) for m in (string_twin, other_string, negation)])
+    kept = [m.program.hash for m in beam.members]
+    assert kept == [current.program.hash, negation.program.hash, other_string.program.hash]
+    logic_twin = _member(5, {"a", "b"}, 0.573, ("p", 81, "mutation:flip_compare"))   # two logic edits: the key decides
+    beam.members = [parent]
+    beam.update(current, [(m, parent) for m in (logic_twin, negation)])
+    assert [m.program.hash for m in beam.members] == [current.program.hash, logic_twin.program.hash]
+    same_as_current = _member(6, set(), 0.6, ("q", 86, "mutation:negate_cond"))   # never replaces the current
+    other_parent = _member(7, {"z"}, 0.0)
+    beam.members = [other_parent]
+    beam.update(current, [(same_as_current, other_parent)])
+    assert [m.program.hash for m in beam.members] == [current.program.hash, other_parent.program.hash]
