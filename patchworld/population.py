@@ -35,8 +35,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 7. a member whose single mutations are used up gets pairs instead, taking turns between its most
    promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
    two bugs that mask each other only show when both are fixed (:mod:`patchworld.second_order`);
-8. a child rejected because it raises where its parent did not (a fix that let the program reach a
-   second bug) is kept, and later rounds propose its fix plus a repair at the crash site as one
+8. a child rejected because it raises where its parent did not, or where its parent raised at another
+   line (a fix that let the program reach a second bug), is kept, and later rounds propose its fix
+   plus a repair at the crash site, or at the test of the ``if`` that let the rows reach it, as one
    patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first;
 9. a program just accepted also gets, next round, the silent mutants of the program it replaced (a
    few, on its most blamed lines): the bug it fixed may have masked them
