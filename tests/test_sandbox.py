@@ -227,9 +227,10 @@ def test_frames_from_workers_are_decoded_defensively() -> None:
     from patchworld.sandbox.wire import ProtocolError, decode
 
     assert decode(b'["rows", ["[[[[ not nesting", "\\\\\\"]]]]"], [[1, 2]]]', 4)[1][0] == "[[[[ not nesting"
-    for bad in (b"[" * 100_000 + b"]" * 100_000, b'{"a": [1,', b"\xff\xfe", b"[[[[[1]]]]]"):
+    for bad in (b"[" * 100_000 + b"]" * 100_000, b'{"a": [1,', b"\xff\xfe", b"[[[[[1]]]]]", b'[{"a": [{"b": [1]}]}]'):
         with pytest.raises(ProtocolError):
-            decode(bad, 4)
+            decode(bad, 4)   # the last: five levels alternating objects and lists (once counted as three)
+    assert decode(b'{"a": [{"b": [1]}]}', 4) == {"a": [{"b": [1]}]}
 
 
 def test_a_job_sharded_over_two_workers_gives_the_same_frame() -> None:
