@@ -41,7 +41,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first;
 9. a program just accepted also gets, next round, the silent mutants of the program it replaced (a
    few, on its most blamed lines): the bug it fixed may have masked them
-   (:func:`patchworld.second_order.unmasked`).
+   (:func:`patchworld.second_order.unmasked`); a child that joins the beam gets its parent's silent
+   and promising mutants the same way (a fix that only joined the beam, beside an edit elsewhere
+   that scored more, may likewise have unmasked them).
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
@@ -89,7 +91,7 @@ class Member:
     exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
     family: tuple = ()                            # (parent hash, line, origin) of the edit that made it (a child)
     redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
-    unmask: tuple | None = None                    # (program it replaced, accepted proposal, its silent mutants): next round only
+    unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
@@ -313,7 +315,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             fresh = Member.of(child, rep)
             fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
-            new_members.append((fresh, parents[v.parent]))   # evidence of its own only
+            parent = parents[v.parent]
+            if prop.patch is not None and (parent.silent or parent.promising):   # its edit may have unmasked them
+                louder = [((q.extra or {}).get("line"), q) for _, q in parent.promising]
+                fresh.unmask = (parent.program, prop, [*parent.silent, *louder])
+            new_members.append((fresh, parent))   # evidence of its own only
     if winner is not None:
         session.current = children[winner.child]
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one

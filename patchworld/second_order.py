@@ -97,7 +97,8 @@ def unmasked(current: Any, replaced: Any, accepted: Any, silent: list, suspicion
             patch = patch_from_sources(current, both, origin="unmasked", note=f"{mutant.patch.note} (unmasked)")
         except (PatchError, ValueError):
             continue
-        out.append(Proposal(patch, "ast_mutation", response=patch.note, extra={"line": line, "unmasked": True}))
+        out.append(Proposal(patch, "ast_mutation", response=patch.note,   # "function": redo may try the line again
+                            extra={"line": line, "function": (mutant.extra or {}).get("function"), "unmasked": True}))
     return out
 
 

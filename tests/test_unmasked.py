@@ -69,3 +69,26 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
         assert any(r.get("origin") == "unmasked" and r.get("accepted") for r in session.store.candidates())
     finally:
         session.close()
+
+
+def test_a_beam_member_gets_its_parents_mutants_again(tmp_path):
+    """Hand-written TextCraft program: a flipped ``recipe["out"] != out_name`` skips the recipe asked for,
+    and a negated ``match is None`` test breaks the ingredient match and makes ``pool.remove`` raise. Fixing
+    the second makes the program stop raising but changes few rows, so that child only joins the beam (an
+    edit elsewhere that also stops the crash scores more); the flip of the first, tried on the buggy
+    parent, was masked there. The child gets its parent's mutants again, and the pair is repaired."""
+    bugs = (('if recipe["out"] != out_name or', 'if recipe["out"] == out_name or'),
+            ("if match is None:", "if not (match is None):"))
+    session, original = planted_session("textcraft", bugs, tmp_path / "run")
+    try:
+        for _ in range(6):
+            session.step()
+            if score_key(session.score) >= original:
+                break
+        assert score_key(session.score) >= original
+        records = session.store.candidates()
+        current = {r["child"]: r for r in records if r.get("accepted")}
+        assert any(r.get("origin") == "unmasked" and r["parent"] not in current and r.get("accepted")
+                   for r in records), [(r.get("origin"), r.get("note")) for r in records if r.get("accepted")]
+    finally:
+        session.close()
