@@ -25,6 +25,11 @@ largest speed-up possible is wall / max(tree CPU / cores, parent CPU) of the 1-w
 
     .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4] [--one-job]
 
+The beam round's wall is also split by phase (``phase_walls``), 1 worker against 2: proposing
+(localisation included), screening and replaying the candidates, confirming the winner (one job per
+trajectory, two at once whatever the workers setting), writing files. Only the second phase runs
+more candidate jobs at once with 2 workers; the others bound what a second worker can save.
+
 ``--one-job`` adds the beam round with never two sandbox jobs at once (one worker slot, no replay
 sharded over two workers, the confirmation's jobs one by one): against it, the 2-worker round shows
 what running jobs side by side buys at all. The last line measures the machine itself
@@ -102,6 +107,46 @@ def _tree_cpu() -> float:
     return total + own.user + own.system + own.children_user + own.children_system
 
 
+PHASES = ("propose", "screen and replay", "confirm", "files")
+"""Wall-clock phases of a beam round (``phase_walls``); the rest of the round is the gate, the beam and
+thread hand-offs."""
+
+
+def phase_walls() -> dict[str, float]:
+    """Wrap the functions that do a beam round's phases; returns phase -> wall seconds, filled as they run:
+    propose (localisation with its traced replay, mutations, second steps), screen and replay (the
+    screening batches and the survivors' full val replays, combined children included), confirm (the
+    winner's replay with every trajectory in a job of its own), files (replay summaries, candidate
+    lines, the accepted child's diffs)."""
+    import patchworld.localise
+    import patchworld.population as population
+    import patchworld.synthesis as synthesis
+
+    walls = dict.fromkeys(PHASES, 0.0)
+
+    def timed(owner: Any, name: str, phase: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                walls[phase] += time.perf_counter() - t0
+
+        setattr(owner, name, wrapper)
+
+    for owner, name, phase in ((population, "_lines", "propose"), (patchworld.localise, "localise", "propose"),
+                               (population, "second_steps", "propose"), (population, "collect", "screen and replay"),
+                               (synthesis.Session, "_confirm_best", "confirm"), (population, "_persist", "files"),
+                               (population, "_render_diff", "files")):
+        timed(owner, name, phase)
+    from patchworld.proposers.mutation import MutationProposer
+
+    timed(MutationProposer, "propose", "propose")
+    return walls
+
+
 def child(search: str, workers: int, candidates: int, one_job: bool = False, one_core: bool = False,
           runs_in: str | None = None) -> dict:
     if one_core:   # before anything starts: every process of the tree inherits it
@@ -119,6 +164,7 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
     from patchworld.sandbox import shutdown_pool
     from patchworld.synthesis import Session
 
+    walls = phase_walls() if search == "beam" else {}
     folder = ROOT / "data" / "trajectories" / "maze"
     train, val = (load_trajectories(folder / f"maze_traj_{s}.jsonl") for s in ("train", "val"))
     program = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")
@@ -128,6 +174,7 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
         session = Session("maze", train, val, program=program, proposer=MutationProposer(seed=0), run_dir=tmp,
                           n_candidates=candidates, workers=workers, search=search)
         session.val_replay()     # warm: the parent's replay, the pool and the fork server exist
+        walls.update(dict.fromkeys(walls, 0.0))
         cpu0, par0, t0 = _tree_cpu(), time.process_time(), time.perf_counter()
         res = session.step()
         wall, parent = time.perf_counter() - t0, time.process_time() - par0
@@ -140,7 +187,7 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
                   and v.score_after is not None and v.score_after != v.score_before)
     return {"wall": wall, "cpu": cpu, "parent_cpu": parent, "candidates": res.candidates,
             "full_replays": rec.get("full_replays", res.candidates), "changed": changed,
-            "accepted": res.accepted is not None}
+            "accepted": res.accepted is not None, "phases": walls}
 
 
 def _proc_cpu(pid: int) -> float:
@@ -326,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{search}: 2 workers vs 1, wall x{walls[(search, 1)] / walls[(search, 2)]:.2f} (under the load above); "
               f"1 worker already keeps {busy:.2f} cores busy and the parent alone needs "
               f"{statistics.median(r['parent_cpu'] / r['wall'] for r in one):.0%} of its wall: at most x{ceiling:.2f}")
+    print("beam round, wall seconds by phase (median): " + "; ".join(
+        f"{phase} " + " / ".join(f"{statistics.median(r['phases'][phase] for r in results[('beam', w)]):.3f}"
+                                 for w in (1, 2)) for phase in PHASES)
+          + " (1 / 2 workers; the workers setting decides only how many candidate jobs screen and replay runs at once)")
     if args.one_job:
         print(f"beam: 2 workers vs one job at a time (no sharding, the confirmation's jobs one by one), wall "
               f"x{walls[('beam', ONE_JOB)] / walls[('beam', 2)]:.2f}; 1 worker slot vs one job at a time "
