@@ -33,3 +33,16 @@ def planted_session(env: str, bugs: tuple[tuple[str, str], ...], run_dir: Path) 
     session = Session(env, train, val, program=Program(source=buggy), proposer=MutationProposer(seed=0),
                       run_dir=run_dir, n_candidates=64, workers=2, search="beam")
     return session, original
+
+
+def run_until_repaired(session: Session, original: tuple, rounds: int = 6) -> list[dict]:
+    """Step ``session`` until its val score key reaches ``original`` (at most ``rounds`` rounds), close it,
+    and return the accepted candidates' records (the caller asserts on the score and on these)."""
+    try:
+        for _ in range(rounds):
+            session.step()
+            if score_key(session.score) >= original:
+                break
+    finally:
+        session.close()
+    return [r for r in session.store.candidates() if r.get("accepted")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from planted import run_until_repaired
 
 from patchworld.bugs import combine, plant_sites
 from patchworld.exposed import exposed_line, second_steps
@@ -125,13 +126,8 @@ def test_a_fix_that_exposes_a_second_bug_is_completed(tmp_path):
     assert score_key(score(replay(first_fixed, val))) < score_key(score(replay(buggy, val)))
     session = Session("wordle", train, val, program=buggy, proposer=MutationProposer(seed=0), run_dir=tmp_path / "run",
                       n_candidates=64, search="beam")
-    for _ in range(6):
-        session.step()
-        if score_key(session.score) >= original:
-            break
-    session.close()
+    accepted = run_until_repaired(session, original)
     assert score_key(session.score) >= original
-    accepted = [r for r in session.store.candidates() if r.get("accepted")]
     assert any(r.get("origin") == "exposed" for r in accepted), [r.get("note") for r in accepted]
 
 
@@ -207,12 +203,7 @@ def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path):
             ('elif parsed["kind"] == "feedback" and belief.get("last_guess"):',
              'elif not (parsed["kind"] == "feedback" and belief.get("last_guess")):'))
     session, original = planted_session("wordle", bugs, tmp_path / "run")
-    for _ in range(6):
-        session.step()
-        if score_key(session.score) >= original:
-            break
-    session.close()
+    accepted = run_until_repaired(session, original)
     assert score_key(session.score) >= original
-    accepted = [r for r in session.store.candidates() if r.get("accepted")]
     assert any(r.get("origin") == "exposed" and "correct_belief:49" in r.get("note", "") for r in accepted), \
         [r.get("note") for r in accepted]
