@@ -39,16 +39,16 @@ def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: 
     ids, kinds, errors = child_cols
     sites: Counter[tuple[int, str]] = Counter()
     first: dict[tuple[int, str], str] = {}
-    by_site = isinstance(parent_crashed, Mapping)
+    parent_sites = parent_crashed if isinstance(parent_crashed, Mapping) else dict.fromkeys(parent_crashed)
     for rid, kind, error in zip(ids, kinds, errors, strict=True):
-        if kind != "exception" or (rid in parent_crashed and not by_site) or not error:
+        if kind != "exception" or not error or (rid in parent_sites and parent_sites[rid] is None):
             continue
         spans = spans if spans is not None else function_spans(child_source)
         frames = program_frames(error, spans)
         if frames:
             site = (frames[-1][1], frames[-1][0])
-            if by_site and rid in parent_crashed and parent_crashed[rid] in (site, None):
-                continue   # the parent raised here too (or where no frame of its own says)
+            if parent_sites.get(rid) == site:
+                continue   # the parent raised here too
             sites[site] += 1
             first.setdefault(site, error)
     if not sites:

@@ -14,7 +14,7 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    (:func:`patchworld.second_order.pairs_to_combine`), and evaluate those children the same way;
 4. gate: the reported current program changes only to a child strictly better than it on val
    (:func:`patchworld.gate.judge`); ties and worse keep it;
-5. update the beam: the current program, then the best other programs whose sets of exactly
+5. update the beam (:meth:`patchworld.beam.Beam.update`): the current program, then the best other programs whose sets of exactly
    predicted transitions differ from every kept one and that are not a sibling of a kept one with
    the same line edited the same way (the diversity rule: string edits of a readout's default,
    each matching other rows, would crowd out the edit that puts its key back); of two programs
@@ -56,158 +56,21 @@ the others from the two programs when someone opens them).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from patchworld import candidate_jobs
+from patchworld.beam import Beam, Member, shares
 from patchworld.exposed import second_steps
-from patchworld.gate import RoundResult, judge, replay_summary, score, score_key
+from patchworld.gate import RoundResult, judge, replay_summary, score
 from patchworld.redo import alternatives
-from patchworld.screening import Screened, Screener, collect, columns, send_batches
+from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
-__all__ = ["Member", "Beam", "beam_step", "shares"]
+__all__ = ["Member", "Beam", "beam_step", "shares"]   # Member, Beam, shares: from patchworld.beam
 
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass
-class Member:
-    """A program in the beam with its val replay."""
-
-    program: Any
-    replay: Any
-    age: int = 0
-    exact: frozenset = field(default_factory=frozenset)
-    key: tuple = ()
-    evidence: dict = field(default_factory=dict)   # line -> best mutant score seen (patchworld.localise)
-    lines: list | None = None                      # per val row, the program lines it ran (traced once)
-    promising: list = field(default_factory=list)  # (mutant score, proposal) of its evaluated single mutants
-    pairs_tried: set = field(default_factory=set)
-    silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
-    exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
-    family: tuple = ()                            # (parent hash, line, origin) of the edit that made it (a child)
-    redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
-    unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
-
-    def spans(self) -> dict:
-        """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
-        if "_spans" not in self.__dict__:
-            from patchworld.localise import function_spans
-
-            self.__dict__["_spans"] = function_spans(self.program.source)
-        return self.__dict__["_spans"]
-
-    def crashed(self) -> set[str]:
-        """Ids of the val rows this member's program raised on (built once)."""
-        cached = self.__dict__.get("_crashed")
-        if cached is None:
-            steps = self.replay.steps
-            cached = {i for i, kind in zip(steps.get_column("id").to_list(), steps.get_column("error_kind").to_list(),
-                                            strict=True) if kind == "exception"}
-            self.__dict__["_crashed"] = cached
-        return cached
-
-    def crash_sites(self) -> dict[str, tuple[int, str] | None]:
-        """Id -> (line, function) where this member's program raised on that val row (innermost frame of
-        its own; None when the error names none), for the rows it raised on (built once)."""
-        cached = self.__dict__.get("_sites")
-        if cached is None:
-            from patchworld.localise import program_frames
-
-            steps, spans = self.replay.steps, self.spans()
-            cached = {}
-            for rid, kind, error in zip(*(steps.get_column(c).to_list() for c in ("id", "error_kind", "error")),
-                                        strict=True):
-                if kind == "exception":
-                    frames = program_frames(error, spans)
-                    cached[rid] = (frames[-1][1], frames[-1][0]) if frames else None
-            self.__dict__["_sites"] = cached
-        return cached
-
-    def rows(self) -> dict[str, tuple[bool, str]]:
-        """id -> (exact, prediction) of this member's val replay (built once)."""
-        cached = self.__dict__.get("_rows")
-        if cached is None:
-            steps = self.replay.steps
-            cached = dict(zip(steps.get_column("id").to_list(), zip(steps.get_column("exact").to_list(),
-                                                                     steps.get_column("predicted").to_list(),
-                                                                     strict=True), strict=True))
-            self.__dict__["_rows"] = cached
-        return cached
-
-    def compare(self, child_replay: Any) -> tuple[list[str], list[str]]:
-        """(fixed, broken) ids of a child replay (on all of val or a sample) against this member."""
-        rows = self.rows()
-        fixed, broken = [], []
-        for tid, ok in zip(*columns(child_replay, "id", "exact"), strict=True):
-            row = rows.get(tid)
-            if row is not None and row[0] != ok:
-                (fixed if ok else broken).append(tid)
-        return sorted(fixed), sorted(broken)
-
-    @classmethod
-    def of(cls, program: Any, replay: Any, age: int = 0) -> Member:
-        steps = replay.steps
-        exact = frozenset(i for i, ok in zip(steps.get_column("id").to_list(), steps.get_column("exact").to_list(),
-                                             strict=True) if ok)
-        return cls(program, replay, age, exact, score_key(score(replay)))
-
-
-class Beam:
-    """The current program plus up to ``width - 1`` diverse others (see the module docstring)."""
-
-    def __init__(self, width: int = 3, max_age: int = 2):
-        self.width, self.max_age = max(1, width), max_age
-        self.members: list[Member] = []
-
-    def reset(self, current: Member) -> None:
-        self.members = [current]
-
-    def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
-        """Keep ``current`` first, then the best of the old members (one round older) and of the
-        ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
-        pool = [dataclasses.replace(m, age=m.age + 1) for m in self.members if m.program.hash != current.program.hash]
-        for child, parent in children:
-            if child.key >= parent.key and child.exact != parent.exact:
-                child.age = 0 if child.key > parent.key else parent.age + 1   # a neutral step ages like its parent
-                pool.append(child)
-        pool = [m for m in pool if m.age <= self.max_age]
-        pool.sort(key=lambda m: (m.key, -m.age), reverse=True)
-        kept = [current]
-        for m in pool:
-            twin = next((i for i, k in enumerate(kept) if k.exact == m.exact), None)
-            if twin is not None and twin > 0 and text_edit(kept[twin]) and not text_edit(m) and all(
-                    m.program.hash != k.program.hash and (not m.family or m.family != k.family) for k in kept):
-                kept[twin] = m   # the same rows exactly right: a change of logic over a string fitted to them
-                continue
-            if len(kept) >= self.width:
-                continue
-            if all(m.exact != k.exact and m.program.hash != k.program.hash and (not m.family or m.family != k.family)
-                   for k in kept):
-                kept.append(m)
-        self.members = kept
-
-
-TEXT_EDITS = frozenset({"replace_string", "insert_word", "swap_strings"})
-"""Mutation operators that splice text of the observations into a string literal."""
-
-
-def text_edit(member: Member) -> bool:
-    """Whether ``member`` was made by an edit of :data:`TEXT_EDITS` (its family's origin)."""
-    return bool(member.family) and str(member.family[2]).rpartition(":")[2] in TEXT_EDITS
-
-
-def shares(n: int, k: int) -> list[int]:
-    """Split ``n`` candidates over ``k`` members: half to the first, the rest evenly (at least 1 each)."""
-    if k <= 1:
-        return [max(1, n)]
-    first = max(1, n // 2)
-    rest = max(1, (n - first) // (k - 1))
-    return [first] + [rest] * (k - 1)
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -310,12 +173,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                    current_replay, before, keep_fixed=lambda v: v.parent != current.program.hash)
     winner, confirmed = session._confirm_best(winner, verdicts, children, before)
     new_members = []
-    for _, prop, v, child, _member in cands:
+    for _, prop, v, child, parent in cands:
         rep = replays.get(child.hash) if child is not None else None
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             fresh = Member.of(child, rep)
             fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
-            parent = parents[v.parent]
             if prop.patch is not None and (parent.silent or parent.promising):   # its edit may have unmasked them
                 louder = [((q.extra or {}).get("line"), q) for _, q in parent.promising]
                 fresh.unmask = (parent.program, prop, [*parent.silent, *louder])

@@ -1,7 +1,7 @@
 """Second-order candidates of the wide search and the evidence they are picked from.
 
 :func:`gather_evidence` records what each evaluated child says about its parent member
-(:class:`patchworld.population.Member`); :func:`combine` makes the one patch that applies two
+(:class:`patchworld.beam.Member`); :func:`combine` makes the one patch that applies two
 children's edits to their parent; :func:`second_order` picks which pairs a member gets once its
 single mutations are used up.
 """
@@ -160,7 +160,8 @@ def gather_evidence(cands: list, replays: dict) -> None:
         if p.patch is None or (p.extra or {}).get("combined"):
             continue
         same_lines = child.source.count("\n") == member.program.source.count("\n")
-        crash = exposed_line(child.source, [ids, kinds, errors], member.crash_sites() if same_lines else member.crashed(),
+        sites = member.crash_sites()   # by line only while the child's lines are where the parent's were
+        crash = exposed_line(child.source, [ids, kinds, errors], sites if same_lines else set(sites),
                              member.spans() if same_lines else None)
         if crash is not None and crash[0] != line:  # not the edit's own line breaking
             member.exposed.append((*crash, p, child))

@@ -32,7 +32,7 @@ SEARCHES = ("greedy", "beam")
 
 
 def _beam(width: int) -> Any:
-    from patchworld.population import Beam
+    from patchworld.beam import Beam
 
     return Beam(width)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patchworld.population import Beam, Member
+from patchworld.beam import Beam, Member
 from patchworld.program import Program
 
 

@@ -113,7 +113,7 @@ def _edit(line: int) -> object:
 
 
 def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
-    from patchworld.population import Member
+    from patchworld.beam import Member
     from patchworld.program import Program
     from patchworld.second_order import second_order as _second_order
 
