@@ -37,6 +37,7 @@ class Member:
     family: tuple = ()                            # (parent hash, line, origin) of the edit that made it (a child)
     redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
     unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
+    revert: bool = False                           # just accepted: next round, undo hunks of earlier accepted edits
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""
@@ -98,6 +99,8 @@ class Beam:
     def __init__(self, width: int = 3, max_age: int = 2):
         self.width, self.max_age = max(1, width), max_age
         self.members: list[Member] = []
+        self.accepted: list[tuple[str, str, str]] = []   # (source before, source after, candidate id), oldest first
+        self.known: set[str] = set()                     # hashes of every program that was the current one
 
     def reset(self, current: Member) -> None:
         self.members = [current]

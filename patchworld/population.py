@@ -65,6 +65,7 @@ from patchworld.beam import Beam, Member, shares
 from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score
 from patchworld.redo import alternatives
+from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
@@ -135,6 +136,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
             steps += unmasked(member.program, *member.unmask, susp)
             member.unmask = None
+        if member.revert:   # a compensation an earlier accepted edit made, now wrong (patchworld.revert)
+            steps += reverts(member.program, beam.accepted, beam.known)
+            member.revert = False
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
@@ -145,7 +149,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         unscreened = copy.copy(screeners[member.program.hash])
         unscreened.full = True   # another edit of the line just fixed differs on few rows: a sample misses them
         for p in proposals:
-            submit(p, member, unscreened if (p.extra or {}).get("redo") else None)
+            submit(p, member, unscreened if (p.extra or {}).get("redo") or (p.extra or {}).get("revert") else None)
         send_batches(pending, futures, pool, session)
     replays = collect(futures, children, pool, session, progress, f"round {r}: ")
     # wave 2: combine two children of one parent that fixed (or improved) different transitions
@@ -193,6 +197,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             current.redo = (replaced.program, won["line"], won["function"])
         if replaced.silent:
             current.unmask = (replaced.program, accepted, list(replaced.silent))
+        beam.accepted.append((replaced.program.source, session.current.source, winner.candidate_id))
+        beam.known.update((replaced.program.hash, session.current.hash))
+        current.revert = True
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:
