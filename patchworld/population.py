@@ -43,7 +43,11 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    few, on its most blamed lines): the bug it fixed may have masked them
    (:func:`patchworld.second_order.unmasked`); a child that joins the beam gets its parent's silent
    and promising mutants the same way (a fix that only joined the beam, beside an edit elsewhere
-   that scored more, may likewise have unmasked them).
+   that scored more, may likewise have unmasked them);
+10. a program just accepted also gets, next round, itself with one hunk of one earlier accepted edit
+    undone (:mod:`patchworld.revert`): an edit accepted as a compensation for a bug (deleting the
+    statement that turned a wrong value into wrong predictions) is a bug of its own once a later
+    round fixes the first, and no mutation puts a deleted statement back.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;

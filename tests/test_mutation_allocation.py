@@ -163,3 +163,41 @@ def test_a_line_queue_skips_candidates_that_do_not_parse():
     assert queue.at(0) is good and queue.at(1) is None
     pool = MutationProposer._by_function([bad, good], 8, _Blame({5: 1.0}))
     assert pool[0] is good                                      # the line's best that parses leads
+
+
+def test_the_most_blamed_lines_no_parent_had_a_mutant_of_get_a_share():
+    # 40 lines blamed more than line 5 fill the head and the round-robin of a 16-candidate pool; line 5
+    # gets a candidate only when it is the most blamed line no earlier parent had a mutant of
+    ranked = [_cand(9.0 - k * 0.01, 10 + k, "replace_string") for k in range(40)] + [_cand(1.0, 5, "negate_cond")]
+    blame = _Blame({5: 0.6, **{10 + k: 0.9 - k * 0.001 for k in range(40)}})
+    for c in ranked:
+        c.__dict__["_parses"] = True
+    before = MutationProposer._by_function(ranked, 16, blame)
+    assert 5 not in [c.mutation.node.lineno for c in before[:16]]
+    tried = {("predict", 10 + k) for k in range(40)}
+    after = MutationProposer._by_function(ranked, 16, blame, untried=lambda key: key not in tried)
+    assert 5 in [c.mutation.node.lineno for c in after[:16]]
+    assert len(after) == len(ranked) and len({id(c) for c in after}) == len(ranked)   # a reordering, nothing lost
+    everything_tried = MutationProposer._by_function(ranked, 16, blame, untried=lambda key: False)
+    assert [id(c) for c in everything_tried] == [id(c) for c in before]
+
+
+def test_the_proposer_remembers_the_lines_it_mutated_across_parents():
+    from patchworld.data import load_trajectories
+    from patchworld.localise import localise
+    from patchworld.proposers.base import ProposalRequest
+    from patchworld.replay import replay
+
+    source = (ROOT / "data/programs/handwritten/maze.py").read_text(encoding="utf-8")
+    val = load_trajectories(ROOT / "data/trajectories/maze/maze_traj_val.jsonl")[:6]
+    proposer = MutationProposer()
+    seen_lines: list[set[str]] = []
+    for program in (Program(source.replace("pos[0] + delta[0]", "pos[0] - delta[0]")),
+                    Program(source.replace("pos[0] + delta[0]", "pos[0] - delta[0]") + "\n# another parent\n")):
+        rep = replay(program, val, lean=True, trace_lines=True)
+        request = ProposalRequest("maze", program, rep.counterexamples(), 16,
+                                  suspicion=localise(program.source, rep.steps, rep.lines))
+        texts = program.source.splitlines()
+        seen_lines.append({texts[p.extra["line"] - 1].strip() for p in proposer.propose(request)})
+    # the second parent's pool reaches lines the first one's did not: the eighth for untried lines
+    assert seen_lines[1] - seen_lines[0]

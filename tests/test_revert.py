@@ -1,0 +1,87 @@
+"""Undoing one hunk of an earlier accepted edit (patchworld.revert): the compensation case behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patchworld.patches import apply_patch, source_hash
+from patchworld.program import Program
+from patchworld.revert import hunks, reverts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_BASE = '''def f(x):
+    y = x + 1
+    z = y * 2
+    return z
+
+
+def g(x):
+    if x > 0:
+        return "pos"
+    return "neg"
+'''
+
+
+def test_hunks_carry_one_context_line_each_side():
+    after = _BASE.replace("    z = y * 2\n", "").replace('"neg"', '"zero"')
+    blocks = hunks(_BASE, after)
+    assert len(blocks) == 2
+    pattern, replacement, lead = blocks[0]           # a deleted line: context only, the line comes back
+    assert pattern == ["    y = x + 1\n", "    return z\n"] and lead == 1
+    assert replacement == ["    y = x + 1\n", "    z = y * 2\n", "    return z\n"]
+    pattern, replacement, lead = blocks[1]
+    assert pattern[1] == '    return "zero"\n' and replacement[1] == '    return "neg"\n'
+
+
+def test_each_hunk_of_an_accepted_edit_is_undone_alone_in_the_current_program():
+    edited = _BASE.replace("    z = y * 2\n", "").replace('"neg"', '"zero"')   # one accepted (combined) edit
+    current = Program(edited.replace("x > 0", "x >= 0"))                      # then a later one elsewhere
+    history = [(_BASE, edited, "r001b007")]
+    props = reverts(current, history, known={source_hash(_BASE), source_hash(edited)})
+    children = [apply_patch(current.source, p.patch).source for p in props]
+    assert children == [current.source.replace("    return z\n", "    z = y * 2\n    return z\n", 1),
+                        current.source.replace('"zero"', '"neg"')]
+    assert [(p.extra["function"], p.extra["line"], p.extra["revert"]) for p in props] == [
+        ("f", 3, "r001b007"), ("g", 9, "r001b007")]
+    assert all(p.patch.origin == "revert" for p in props)
+
+
+def test_a_revert_giving_back_a_known_program_or_no_longer_applying_is_skipped():
+    edited = _BASE.replace('"neg"', '"zero"')
+    assert reverts(Program(edited), [(_BASE, edited, "r001b000")], known={source_hash(_BASE)}) == []
+    moved_on = Program(edited.replace('"zero"', '"none"'))     # the hunk's text is gone from the program
+    assert reverts(moved_on, [(_BASE, edited, "r001b000")], known=set()) == []
+
+
+@pytest.mark.slow
+def test_a_compensating_deletion_is_undone_once_the_bug_it_hid_is_fixed(tmp_path):
+    """Hand-written WebShop with a negated ``elif`` in ``correct_belief`` (seed 77 of the repair
+    benchmark): round 1 accepts a combined edit that deletes ``predict_belief``'s reset of reward,
+    done and prediction; round 3 fixes the ``elif``; the deletion then costs val and no mutation puts
+    a statement back: only undoing that hunk of round 1's edit reaches the original's val."""
+    from patchworld.bugs import plant_sites
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.proposers.mutation import MutationProposer
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/handwritten/webshop.py").read_text(encoding="utf-8")
+    bug = next(b for b in plant_sites(source) if b.label.startswith("negate_if@correct_belief:89"))
+    folder = ROOT / "data/trajectories/webshop"
+    train, val = (load_trajectories(folder / f"webshop_traj_{s}.jsonl") for s in ("train", "val"))
+    original = score_key(score(replay(Program(source), val)))
+    session = Session("webshop", train, val, program=Program(bug.apply(source)), proposer=MutationProposer(seed=77),
+                      run_dir=tmp_path / "run", n_candidates=64, search="beam", seed=77)
+    origins = []
+    for _ in range(6):
+        res = session.step()
+        origins.append(res.accepted.origin if res.accepted is not None else None)
+        if score_key(session.score) >= original:
+            break
+    session.close()
+    assert score_key(session.score) >= original, origins
+    assert "revert" in origins, origins
