@@ -35,7 +35,7 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from patchworld.patches import patch_from_sources, source_hash
@@ -48,11 +48,6 @@ from patchworld.proposers.mutation_literals import LiteralCorpus, program_keys, 
 from patchworld.proposers.mutation_ops import SourceIndex, function_mutations
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
-
-def _line_text(lines: list[str], lineno: int) -> str:
-    """Line ``lineno`` (1-based) of a program, stripped: where a mutant sits, as the session remembers it."""
-    return lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
-
 
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -189,7 +184,6 @@ class MutationProposer:
         self._seen: dict[str, set[str]] = {}
         self._programs: set[str] = set()  # programs seen as parents: never propose going back to one
         self._children: dict[str, set[str]] = {}  # wide search: child sources already proposed per parent
-        self._lines: set[tuple[str, str]] = set()  # wide search: (function, line text) some parent had a mutant of
         self._corpus: tuple[Any, LiteralCorpus] | None = None   # (the train split, its observation texts)
 
     def candidates(self, request: ProposalRequest, functions: set[str] | None = None) -> list[Candidate]:
@@ -306,9 +300,7 @@ class MutationProposer:
         seen = self._seen.setdefault(program.hash, set())
         if request.suspicion is not None:
             fresh = [c for c in ranked if c.child not in self._children.setdefault(program.hash, set())]
-            texts = program.source.splitlines()
-            ranked = self._by_function(fresh, request.n, request.suspicion,
-                                       untried=lambda key: (key[0], _line_text(texts, key[1])) not in self._lines)
+            ranked = self._by_function(fresh, request.n, request.suspicion)
         self._programs.add(program.hash)
         chosen: list[Candidate] = []
         skipped: list[Candidate] = []
@@ -335,26 +327,19 @@ class MutationProposer:
             seen.update(c.patch.id for c in chosen if c.patch is not None)
             if request.suspicion is not None:
                 self._children[program.hash].update(c.child for c in chosen)
-                texts = program.source.splitlines()
-                self._lines.update((c.function, _line_text(texts, getattr(c.mutation.node, "lineno", 0)))
-                                   for c in chosen)
         return [Proposal(c.patch, "ast_mutation", response=c.patch.note if c.patch else "",
                          extra={"score": round(c.score, 4), "function": c.function,
                                 "line": int(getattr(c.mutation.node, "lineno", 0))})
                 for c in chosen]
 
     @staticmethod
-    def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None,
-                     untried: Callable[[tuple[str, int]], bool] | None = None) -> list[Candidate]:
+    def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None) -> list[Candidate]:
         """Wide search: a quarter of the pool goes to the most suspicious lines, each getting its best
         mutation of every operator (a stray ``not`` on the top line is found even when a text edit
-        there ranks higher); an eighth to the most suspicious lines no parent of the session had a
-        mutant of yet (``untried``: (function, line) -> bool), one each; up to half in all
-        round-robin over mutated lines (each line's best mutation first, lines in rank order); the
-        rest by global rank. So the lines localisation blames are tried several ways at once, and
-        every line, in every function, soon has one mutant tried even while accepted edits keep
-        changing the parent (each new parent's round-robin starts again from the top lines); what
-        those do feeds back into localisation next round."""
+        there ranks higher); up to half round-robin over mutated lines (each line's best mutation
+        first, lines in rank order); the rest by global rank. So the lines localisation blames are
+        tried several ways at once, and every line, in every function, soon has one mutant tried;
+        what those do feeds back into localisation next round."""
         queues: dict[tuple[str, int], list[Candidate]] = {}
         for cand in ranked:
             queues.setdefault((cand.function, int(getattr(cand.mutation.node, "lineno", 0))), []).append(cand)
@@ -370,16 +355,6 @@ class MutationProposer:
                     ops.add(cand.mutation.operator)
                     head.append(cand)
                     taken.add(id(cand))
-        if untried is not None and suspicion is not None:
-            stop = len(head) + max(1, n // 8)
-            for key in lines_by_blame:
-                if len(head) >= stop or suspicion.at(key[1]) <= 0:
-                    break
-                if untried(key) and not any(id(c) in taken for c in queues[key]):
-                    cand = next((c for c in queues[key] if c.parses()), None)
-                    if cand is not None:
-                        head.append(cand)
-                        taken.add(id(cand))
         valid = {key: ValidQueue(q) for key, q in queues.items()}   # each line's candidates that parse, found lazily
         depth = 0
         while len(head) < n // 2 and any(v.at(depth) is not None for v in valid.values()):
