@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from planted import run_until_repaired
 
 from patchworld.patches import apply_patch, source_hash
 from patchworld.program import Program
@@ -76,12 +77,7 @@ def test_a_compensating_deletion_is_undone_once_the_bug_it_hid_is_fixed(tmp_path
     original = score_key(score(replay(Program(source), val)))
     session = Session("webshop", train, val, program=Program(bug.apply(source)), proposer=MutationProposer(seed=77),
                       run_dir=tmp_path / "run", n_candidates=64, search="beam", seed=77)
-    origins = []
-    for _ in range(6):
-        res = session.step()
-        origins.append(res.accepted.origin if res.accepted is not None else None)
-        if score_key(session.score) >= original:
-            break
-    session.close()
+    accepted = run_until_repaired(session, original)
+    origins = [r["origin"] for r in accepted]
     assert score_key(session.score) >= original, origins
     assert "revert" in origins, origins
