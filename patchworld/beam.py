@@ -100,7 +100,6 @@ class Beam:
         self.width, self.max_age = max(1, width), max_age
         self.members: list[Member] = []
         self.accepted: list[tuple[str, str, str]] = []   # (source before, source after, candidate id), oldest first
-        self.known: set[str] = set()                     # hashes of every program that was the current one
 
     def reset(self, current: Member) -> None:
         self.members = [current]

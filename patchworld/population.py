@@ -141,7 +141,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             steps += unmasked(member.program, *member.unmask, susp)
             member.unmask = None
         if member.revert:   # a compensation an earlier accepted edit made, now wrong (patchworld.revert)
-            steps += reverts(member.program, beam.accepted, beam.known)
+            steps += reverts(member.program, beam.accepted)
             member.revert = False
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request)
@@ -153,7 +153,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         unscreened = copy.copy(screeners[member.program.hash])
         unscreened.full = True   # another edit of the line just fixed differs on few rows: a sample misses them
         for p in proposals:
-            submit(p, member, unscreened if (p.extra or {}).get("redo") or (p.extra or {}).get("revert") else None)
+            submit(p, member, unscreened if (p.extra or {}).keys() & {"redo", "revert"} else None)
         send_batches(pending, futures, pool, session)
     replays = collect(futures, children, pool, session, progress, f"round {r}: ")
     # wave 2: combine two children of one parent that fixed (or improved) different transitions
@@ -202,7 +202,6 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if replaced.silent:
             current.unmask = (replaced.program, accepted, list(replaced.silent))
         beam.accepted.append((replaced.program.source, session.current.source, winner.candidate_id))
-        beam.known.update((replaced.program.hash, session.current.hash))
         current.revert = True
     beam.update(current, new_members)
     kept = {m.program.hash: m for m in beam.members[1:]}

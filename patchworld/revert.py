@@ -13,7 +13,6 @@ on val than the current program replaces it.
 
 from __future__ import annotations
 
-import ast
 import difflib
 from collections.abc import Sequence
 from typing import Any
@@ -35,31 +34,26 @@ def hunks(before: str, after: str) -> list[tuple[list[str], list[str], int]]:
     return out
 
 
-def _function_at(source: str, line: int) -> str:
-    """Name of the innermost function holding ``line`` ("" when none or the source does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    best, span = "", None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (node.end_lineno or 0):
-            if span is None or node.lineno >= span:
-                best, span = node.name, node.lineno
-    return best
+def _function_at(spans: dict[str, list[tuple[int, int]]], line: int) -> str:
+    """Name of the innermost function holding ``line`` ("" when none); ``spans``:
+    :func:`patchworld.localise.function_spans` of the program."""
+    holding = [(first, name) for name, ranges in spans.items() for first, last in ranges if first <= line <= last]
+    return max(holding)[1] if holding else ""
 
 
-def reverts(current: Any, history: Sequence[tuple[str, str, str]], known: set[str], k: int = 6) -> list[Any]:
+def reverts(current: Any, history: Sequence[tuple[str, str, str]], k: int = 6) -> list[Any]:
     """Up to ``k`` proposals current -> current with one hunk of an accepted edit undone, newest edit
-    first. ``history``: (source before, source after, label) of the accepted edits, oldest first;
-    ``known``: hashes of programs the session already had (a revert giving one back is skipped).
-    A hunk whose text is no longer in the current program exactly once is skipped."""
-    from patchworld.patches import PatchError, patch_from_sources, source_hash
+    first. ``history``: (source before, source after, label) of the accepted edits, oldest first; a
+    revert giving back one of those sources (a program the session already had) is skipped, and so
+    is a hunk whose text is no longer in the current program exactly once."""
+    from patchworld.localise import function_spans
+    from patchworld.patches import PatchError, patch_from_sources
     from patchworld.proposers.base import Proposal
 
     lines = current.source.splitlines(keepends=True)
+    known = {source for before, after, _ in history for source in (before, after)}
+    spans: dict[str, list[tuple[int, int]]] | None = None
     out: list[Any] = []
-    seen: set[str] = set()
     for before, after, label in reversed(history):
         for pattern, replacement, lead in hunks(before, after):
             if len(out) >= k:
@@ -69,12 +63,12 @@ def reverts(current: Any, history: Sequence[tuple[str, str, str]], known: set[st
                 continue
             i = starts[0]
             child = "".join(lines[:i] + replacement + lines[i + len(pattern):])
-            digest = source_hash(child)
-            if child == current.source or digest in known or digest in seen:
+            if child == current.source or child in known:
                 continue
-            seen.add(digest)
+            known.add(child)
             line = i + 1 + lead
-            function = _function_at(current.source, line)
+            spans = spans if spans is not None else function_spans(current.source)
+            function = _function_at(spans, line)
             note = f"{function}:{line} revert: undo {label}'s edit here"
             try:
                 patch = patch_from_sources(current, child, origin="revert", note=note)
