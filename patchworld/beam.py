@@ -35,7 +35,7 @@ class Member:
     silent: list = field(default_factory=list)     # (line, proposal) of single mutants that changed no prediction
     exposed: list = field(default_factory=list)    # (crash line, function, error, proposal, child): fixes that exposed a crash
     family: tuple = ()                            # (parent hash, line, origin) of the edit that made it (a child)
-    redo: tuple | None = None                      # (program it replaced, line, function) of its accepted edit: next round only
+    redo: tuple | None = None                      # (program it replaced, line, function) of the edit that made it: next round only
     unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
     revert: bool = False                           # just accepted: next round, undo hunks of earlier accepted edits
 

@@ -31,7 +31,10 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    child's edit lets rows reach a second bug, the parent's evidence would rank other lines above it;
 6. a program just accepted gets, next round, the other mutations of the line its edit changed in
    the program it replaced, as patches against it (:mod:`patchworld.redo`): a partial fix on the
-   faulty line is then one step from the real one;
+   faulty line is then one step from the real one; a child that joins the beam gets the same (fewer,
+   and screened like any candidate): a fix that only joined the beam, behind a string fitted to the
+   rows a bug sent down the wrong branch, can have a child that edits the next faulty line the wrong
+   way and pushes it out;
 7. a member whose single mutations are used up gets pairs instead, taking turns between its most
    promising mutants and its silent ones (changed no prediction) on the most suspicious lines:
    two bugs that mask each other only show when both are fixed (:mod:`patchworld.second_order`);
@@ -135,7 +138,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
                  for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
                                        session.env, k=2, error=error)]
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
-            steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env)
+            steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,
+                                  k=12 if k == 0 else 6)
             member.redo = None
         if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
             steps += unmasked(member.program, *member.unmask, susp)
@@ -152,8 +156,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
         unscreened = copy.copy(screeners[member.program.hash])
         unscreened.full = True   # another edit of the line just fixed differs on few rows: a sample misses them
-        for p in proposals:
-            submit(p, member, unscreened if (p.extra or {}).keys() & {"redo", "revert"} else None)
+        for p in proposals:   # the current program's redo and reverts: full val (another member's: screened)
+            submit(p, member, unscreened if k == 0 and (p.extra or {}).keys() & {"redo", "revert"} else None)
         send_batches(pending, futures, pool, session)
     replays = collect(futures, children, pool, session, progress, f"round {r}: ")
     # wave 2: combine two children of one parent that fixed (or improved) different transitions
@@ -186,6 +190,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             fresh = Member.of(child, rep)
             fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
+            line, function = (prop.extra or {}).get("line"), (prop.extra or {}).get("function")
+            if line and function and not (prop.extra or {}).get("redo"):   # its line, tried other ways
+                fresh.redo = (parent.program, line, function)
             if prop.patch is not None and (parent.silent or parent.promising):   # its edit may have unmasked them
                 louder = [((q.extra or {}).get("line"), q) for _, q in parent.promising]
                 fresh.unmask = (parent.program, prop, [*parent.silent, *louder])

@@ -223,3 +223,37 @@ def test_a_silent_mutant_marks_its_line_unknown_rather_than_innocent():
     gather_evidence([silent, useless], {"c3": silent_rep, "c5": useless_rep})
     assert member.evidence == {3: SILENT, 5: 0.0}
     assert [line for line, _ in member.silent] == [3]
+
+
+@pytest.mark.slow
+def test_a_member_that_joined_the_beam_gets_its_line_redone(tmp_path):
+    """Hand-written Wordle with a negated ``if`` in ``predict_belief`` and swapped arguments in
+    ``_feedback`` (seed 4242 of the repair benchmark). Round 1 accepts a feedback-like string fitted
+    to the wrong branch; the real first fix (the ``if``) only joins the beam, and its best child edits
+    ``_feedback``'s line the wrong way. The swap is then two edits from every member: only trying the
+    joined child's line other ways on its parent (its redo) reaches the original's val."""
+    from planted import run_until_repaired
+
+    from patchworld.bugs import combine
+    from patchworld.data import load_trajectories
+    from patchworld.gate import score, score_key
+    from patchworld.replay import replay
+    from patchworld.synthesis import Session
+
+    source = (ROOT / "data/programs/handwritten/wordle.py").read_text(encoding="utf-8")
+    sites = plant_sites(source)
+    bugs = [next(b for b in sites if b.label.startswith(label))
+            for label in ("negate_if@predict_belief:57", "swap_args@_feedback:21")]
+
+    folder = ROOT / "data/trajectories/wordle"
+    train, val = (load_trajectories(folder / f"wordle_traj_{s}.jsonl") for s in ("train", "val"))
+    original = score_key(score(replay(Program(source), val)))
+    session = Session("wordle", train, val, program=Program(combine(source, bugs)),
+                      proposer=MutationProposer(seed=4242), run_dir=tmp_path / "run", n_candidates=64, search="beam",
+                      seed=4242)
+    accepted = run_until_repaired(session, original)
+    notes = [r.get("note", "") for r in accepted]
+    assert score_key(session.score) >= original, notes
+    line = bugs[1].line - 1   # _feedback's line exactly as it was (the ``if`` may be fixed another way)
+    assert session.current.source.splitlines()[line] == source.splitlines()[line], notes
+    assert any("(instead of the last edit)" in n for n in notes), notes
