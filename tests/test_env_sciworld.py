@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,7 +89,7 @@ class _Background:
         return value
 
 
-def _replay_failures() -> tuple[int, list[str]]:
+def _replay_failures() -> tuple[int, list[str], bool]:
     own = Engine()
     try:
         return _replay(SciWorldEnv(engine=own), FAILURES)
@@ -125,22 +126,43 @@ def background(tmp_path_factory: pytest.TempPathFactory) -> _Background:
                         "unshipped gold": _expert_on_unshipped_task})
 
 
-def _replay(env: SciWorldEnv, episodes: list[dict]) -> tuple[int, list[str]]:
-    """Replay recorded episodes in order on ``env``; return (responses compared, mismatches)."""
+_NUMBERED = re.compile(r"^\d+:\t")
+
+
+def _same_up_to_order(got: Any, expected: Any) -> bool:
+    """True when two responses differ at most in the order of their text's lines (numbers of an
+    ambiguity prompt's choices aside): the JVM's listing order, which the recording cannot pin (spec §9)."""
+    if isinstance(got, str) and isinstance(expected, str):
+        return sorted(_NUMBERED.sub("", ln) for ln in got.split("\n")) == \
+            sorted(_NUMBERED.sub("", ln) for ln in expected.split("\n"))
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return list(got) == list(expected) and all(_same_up_to_order(got[k], expected[k]) for k in got)
+    return type(got) is type(expected) and got == expected
+
+
+def _replay(env: SciWorldEnv, episodes: list[dict]) -> tuple[int, list[str], bool]:
+    """Replay recorded episodes in order on ``env``.
+
+    Returns (responses compared, mismatches, whether every mismatch is only a listing-order difference).
+    """
     bad: list[str] = []
+    reordered = 0
     n = 0
     for ep in episodes:
         expected = ep["reset_response"]
         try:
             first = env.reset(ep["data_idx"])
             got = env.engine.last
-            if first != expected["task_description"] + "\n" + expected["observation"]:
+            client = expected["task_description"] + "\n" + expected["observation"]
+            if first != client:
                 bad.append(f"{ep['data_idx']} reset: client observation differs")
+                reordered += _same_up_to_order(first, client)
         except EnvError as exc:
             got = {"error": str(exc)}
         n += 1
         if got != expected or list(got) != list(expected):
             bad.append(f"{ep['data_idx']} reset: {got!r} != {expected!r}")
+            reordered += _same_up_to_order(got, expected)
         for i, rec in enumerate(ep["steps"]):
             try:
                 step = env.step(rec["action"])
@@ -153,10 +175,11 @@ def _replay(env: SciWorldEnv, episodes: list[dict]) -> tuple[int, list[str]]:
             n += 1
             if got != rec["response"] or any(type(got[k]) is not type(v) for k, v in rec["response"].items()):
                 bad.append(f"{ep['data_idx']} step {i} {rec['action']!r}: {got!r} != {rec['response']!r}")
-    return n, bad
+                reordered += _same_up_to_order(got, rec["response"])
+    return n, bad, reordered == len(bad)
 
 
-def _replay_without_cyclic_gc(env: SciWorldEnv) -> tuple[int, list[str]]:
+def _replay_without_cyclic_gc(env: SciWorldEnv) -> tuple[int, list[str], bool]:
     gc.collect()
     gc.disable()
     try:
@@ -171,29 +194,49 @@ def test_fixtures_are_complete() -> None:
     assert len({games()[e["data_idx"]]["taskName"] for e in EPISODES if -N_GAMES <= e["data_idx"] < N_GAMES}) == 23
 
 
+FRESH_JVMS = 4
+"""How many fresh JVMs the golden replay may take. About one fresh JVM in four (idle or loaded, measured
+on a 2-core machine) lists episode 31's three wood cups in another order at its reset, and nothing
+else differs; which JVM does is not predictable from its thread start-up. A later attempt runs only
+when every mismatch is such a reordering, so a change in our code fails at once."""
+
+
 def test_replay_every_recorded_episode_exactly(env: SciWorldEnv, background: _Background) -> None:
     # Must run first on the module's fresh engine: the recording is one JVM's history (spec §9).
     # No cyclic garbage collection meanwhile: run from the background thread, it would finalize this
     # engine's py4j proxies there, and their "delete" command opens a second gateway connection when
     # this thread holds the first; the JVM's new connection thread shifts the identity-hash seeds that
-    # order the jar's listings (seen once under a loaded CI run: wood cups listed in another order).
-    n, mismatches = _replay_without_cyclic_gc(env)
-    if mismatches:
-        # The JVM's own thread creation (garbage-collector and compiler threads started on demand) also
-        # shifts those seeds, and under load it can happen at another moment: one more replay on another
-        # fresh JVM. A change in our code fails both; the first attempt's mismatches are reported too.
-        first, own = mismatches, Engine()
+    # order the jar's listings (suspected after one CI run; the reorders measured since, see FRESH_JVMS,
+    # happen without it).
+    n, mismatches, reordered = _replay_without_cyclic_gc(env)
+    earlier: list[list[str]] = []
+    while mismatches and len(earlier) < FRESH_JVMS - 1:
+        assert reordered, f"not only listing order: {mismatches[:4]}"
+        earlier.append(mismatches[:2])
+        own = Engine()
         try:
-            n, mismatches = _replay_without_cyclic_gc(SciWorldEnv(engine=own))
+            n, mismatches, reordered = _replay_without_cyclic_gc(SciWorldEnv(engine=own))
         finally:
             own.close()
-        assert mismatches == [], f"both fresh JVMs differ; the first: {first[:4]}"
-    assert mismatches == []
+    assert mismatches == [], f"{FRESH_JVMS} fresh JVMs differ; the earlier ones: {earlier}"
     assert n == 41 + 668
 
 
+def test_only_a_listing_reordering_earns_another_fresh_jvm() -> None:
+    room = {"observation": "In it, you see: \n\ta wood cup (containing blue paint)\n\ta wood cup (containing red paint)",
+            "score": 0}
+    assert _same_up_to_order({**room, "observation": "In it, you see: \n\ta wood cup (containing red paint)\n"
+                                                     "\ta wood cup (containing blue paint)"}, room)
+    assert not _same_up_to_order({**room, "observation": room["observation"].replace("blue", "red")}, room)
+    assert not _same_up_to_order({**room, "score": 83}, room)
+    assert not _same_up_to_order({"score": 0, "observation": room["observation"]}, room)   # key order matters
+    ask = "Ambiguous request:\n0:\tconnect cup to blue paint\n1:\tconnect cup to red paint\n"
+    assert _same_up_to_order(ask, "Ambiguous request:\n0:\tconnect cup to red paint\n1:\tconnect cup to blue paint\n")
+    assert not _same_up_to_order(ask, ask.replace("red", "blue"))
+
+
 def test_replay_failures_file_on_its_own_fresh_engine(background: _Background) -> None:
-    n, mismatches = background.result("failures")
+    n, mismatches, _ = background.result("failures")
     assert mismatches == [] and n == 2 + 7
 
 
