@@ -195,9 +195,9 @@ def test_fixtures_are_complete() -> None:
 
 
 FRESH_JVMS = 4
-"""How many fresh JVMs the golden replay may take. About one fresh JVM in four (idle or loaded, measured
-on a 2-core machine) lists episode 31's three wood cups in another order at its reset, and nothing
-else differs; which JVM does is not predictable from its thread start-up. A later attempt runs only
+"""How many fresh JVMs the golden replay may take. Up to one fresh JVM in four (6 of 23, idle or
+loaded, in one hour on a 2-core machine; 0 of 12 in the next) lists episode 31's three wood cups in
+another order at its reset, and nothing else differs; which JVM does is not predictable from its thread start-up. A later attempt runs only
 when every mismatch is such a reordering, so a change in our code fails at once."""
 
 
