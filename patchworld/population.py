@@ -71,7 +71,7 @@ from patchworld import candidate_jobs
 from patchworld.beam import Beam, Member, shares
 from patchworld.exposed import second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score
-from patchworld.redo import alternatives
+from patchworld.redo import alternatives, redo_of
 from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
@@ -190,9 +190,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if rep is not None and not isinstance(rep, (Screened, BaseException)) and not v.accepted:
             fresh = Member.of(child, rep)
             fresh.family = (v.parent, (prop.extra or {}).get("line"), prop.patch.origin if prop.patch else "")
-            line, function = (prop.extra or {}).get("line"), (prop.extra or {}).get("function")
-            if line and function and not (prop.extra or {}).get("redo"):   # its line, tried other ways
-                fresh.redo = (parent.program, line, function)
+            fresh.redo = redo_of(parent.program, prop.extra)   # its line, tried other ways
             if prop.patch is not None and (parent.silent or parent.promising):   # its edit may have unmasked them
                 louder = [((q.extra or {}).get("line"), q) for _, q in parent.promising]
                 fresh.unmask = (parent.program, prop, [*parent.silent, *louder])
@@ -202,10 +200,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         session._replay_cache = (session.current.hash, confirmed)  # the full (not lean), isolated one
         current = Member.of(session.current, session._replay_cache[1])   # localised afresh (module docstring, 5)
         accepted = next(c[1] for c in cands if c[2] is winner)
-        won = accepted.extra or {}
         replaced = parents[winner.parent]
-        if won.get("line") and won.get("function") and not won.get("redo"):
-            current.redo = (replaced.program, won["line"], won["function"])
+        current.redo = redo_of(replaced.program, accepted.extra)
         if replaced.silent:
             current.unmask = (replaced.program, accepted, list(replaced.silent))
         beam.accepted.append((replaced.program.source, session.current.source, winner.candidate_id))

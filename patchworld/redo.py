@@ -10,7 +10,8 @@ and of the lines around it (a fix in an ``if`` 's body is often one in its test)
 against the accepted program (:func:`alternatives`). They skip the screening sample (each gets a
 full val replay: the accepted edit and another one on its line differ on few rows, which a sample
 of a few trajectories misses) and the gate judges them as usual: only one strictly better than the
-accepted program replaces it.
+accepted program replaces it. A program that only joined the beam gets the same for the edit that
+made it (:func:`redo_of`), fewer and screened like any candidate.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["alternatives"]
+__all__ = ["alternatives", "redo_of"]
+
+
+def redo_of(replaced: Any, extra: dict | None) -> tuple | None:
+    """``(replaced, line, function)`` for :func:`alternatives` next round, from the ``extra`` of the
+    proposal that made a program out of ``replaced``; None when it names no line (a combined or LLM
+    edit) or was itself a redo (its line was just tried every way)."""
+    extra = extra or {}
+    line, function = extra.get("line"), extra.get("function")
+    return (replaced, line, function) if line and function and not extra.get("redo") else None
 
 
 def alternatives(proposer: Any, current: Any, replaced: Any, line: int, function: str, shown: Sequence[Any],

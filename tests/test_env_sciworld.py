@@ -197,8 +197,9 @@ def test_fixtures_are_complete() -> None:
 FRESH_JVMS = 4
 """How many fresh JVMs the golden replay may take. Up to one fresh JVM in four (6 of 23, idle or
 loaded, in one hour on a 2-core machine; 0 of 12 in the next) lists episode 31's three wood cups in
-another order at its reset, and nothing else differs; which JVM does is not predictable from its thread start-up. A later attempt runs only
-when every mismatch is such a reordering, so a change in our code fails at once."""
+another order at its reset, and nothing else differs; which JVM does is not predictable from its
+thread start-up. A later attempt runs only when every mismatch is such a reordering, so a change in
+our code fails at once."""
 
 
 def test_replay_every_recorded_episode_exactly(env: SciWorldEnv, background: _Background) -> None:

@@ -77,7 +77,8 @@ def test_a_compensating_deletion_is_undone_once_the_bug_it_hid_is_fixed(tmp_path
     bug = next(b for b in plant_sites(source) if b.label.startswith("negate_if@correct_belief:89"))
     reset = '        b["reward"], b["done"], b["pred"] = 0.0, False, belief["obs"]\n'
     assert source.count(reset) == 1
-    buggy, compensated = bug.apply(source), bug.apply(source).replace(reset, "")
+    buggy = bug.apply(source)
+    compensated = buggy.replace(reset, "")
     fixed = source.replace(reset, "")    # the elif fixed, the compensation still there
     folder = ROOT / "data/trajectories/webshop"
     train, val = (load_trajectories(folder / f"webshop_traj_{s}.jsonl") for s in ("train", "val"))
