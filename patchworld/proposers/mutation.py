@@ -355,7 +355,8 @@ class MutationProposer:
                     ops.add(cand.mutation.operator)
                     head.append(cand)
                     taken.add(id(cand))
-        valid = {key: ValidQueue(q) for key, q in queues.items()}   # each line's candidates that parse, found lazily
+        order = lines_by_blame or list(queues)
+        valid = {key: ValidQueue(queues[key]) for key in order}   # each line's candidates that parse, found lazily
         depth = 0
         while len(head) < n // 2 and any(v.at(depth) is not None for v in valid.values()):
             picks = [v.at(depth) for v in valid.values()]
