@@ -337,7 +337,9 @@ class MutationProposer:
         """Wide search: a quarter of the pool goes to the most suspicious lines, each getting its best
         mutation of every operator (a stray ``not`` on the top line is found even when a text edit
         there ranks higher); up to half round-robin over mutated lines (each line's best mutation
-        first, lines in rank order); the rest by global rank. So the lines localisation blames are
+        first, lines most suspicious first, ties by their best mutation's rank: when a fault on the path
+        every transition runs ties twenty lines, a helper's line whose mutants rank low is still
+        tried in round 1); the rest by global rank. So the lines localisation blames are
         tried several ways at once, and every line, in every function, soon has one mutant tried;
         what those do feeds back into localisation next round."""
         queues: dict[tuple[str, int], list[Candidate]] = {}
