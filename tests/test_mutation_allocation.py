@@ -116,9 +116,9 @@ def test_lines_tied_for_the_top_blame_each_get_a_candidate_before_less_suspiciou
 def test_a_negated_test_in_a_helper_every_transition_runs_is_fixed_in_round_one(tmp_path):
     """Hand-written WebShop with ``_kind``'s first test negated (seed 9001 of the repair benchmark):
     every transition fails, twenty lines tie at the top blame and ``_kind``'s mutants rank low; the
-    round-robin over lines in blame order still tries line 37 in round 1, which fixes it (with the
-    round-robin in mutant-rank order round 1 accepted a compensation elsewhere and 40 rounds never
-    came back)."""
+    tied lines the top quarter had no room for get one candidate each, so line 37 is tried in round 1,
+    which fixes it (without them, round 1 accepted a compensation elsewhere and 40 rounds never came
+    back)."""
     from patchworld.bugs import plant_sites
     from patchworld.data import load_trajectories
     from patchworld.gate import score, score_key
