@@ -336,11 +336,8 @@ class MutationProposer:
     def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None) -> list[Candidate]:
         """Wide search: a quarter of the pool goes to the most suspicious lines, each getting its best
         mutation of every operator (a stray ``not`` on the top line is found even when a text edit
-        there ranks higher), then one candidate each for the lines tied with the top one that the
-        quarter had no room for (up to an eighth: a fault on the path every transition runs ties
-        twenty lines, and a helper's line whose mutants rank low must still be tried in round 1); then
-        round-robin over mutated lines (each line's best mutation first, lines in rank order) up to
-        half the pool plus those tied lines' places; the rest by global rank. So the lines localisation blames are
+        there ranks higher); up to half round-robin over mutated lines (each line's best mutation
+        first, lines in rank order); the rest by global rank. So the lines localisation blames are
         tried several ways at once, and every line, in every function, soon has one mutant tried;
         what those do feeds back into localisation next round."""
         queues: dict[tuple[str, int], list[Candidate]] = {}
@@ -359,34 +356,11 @@ class MutationProposer:
                     head.append(cand)
                     taken.add(id(cand))
         valid = {key: ValidQueue(q) for key, q in queues.items()}   # each line's candidates that parse, found lazily
-        tied = _tied_for_top(lines_by_blame, suspicion, valid, taken, n // 8)
-        head += tied
-        limit = n // 2 + len(tied)   # they take places of the global-rank tail, not of the round-robin
         depth = 0
-        while len(head) < limit and any(v.at(depth) is not None for v in valid.values()):
+        while len(head) < n // 2 and any(v.at(depth) is not None for v in valid.values()):
             picks = [v.at(depth) for v in valid.values()]
             head += [c for c in picks if c is not None and id(c) not in taken]
             depth += 1
-        head = head[:limit]
+        head = head[: n // 2]
         taken = {id(c) for c in head}
         return head + [c for c in ranked if id(c) not in taken]
-
-
-def _tied_for_top(lines_by_blame: list[tuple[str, int]], suspicion: Any, valid: dict[tuple[str, int], ValidQueue],
-                  taken: set[int], k: int) -> list[Candidate]:
-    """The best parsing candidate of each line tied with the most suspicious one that has none in
-    ``taken`` yet, up to ``k``, most plausible line first (added to ``taken``)."""
-    if not lines_by_blame or k <= 0:
-        return []
-    top = suspicion.at(lines_by_blame[0][1])
-    picks: list[Candidate] = []
-    for key in lines_by_blame:
-        if len(picks) >= k or top <= 0 or suspicion.at(key[1]) < top:
-            break
-        if any(id(c) in taken for c in valid[key].queue):
-            continue
-        cand = valid[key].at(0)
-        if cand is not None:
-            picks.append(cand)
-            taken.add(id(cand))
-    return picks
