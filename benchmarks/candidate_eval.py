@@ -158,12 +158,14 @@ def child(search: str, workers: int, candidates: int, one_job: bool = False, one
 
         sys.modules["patchworld.replay"].ISOLATED_AT_ONCE = 1
         patchworld.sandbox.job.spare_core_now = lambda: False
+    import patchworld.population
     from patchworld.data import load_trajectories
     from patchworld.program import Program
     from patchworld.proposers.mutation import MutationProposer
     from patchworld.sandbox import shutdown_pool
     from patchworld.synthesis import Session
 
+    patchworld.population.FIRST_POOL = 1   # a round of exactly --candidates (not the first round's wider pool)
     walls = phase_walls() if search == "beam" else {}
     folder = ROOT / "data" / "trajectories" / "maze"
     train, val = (load_trajectories(folder / f"maze_traj_{s}.jsonl") for s in ("train", "val"))

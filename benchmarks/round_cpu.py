@@ -101,6 +101,7 @@ def _measure(search: str, candidates: int) -> dict[str, list[float]]:
     wrap(Session, "_confirm", "confirm: isolated val replay of the accepted child", time.process_time)
     wrap(replay_mod, "replay", replay_kind)
 
+    population.FIRST_POOL = 1   # a round of exactly --candidates (not the first round's wider pool)
     folder = ROOT / "data" / "trajectories" / "maze"
     train, val = (load_trajectories(folder / f"maze_traj_{s}.jsonl") for s in ("train", "val"))
     program = Program.from_file(ROOT / "data" / "programs" / "maze_flawed.py")

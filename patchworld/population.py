@@ -5,6 +5,11 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 
 1. localise the faults of every beam member (:func:`patchworld.localise.localise`) and ask the
    proposer for candidates of each (the best member gets half the pool, the rest share the other half);
+   the first round on a program the search did not make (the one the session started from, a hand
+   edit, a resumed run) gets :data:`FIRST_POOL` times the pool: it is the one round on the user's
+   program, and a compensation accepted there (an edit elsewhere fitted to the bug's symptoms) is the
+   hardest thing for later rounds to undo, while the fix may sit on a line a 64-candidate pool does
+   not reach (a negated test in a parser that runs on every row, so every row's spectrum blames it);
 2. screen each child on a small sample (:class:`patchworld.screening.Screener`): most are
    rejected after a replay of a few trajectories; survivors get a full val replay (a job of their
    own). The children of one parent are screened in ``workers`` batches, one sandbox job each
@@ -76,9 +81,12 @@ from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
-__all__ = ["Member", "Beam", "beam_step", "shares"]   # Member, Beam, shares: from patchworld.beam
+__all__ = ["Member", "Beam", "beam_step", "shares", "FIRST_POOL"]   # Member, Beam, shares: from patchworld.beam
 
 Progress = Callable[[int, int, str], None]
+
+FIRST_POOL = 2
+"""The first round on a program the search did not make gets this many times ``n_candidates`` (step 1)."""
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -91,7 +99,10 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     current_replay = session.val_replay()
     current = Member.of(session.current, current_replay)
     beam: Beam = session.beam
+    widen = 1   # FIRST_POOL on the first round on a program the search did not make (step 1)
     if not beam.members or beam.members[0].program.hash != current.program.hash:
+        if not beam.accepted or beam.accepted[-1][1] != current.program.source:
+            widen = FIRST_POOL
         beam.reset(current)
     else:  # the same program as last round: keep what it gathered (traced lines, mutant evidence, tried pairs)
         current = beam.members[0]
@@ -120,7 +131,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         writes.append(writer.submit(candidate_jobs.write_candidate, session.store, member.program, p, v, child, False))
 
     writes: list[Any] = []
-    for k, (member, n) in enumerate(zip(beam.members, shares(session.n_candidates, len(beam.members)), strict=True)):
+    budgets = shares(session.n_candidates * widen, len(beam.members))
+    for k, (member, n) in enumerate(zip(beam.members, budgets, strict=True)):
         # a wide pool mines its string edits from more of the failures than a prompt would show
         shown = select_counterexamples(member.replay, k=max(session.n_counterexamples, 32), seed=session.seed + r)
         if not shown:

@@ -190,14 +190,19 @@ def test_the_operator_a_crash_names_is_edited_first():
 
 
 @pytest.mark.slow
-def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path):
+def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path, monkeypatch):
     """Hand-written Wordle program, two negated tests in ``correct_belief``: the first sends every
     observation into the second's branch, which raises on every row; fixing the first alone makes the
     second's body raise on the rows its negated test now lets in (crash on rows the parent also raised
-    on, at another line), and the repair is the elif's test, not the crash line."""
+    on, at another line), and the repair is the elif's test, not the crash line. (The first round's wider
+    pool, ``population.FIRST_POOL``, reaches the pair another way; this tests the completion, so the
+    first round gets the usual pool.)"""
     from planted import planted_session
 
+    import patchworld.population
     from patchworld.gate import score_key
+
+    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
 
     bugs = (('if parsed["kind"] == "prompt":', 'if not (parsed["kind"] == "prompt"):'),
             ('elif parsed["kind"] == "feedback" and belief.get("last_guess"):',

@@ -149,10 +149,15 @@ def test_two_children_better_on_different_rows_are_combined_and_overlapping_ones
 
 
 @pytest.mark.slow
-def test_a_partial_fix_on_the_faulty_line_is_redone_into_the_real_fix(tmp_path):
+def test_a_partial_fix_on_the_faulty_line_is_redone_into_the_real_fix(tmp_path, monkeypatch):
     """An inverted test in BabyAI's parse_observation spoils every description: round 1 accepts a
     partial fix on that line (the test reads another variable); the real fix is then two edits away
-    and only trying that line's other edits on the replaced program reaches it."""
+    and only trying that line's other edits on the replaced program reaches it. (The first round's
+    wider pool, ``population.FIRST_POOL``, finds the real fix at once; this tests the redo, so the first
+    round gets the usual pool.)"""
+    import patchworld.population
+
+    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
     from patchworld.data import load_trajectories
     from patchworld.gate import score, score_key
     from patchworld.replay import replay

@@ -56,7 +56,13 @@ def test_silent_mutants_are_applied_on_top_of_the_accepted_edit_one_a_line_most_
     assert unmasked(current, replaced, accepted, silent, blame, k=1) == out[:1]
 
 
-def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path):
+def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path, monkeypatch):
+    """(With the first round's wider pool, ``population.FIRST_POOL``, round 1's silent mutants are spread
+    over more lines and the parse fix is not among the 6 tried on the accepted program; this tests the
+    unmasking, so the first round gets the usual pool.)"""
+    import patchworld.population
+
+    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
     bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
             ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
     session, original = planted_session("wordle", bugs, tmp_path / "run")

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--program", default=None, help="starting program (default: the LLM writes one)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--candidates", type=int, default=None,
-                        help="candidates per round (default 64 with --search beam, 4 with greedy)")
+                        help="candidates per round (default 64 with --search beam, 4 with greedy; beam: twice "
+                             "as many in the first round on the starting program)")
     parser.add_argument("--search", choices=("beam", "greedy"), default=None,
                         help="beam: wide screened pools over a beam of programs with fault localisation "
                              "(default for the mutation proposer); greedy: one incumbent (default for llm)")
