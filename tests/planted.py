@@ -1,4 +1,4 @@
-"""A wide-search session on a hand-written program with bugs planted by text replacement (a test helper).
+"""A wide-search session on a hand-written (or restyled) program with bugs planted by text replacement (a test helper).
 
 Use in a test module (the tests folder is on ``sys.path`` under pytest's default import mode)::
 
@@ -19,19 +19,20 @@ from patchworld.synthesis import Session
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def planted_session(env: str, bugs: tuple[tuple[str, str], ...], run_dir: Path) -> tuple[Session, tuple]:
-    """(beam session on ``env``'s hand-written program with each ``(old, new)`` of ``bugs`` replaced,
-    the unmutated program's val score key). Each ``old`` must occur exactly once."""
+def planted_session(env: str, bugs: tuple[tuple[str, str], ...], run_dir: Path, program: str = "handwritten",
+                    seed: int = 0) -> tuple[Session, tuple]:
+    """(beam session on ``env``'s program in ``data/programs/<program>/`` with each ``(old, new)`` of ``bugs``
+    replaced, the unmutated program's val score key). Each ``old`` must occur exactly once."""
     folder = ROOT / "data" / "trajectories" / env
     train, val = (load_trajectories(folder / f"{env}_traj_{s}.jsonl") for s in ("train", "val"))
-    source = (ROOT / "data" / "programs" / "handwritten" / f"{env}.py").read_text(encoding="utf-8")
+    source = (ROOT / "data" / "programs" / program / f"{env}.py").read_text(encoding="utf-8")
     buggy = source
     for old, new in bugs:
         assert buggy.count(old) == 1, old
         buggy = buggy.replace(old, new)
     original = score_key(score(replay(Program(source=source), val)))
-    session = Session(env, train, val, program=Program(source=buggy), proposer=MutationProposer(seed=0),
-                      run_dir=run_dir, n_candidates=64, workers=2, search="beam")
+    session = Session(env, train, val, program=Program(source=buggy), proposer=MutationProposer(seed=seed),
+                      run_dir=run_dir, n_candidates=64, workers=2, search="beam", seed=seed)
     return session, original
 
 
