@@ -99,10 +99,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     current_replay = session.val_replay()
     current = Member.of(session.current, current_replay)
     beam: Beam = session.beam
-    widen = 1   # FIRST_POOL on the first round on a program the search did not make (step 1)
+    widen = 1
     if not beam.members or beam.members[0].program.hash != current.program.hash:
-        if not beam.accepted or beam.accepted[-1][1] != current.program.source:
-            widen = FIRST_POOL
+        # a program the search did not make (the search's own acceptances are already beam.members[0]):
+        # the starting program, a hand edit, a resumed run; its first round gets the wider pool (step 1)
+        widen = FIRST_POOL
         beam.reset(current)
     else:  # the same program as last round: keep what it gathered (traced lines, mutant evidence, tried pairs)
         current = beam.members[0]
