@@ -48,7 +48,8 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
    plus a repair at the crash site, or at the test of the ``if`` that let the rows reach it, as one
    patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first;
 9. a program just accepted also gets, next round, the silent mutants of the program it replaced (a
-   few, on its most blamed lines): the bug it fixed may have masked them
+   dozen, one a line, its most blamed lines first; the first six in its share of the pool, the rest
+   beside it): the bug it fixed may have masked them
    (:func:`patchworld.second_order.unmasked`); a child that joins the beam gets its parent's silent
    and promising mutants the same way (a fix that only joined the beam, beside an edit elsewhere
    that scored more, may likewise have unmasked them);
@@ -81,12 +82,16 @@ from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
-__all__ = ["Member", "Beam", "beam_step", "shares", "FIRST_POOL"]   # Member, Beam, shares: from patchworld.beam
+__all__ = ["Member", "Beam", "beam_step", "shares", "FIRST_POOL", "UNMASKED_IN_POOL", "UNMASKED_ON_TOP"]   # Member, Beam, shares: from patchworld.beam
 
 Progress = Callable[[int, int, str], None]
 
 FIRST_POOL = 2
 """The first round on a program the search did not make gets this many times ``n_candidates`` (step 1)."""
+UNMASKED_IN_POOL, UNMASKED_ON_TOP = 6, 6
+"""Step 9's mutants: the first (most blamed lines) take places of the member's pool, the next ones are tried
+beside it: after a widened first round the silent mutants spread over twice the lines, and taking more
+places of the pool cost other repairs (README, "tried and not kept")."""
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -154,14 +159,17 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,
                                   k=12 if k == 0 else 6)
             member.redo = None
+        on_top: list = []   # proposals beside the member's share of the pool, displacing none of it
         if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
-            steps += unmasked(member.program, *member.unmask, susp)
+            found = unmasked(member.program, *member.unmask, susp, k=UNMASKED_IN_POOL + UNMASKED_ON_TOP)
+            steps += found[:UNMASKED_IN_POOL]
+            on_top = found[UNMASKED_IN_POOL:]
             member.unmask = None
         if member.revert:   # a compensation an earlier accepted edit made, now wrong (patchworld.revert)
             steps += reverts(member.program, beam.accepted)
             member.revert = False
         request.n = max(1, n - len(steps))
-        proposals = steps + session.proposer.propose(request)
+        proposals = steps + session.proposer.propose(request) + on_top
         if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
             proposals += second_order(member, n - len(proposals), susp)
         propose_seconds += time.perf_counter() - t

@@ -58,8 +58,8 @@ def test_silent_mutants_are_applied_on_top_of_the_accepted_edit_one_a_line_most_
 
 def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path, monkeypatch):
     """(With the first round's wider pool, ``population.FIRST_POOL``, round 1's silent mutants are spread
-    over more lines and the parse fix is not among the 6 tried on the accepted program; this tests the
-    unmasking, so the first round gets the usual pool.)"""
+    over more lines and the parse fix is ranked after the 6 that take places of the pool: the next test;
+    this one tests the unmasking itself, so the first round gets the usual pool.)"""
     import patchworld.population
 
     monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
@@ -73,6 +73,28 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
         assert score_key(session.score) >= original      # the parse fix, silent in round 1, is accepted now
         assert "if not (_FEEDBACK.match(text))" not in session.current.source
         assert any(r.get("origin") == "unmasked" and r.get("accepted") for r in session.store.candidates())
+    finally:
+        session.close()
+
+
+def test_after_a_widened_first_round_the_masked_fix_is_among_the_unmasked_mutants_beside_the_pool(tmp_path):
+    """The same two bugs with the first round widened (the default): round 1's silent mutants spread over
+    twice the lines, and the parse fix is ranked after the 6 that take places of round 2's pool
+    (``UNMASKED_IN_POOL``); the next 6, tried beside the pool (``UNMASKED_ON_TOP``), hold it. Without
+    them it took until round 7."""
+    bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
+            ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
+    session, original = planted_session("wordle", bugs, tmp_path / "run")
+    try:
+        session.step()
+        assert "if not (_FEEDBACK.match(text))" in session.current.source
+        session.step()
+        assert score_key(session.score) >= original
+        assert "if not (_FEEDBACK.match(text))" not in session.current.source
+        unmasked_r2 = [r for r in session.store.candidates() if r.get("round") == 2 and r.get("origin") == "unmasked"]
+        fix = next(r for r in unmasked_r2 if r["accepted"])
+        siblings = [r["candidate_id"] for r in unmasked_r2 if r["parent"] == fix["parent"]]
+        assert len(siblings) == 12 and siblings.index(fix["candidate_id"]) >= 6   # one of those beside the pool
     finally:
         session.close()
 
