@@ -33,8 +33,8 @@ more candidate jobs at once with 2 workers; the others bound what a second worke
 ``--one-job`` adds the beam round with never two sandbox jobs at once (one worker slot, no replay
 sharded over two workers, the confirmation's jobs one by one): against it, the 2-worker round shows
 what running jobs side by side buys at all. The last line measures the machine itself
-(``benchmarks/machine.py``): how much work two CPU-bound processes at once do against one, the
-most any two-process speed-up can reach here.
+(``benchmarks/machine.py``, a few pairs after each run, so in the same minutes as the rounds): how much
+work two CPU-bound processes at once do against one, the most any two-process speed-up can reach here.
 
 ``--one-core`` adds the beam round with one worker and the whole process tree pinned to one core:
 against it, 2 workers on 2 cores show how the round scales with cores (with one worker on two cores
@@ -70,9 +70,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_line  # noqa: E402  (benchmarks/machine.py)
+from machine import describe, fresh_ratios  # noqa: E402  (benchmarks/machine.py)
 
 CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
+MACHINE_PAIRS = 3
+"""Pairs of :func:`machine.two_at_once` measured after each run of the configurations (interleaved, so the
+machine's ceiling comes from the same minutes as the rounds it bounds)."""
 ONE_JOB = "one-job"
 """``--one-job``'s configuration: one worker slot, and no replay sharded over two workers, and the
 confirmation's jobs one at a time: the round never runs two sandbox jobs at once."""
@@ -339,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs at the start")
     configs = CONFIGS + ((("beam", ONE_JOB),) if args.one_job else ()) + ((("beam", ONE_CORE),) if args.one_core else ())
     results: dict[tuple[str, Any], list[dict]] = {c: [] for c in configs}
+    machine: list[float] = []
     with tempfile.TemporaryDirectory(prefix="pw-candidate-eval-") as runs_in:   # removed after the last run
         for run in range(args.runs):
             order = configs if run % 2 == 0 else tuple(reversed(configs))
@@ -347,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = subprocess.run([sys.executable, __file__, "--child", spec, "--candidates", str(pools[search]),
                                       "--runs-in", runs_in], capture_output=True, text=True, check=True, cwd=ROOT)
                 results[(search, workers)].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            machine += fresh_ratios(MACHINE_PAIRS)   # the machine in the same minutes as this run's rounds
 
     def med(values: list[float]) -> str:
         return f"{statistics.median(values):7.2f} ({min(values):.2f}-{max(values):.2f})"
@@ -374,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         ceiling = statistics.median(r["wall"] / max(r["cpu"] / cores, r["parent_cpu"]) for r in one)
         print(f"{search}: 2 workers vs 1, wall x{walls[(search, 1)] / walls[(search, 2)]:.2f} (under the load above); "
               f"1 worker already keeps {busy:.2f} cores busy and the parent alone needs "
-              f"{statistics.median(r['parent_cpu'] / r['wall'] for r in one):.0%} of its wall: at most x{ceiling:.2f}")
+              f"{statistics.median(r['parent_cpu'] / r['wall'] for r in one):.0%} of its wall: at most x{ceiling:.2f}"
+              + (f" on two full cores, and the machine gave x{statistics.median(machine):.2f} for two processes "
+                 "at once in the same minutes" if machine else ""))
     print("beam round, wall seconds by phase (median): " + "; ".join(
         f"{phase} " + " / ".join(f"{statistics.median(r['phases'][phase] for r in results[('beam', w)]):.3f}"
                                  for w in (1, 2)) for phase in PHASES)
@@ -390,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(r['cpu'] for r in results[('beam', 2)]):.2f} s on 2")
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
-    print(machine_line())
+    print(describe(machine) + f" ({MACHINE_PAIRS} pairs after each run of the configurations)" if machine
+          else "machine: not measured")
     return 0
 
 

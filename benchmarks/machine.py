@@ -15,13 +15,14 @@ run alone, then in two forked processes at once, pair by pair, so that drift can
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-__all__ = ["two_at_once", "describe", "machine_line"]
+__all__ = ["two_at_once", "describe", "machine_line", "fresh_ratios"]
 
 
 def _spin(n: int) -> None:
@@ -74,11 +75,24 @@ def machine_line(runs: int = 15) -> str:
     return lines[-1] if out.returncode == 0 and lines else f"machine: not measured ({out.stderr.strip()[-200:]})"
 
 
+def fresh_ratios(runs: int) -> list[float]:
+    """:func:`two_at_once` in a fresh interpreter (see :func:`machine_line`), for a caller that measures the
+    machine between its own runs; empty if that fails."""
+    out = subprocess.run([sys.executable, __file__, "--runs", str(runs), "--ratios"], capture_output=True,
+                         text=True, check=False)
+    lines = out.stdout.strip().splitlines()
+    return [float(r) for r in json.loads(lines[-1])] if out.returncode == 0 and lines else []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--quiet", action="store_true", help="print the result line only")
+    ap.add_argument("--ratios", action="store_true", help="print the pairs' ratios as a JSON list only")
     args = ap.parse_args(argv)
+    if args.ratios:
+        print(json.dumps(two_at_once(args.runs)))
+        return 0
     if not args.quiet:
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(describe(two_at_once(args.runs)))
