@@ -21,7 +21,10 @@ shared machine are only comparable within one run of this script.
 The 2-workers-vs-1 line also prints its ceiling: with one worker the parent (proposer, scoring,
 files) already runs beside the worker, keeping tree CPU / wall cores busy; two workers can at best
 make the round use every core, and cannot shorten the parent's own single-threaded CPU: the
-largest speed-up possible is wall / max(tree CPU / cores, parent CPU) of the 1-worker round.
+largest speed-up possible is wall / max(tree CPU / cores, parent CPU) of the 1-worker round. A second
+line splits each run's ratio exactly: wall1 / wall2 = (wall1 / (T2 / cores)) x ((T2 / cores) / wall2),
+a CPU bound (no 2-worker round using the tree CPU T2 it used can beat it) times a packing (how fully
+the 2-worker round kept the cores busy).
 
     .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4] [--one-job]
 
@@ -382,6 +385,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(r['parent_cpu'] / r['wall'] for r in one):.0%} of its wall: at most x{ceiling:.2f}"
               + (f" on two full cores, and the machine gave x{statistics.median(machine):.2f} for two processes "
                  "at once in the same minutes" if machine else ""))
+        # Exact per run (the runs are interleaved, so run i of each configuration shares its minutes): a
+        # 2-worker round that used tree CPU T2 on `cores` cores takes at least T2 / cores, so
+        # wall1 / wall2 = (wall1 / (T2 / cores)) x ((T2 / cores) / wall2): a CPU bound times a packing.
+        two = results[(search, 2)]
+        bound = [a["wall"] / (b["cpu"] / cores) for a, b in zip(one, two, strict=True)]
+        packing = [(b["cpu"] / cores) / b["wall"] for b in two]
+        ratio = [a["wall"] / b["wall"] for a, b in zip(one, two, strict=True)]
+        print(f"{search}: per run, 2 workers vs 1 x{statistics.median(ratio):.2f}"
+              f" = a CPU bound x{statistics.median(bound):.2f} [{min(bound):.2f}-{max(bound):.2f}] (the 1-worker wall "
+              f"against the 2-worker round's own tree CPU spread over {cores} cores) times a packing of "
+              f"{statistics.median(packing):.0%} [{min(packing):.0%}-{max(packing):.0%}] (how fully the 2-worker "
+              f"round kept {cores} cores busy; medians over runs, so the product only roughly matches)")
     print("beam round, wall seconds by phase (median): " + "; ".join(
         f"{phase} " + " / ".join(f"{statistics.median(r['phases'][phase] for r in results[('beam', w)]):.3f}"
                                  for w in (1, 2)) for phase in PHASES)
