@@ -82,7 +82,8 @@ from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
-__all__ = ["Member", "Beam", "beam_step", "shares", "FIRST_POOL", "UNMASKED_IN_POOL", "UNMASKED_ON_TOP"]   # Member, Beam, shares: from patchworld.beam
+__all__ = ["Member", "Beam", "beam_step", "shares",   # Member, Beam, shares: from patchworld.beam
+           "FIRST_POOL", "UNMASKED_IN_POOL", "UNMASKED_ON_TOP"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -170,7 +171,9 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             member.revert = False
         request.n = max(1, n - len(steps))
         proposals = steps + session.proposer.propose(request) + on_top
-        if len(proposals) < n:   # its single mutations are used up: pair the most promising ones instead
+        # its single mutations are used up: pair the most promising ones instead (the unmasked ones beside
+        # the pool then count towards its share)
+        if len(proposals) < n:
             proposals += second_order(member, n - len(proposals), susp)
         propose_seconds += time.perf_counter() - t
         shown_by[member.program.hash] = shown
