@@ -66,22 +66,19 @@ def describe(ratios: list[float]) -> str:
             "no two-process speed-up here can exceed it)")
 
 
-def machine_line(runs: int = 15) -> str:
-    """:func:`describe` measured in a fresh interpreter (forking the caller, which may run threads and a
-    sandbox pool, would copy them); a line saying why if that fails."""
-    out = subprocess.run([sys.executable, __file__, "--runs", str(runs), "--quiet"], capture_output=True,
-                         text=True, check=False)
-    lines = out.stdout.strip().splitlines()
-    return lines[-1] if out.returncode == 0 and lines else f"machine: not measured ({out.stderr.strip()[-200:]})"
-
-
 def fresh_ratios(runs: int) -> list[float]:
-    """:func:`two_at_once` in a fresh interpreter (see :func:`machine_line`), for a caller that measures the
-    machine between its own runs; empty if that fails."""
+    """:func:`two_at_once` in a fresh interpreter (forking the caller, which may run threads and a sandbox
+    pool, would copy them); empty if that fails."""
     out = subprocess.run([sys.executable, __file__, "--runs", str(runs), "--ratios"], capture_output=True,
                          text=True, check=False)
     lines = out.stdout.strip().splitlines()
     return [float(r) for r in json.loads(lines[-1])] if out.returncode == 0 and lines else []
+
+
+def machine_line(runs: int = 15) -> str:
+    """:func:`describe` of :func:`fresh_ratios`; a line saying so if the measurement failed."""
+    ratios = fresh_ratios(runs)
+    return describe(ratios) if ratios else "machine: not measured (run benchmarks/machine.py to see why)"
 
 
 def main(argv: list[str] | None = None) -> int:

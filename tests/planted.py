@@ -8,7 +8,9 @@ Use in a test module (the tests folder is on ``sys.path`` under pytest's default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import patchworld.population
 from patchworld.data import load_trajectories
 from patchworld.gate import score, score_key
 from patchworld.program import Program
@@ -47,3 +49,9 @@ def run_until_repaired(session: Session, original: tuple, rounds: int = 6) -> li
     finally:
         session.close()
     return [r for r in session.store.candidates() if r.get("accepted")]
+
+
+def usual_first_pool(monkeypatch: Any) -> None:
+    """Give the first round the usual pool (``population.FIRST_POOL = 1``) for this test: a test of a
+    later-round mechanism (redo, completion, unmasking) whose case the wider first round reaches another way."""
+    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)

@@ -197,12 +197,11 @@ def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path, monk
     on, at another line), and the repair is the elif's test, not the crash line. (The first round's wider
     pool, ``population.FIRST_POOL``, reaches the pair another way; this tests the completion, so the
     first round gets the usual pool.)"""
-    from planted import planted_session
+    from planted import planted_session, usual_first_pool
 
-    import patchworld.population
     from patchworld.gate import score_key
 
-    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
+    usual_first_pool(monkeypatch)
 
     bugs = (('if parsed["kind"] == "prompt":', 'if not (parsed["kind"] == "prompt"):'),
             ('elif parsed["kind"] == "feedback" and belief.get("last_guess"):',

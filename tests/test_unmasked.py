@@ -11,7 +11,7 @@ broken, and 40 rounds ended at val 0.703 (the original: 0.827).
 
 from __future__ import annotations
 
-from planted import planted_session, run_until_repaired
+from planted import planted_session, run_until_repaired, usual_first_pool
 
 from patchworld.gate import score_key
 from patchworld.localise import Suspicion
@@ -60,9 +60,7 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
     """(With the first round's wider pool, ``population.FIRST_POOL``, round 1's silent mutants are spread
     over more lines and the parse fix is ranked after the 6 that take places of the pool: the next test;
     this one tests the unmasking itself, so the first round gets the usual pool.)"""
-    import patchworld.population
-
-    monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
+    usual_first_pool(monkeypatch)
     bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
             ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
     session, original = planted_session("wordle", bugs, tmp_path / "run")
