@@ -31,7 +31,10 @@ the 2-worker round kept the cores busy).
 The beam round's wall is also split by phase (``phase_walls``), 1 worker against 2: proposing
 (localisation included), screening and replaying the candidates, confirming the winner (one job per
 trajectory, two at once whatever the workers setting), writing files. Only the second phase runs
-more candidate jobs at once with 2 workers; the others bound what a second worker can save.
+more candidate jobs at once with 2 workers; the others bound what a second worker can save. The line
+after it says how much, run by run (``benchmarks/phase_bound.py``, Amdahl's law): the 1-worker round with its
+screening phase run on every core and the rest unchanged, and how much faster screening would have to
+get for the issue's x1.6.
 
 ``--one-job`` adds the beam round with never two sandbox jobs at once (one worker slot, no replay
 sharded over two workers, the confirmation's jobs one by one): against it, the 2-worker round shows
@@ -74,6 +77,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, fresh_ratios  # noqa: E402  (benchmarks/machine.py)
+from phase_bound import phase_bound_line  # noqa: E402  (benchmarks/phase_bound.py)
 
 CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
 MACHINE_PAIRS = 3
@@ -401,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{phase} " + " / ".join(f"{statistics.median(r['phases'][phase] for r in results[('beam', w)]):.3f}"
                                  for w in (1, 2)) for phase in PHASES)
           + " (1 / 2 workers; the workers setting decides only how many candidate jobs screen and replay runs at once)")
+    print(phase_bound_line(results[("beam", 1)], results[("beam", 2)], cores))
     if args.one_job:
         print(f"beam: 2 workers vs one job at a time (no sharding, the confirmation's jobs one by one), wall "
               f"x{walls[('beam', ONE_JOB)] / walls[('beam', 2)]:.2f}; 1 worker slot vs one job at a time "
