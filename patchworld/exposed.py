@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["exposed_line", "failed_operator", "guard_line", "second_steps"]
+__all__ = ["exposed_line", "failed_operator", "failed_call", "guard_line", "second_steps"]
 
 
 def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str] | Mapping[str, Any],
@@ -75,6 +75,14 @@ def failed_operator(error: str) -> str | None:
     return None
 
 
+def failed_call(error: str) -> bool:
+    """Whether an error is a TypeError that names no failed operator (:func:`failed_operator`): a call
+    that got an argument of the wrong type (``'NoneType' object is not an iterator`` from
+    ``next(None, items)``, ``first argument must be string or compiled pattern``), most often two
+    arguments in the wrong order, so swapping a call's arguments at the crash line is tried first."""
+    return "TypeError" in (error or "") and failed_operator(error) is None
+
+
 def guard_line(source: str, line: int) -> int | None:
     """The line of the test of the innermost ``if`` / ``elif`` / ``while`` whose body holds ``line`` (the
     test that let a row reach it), or None (no such statement, or the source does not parse)."""
@@ -96,7 +104,8 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
     of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
     crash it exposed, as one patch. When the crash's ``error`` names the operator that failed
-    (:func:`failed_operator`), edits of that operator come first. Then up to ``k`` more at the test of
+    (:func:`failed_operator`), edits of that operator come first; when it is another TypeError (a call
+    given the wrong type: :func:`failed_call`), swapped call arguments. Then up to ``k`` more at the test of
     the ``if`` that let the rows reach the crash (:func:`guard_line`; negations first): the second bug
     is often not where the program raised but in the test that sent the rows there. Needs a proposer
     that ranks mutations of any program
@@ -120,6 +129,8 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     if operator is not None:   # stable: the proposer's order within each group
         at_line.sort(key=lambda c: not (c.mutation.operator.startswith("flip_")
                                         and c.mutation.note.startswith(f"'{operator}' ->")))
+    elif failed_call(error):
+        at_line.sort(key=lambda c: c.mutation.operator != "swap_args")
     at_guard = sorted((c for c in ranked if guard and int(getattr(c.mutation.node, "lineno", 0)) == guard),
                       key=lambda c: c.mutation.operator != "negate_cond")
     out: list[Any] = []

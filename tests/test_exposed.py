@@ -211,3 +211,37 @@ def test_a_fix_whose_crash_sits_under_a_negated_elif_is_completed(tmp_path, monk
     assert score_key(session.score) >= original
     assert any(r.get("origin") == "exposed" and "correct_belief:49" in r.get("note", "") for r in accepted), \
         [r.get("note") for r in accepted]
+
+
+PICK = '''\
+def pick(pool, ing, n):
+    match = next(None, (x for x in pool if x[1] == n and (x[0] == ing or x[0].endswith(" " + ing))))
+    return match[0] if match else "nothing"
+
+
+def predict(act):
+    if act.startswith("take "):
+        return "You take " + pick([("red apple", 1), ("pear", 2)], act[5:], 1) + "."
+    return "ok"
+'''
+
+
+def test_a_crash_of_a_call_given_the_wrong_type_swaps_its_arguments_first():
+    from patchworld.exposed import failed_call
+    from patchworld.patches import apply_patch, patch_from_sources
+
+    error = "line 2, in pick: TypeError: 'NoneType' object is not an iterator"
+    assert failed_call(error) and failed_call("TypeError: first argument must be string or compiled pattern")
+    assert not failed_call("TypeError: unsupported operand type(s) for -: 'list' and 'list'")   # an operator's
+    assert not failed_call("KeyError: 'k'") and not failed_call("")
+
+    parent = Program(PICK.replace('act.startswith("take ")', 'not act.startswith("take ")'))
+    child = Program(PICK)   # the first edit; now pick() runs and raises on next(None, ...)
+    first = Proposal(patch_from_sources(parent, child.source, origin="mutation:negate_cond", note="predict:7 fix"),
+                     "ast_mutation", extra={"line": 7, "function": "predict"})
+    unread = second_steps(MutationProposer(), parent, child, first, 2, "pick", shown=[], env="toy", k=1)
+    read = second_steps(MutationProposer(), parent, child, first, 2, "pick", shown=[], env="toy", k=1, error=error)
+    assert " swap_args: " not in unread[0].patch.note       # without the message another edit of the line ranks first
+    assert " swap_args: " in read[0].patch.note
+    fixed = apply_patch(parent.source, read[0].patch).source
+    assert 'next((x for x in pool if x[1] == n and (x[0] == ing or x[0].endswith(" " + ing))), None)' in fixed
