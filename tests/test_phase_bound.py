@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("phase_bound", ROOT / "benchmarks" / "phase_bound.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("phase_bound")
 
 
 def _run(wall: float, screen: float) -> dict:

@@ -4,11 +4,10 @@ the runs (no timing in tests)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_module import load
 
 from patchworld.bugs import OPERATORS, combine, plant_sites
 
@@ -17,11 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("repair_bench", ROOT / "benchmarks" / "repair.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load("repair", "repair_bench")
 
 
 def test_planted_bugs_cover_every_operator_and_parse():

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("repair_compare", ROOT / "benchmarks" / "repair_compare.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("repair_compare")
 
 
 def _row(env: str, bugs: str, repaired: bool, rounds: int, seconds: float = 1.0) -> dict:

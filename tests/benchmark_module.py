@@ -1,0 +1,20 @@
+"""Import a script of ``benchmarks/`` by file name for its tests (the folder is not a package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str, module_name: str | None = None) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, registered in ``sys.modules`` (dataclasses look their module
+    up there) under ``module_name`` (default: ``name``)."""
+    spec = importlib.util.spec_from_file_location(module_name or name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
