@@ -77,7 +77,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe, fresh_ratios  # noqa: E402  (benchmarks/machine.py)
-from phase_bound import phase_bound_line  # noqa: E402  (benchmarks/phase_bound.py)
+from phase_bound import SCREEN, phase_bound_line  # noqa: E402  (benchmarks/phase_bound.py)
 
 CONFIGS: tuple[tuple[str, Any], ...] = (("greedy", 1), ("greedy", 2), ("beam", 1), ("beam", 2))
 MACHINE_PAIRS = 3
@@ -117,7 +117,7 @@ def _tree_cpu() -> float:
     return total + own.user + own.system + own.children_user + own.children_system
 
 
-PHASES = ("propose", "screen and replay", "confirm", "files")
+PHASES = ("propose", SCREEN, "confirm", "files")
 """Wall-clock phases of a beam round (``phase_walls``); the rest of the round is the gate, the beam and
 thread hand-offs."""
 

@@ -10,10 +10,10 @@ from types import ModuleType
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def load(name: str, module_name: str | None = None) -> ModuleType:
-    """``benchmarks/<name>.py`` as a module, registered in ``sys.modules`` (dataclasses look their module
-    up there) under ``module_name`` (default: ``name``)."""
-    spec = importlib.util.spec_from_file_location(module_name or name, BENCHMARKS / f"{name}.py")
+def load(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as the module ``name``, registered in ``sys.modules`` (dataclasses look
+    their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def _bench():
-    return load("repair", "repair_bench")
+    return load("repair")
 
 
 def test_planted_bugs_cover_every_operator_and_parse():

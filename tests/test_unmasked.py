@@ -56,14 +56,17 @@ def test_silent_mutants_are_applied_on_top_of_the_accepted_edit_one_a_line_most_
     assert unmasked(current, replaced, accepted, silent, blame, k=1) == out[:1]
 
 
+MASKED_PARSE = (('"g" if g == t else', '"g" if not (g == t) else'),
+                ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
+"""Wordle: a negated feedback rule masks a negated parse test (its fix alone changes nothing)."""
+
+
 def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_path, monkeypatch):
     """(With the first round's wider pool, ``population.FIRST_POOL``, round 1's silent mutants are spread
     over more lines and the parse fix is ranked after the 6 that take places of the pool: the next test;
     this one tests the unmasking itself, so the first round gets the usual pool.)"""
     usual_first_pool(monkeypatch)
-    bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
-            ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
-    session, original = planted_session("wordle", bugs, tmp_path / "run")
+    session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:
         first = session.step()
         assert first.accepted is not None and "if not (_FEEDBACK.match(text))" in session.current.source
@@ -80,9 +83,7 @@ def test_after_a_widened_first_round_the_masked_fix_is_among_the_unmasked_mutant
     twice the lines, and the parse fix is ranked after the 6 that take places of round 2's pool
     (``UNMASKED_IN_POOL``); the next 6, tried beside the pool (``UNMASKED_ON_TOP``), hold it. Without
     them it took until round 7."""
-    bugs = (('"g" if g == t else', '"g" if not (g == t) else'),
-            ("if _FEEDBACK.match(text):", "if not (_FEEDBACK.match(text)):"))
-    session, original = planted_session("wordle", bugs, tmp_path / "run")
+    session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:
         session.step()
         assert "if not (_FEEDBACK.match(text))" in session.current.source
