@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["exposed_line", "failed_operator", "failed_call", "guard_line", "second_steps"]
+__all__ = ["exposed_line", "failed_operator", "failed_call", "guard_line", "pop_by_site", "second_steps"]
 
 
 def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str] | Mapping[str, Any],
@@ -99,15 +99,41 @@ def guard_line(source: str, line: int) -> int | None:
     return best.test.lineno if best is not None else None
 
 
+def pop_by_site(entries: list, sites: int, per_site: int) -> list[tuple[Any, list]]:
+    """Take from ``entries`` (exposed crashes in priority order: ``(line, function, ...)`` tuples) the
+    first entry of each of the first ``sites`` crash sites, with up to ``per_site`` later entries that
+    crashed at the same site: [(head, [same-site entries])]. Every taken entry is removed from ``entries``.
+
+    Many first edits let the rows reach one second bug (un-negating the early return before it, or
+    changing what the belief holds upstream); which of them is the real fix the crash cannot tell, and the
+    crash-site repair is the same for all, so a round tries one repair with several of them rather than
+    spending its turns on the first edits that rank high at sites already being tried."""
+    groups: dict[tuple, tuple[Any, list]] = {}
+    taken: list[int] = []
+    for i, entry in enumerate(entries):
+        site = (entry[0], entry[1])
+        if site in groups:
+            if len(groups[site][1]) < per_site:
+                groups[site][1].append(entry)
+                taken.append(i)
+        elif len(groups) < sites:
+            groups[site] = (entry, [])
+            taken.append(i)
+    for i in reversed(taken):
+        del entries[i]
+    return list(groups.values())
+
+
 def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, function: str,
-                 shown: Sequence[Any], env: str, k: int = 3, error: str = "") -> list[Any]:
+                 shown: Sequence[Any], env: str, k: int = 3, error: str = "", guard: bool = True) -> list[Any]:
     """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
     of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
     crash it exposed, as one patch. When the crash's ``error`` names the operator that failed
     (:func:`failed_operator`), edits of that operator come first; when it is another TypeError (a call
     given the wrong type: :func:`failed_call`), swapped call arguments. Then up to ``k`` more at the test of
     the ``if`` that let the rows reach the crash (:func:`guard_line`; negations first): the second bug
-    is often not where the program raised but in the test that sent the rows there. Needs a proposer
+    is often not where the program raised but in the test that sent the rows there (``guard=False``: the
+    crash line only). Needs a proposer
     that ranks mutations of any program
     (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
@@ -117,7 +143,7 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     rank = getattr(proposer, "candidates", None)
     if rank is None:
         return []
-    guard = guard_line(child.source, line)
+    guard = guard_line(child.source, line) if guard else None
     focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {})}, {function: 1.0}, "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),

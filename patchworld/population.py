@@ -75,7 +75,7 @@ from typing import Any
 
 from patchworld import candidate_jobs
 from patchworld.beam import Beam, Member, shares
-from patchworld.exposed import second_steps
+from patchworld.exposed import pop_by_site, second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score
 from patchworld.redo import alternatives, redo_of
 from patchworld.revert import reverts
@@ -83,7 +83,7 @@ from patchworld.screening import Screened, Screener, collect, send_batches
 from patchworld.second_order import combine, gather_evidence, pairs_to_combine, second_order, unmasked
 
 __all__ = ["Member", "Beam", "beam_step", "shares",   # Member, Beam, shares: from patchworld.beam
-           "FIRST_POOL", "UNMASKED_IN_POOL", "UNMASKED_ON_TOP"]
+           "FIRST_POOL", "UNMASKED_IN_POOL", "UNMASKED_ON_TOP", "EXPOSED_SAME_SITE"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -93,6 +93,10 @@ UNMASKED_IN_POOL, UNMASKED_ON_TOP = 6, 6
 """Step 9's mutants: the first (most blamed lines) take places of the member's pool, the next ones are tried
 beside it: after a widened first round the silent mutants spread over twice the lines, and taking more
 places of the pool cost other repairs (README, "tried and not kept")."""
+EXPOSED_SAME_SITE = 3
+"""Step 8: besides the three crash sites tried a round (two repairs each, at the crash line and at its guard), up
+to this many other first edits that reached the same site, each with the best repair of the crash line
+(:func:`patchworld.exposed.pop_by_site`)."""
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -153,9 +157,11 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         # then first edits on the most blamed lines
         member.exposed.sort(key=lambda e: (e[1] == e[3].extra.get("function"), -susp.at(e[3].extra.get("line", 0))))
         del member.exposed[32:]
-        steps = [q for line, function, error, first, child in _pop(member.exposed, 3)
+        steps = [q for head, same_site in pop_by_site(member.exposed, 3, EXPOSED_SAME_SITE)
+                 for (line, function, error, first, child), fixes, guard in
+                 [(head, 2, True)] + [(e, 1, False) for e in same_site]
                  for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
-                                       session.env, k=2, error=error)]
+                                       session.env, k=fixes, error=error, guard=guard)]
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,
                                   k=12 if k == 0 else 6)
@@ -250,13 +256,6 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         _render_diff(session, parents[winner.parent].program, session.current, winner)
     return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
                        eval_seconds, [])
-
-
-def _pop(items: list, k: int) -> list:
-    """The first ``k`` of ``items``, removed from it."""
-    taken = items[:k]
-    del items[:k]
-    return taken
 
 
 def _lines(session: Any, member: Member) -> list | None:

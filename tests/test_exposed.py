@@ -245,3 +245,39 @@ def test_a_crash_of_a_call_given_the_wrong_type_swaps_its_arguments_first():
     assert " swap_args: " in read[0].patch.note
     fixed = apply_patch(parent.source, read[0].patch).source
     assert 'next((x for x in pool if x[1] == n and (x[0] == ing or x[0].endswith(" " + ing))), None)' in fixed
+
+
+def test_pop_by_site_takes_each_site_once_with_other_first_edits_that_reached_it():
+    from patchworld.exposed import pop_by_site
+
+    entries = [(60, "f", "a"), (60, "f", "b"), (75, "g", "c"), (58, "f", "d"), (75, "g", "e"), (75, "g", "h"),
+               (9, "h", "i"), (75, "g", "j"), (60, "f", "k")]
+    taken = pop_by_site(entries, sites=3, per_site=2)
+    assert taken == [((60, "f", "a"), [(60, "f", "b"), (60, "f", "k")]), ((75, "g", "c"), [(75, "g", "e"), (75, "g", "h")]),
+                     ((58, "f", "d"), [])]
+    assert entries == [(9, "h", "i"), (75, "g", "j")]      # the rest, in order, for later rounds
+    assert pop_by_site(entries, sites=1, per_site=0) == [((9, "h", "i"), [])] and entries == [(75, "g", "j")]
+    assert pop_by_site([], sites=3, per_site=3) == []
+
+
+@pytest.mark.slow
+def test_a_fix_among_several_first_edits_reaching_one_crash_site_is_completed(tmp_path, monkeypatch):
+    """Hand-written maze program: ``if pos is not None: return ""`` ends every readout early, so the swapped
+    ``belief.get({}, "seen")`` below it never runs; fixing the test alone raises there on every row. Round 1
+    accepts a compensation elsewhere (the position stored under ``done``, so the readout says "Success"), and
+    the program it replaced leaves the beam after round 2. Its exposed crashes rank first edits in other
+    functions first, several of them reaching the same line 75; taking three crash sites a round, one
+    first edit each, never reached the line-70 fix before the program left. With other first edits that
+    reached a site tried beside its head (``population.EXPOSED_SAME_SITE``), round 2 repairs it
+    (fails with ``EXPOSED_SAME_SITE = 0``)."""
+    from planted import planted_session
+
+    from patchworld.gate import score_key
+
+    bugs = (("        if pos is None:\n            return \"\"", "        if pos is not None:\n            return \"\""),
+            ('seen = belief.get("seen", {})', 'seen = belief.get({}, "seen")'))
+    session, original = planted_session("maze", bugs, tmp_path / "run")
+    accepted = run_until_repaired(session, original, rounds=4)
+    assert score_key(session.score) >= original
+    assert any(r.get("origin") == "exposed" and "readout_observation:70" in r.get("note", "") for r in accepted), \
+        [r.get("note") for r in accepted]
