@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["exposed_line", "failed_operator", "failed_call", "guard_line", "pop_by_site", "second_steps"]
@@ -99,41 +99,39 @@ def guard_line(source: str, line: int) -> int | None:
     return best.test.lineno if best is not None else None
 
 
-def pop_by_site(entries: list, sites: int, per_site: int) -> list[tuple[Any, list]]:
-    """Take from ``entries`` (exposed crashes in priority order: ``(line, function, ...)`` tuples) the
-    first entry of each of the first ``sites`` crash sites, with up to ``per_site`` later entries that
-    crashed at the same site: [(head, [same-site entries])]. Every taken entry is removed from ``entries``.
+def pop_by_site(entries: list, heads: int, extras: int, first_line: Callable[[Any], Any]) -> tuple[list, list]:
+    """(the first ``heads`` of ``entries``, up to ``extras`` later entries that crashed at one of those heads'
+    sites with a first edit on a line no taken entry of that site edited), all of them removed from ``entries``.
 
-    Many first edits let the rows reach one second bug (un-negating the early return before it, or
-    changing what the belief holds upstream); which of them is the real fix the crash cannot tell, and the
-    crash-site repair is the same for all, so a round tries one repair with several of them rather than
-    spending its turns on the first edits that rank high at sites already being tried."""
-    groups: dict[tuple, tuple[Any, list]] = {}
-    taken: list[int] = []
-    for i, entry in enumerate(entries):
-        site = (entry[0], entry[1])
-        if site in groups:
-            if len(groups[site][1]) < per_site:
-                groups[site][1].append(entry)
-                taken.append(i)
-        elif len(groups) < sites:
-            groups[site] = (entry, [])
-            taken.append(i)
-    for i in reversed(taken):
+    ``entries``: exposed crashes in priority order, ``(line, function, ...)`` tuples; ``first_line(entry)``:
+    the line of the entry's first edit. Many first edits let the rows reach one second bug (un-negating
+    the early return in front of it, or changing upstream what the belief holds); which of them is the
+    real fix the crash cannot tell, and the first ones in priority order are often variants of one edit, so
+    the extras try other first edits with the repair of the same crash."""
+    taken, sites = list(range(min(heads, len(entries)))), {}
+    for i in taken:
+        sites.setdefault((entries[i][0], entries[i][1]), set()).add(first_line(entries[i]))
+    more: list[int] = []
+    for i in range(len(taken), len(entries)):
+        lines = sites.get((entries[i][0], entries[i][1]))
+        if len(more) < extras and lines is not None and first_line(entries[i]) not in lines:
+            lines.add(first_line(entries[i]))
+            more.append(i)
+    out = [entries[i] for i in taken], [entries[i] for i in more]
+    for i in sorted(taken + more, reverse=True):
         del entries[i]
-    return list(groups.values())
+    return out
 
 
 def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, function: str,
-                 shown: Sequence[Any], env: str, k: int = 3, error: str = "", guard: bool = True) -> list[Any]:
+                 shown: Sequence[Any], env: str, k: int = 3, error: str = "") -> list[Any]:
     """Up to ``k`` proposals, each the parent -> (``child`` with one of its best mutations at ``line``
     of ``function``, the crash site :func:`exposed_line` found): the ``first`` edit and a repair of the
     crash it exposed, as one patch. When the crash's ``error`` names the operator that failed
     (:func:`failed_operator`), edits of that operator come first; when it is another TypeError (a call
     given the wrong type: :func:`failed_call`), swapped call arguments. Then up to ``k`` more at the test of
     the ``if`` that let the rows reach the crash (:func:`guard_line`; negations first): the second bug
-    is often not where the program raised but in the test that sent the rows there (``guard=False``: the
-    crash line only). Needs a proposer
+    is often not where the program raised but in the test that sent the rows there. Needs a proposer
     that ranks mutations of any program
     (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
@@ -143,7 +141,7 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     rank = getattr(proposer, "candidates", None)
     if rank is None:
         return []
-    guard = guard_line(child.source, line) if guard else None
+    guard = guard_line(child.source, line)
     focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {})}, {function: 1.0}, "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),

@@ -46,7 +46,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 8. a child rejected because it raises where its parent did not, or where its parent raised at another
    line (a fix that let the program reach a second bug), is kept, and later rounds propose its fix
    plus a repair at the crash site, or at the test of the ``if`` that let the rows reach it, as one
-   patch (:mod:`patchworld.exposed`), a few each round, crashes in another function first;
+   patch (:mod:`patchworld.exposed`), three a round, crashes in another function first, and beside the
+   pool up to :data:`EXPOSED_SAME_SITE` other first edits that reached one of their crash sites (which of
+   several edits letting the rows reach a second bug is the real fix, the crash cannot tell);
 9. a program just accepted also gets, next round, the silent mutants of the program it replaced (a
    dozen, one a line, its most blamed lines first; the first six in its share of the pool, the rest
    beside it): the bug it fixed may have masked them
@@ -94,9 +96,9 @@ UNMASKED_IN_POOL, UNMASKED_ON_TOP = 6, 6
 beside it: after a widened first round the silent mutants spread over twice the lines, and taking more
 places of the pool cost other repairs (README, "tried and not kept")."""
 EXPOSED_SAME_SITE = 3
-"""Step 8: besides the three crash sites tried a round (two repairs each, at the crash line and at its guard), up
-to this many other first edits that reached the same site, each with the best repair of the crash line
-(:func:`patchworld.exposed.pop_by_site`)."""
+"""Step 8: besides the three exposed crashes a round takes (two repairs each at the crash line, two at its guard),
+up to this many other first edits that reached one of their crash sites, each with one repair at the crash line
+and one at its guard, tried beside the pool (:func:`patchworld.exposed.pop_by_site`)."""
 
 
 def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
@@ -157,20 +159,17 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         # then first edits on the most blamed lines
         member.exposed.sort(key=lambda e: (e[1] == e[3].extra.get("function"), -susp.at(e[3].extra.get("line", 0))))
         del member.exposed[32:]
-        steps = [q for head, same_site in pop_by_site(member.exposed, 3, EXPOSED_SAME_SITE)
-                 for (line, function, error, first, child), fixes, guard in
-                 [(head, 2, True)] + [(e, 1, False) for e in same_site]
-                 for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
-                                       session.env, k=fixes, error=error, guard=guard)]
+        heads, extras = pop_by_site(member.exposed, 3, EXPOSED_SAME_SITE, lambda e: e[3].extra.get("line"))
+        steps = _completions(session, member, heads, 2, shown)
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,
                                   k=12 if k == 0 else 6)
             member.redo = None
-        on_top: list = []   # proposals beside the member's share of the pool, displacing none of it
+        on_top = _completions(session, member, extras, 1, shown)   # proposals beside the member's share of the pool, displacing none of it
         if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
             found = unmasked(member.program, *member.unmask, susp, k=UNMASKED_IN_POOL + UNMASKED_ON_TOP)
             steps += found[:UNMASKED_IN_POOL]
-            on_top = found[UNMASKED_IN_POOL:]
+            on_top += found[UNMASKED_IN_POOL:]
             member.unmask = None
         if member.revert:   # a compensation an earlier accepted edit made, now wrong (patchworld.revert)
             steps += reverts(member.program, beam.accepted)
@@ -256,6 +255,14 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         _render_diff(session, parents[winner.parent].program, session.current, winner)
     return RoundResult(r, verdicts, winner, session.current, after, time.perf_counter() - start, propose_seconds,
                        eval_seconds, [])
+
+
+def _completions(session: Any, member: Member, exposed: list, fixes: int, shown: list) -> list:
+    """Step 8's proposals for ``exposed`` entries of ``member``: each first edit with up to ``fixes`` repairs
+    at its crash line and as many at the guard of that line (:func:`patchworld.exposed.second_steps`)."""
+    return [q for line, function, error, first, child in exposed
+            for q in second_steps(session.proposer, member.program, child, first, line, function, shown,
+                                  session.env, k=fixes, error=error)]
 
 
 def _lines(session: Any, member: Member) -> list | None:

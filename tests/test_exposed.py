@@ -247,17 +247,19 @@ def test_a_crash_of_a_call_given_the_wrong_type_swaps_its_arguments_first():
     assert 'next((x for x in pool if x[1] == n and (x[0] == ing or x[0].endswith(" " + ing))), None)' in fixed
 
 
-def test_pop_by_site_takes_each_site_once_with_other_first_edits_that_reached_it():
+def test_pop_by_site_adds_other_first_edits_that_reached_a_taken_crash_site():
     from patchworld.exposed import pop_by_site
 
-    entries = [(60, "f", "a"), (60, "f", "b"), (75, "g", "c"), (58, "f", "d"), (75, "g", "e"), (75, "g", "h"),
-               (9, "h", "i"), (75, "g", "j"), (60, "f", "k")]
-    taken = pop_by_site(entries, sites=3, per_site=2)
-    assert taken == [((60, "f", "a"), [(60, "f", "b"), (60, "f", "k")]), ((75, "g", "c"), [(75, "g", "e"), (75, "g", "h")]),
-                     ((58, "f", "d"), [])]
-    assert entries == [(9, "h", "i"), (75, "g", "j")]      # the rest, in order, for later rounds
-    assert pop_by_site(entries, sites=1, per_site=0) == [((9, "h", "i"), [])] and entries == [(75, "g", "j")]
-    assert pop_by_site([], sites=3, per_site=3) == []
+    # (crash line, function, first edit's line)
+    entries = [(60, "f", 46), (60, "f", 46), (75, "g", 45), (58, "f", 48), (75, "g", 45), (75, "g", 26),
+               (9, "h", 3), (75, "g", 70), (60, "f", 12), (75, "g", 71)]
+    heads, extras = pop_by_site(entries, heads=3, extras=3, first_line=lambda e: e[2])
+    assert heads == [(60, "f", 46), (60, "f", 46), (75, "g", 45)]          # the first three, as they come
+    # other sites (58, 9) and a first edit on a line already taken at its site (45) are not extras
+    assert extras == [(75, "g", 26), (75, "g", 70), (60, "f", 12)]
+    assert entries == [(58, "f", 48), (75, "g", 45), (9, "h", 3), (75, "g", 71)]   # the rest, in order
+    assert pop_by_site(entries, heads=1, extras=0, first_line=lambda e: e[2]) == ([(58, "f", 48)], [])
+    assert pop_by_site([], heads=3, extras=3, first_line=lambda e: e[2]) == ([], [])
 
 
 @pytest.mark.slow
@@ -266,10 +268,10 @@ def test_a_fix_among_several_first_edits_reaching_one_crash_site_is_completed(tm
     ``belief.get({}, "seen")`` below it never runs; fixing the test alone raises there on every row. Round 1
     accepts a compensation elsewhere (the position stored under ``done``, so the readout says "Success"), and
     the program it replaced leaves the beam after round 2. Its exposed crashes rank first edits in other
-    functions first, several of them reaching the same line 75; taking three crash sites a round, one
-    first edit each, never reached the line-70 fix before the program left. With other first edits that
-    reached a site tried beside its head (``population.EXPOSED_SAME_SITE``), round 2 repairs it
-    (fails with ``EXPOSED_SAME_SITE = 0``)."""
+    functions first, several of them (and variants of one) reaching the same line 75; taking three a round
+    never reached the line-70 fix before the program left. With other first edits that reached a taken
+    crash site tried beside the pool (``population.EXPOSED_SAME_SITE``), round 2 repairs it (fails with
+    ``EXPOSED_SAME_SITE = 0``)."""
     from planted import planted_session
 
     from patchworld.gate import score_key
