@@ -79,6 +79,39 @@ def test_restore_edits_only_plain_literals_and_the_child_parses():
     assert "r'The room has walls around.'" in children[0] and "r'The room has walls around.'" in children[1]
 
 
+ACT = (
+    "import re\n"
+    "_NAME = r\"([a-z]+ \\d+)\"\n"
+    "def act(b, a):\n"
+    "    m = re.match(r\"^(|close) \" + _NAME + r\"$\", a)\n"
+    "    if m and m.group(1) == \"open\":\n"
+    "        return \"You open the \" + m.group(2) + \".\"\n"
+    "    return \"Nothing happens.\"\n")
+
+
+def test_a_pattern_that_lost_an_alternative_gets_back_the_word_the_actions_hold_there():
+    from patchworld.proposers.mutation_literals import empty_alternative, module_strings
+
+    assert [empty_alternative(p) for p in ("^(|close) ", "^(open|) ", "(a||b)", "^(open|close) ", "(|a|)")] == \
+        [2, 7, 3, 0, 0]                          # one empty alternative, or none to fill
+    actions = ("go to drawer 1",) * 5 + ("open drawer 1", "open fridge 2", "close drawer 1", "examine drawer 1")
+    corpus = LiteralCorpus([_traj(*["You see a drawer 1."] * (len(actions) + 1), actions=actions)])
+    tree = ast.parse(ACT)
+    assert module_strings(tree) == {"_NAME": r"([a-z]+ \d+)"}
+    func, idx = tree.body[2], SourceIndex(ACT)
+    muts = list(restore_mutations(func, idx, corpus, module_strings(tree)))
+    notes = [m.note for m in muts]
+    # matched whole (with _NAME and the end anchor): "go to drawer 1" does not fit; "open" is named by the code
+    assert [m.extra["restore"][1] for m in muts] == ["^(open|close) ", "^(examine|close) "], notes
+    child = muts[0].apply(ACT)
+    ast.parse(child)
+    assert 'm = re.match(r"^(open|close) " + _NAME + r"$", a)' in child
+    # the fragment alone (no module strings to complete it) also matches "You see ..." and "go to ...": words
+    # the code names first ("You", in "You open the "), then the most taken
+    alone = [m.extra["restore"][1] for m in restore_mutations(func, idx, corpus)]
+    assert alone == ["^(open|close) ", "^(You|close) ", "^(go|close) "]
+
+
 def test_the_wide_search_proposes_the_restored_parse_literal_first():
     """BabyAI's parse_observation tests the view by a sentence; a dropped word makes it never match
     (every description is lost): the restore is the proposer's best candidate."""

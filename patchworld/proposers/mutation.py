@@ -44,7 +44,13 @@ from patchworld.proposers.mutation_candidate import Candidate, ValidQueue
 from patchworld.proposers.mutation_evidence import TOKEN as _TOKEN
 from patchworld.proposers.mutation_evidence import function_weights, mine_insertions, mine_phrase_pairs
 from patchworld.proposers.mutation_evidence import program_functions as _functions
-from patchworld.proposers.mutation_literals import LiteralCorpus, program_keys, rekey_mutations, restore_mutations
+from patchworld.proposers.mutation_literals import (
+    LiteralCorpus,
+    module_strings,
+    program_keys,
+    rekey_mutations,
+    restore_mutations,
+)
 from patchworld.proposers.mutation_ops import SourceIndex, function_mutations
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
@@ -203,13 +209,14 @@ class MutationProposer:
         parents = _parents(tree)
         idx = SourceIndex(source)
         keys = program_keys(tree)
+        strings = module_strings(tree)
         best: dict[str, Candidate] = {}
         site_memo: dict[int, tuple[float, tuple[str, ...]]] = {}
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
         funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0
                  and (functions is None or name in functions) for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
-            literal_edits = itertools.chain(restore_mutations(func, idx, self._literal_corpus(request)),
+            literal_edits = itertools.chain(restore_mutations(func, idx, self._literal_corpus(request), strings),
                                             rekey_mutations(func, idx, keys)) if susp is not None else ()
             for mut in itertools.chain(function_mutations(func, idx, pairs, susp is not None, inserts), literal_edits):
                 child = mut.apply(source)

@@ -8,20 +8,25 @@ literal with one word put back occurs there. :class:`LiteralCorpus` holds those 
 literal that occurs in none of them, finds the one-word insertions that do occur (most frequent
 first); :func:`restore_mutations` turns them into edits of a function's literals. A literal the
 program compares actions against (``action == "move up"``) that lost a word is restored the same way
-from the split's actions, where the restored literal must be a whole action.
+from the split's actions, where the restored literal must be a whole action. A regular expression
+that lost one alternative of a group (``r"^(|close) "``: ``open`` cut out) gets back the words the empty
+alternative's place holds in the split's actions and observations that the pattern with the place
+widened matches (:meth:`LiteralCorpus.alternatives`).
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from patchworld.proposers.mutation_ops import Mutation, SourceIndex
 
-__all__ = ["LiteralCorpus", "restore_mutations", "program_keys", "rekey_mutations"]
+__all__ = ["LiteralCorpus", "restore_mutations", "module_strings", "empty_alternative", "program_keys",
+           "rekey_mutations"]
 
 _WORD = r"([A-Za-z][A-Za-z-]*)"
 _MAX_CHARS = 4_000_000
@@ -47,6 +52,7 @@ class LiteralCorpus:
                     if text and text not in texts and size + len(text) <= _MAX_CHARS:
                         texts[text] = None
                         size += len(text) + 1
+        self.texts = list(texts)
         self.text = "\x00".join(texts)
         self.actions = dict(actions.most_common(_MAX_ACTIONS))
         self._memo: dict[str, list[tuple[str, int]]] = {}
@@ -88,6 +94,38 @@ class LiteralCorpus:
                     found.append((action, count))
         return sorted(found, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
+    def alternatives(self, pattern: str, at: int) -> list[tuple[str, int]]:
+        """``(word, actions taken and texts)`` for a regular expression with an empty alternative at ``at``
+        (:func:`empty_alternative`): the words that place holds in the actions and texts the pattern matches
+        with the place widened to any word and did not match before (unranked; none when either does not
+        compile)."""
+        key = f"\x01re:{at}:{pattern}"
+        if key in self._memo:
+            return self._memo[key]
+        words: Counter[str] = Counter()
+        try:
+            widened = re.compile(pattern[:at] + "(?P<_pw_word>" + _WORD + ")" + pattern[at:])
+            original = re.compile(pattern)
+        except (re.error, RecursionError, OverflowError):
+            widened = original = None
+        if widened is not None and original is not None:
+            for text in itertools.chain(self.actions, self.texts):
+                m = widened.search(text)
+                if m and m.group("_pw_word") and not original.search(text):
+                    words[m.group("_pw_word")] += self.actions.get(text, 1)
+        self._memo[key] = list(words.items())
+        return self._memo[key]
+
+
+_EMPTY_ALTERNATIVE = re.compile(r"(?<=[(|])(?=\|)|(?<=\|)(?=\))")
+"""The place of an empty alternative in a regular expression: between ``(`` or ``|`` and ``|``, or ``|`` and ``)``."""
+
+
+def empty_alternative(pattern: str) -> int:
+    """The one place in ``pattern`` an alternative is empty (0 when there is none, or more than one)."""
+    spots = [m.start() for m in _EMPTY_ALTERNATIVE.finditer(pattern)]
+    return spots[0] if len(spots) == 1 else 0
+
 
 def _eligible(value: str) -> bool:
     """A literal worth restoring: some wording (a word of 2+ letters, 4+ characters) and no control
@@ -107,14 +145,18 @@ def _patterns(value: str) -> Iterator[str]:
             yield re.escape(before) + " " + _WORD + re.escape(after)      # "prev W..."
 
 
-def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | None) -> Iterator[Mutation]:
+def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | None,
+                      strings: Mapping[str, str] | None = None) -> Iterator[Mutation]:
     """A restored literal for each plain string literal of ``func`` that occurs in no text of
-    ``corpus`` while a one-word insertion of it does (see the module docstring)."""
+    ``corpus`` while a one-word insertion of it does, and for each regular expression literal with one
+    empty alternative (see the module docstring); ``strings``: the module's string constants
+    (:func:`module_strings`), so that a pattern built as ``r"^(|close) " + _NAME + r"$"`` is matched whole."""
     if corpus is None:
         return
     for node in ast.walk(func):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
+        yield from _alternative_mutations(node, func, idx, corpus, strings or {})
         text = _plain(node, idx)
         if text is None:
             continue
@@ -124,11 +166,86 @@ def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | N
                            {"count": count, "restore": (node.value, new)})
 
 
+def _alternative_mutations(node: ast.Constant, func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus,
+                           strings: Mapping[str, str], limit: int = 3) -> Iterator[Mutation]:
+    """The regular expression literal ``node`` with a word put in its empty alternative
+    (:meth:`LiteralCorpus.alternatives`, on the whole pattern the literal is concatenated into when every
+    other piece is a literal or a module string constant); words the function's own strings use first."""
+    raw, at = _raw_or_plain(node, idx), empty_alternative(node.value)
+    if raw is None or not at:
+        return
+    pattern, offset = _whole_pattern(node, func, strings)
+    found = corpus.alternatives(pattern, offset + at)
+    named = _words(func)
+    for word, count in sorted(found, key=lambda kv: (kv[0] not in named, -kv[1], kv[0]))[:limit]:
+        new = node.value[:at] + word + node.value[at:]
+        yield Mutation("restore_literal", ((*idx.span(node), raw[:len(raw) - 1 - len(node.value)] + new + raw[-1]),),
+                       node, f"'{node.value}' -> '{new}' (as in {count} observation(s) or action(s))", 2.5,
+                       {"count": count, "restore": (node.value, new)})
+
+
+def _whole_pattern(node: ast.Constant, func: ast.AST, strings: Mapping[str, str]) -> tuple[str, int]:
+    """(the string ``node`` is concatenated into with ``+``, where ``node`` starts in it) when every piece is a
+    string literal or a name in ``strings``; else ``(node.value, 0)``."""
+    parents = {child: parent for parent in ast.walk(func) for child in ast.iter_child_nodes(parent)}
+    top: ast.AST = node
+    while isinstance(parents.get(top), ast.BinOp) and isinstance(parents[top].op, ast.Add):
+        top = parents[top]
+    pieces: list[ast.AST] = []
+    stack = [top]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+            stack += [n.right, n.left]
+        else:
+            pieces.append(n)
+    text, offset = "", 0
+    for piece in pieces:
+        if piece is node:
+            offset = len(text)
+        if isinstance(piece, ast.Constant) and isinstance(piece.value, str):
+            text += piece.value
+        elif isinstance(piece, ast.Name) and piece.id in strings:
+            text += strings[piece.id]
+        else:
+            return node.value, 0
+    return text, offset
+
+
+def module_strings(tree: ast.AST) -> dict[str, str]:
+    """Module-level names bound once to a string literal (``_NAME = r"(\\w+ \\d+)"``)."""
+    out: dict[str, str] = {}
+    seen: Counter[str] = Counter()
+    for stmt in getattr(tree, "body", []):
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    seen[target.id] += 1
+                    if isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str):
+                        out[target.id] = stmt.value.value
+    return {k: v for k, v in out.items() if seen[k] == 1}
+
+
 def _plain(node: ast.Constant, idx: SourceIndex) -> str | None:
     """The source text of a string literal written as its plain value in quotes, else None
     (prefixed, escaped or implicitly concatenated: not spliced as plain text)."""
     text = idx.text(node)
     return text if len(text) >= 2 and text[0] in "'\"" and text[1:-1] == node.value else None
+
+
+def _words(func: ast.AST) -> frozenset[str]:
+    """The words of ``func``'s string literals (``m.group(1) == "open"``: the word a pattern lost is often
+    the one the code after it tests for)."""
+    return frozenset(w for n in ast.walk(func) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                     for w in re.findall(r"[A-Za-z]+", n.value))
+
+
+def _raw_or_plain(node: ast.Constant, idx: SourceIndex) -> str | None:
+    """The source text of a string literal written as its value in quotes, raw (``r"..."``) or plain
+    with no escapes, else None: a word spliced into its value is spliced into this text the same way."""
+    text = idx.text(node)
+    body = text[1:] if text[:1] in "rR" else text
+    return text if len(body) >= 2 and body[0] in "'\"" and body[1:-1] == node.value else None
 
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
