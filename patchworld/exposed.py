@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["exposed_line", "failed_operator", "failed_call", "guard_line", "pop_by_site", "second_steps"]
+__all__ = ["exposed_line", "failed_operator", "failed_call", "wrong_argument", "calling_lines", "guard_line",
+           "pop_by_site", "second_steps"]
 
 
 def exposed_line(child_source: str, child_cols: Sequence[list], parent_crashed: set[str] | Mapping[str, Any],
@@ -83,6 +84,24 @@ def failed_call(error: str) -> bool:
     return "TypeError" in (error or "") and failed_operator(error) is None
 
 
+def wrong_argument(error: str) -> bool:
+    """Whether an error says a value had the wrong type (a ``TypeError`` or ``AttributeError``): raised in a
+    helper, the value often came from a call that passed its arguments in the wrong order."""
+    return any(kind in (error or "") for kind in ("TypeError", "AttributeError"))
+
+
+def calling_lines(source: str, error: str, line: int) -> list[tuple[str, int]]:
+    """(function, line) of the program frames an ``error`` names around its crash site at ``line``, nearest
+    caller first (the crash line itself left out; none when ``source`` does not parse)."""
+    from patchworld.localise import function_spans, program_frames
+
+    try:
+        frames = program_frames(error, function_spans(source))
+    except SyntaxError:
+        return []
+    return [(f, n) for f, n in reversed(frames[:-1]) if n != line][:2]
+
+
 def guard_line(source: str, line: int) -> int | None:
     """The line of the test of the innermost ``if`` / ``elif`` / ``while`` whose body holds ``line`` (the
     test that let a row reach it), or None (no such statement, or the source does not parse)."""
@@ -131,7 +150,10 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     (:func:`failed_operator`), edits of that operator come first; when it is another TypeError (a call
     given the wrong type: :func:`failed_call`), swapped call arguments. Then up to ``k`` more at the test of
     the ``if`` that let the rows reach the crash (:func:`guard_line`; negations first): the second bug
-    is often not where the program raised but in the test that sent the rows there. Needs a proposer
+    is often not where the program raised but in the test that sent the rows there. When the error says a
+    value had the wrong type (:func:`wrong_argument`), up to ``k`` more at each of the two nearest calls
+    that led to the crash (:func:`calling_lines`; swapped arguments first): a helper raising on its argument
+    was often called with its arguments swapped. Needs a proposer
     that ranks mutations of any program
     (:meth:`patchworld.proposers.mutation.MutationProposer.candidates`)."""
     from patchworld.localise import Suspicion
@@ -142,10 +164,12 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
     if rank is None:
         return []
     guard = guard_line(child.source, line)
-    focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {})}, {function: 1.0}, "exposed crash")
+    callers = calling_lines(child.source, error, line) if wrong_argument(error) else []
+    focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {}), **dict.fromkeys((n for _, n in callers), 1.0)},
+                      dict.fromkeys({function, *(f for f, _ in callers)}, 1.0), "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),
-                      functions={function})
+                      functions={function, *(f for f, _ in callers)})
     except SyntaxError:
         return []
     at_line = [c for c in ranked if int(getattr(c.mutation.node, "lineno", 0)) == line]
@@ -157,8 +181,10 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
         at_line.sort(key=lambda c: c.mutation.operator != "swap_args")
     at_guard = sorted((c for c in ranked if guard and int(getattr(c.mutation.node, "lineno", 0)) == guard),
                       key=lambda c: c.mutation.operator != "negate_cond")
+    at_calls = [(sorted((c for c in ranked if int(getattr(c.mutation.node, "lineno", 0)) == n),
+                        key=lambda c: c.mutation.operator != "swap_args"), n) for _, n in callers]
     out: list[Any] = []
-    for group, where in ((at_line, line), (at_guard, guard)):
+    for group, where in ((at_line, line), (at_guard, guard), *at_calls):
         taken = 0
         for cand in group:
             if taken >= k:

@@ -140,8 +140,14 @@ def test_a_screening_batch_error_names_its_crash_site():
     exec(code, namespace)
     with pytest.raises(TypeError) as info:
         namespace["g"](["a"])
-    # the comprehension's frame is named by its caller; the interpreter's message names the operation
-    assert _brief(info.value) == "line 2, in f: TypeError: unsupported operand type(s) for -: 'int' and 'str'"
+    # the comprehension's frame is named by its caller; the interpreter's message names the operation; the
+    # program frame that called the crash site comes first, a line of its own
+    assert _brief(info.value) == ("line 5, in g: call\n"
+                                  "line 2, in f: TypeError: unsupported operand type(s) for -: 'int' and 'str'")
+    from patchworld.localise import function_spans, program_frames
+
+    spans = function_spans("def f(x):\n    return [1 - v for v in x]\n\ndef g(x):\n    return f(x)\n")
+    assert program_frames(_brief(info.value), spans) == [("g", 5), ("f", 2)]   # outermost first
     assert _brief(ValueError("no program frame")) == "ValueError: no program frame"
     assert _brief(KeyError("k")) == "KeyError: 'k'"
 
@@ -283,3 +289,72 @@ def test_a_fix_among_several_first_edits_reaching_one_crash_site_is_completed(tm
     assert score_key(session.score) >= original
     assert any(r.get("origin") == "exposed" and "readout_observation:70" in r.get("note", "") for r in accepted), \
         [r.get("note") for r in accepted]
+
+
+HELPER = """\
+def _kind(name):
+    return name.rstrip("0123456789 ")
+
+def view(b, rec):
+    if _kind(rec) in ("drawer", "fridge"):
+        return "The " + rec + " is closed."
+    return "On the " + rec + ", you see " + ", ".join(b["contents"].get(rec, [])) + "."
+
+def act(b, action):
+    here = b["at"]
+    if action == "look":
+        return view(b, here)
+    return "Nothing happens."
+"""
+
+
+def test_a_helper_raising_on_a_wrong_argument_gets_its_callers_arguments_swapped():
+    """The crash is inside ``_kind`` (a dict has no ``rstrip``), two calls below the line whose arguments are
+    swapped; the completion also edits the lines that called it, swapped arguments first."""
+    from patchworld.exposed import calling_lines, wrong_argument
+    from patchworld.patches import apply_patch, patch_from_sources
+    from patchworld.program import PROGRAM_FILENAME
+    from patchworld.sandbox.calls import _brief
+
+    fixed_first = HELPER.replace("view(b, here)", "view(here, b)")
+    namespace: dict = {}
+    exec(compile(fixed_first, PROGRAM_FILENAME, "exec"), namespace)
+    with pytest.raises(AttributeError) as info:
+        namespace["act"]({"at": "drawer 1", "contents": {}}, "look")
+    error = _brief(info.value)
+    assert error.splitlines()[-1].startswith("line 2, in _kind: AttributeError")
+    assert wrong_argument(error) and wrong_argument("TypeError: x") and not wrong_argument("KeyError: 'k'")
+    assert calling_lines(fixed_first, error, 2) == [("view", 5), ("act", 12)]        # nearest caller first
+    assert calling_lines("def (:", error, 2) == []
+
+    parent = Program(fixed_first.replace('action == "look"', 'action != "look"'))   # the first bug masks it
+    first = Proposal(patch_from_sources(parent, fixed_first, origin="mutation:flip_compare", note="act:11 fix"),
+                     "ast_mutation", extra={"line": 11, "function": "act"})
+    steps = second_steps(MutationProposer(), parent, Program(fixed_first), first, 2, "_kind", shown=[], env="toy",
+                         k=1, error=error)
+    repaired = [apply_patch(parent.source, s.patch).source for s in steps]
+    assert HELPER in repaired, [s.patch.note for s in steps]
+    assert not [s for s in second_steps(MutationProposer(), parent, Program(fixed_first), first, 2, "_kind", shown=[],
+                                        env="toy", k=1, error="line 2, in _kind: KeyError: 'x'")
+                if apply_patch(parent.source, s.patch).source == HELPER]   # not a wrong-type error: callers left alone
+
+
+@pytest.mark.slow
+def test_a_lost_pattern_alternative_and_a_swapped_call_behind_it_are_repaired_together(tmp_path):
+    """Hand-written ALFWorld program: ``r"^(|close) "`` (``open`` cut out of the pattern) means no "open"
+    action reaches the branch whose ``self._view(here, b)`` has its arguments swapped. Putting the word back
+    (a pattern's empty alternative filled from the actions, ``mutation_literals``) lets the rows reach the
+    call, and ``_view`` raises inside ``_kind`` two calls down; the completion edits the calls that led there
+    (``exposed.calling_lines``) and repairs both in one patch."""
+    from planted import planted_session
+
+    from patchworld.gate import score_key
+
+    bugs = (('re.match(r"^(open|close) "', 're.match(r"^(|close) "'),
+            ('return "You open the " + here + ". " + self._view(b, here)',
+             'return "You open the " + here + ". " + self._view(here, b)'))
+    session, original = planted_session("alfworld", bugs, tmp_path / "run", seed=8888)
+    accepted = run_until_repaired(session, original, rounds=4)
+    assert score_key(session.score) >= original
+    assert any(r.get("origin") == "exposed" and "restore_literal" in r.get("note", "") and "swap_args" in r.get("note", "")
+               for r in accepted), [r.get("note") for r in accepted]

@@ -94,8 +94,8 @@ class ReplayRunner:
     It is computed only after the true observation arrived, so it is never a prediction.
 
     ``brief=True`` (screening batches): an error is the exception's type name after its innermost
-    program frame (the crash site the search reads), without the traceback's text (formatting one
-    costs more than the call that raised).
+    program frame (the crash site the search reads) and the program frames that called it, without the
+    traceback's text (formatting one costs more than the call that raised).
     """
 
     def __init__(self, model: Any, timer: Any, max_step_timeouts: int = 3,
@@ -251,20 +251,27 @@ _PLAIN_MESSAGES = (TypeError, ValueError, KeyError, IndexError, AttributeError, 
 own, e.g. ``unsupported operand type(s) for -: 'list' and 'list'``, names the operation that failed)."""
 
 
+_BRIEF_FRAMES = 3
+"""Program frames :func:`_brief` names: the crash site and the calls that led there (a helper that raises
+on an argument of the wrong type is often called with its arguments swapped)."""
+
+
 def _brief(exc: BaseException | None) -> str:
     """An exception's type name after its innermost program frame, ``line N, in f: Type`` (no source
-    lines, no ``__str__`` of the program's): the crash site costs a walk of the traceback's links.
+    lines, no ``__str__`` of the program's), with up to two calling program frames before it, one a line
+    (``line M, in g: call``), outermost first: the crash site costs a walk of the traceback's links.
     A built-in exception (exactly one of ``_PLAIN_MESSAGES``) whose only argument is a ``str`` keeps
     its first 120 characters after the name, as ``str`` would give them (a ``KeyError`` quoted)."""
     if exc is None:
         return ""
-    where = ""
+    frames: list[str] = []
     tb = exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_filename == PROGRAM_FILENAME and not code.co_name.startswith("<"):  # a comprehension's: its caller
-            where = f"line {tb.tb_lineno}, in {code.co_name}: "
+            frames.append(f"line {tb.tb_lineno}, in {code.co_name}: ")
         tb = tb.tb_next
+    where = "call\n".join(frames[-_BRIEF_FRAMES:])
     kind = type(exc)
     message = ""
     if kind in _PLAIN_MESSAGES:   # exact built-in types: their args are the C slot, never program code
