@@ -5,8 +5,10 @@ second sits in. Fixing the first then makes the second run, and the child raises
 a program with new exceptions below its parent, so the child is rejected and its fix is lost. The wide
 search (:mod:`patchworld.population`) records such children (:func:`exposed_line`: the crash site of
 rows the child raises on where its parent did not raise, or raised elsewhere) and, in a later round,
-proposes the child's own mutations at that line and at the test of the ``if`` that let the rows reach
-it, each as one patch against the parent that carries both edits (:func:`second_steps`).
+proposes the child's own mutations at that line, at the test of the ``if`` that let the rows reach
+it and, when the error says a value had the wrong type, at the calls that led to the crash, each as one
+patch against the parent that carries both edits (:func:`second_steps`); :func:`pop_by_site` picks which
+recorded crashes a round completes.
 """
 
 from __future__ import annotations
