@@ -112,6 +112,17 @@ def test_a_pattern_that_lost_an_alternative_gets_back_the_word_the_actions_hold_
     assert alone == ["^(open|close) ", "^(You|close) ", "^(go|close) "]
 
 
+def test_a_pattern_that_backtracks_without_end_is_given_up_not_waited_for():
+    """The pattern is the program's text: its search runs in an interpreter of its own that is killed after
+    its limit, and yields nothing then (this would not return at all if it ran in the test's process)."""
+    from patchworld.proposers.mutation_literals import _words_in_place
+
+    items = [["a" * 40 + "b", 1], ["open drawer 1", 3]]
+    assert _words_in_place("(?P<_pw_word>x)|(a+)+$", "(a+)+$", items, seconds=0.5) == []
+    assert _words_in_place(r"^(?P<_pw_word>[a-z]+) drawer", r"^() drawer", items, seconds=30) == [("open", 3)]
+    assert _words_in_place("(", "(", items, seconds=30) == []          # does not compile
+
+
 def test_the_wide_search_proposes_the_restored_parse_literal_first():
     """BabyAI's parse_observation tests the view by a sentence; a dropped word makes it never match
     (every description is lost): the restore is the proposer's best candidate."""

@@ -17,8 +17,10 @@ widened matches (:meth:`LiteralCorpus.alternatives`).
 from __future__ import annotations
 
 import ast
-import itertools
+import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -100,21 +102,47 @@ class LiteralCorpus:
         with the place widened to any word and did not match before (unranked; none when either does not
         compile)."""
         key = f"\x01re:{at}:{pattern}"
-        if key in self._memo:
-            return self._memo[key]
-        words: Counter[str] = Counter()
-        try:
-            widened = re.compile(pattern[:at] + "(?P<_pw_word>" + _WORD + ")" + pattern[at:])
-            original = re.compile(pattern)
-        except (re.error, RecursionError, OverflowError):
-            widened = original = None
-        if widened is not None and original is not None:
-            for text in itertools.chain(self.actions, self.texts):
-                m = widened.search(text)
-                if m and m.group("_pw_word") and not original.search(text):
-                    words[m.group("_pw_word")] += self.actions.get(text, 1)
-        self._memo[key] = list(words.items())
+        if key not in self._memo:
+            items = [[a, n] for a, n in self.actions.items()] + [[x, 1] for x in self.texts if x not in self.actions]
+            self._memo[key] = _words_in_place(pattern[:at] + "(?P<_pw_word>" + _WORD + ")" + pattern[at:], pattern,
+                                              items, ALTERNATIVES_SECONDS)
         return self._memo[key]
+
+
+ALTERNATIVES_SECONDS = 2.0
+"""Wall-clock limit of one :meth:`LiteralCorpus.alternatives` search. The pattern is the program's (hostile
+code's) text: a pattern that backtracks without end (``(a+)+$``) must not stall the trusted process."""
+
+_SEARCH = """\
+import json, re, sys
+job = json.load(sys.stdin)
+try:
+    widened, original = re.compile(job["widened"]), re.compile(job["original"])
+except Exception:
+    print("[]"); sys.exit(0)
+words = {}
+for text, weight in job["items"]:
+    m = widened.search(text)
+    if m and m.group("_pw_word") and not original.search(text):
+        words[m.group("_pw_word")] = words.get(m.group("_pw_word"), 0) + weight
+print(json.dumps(sorted(words.items())))
+"""
+
+
+def _words_in_place(widened: str, original: str, items: list, seconds: float) -> list[tuple[str, int]]:
+    """``(word, weight)`` summed over the ``[text, weight]`` items that ``widened`` matches (its group
+    ``_pw_word``) and ``original`` does not, found by a separate interpreter that is killed after
+    ``seconds`` (then, or when a pattern does not compile: none). Nothing of it is trusted but a list of
+    pairs of a word and a number."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", _SEARCH], capture_output=True, timeout=seconds,
+                              input=json.dumps({"widened": widened, "original": original, "items": items}).encode(),
+                              check=False, env={})
+        found = json.loads(done.stdout or b"[]")
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        return []
+    return [(w, n) for w, n in found if isinstance(w, str) and re.fullmatch(_WORD, w) and isinstance(n, int)] \
+        if isinstance(found, list) and all(isinstance(x, list) and len(x) == 2 for x in found) else []
 
 
 _EMPTY_ALTERNATIVE = re.compile(r"(?<=[(|])(?=\|)|(?<=\|)(?=\))")
