@@ -167,11 +167,12 @@ def second_steps(proposer: Any, parent: Any, child: Any, first: Any, line: int, 
         return []
     guard = guard_line(child.source, line)
     callers = calling_lines(child.source, error, line) if wrong_argument(error) else []
+    functions = {function, *(f for f, _ in callers)}
     focus = Suspicion({line: 1.0, **({guard: 1.0} if guard else {}), **dict.fromkeys((n for _, n in callers), 1.0)},
-                      dict.fromkeys({function, *(f for f, _ in callers)}, 1.0), "exposed crash")
+                      dict.fromkeys(functions, 1.0), "exposed crash")
     try:
         ranked = rank(ProposalRequest(env=env, program=child, counterexamples=list(shown), n=k, suspicion=focus),
-                      functions={function, *(f for f, _ in callers)})
+                      functions=functions)
     except SyntaxError:
         return []
     at_line = [c for c in ranked if int(getattr(c.mutation.node, "lineno", 0)) == line]

@@ -165,7 +165,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,
                                   k=12 if k == 0 else 6)
             member.redo = None
-        on_top = _completions(session, member, extras, 1, shown)   # proposals beside the member's share of the pool, displacing none of it
+        # proposals beside the member's share of the pool, displacing none of it
+        on_top = _completions(session, member, extras, 1, shown)
         if member.unmask is not None:   # mutants the bug it fixed may have masked (second_order.unmasked)
             found = unmasked(member.program, *member.unmask, susp, k=UNMASKED_IN_POOL + UNMASKED_ON_TOP)
             steps += found[:UNMASKED_IN_POOL]

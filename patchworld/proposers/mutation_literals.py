@@ -189,9 +189,7 @@ def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | N
         if text is None:
             continue
         for new, count in corpus.restores(node.value):
-            yield Mutation("restore_literal", ((*idx.span(node), text[0] + new + text[-1]),), node,
-                           f"'{node.value}' -> '{new}' (as in {count} observation(s) or action(s))", 2.5,
-                           {"count": count, "restore": (node.value, new)})
+            yield _restored(node, idx, text, new, count)
 
 
 def _alternative_mutations(node: ast.Constant, func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus,
@@ -206,10 +204,14 @@ def _alternative_mutations(node: ast.Constant, func: ast.AST, idx: SourceIndex, 
     found = corpus.alternatives(pattern, offset + at)
     named = _words(func)
     for word, count in sorted(found, key=lambda kv: (kv[0] not in named, -kv[1], kv[0]))[:limit]:
-        new = node.value[:at] + word + node.value[at:]
-        yield Mutation("restore_literal", ((*idx.span(node), raw[:len(raw) - 1 - len(node.value)] + new + raw[-1]),),
-                       node, f"'{node.value}' -> '{new}' (as in {count} observation(s) or action(s))", 2.5,
-                       {"count": count, "restore": (node.value, new)})
+        yield _restored(node, idx, raw, node.value[:at] + word + node.value[at:], count)
+
+
+def _restored(node: ast.Constant, idx: SourceIndex, text: str, new: str, count: int) -> Mutation:
+    """The edit giving the literal ``node`` (written as ``text``, see :func:`_raw_or_plain`) the value ``new``."""
+    return Mutation("restore_literal", ((*idx.span(node), text[:len(text) - 1 - len(node.value)] + new + text[-1]),),
+                    node, f"'{node.value}' -> '{new}' (as in {count} observation(s) or action(s))", 2.5,
+                    {"count": count, "restore": (node.value, new)})
 
 
 def _whole_pattern(node: ast.Constant, func: ast.AST, strings: Mapping[str, str]) -> tuple[str, int]:
@@ -257,8 +259,8 @@ def module_strings(tree: ast.AST) -> dict[str, str]:
 def _plain(node: ast.Constant, idx: SourceIndex) -> str | None:
     """The source text of a string literal written as its plain value in quotes, else None
     (prefixed, escaped or implicitly concatenated: not spliced as plain text)."""
-    text = idx.text(node)
-    return text if len(text) >= 2 and text[0] in "'\"" and text[1:-1] == node.value else None
+    text = _raw_or_plain(node, idx)
+    return text if text is not None and text[0] in "'\"" else None
 
 
 def _words(func: ast.AST) -> frozenset[str]:
