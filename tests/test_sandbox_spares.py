@@ -49,3 +49,40 @@ def test_a_single_job_replaces_its_worker_as_it_is_released(monkeypatch) -> None
                                                                              release(worker, replace)))
     assert run_job(ECHO, [[0, [["o", "a", "seen"]]]], "teacher", shards=1).outcome == "ok"
     assert released == [True]
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def test_a_spare_asked_for_while_the_pool_shuts_down_does_not_outlive_its_fork_server(monkeypatch) -> None:
+    """The refill thread asks a fork server for a spare; the pool shuts down (stopping that server)
+    before the answer is filed. The spare's process must end, not wait orphaned for a job."""
+    assert run_job(ECHO, [[0, [["o", "a", "seen"]]]], "teacher", shards=1).outcome == "ok"
+    server = pool._POOL._server()
+    if server is None:
+        return  # spawned workers only: no fork server to race with
+    with pool._POOL.lock:
+        ready, pool._POOL.ready = pool._POOL.ready, []
+    for spare in ready:
+        spare.kill()
+    asked = []
+    request = server.request
+
+    def request_then_shut_down():
+        worker = request()
+        asked.append(worker.pid)   # forked: the server answered
+        pool.shutdown_pool()       # as another thread would, between the request and its filing
+        return worker
+
+    monkeypatch.setattr(server, "request", request_then_shut_down)
+    pool._POOL.replenish()
+    assert asked and pool._POOL.ready == []
+    deadline = time.monotonic() + 10
+    while _running(asked[0]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _running(asked[0])

@@ -88,11 +88,11 @@ class _Pool:
             spare: ForkedWorker | None = current.request()
         except OSError:
             return
-        with self.lock:
-            if len(self.ready) < _SPARES:
+        with self.lock:  # a shutdown while asking stopped ``current``: its child must not wait in the new list
+            if self.server is current and len(self.ready) < _SPARES:
                 self.ready.append(spare)  # type: ignore[arg-type]
                 spare = None
-        if spare is not None:
+        if spare is not None:  # closing its pipes ends it even when its fork server is gone
             spare.kill()
 
     def shutdown(self) -> None:
