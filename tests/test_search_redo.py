@@ -79,6 +79,43 @@ def test_restore_edits_only_plain_literals_and_the_child_parses():
     assert "r'The room has walls around.'" in children[0] and "r'The room has walls around.'" in children[1]
 
 
+KIND = (
+    "SEP = ' [SEP] '\n"
+    "def kind(obs, action):\n"
+    "    seg = obs.split(SEP)\n"
+    "    if seg[-1:] == ['Buy']:\n"
+    "        return 'item'\n"
+    "    if seg[0] != 'Back':\n"
+    "        return 'other'\n"
+    "    if action in ('click[prev]', 'Next'):\n"
+    "        return 'page'\n"
+    "    return 'Buy' in obs\n")
+
+
+def test_a_literal_compared_whole_that_lost_a_word_gets_back_the_piece_the_program_cuts_observations_into():
+    """``Buy`` occurs inside ``Buy Now`` (the text restore passes it by) but is no piece of any observation cut at
+    the program's own separator; compared whole, it gets the piece back. A substring test is left alone."""
+    from patchworld.proposers.mutation_literals import module_strings
+    from patchworld.proposers.mutation_pieces import split_separators, whole_compared
+
+    tree = ast.parse(KIND)
+    seps = split_separators(tree, module_strings(tree))
+    assert seps == ("\n", " [SEP] ")
+    func = tree.body[1]
+    parents = {c: p for p in ast.walk(func) for c in ast.iter_child_nodes(p)}
+    compared = sorted((n.lineno, n.value) for n in ast.walk(func)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str) and whole_compared(n, parents))
+    assert compared == [(4, "Buy"), (6, "Back"), (8, "Next"), (8, "click[prev]")]   # not 'Buy' in obs, nor returns
+    corpus = LiteralCorpus([_traj("Back [SEP] Item 1 [SEP] Buy Now", "Back to Search [SEP] Next Page [SEP] Buy Now",
+                                  "Back to Search [SEP] Item 2")])
+    muts = list(restore_mutations(func, SourceIndex(KIND), corpus, module_strings(tree), seps))
+    assert [m.extra["restore"] for m in muts] == [("Buy", "Buy Now"), ("Next", "Next Page")], [m.note for m in muts]
+    assert muts[0].note.endswith("(as in 2 observation(s) or action(s))")
+    child = muts[0].apply(KIND)
+    assert "seg[-1:] == ['Buy Now']" in child and "'Buy' in obs" in child
+    assert list(restore_mutations(func, SourceIndex(KIND), corpus, module_strings(tree))) == []  # no separators given
+
+
 ACT = (
     "import re\n"
     "_NAME = r\"([a-z]+ \\d+)\"\n"
@@ -306,3 +343,18 @@ def test_a_member_that_joined_the_beam_gets_its_line_redone(tmp_path):
     line = bugs[1].line - 1   # _feedback's line exactly as it was (the ``if`` may be fixed another way)
     assert session.current.source.splitlines()[line] == source.splitlines()[line], notes
     assert any("(instead of the last edit)" in n for n in notes), notes
+
+
+@pytest.mark.slow
+def test_a_label_that_lost_a_word_is_restored_from_the_pieces_the_program_cuts_observations_into(tmp_path):
+    """Hand-written WebShop: ``seg[-1:] == ["Buy"]`` (``Now`` dropped) never matches, so item pages are read as
+    other pages; ``Buy`` occurs inside every item page, so only the piece restore (``mutation_pieces``) finds it."""
+    from planted import planted_session, run_until_repaired
+
+    from patchworld.gate import score_key
+
+    session, original = planted_session("webshop", (('seg[-1:] == ["Buy Now"]', 'seg[-1:] == ["Buy"]'),),
+                                        tmp_path / "run", seed=6060)
+    accepted = run_until_repaired(session, original, rounds=2)
+    assert score_key(session.score) >= original
+    assert any("'Buy' -> 'Buy Now'" in r.get("note", "") for r in accepted), [r.get("note") for r in accepted]

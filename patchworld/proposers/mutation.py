@@ -52,6 +52,7 @@ from patchworld.proposers.mutation_literals import (
     restore_mutations,
 )
 from patchworld.proposers.mutation_ops import SourceIndex, function_mutations
+from patchworld.proposers.mutation_pieces import split_separators
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
 
@@ -210,13 +211,15 @@ class MutationProposer:
         idx = SourceIndex(source)
         keys = program_keys(tree)
         strings = module_strings(tree)
+        separators = split_separators(tree, strings)
         best: dict[str, Candidate] = {}
         site_memo: dict[int, tuple[float, tuple[str, ...]]] = {}
         rng = random.Random(f"{self.seed}/{request.round}/{request.seed}")
         funcs = [(w, name, f) for name, fs in _functions(tree).items() if (w := weights.get(name, 0.0)) > 0
                  and (functions is None or name in functions) for f in fs]
         for w, name, func in sorted(funcs, key=lambda t: (-t[0], t[2].lineno)):
-            literal_edits = itertools.chain(restore_mutations(func, idx, self._literal_corpus(request), strings),
+            literal_edits = itertools.chain(restore_mutations(func, idx, self._literal_corpus(request), strings,
+                                                              separators),
                                             rekey_mutations(func, idx, keys)) if susp is not None else ()
             for mut in itertools.chain(function_mutations(func, idx, pairs, susp is not None, inserts), literal_edits):
                 child = mut.apply(source)

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from patchworld.proposers.mutation_ops import Mutation, SourceIndex
+from patchworld.proposers.mutation_pieces import PieceIndex, piece_restores
 
 __all__ = ["LiteralCorpus", "restore_mutations", "module_strings", "empty_alternative", "program_keys",
            "rekey_mutations"]
@@ -58,6 +59,13 @@ class LiteralCorpus:
         self.text = "\x00".join(texts)
         self.actions = dict(actions.most_common(_MAX_ACTIONS))
         self._memo: dict[str, list[tuple[str, int]]] = {}
+        self._pieces: dict[tuple[str, ...], PieceIndex] = {}
+
+    def pieces(self, separators: tuple[str, ...]) -> PieceIndex:
+        """The texts cut at ``separators`` (:mod:`.mutation_pieces`), built once per set of separators."""
+        if separators not in self._pieces:
+            self._pieces[separators] = PieceIndex(self.texts, separators)
+        return self._pieces[separators]
 
     def restores(self, value: str, limit: int = 3) -> list[tuple[str, int]]:
         """``(literal with one word put back, texts holding it)`` for a literal that occurs in no text
@@ -174,13 +182,16 @@ def _patterns(value: str) -> Iterator[str]:
 
 
 def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | None,
-                      strings: Mapping[str, str] | None = None) -> Iterator[Mutation]:
+                      strings: Mapping[str, str] | None = None, separators: tuple[str, ...] = ()) -> Iterator[Mutation]:
     """A restored literal for each plain string literal of ``func`` that occurs in no text of
-    ``corpus`` while a one-word insertion of it does, and for each regular expression literal with one
-    empty alternative (see the module docstring); ``strings``: the module's string constants
-    (:func:`module_strings`), so that a pattern built as ``r"^(|close) " + _NAME + r"$"`` is matched whole."""
+    ``corpus`` while a one-word insertion of it does, for each one compared whole that is no piece of a
+    text cut at ``separators`` while a one-word insertion of it is (:mod:`.mutation_pieces`), and for each
+    regular expression literal with one empty alternative (see the module docstring); ``strings``: the
+    module's string constants (:func:`module_strings`), so that a pattern built as ``r"^(|close) " + _NAME +
+    r"$"`` is matched whole."""
     if corpus is None:
         return
+    done: set[tuple[int, str]] = set()
     for node in ast.walk(func):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
@@ -189,7 +200,13 @@ def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | N
         if text is None:
             continue
         for new, count in corpus.restores(node.value):
+            done.add((id(node), new))
             yield _restored(node, idx, text, new, count)
+    if separators:
+        for node, new, count in piece_restores(func, corpus.pieces(separators)):
+            text = _plain(node, idx)
+            if text is not None and (id(node), new) not in done:
+                yield _restored(node, idx, text, new, count)
 
 
 def _alternative_mutations(node: ast.Constant, func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus,

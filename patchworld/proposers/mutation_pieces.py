@@ -1,0 +1,99 @@
+"""Put back a word a literal lost when the program compares it whole against a piece of an observation.
+
+``seg[-1:] == ["Buy Now"]`` that lost ``Now`` still occurs in every item page (``Buy`` is a substring
+of ``Buy Now``), so :meth:`.LiteralCorpus.restores` (for literals that occur nowhere) passes it by; yet
+``Buy`` is no whole piece of any observation. The program says how it cuts observations into pieces:
+the separators it splits with (``obs.split(SEP)``, ``.splitlines()``). :class:`PieceIndex` cuts the
+training observations the same way, and a literal compared whole (``==``, ``!=``, an element of a
+container tested with ``in`` or compared with ``==``) that is no piece while a one-word insertion of it
+is gets that piece back (most frequent first).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+
+__all__ = ["PieceIndex", "split_separators", "whole_compared"]
+
+_SPLITS = ("split", "rsplit", "partition", "rpartition")
+_MAX_PIECES = 50_000
+"""Distinct pieces kept (first seen first): bounds the index's size."""
+_MAX_WORDS = 12
+"""Pieces of more words are not indexed (a literal compared whole is a label, not a paragraph)."""
+_NOT_PLAIN = "\\'\"\n\r\t\x00{}"
+
+
+def split_separators(tree: ast.AST, strings: Mapping[str, str]) -> tuple[str, ...]:
+    """The separators the program cuts text with: ``"\\n"`` always (``splitlines``), plus every literal or
+    module string constant (``strings``) passed to ``split``/``rsplit``/``partition``/``rpartition``
+    (single spaces and empty strings left out: they cut words, not pieces); sorted."""
+    seps = {"\n"}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SPLITS
+                and node.args):
+            arg = node.args[0]
+            value = arg.value if isinstance(arg, ast.Constant) else strings.get(arg.id) if isinstance(arg, ast.Name) \
+                else None
+            if isinstance(value, str) and value.strip():
+                seps.add(value)
+    return tuple(sorted(seps))
+
+
+def whole_compared(node: ast.Constant, parents: Mapping[ast.AST, ast.AST]) -> bool:
+    """Whether the string literal ``node`` is compared whole: an operand of ``==``/``!=``, or an element of
+    a list, tuple or set that is compared with ``==``/``!=`` or is the container of ``in``/``not in``."""
+    parent = parents.get(node)
+    if isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+        container, compare = parent, parents.get(parent)
+        if isinstance(compare, ast.Compare):
+            at = [compare.left, *compare.comparators].index(container)
+            ops = compare.ops[max(0, at - 1):at + 1]
+            return any(isinstance(op, (ast.Eq, ast.NotEq)) for op in ops) or \
+                (at > 0 and isinstance(compare.ops[at - 1], (ast.In, ast.NotIn)))
+        return False
+    if isinstance(parent, ast.Compare):
+        at = [parent.left, *parent.comparators].index(node)
+        return any(isinstance(op, (ast.Eq, ast.NotEq)) for op in parent.ops[max(0, at - 1):at + 1])
+    return False
+
+
+class PieceIndex:
+    """The pieces of some texts cut at some separators, indexed by each piece with one word taken out."""
+
+    def __init__(self, texts: Iterable[str], separators: Iterable[str]):
+        pieces: Counter[str] = Counter()
+        for text in texts:
+            for sep in separators:
+                if sep in text:
+                    for piece in text.split(sep):
+                        if piece in pieces or len(pieces) < _MAX_PIECES:
+                            pieces[piece] += 1
+        self.pieces = pieces
+        self.cut: dict[str, Counter[str]] = {}
+        for piece, count in pieces.items():
+            words = piece.split(" ")
+            if 2 <= len(words) <= _MAX_WORDS and not any(ch in piece for ch in _NOT_PLAIN):
+                for i, word in enumerate(words):
+                    if re.search(r"[A-Za-z]", word):
+                        self.cut.setdefault(" ".join(words[:i] + words[i + 1:]), Counter())[piece] += count
+
+    def restores(self, value: str, limit: int = 3) -> list[tuple[str, int]]:
+        """``(piece, times seen)`` for the pieces that are ``value`` with one word put back, when ``value``
+        is no piece itself and has some wording (two letters in a row); most frequent first."""
+        if value in self.pieces or not re.search(r"[A-Za-z]{2,}", value) or any(ch in value for ch in _NOT_PLAIN):
+            return []
+        found = self.cut.get(value)
+        return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:limit] if found else []
+
+
+def piece_restores(func: ast.AST, index: PieceIndex) -> Iterator[tuple[ast.Constant, str, int]]:
+    """``(literal, restored value, times seen)`` for each literal of ``func`` compared whole that
+    :meth:`PieceIndex.restores` finds a piece for."""
+    parents = {child: parent for parent in ast.walk(func) for child in ast.iter_child_nodes(parent)}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and whole_compared(node, parents):
+            for new, count in index.restores(node.value):
+                yield node, new, count
