@@ -101,6 +101,8 @@ def test_a_literal_compared_whole_that_lost_a_word_gets_back_the_piece_the_progr
     tree = ast.parse(KIND)
     seps = split_separators(tree, module_strings(tree))
     assert seps == ("\n", " [SEP] ")
+    many = ast.parse("".join(f"x.split('s{k}')\n" for k in range(20)) + "x.split('s7')\nx.split(' ')\n")
+    assert len(split_separators(many, {})) == 8 and "s7" in split_separators(many, {})   # the most used, bounded
     func = tree.body[1]
     parents = {c: p for p in ast.walk(func) for c in ast.iter_child_nodes(p)}
     compared = sorted((n.lineno, n.value) for n in ast.walk(func)

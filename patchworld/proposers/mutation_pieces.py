@@ -24,22 +24,24 @@ _MAX_PIECES = 50_000
 _MAX_WORDS = 12
 """Pieces of more words are not indexed (a literal compared whole is a label, not a paragraph)."""
 _NOT_PLAIN = "\\'\"\n\r\t\x00{}"
+_MAX_SEPARATORS = 8
+"""Separators used at most (the program's most used): each one is a pass over the corpus."""
 
 
-def split_separators(tree: ast.AST, strings: Mapping[str, str]) -> tuple[str, ...]:
-    """The separators the program cuts text with: ``"\\n"`` always (``splitlines``), plus every literal or
-    module string constant (``strings``) passed to ``split``/``rsplit``/``partition``/``rpartition``
-    (single spaces and empty strings left out: they cut words, not pieces); sorted."""
-    seps = {"\n"}
+def split_separators(tree: ast.AST, strings: Mapping[str, str], limit: int = _MAX_SEPARATORS) -> tuple[str, ...]:
+    """The separators the program cuts text with: ``"\\n"`` always (``splitlines``), plus the literals or
+    module string constants (``strings``) passed to ``split``/``rsplit``/``partition``/``rpartition`` (single
+    spaces and empty strings left out: they cut words, not pieces), the ``limit`` most used; sorted."""
+    used: Counter[str] = Counter()
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _SPLITS
                 and node.args):
             arg = node.args[0]
             value = arg.value if isinstance(arg, ast.Constant) else strings.get(arg.id) if isinstance(arg, ast.Name) \
                 else None
-            if isinstance(value, str) and value.strip():
-                seps.add(value)
-    return tuple(sorted(seps))
+            if isinstance(value, str) and value.strip() and value != "\n":
+                used[value] += 1
+    return tuple(sorted({"\n", *(sep for sep, _ in sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))[:limit - 1])}))
 
 
 def whole_compared(node: ast.Constant, parents: Mapping[ast.AST, ast.AST]) -> bool:
