@@ -277,13 +277,20 @@ def test_a_key_named_once_is_replaced_by_a_key_the_program_names_elsewhere():
         "    belief.setdefault('history', [])\n"
         "    if belief.get('_guess'):\n"
         "        belief['history'].append(belief['last_guess'])\n"
-        "    return belief.get('histroy')\n")
+        "    belief['_obs'] = parsed\n"
+        "    text = ' | '.join(['Features', belief['item_obs'], str(belief.get('seen_obs'))])\n"
+        "    return belief.get('histroy'), {'features': text, 'item_obs': ''}\n")
     tree = ast.parse(source)
     muts = list(rekey_mutations(tree.body[0], SourceIndex(source), program_keys(tree)))
     edits = sorted(m.note.split(" (")[0] for m in muts)
     assert "'_guess' -> 'last_guess'" in edits      # a word lost from the key
     assert "'histroy' -> 'history'" in edits        # a misspelt key
     assert not any(e.startswith("'last_guess'") or e.startswith("'history'") for e in edits)  # named twice: kept
+    assert not any(e.startswith("'Features'") for e in edits)   # a rendered word, in no key's place: no key
+    obs = {m.note.split(" (")[0]: m.prior for m in muts if m.note.startswith("'_obs'")}
+    assert list(obs) == ["'_obs' -> 'item_obs'", "'_obs' -> 'seen_obs'"]   # keys only, the most named first
+    # a store no read sees ranks above a read that nothing writes
+    assert obs["'_obs' -> 'item_obs'"] > max(m.prior for m in muts if m.note.startswith("'_guess'"))
     for m in muts:
         ast.parse(m.apply(source))
 
@@ -360,3 +367,19 @@ def test_a_label_that_lost_a_word_is_restored_from_the_pieces_the_program_cuts_o
     accepted = run_until_repaired(session, original, rounds=2)
     assert score_key(session.score) >= original
     assert any("'Buy' -> 'Buy Now'" in r.get("note", "") for r in accepted), [r.get("note") for r in accepted]
+
+
+@pytest.mark.slow
+def test_a_store_under_a_key_no_read_sees_is_rekeyed_to_the_key_that_is_read(tmp_path):
+    """Hand-written WebShop: ``b["_obs"] = obs_text`` (``item`` dropped) stores the item page where nothing reads
+    it, so ``< Prev`` from a sub page predicts the empty default. The rekey back to ``item_obs`` ranked 79th
+    among rendered words' case changes before it; keys only, and a lost store first, repair it in round 1."""
+    from planted import planted_session, run_until_repaired
+
+    from patchworld.gate import score_key
+
+    session, original = planted_session("webshop", (('b["item_obs"] = obs_text', 'b["_obs"] = obs_text'),),
+                                        tmp_path / "run", seed=4711)
+    accepted = run_until_repaired(session, original, rounds=2)
+    assert score_key(session.score) >= original
+    assert any("'_obs' -> 'item_obs'" in r.get("note", "") for r in accepted), [r.get("note") for r in accepted]

@@ -298,27 +298,55 @@ def _raw_or_plain(node: ast.Constant, idx: SourceIndex) -> str | None:
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def program_keys(tree: ast.AST) -> Counter[str]:
-    """How often each identifier-like string literal (a dict key, a field name) occurs in the program."""
-    return Counter(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                   and _KEY.fullmatch(n.value))
+_KEY_CALLS = ("get", "pop", "setdefault")
 
 
-def rekey_mutations(func: ast.AST, idx: SourceIndex, keys: Counter[str]) -> Iterator[Mutation]:
+def _key_literals(tree: ast.AST) -> Iterator[ast.Constant]:
+    """Identifier-like string literals in a key's place: a subscript (``b["k"]``), the first argument of
+    ``get``/``pop``/``setdefault``, a dict display's key."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            places: list = [node.slice]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _KEY_CALLS:
+            places = node.args[:1]
+        elif isinstance(node, ast.Dict):
+            places = [k for k in node.keys if k is not None]
+        else:
+            continue
+        for place in places:
+            if isinstance(place, ast.Constant) and isinstance(place.value, str) and _KEY.fullmatch(place.value):
+                yield place
+
+
+def program_keys(tree: ast.AST) -> tuple[Counter[str], Counter[str]]:
+    """(how often each key is named in a key's place (:func:`_key_literals`), how often each identifier-like
+    string literal occurs anywhere in the program)."""
+    named = Counter(n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                    and _KEY.fullmatch(n.value))
+    return Counter(n.value for n in _key_literals(tree)), named
+
+
+def rekey_mutations(func: ast.AST, idx: SourceIndex, keys: tuple[Counter[str], Counter[str]]) -> Iterator[Mutation]:
     """A key the program names only once (``belief.get("_guess")``: written nowhere, so it is always
-    missing) replaced by a key it names elsewhere that holds it or is held by it, or nearly spells
-    it (``"last_guess"``): a word lost from a key name, or one misspelt."""
+    missing; ``b["_obs"] = text``: read nowhere, so the store is lost) replaced by a key it names elsewhere
+    in a key's place that holds it or is held by it, or nearly spells it (``"last_guess"``): a word lost
+    from a key name, or one misspelt. ``keys``: :func:`program_keys`. A literal that is no key (a word
+    rendered into an observation) is left alone; a store no read can see ranks first."""
     import difflib
 
-    for node in ast.walk(func):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and keys.get(node.value) == 1):
+    in_place, named = keys
+    stores = {id(n.slice) for n in ast.walk(func) if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store)}
+    for node in _key_literals(func):
+        if named.get(node.value) != 1:
             continue
         text = _plain(node, idx)
         if text is None:
             continue
         value = node.value
-        near = [k for k in keys if k != value and len(k) >= 3 and len(value) >= 2
+        near = [k for k in in_place if k != value and len(k) >= 3 and len(value) >= 2
                 and (value in k or k in value or difflib.SequenceMatcher(None, value, k).ratio() >= 0.75)]
-        for key in sorted(near, key=lambda k: (-keys[k], k))[:3]:
+        prior = 5.0 if id(node) in stores else 2.0
+        for key in sorted(near, key=lambda k: (-in_place[k], k))[:3]:
             yield Mutation("rekey", ((*idx.span(node), text[0] + key + text[-1]),), node,
-                           f"'{value}' -> '{key}' (a key named {keys[key]} time(s) elsewhere)", 2.0, {"count": keys[key]})
+                           f"'{value}' -> '{key}' (a key named {in_place[key]} time(s) elsewhere)", prior,
+                           {"count": in_place[key]})
