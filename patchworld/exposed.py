@@ -120,7 +120,8 @@ def guard_line(source: str, line: int) -> int | None:
     return best.test.lineno if best is not None else None
 
 
-def pop_by_site(entries: list, heads: int, extras: int, first_line: Callable[[Any], Any]) -> tuple[list, list]:
+def pop_by_site(entries: list, heads: int, extras: int, first_line: Callable[[Any], Any],
+                prefer: Callable[[Any], bool] = lambda entry: False) -> tuple[list, list]:
     """(the first ``heads`` of ``entries``, up to ``extras`` later entries that crashed at one of those heads'
     sites with a first edit on a line no taken entry of that site edited), all of them removed from ``entries``.
 
@@ -128,12 +129,13 @@ def pop_by_site(entries: list, heads: int, extras: int, first_line: Callable[[An
     the line of the entry's first edit. Many first edits let the rows reach one second bug (un-negating
     the early return in front of it, or changing upstream what the belief holds); which of them is the
     real fix the crash cannot tell, and the first ones in priority order are often variants of one edit, so
-    the extras try other first edits with the repair of the same crash."""
+    the extras try other first edits with the repair of the same crash, the entries ``prefer`` picks first
+    (then in priority order)."""
     taken, sites = list(range(min(heads, len(entries)))), {}
     for i in taken:
         sites.setdefault((entries[i][0], entries[i][1]), set()).add(first_line(entries[i]))
     more: list[int] = []
-    for i in range(len(taken), len(entries)):
+    for i in sorted(range(len(taken), len(entries)), key=lambda i: not prefer(entries[i])):
         lines = sites.get((entries[i][0], entries[i][1]))
         if len(more) < extras and lines is not None and first_line(entries[i]) not in lines:
             lines.add(first_line(entries[i]))

@@ -159,7 +159,10 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         # then first edits on the most blamed lines
         member.exposed.sort(key=lambda e: (e[1] == e[3].extra.get("function"), -susp.at(e[3].extra.get("line", 0))))
         del member.exposed[32:]
-        heads, extras = pop_by_site(member.exposed, 3, EXPOSED_SAME_SITE, lambda e: e[3].extra.get("line"))
+        # the extras: first edits in the crash's own function first (the guard in front of the crash; the heads
+        # are crashes in another function whenever there are some)
+        heads, extras = pop_by_site(member.exposed, 3, EXPOSED_SAME_SITE, lambda e: e[3].extra.get("line"),
+                                    lambda e: e[1] == e[3].extra.get("function"))
         steps = _completions(session, member, heads, 2, shown)
         if member.redo is not None:   # the line of the edit that made it, tried other ways (patchworld.redo)
             steps += alternatives(session.proposer, member.program, *member.redo, shown, session.env,

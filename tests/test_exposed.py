@@ -266,6 +266,12 @@ def test_pop_by_site_adds_other_first_edits_that_reached_a_taken_crash_site():
     assert entries == [(58, "f", 48), (75, "g", 45), (9, "h", 3), (75, "g", 71)]   # the rest, in order
     assert pop_by_site(entries, heads=1, extras=0, first_line=lambda e: e[2]) == ([(58, "f", 48)], [])
     assert pop_by_site([], heads=3, extras=3, first_line=lambda e: e[2]) == ([], [])
+    # preferred entries (here: a first edit within 10 lines above the crash, the guard in front of it) come first
+    entries = [(60, "f", 46), (60, "f", 46), (75, "g", 45), (75, "g", 26), (75, "g", 40), (60, "f", 12),
+               (75, "g", 70), (60, "f", 55)]
+    heads, extras = pop_by_site(entries, heads=3, extras=3, first_line=lambda e: e[2],
+                                prefer=lambda e: 0 < e[0] - e[2] <= 10)
+    assert extras == [(75, "g", 70), (60, "f", 55), (75, "g", 26)]
 
 
 @pytest.mark.slow
