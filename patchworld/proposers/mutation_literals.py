@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from patchworld.proposers.mutation_ops import Mutation, SourceIndex
+from patchworld.proposers.mutation_pieces import NOT_PLAIN as _NOT_PLAIN
 from patchworld.proposers.mutation_pieces import PieceIndex, piece_restores
 
 __all__ = ["LiteralCorpus", "restore_mutations", "module_strings", "empty_alternative", "program_keys",
@@ -34,8 +35,6 @@ __all__ = ["LiteralCorpus", "restore_mutations", "module_strings", "empty_altern
 _WORD = r"([A-Za-z][A-Za-z-]*)"
 _MAX_CHARS = 4_000_000
 """Corpus size cap (characters of distinct observation texts): bounds the cost of one search."""
-_NOT_PLAIN = "\\'\"\n\r\t\x00{}"
-"""Characters no restored literal may hold (it is spliced into the source as plain text)."""
 _MAX_ACTIONS = 20_000
 """Distinct actions kept (the most frequent): bounds the cost of one action search."""
 

@@ -16,14 +16,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["PieceIndex", "split_separators", "whole_compared"]
+__all__ = ["PieceIndex", "split_separators", "whole_compared", "piece_restores", "NOT_PLAIN"]
 
 _SPLITS = ("split", "rsplit", "partition", "rpartition")
 _MAX_PIECES = 50_000
 """Distinct pieces kept (first seen first): bounds the index's size."""
 _MAX_WORDS = 12
 """Pieces of more words are not indexed (a literal compared whole is a label, not a paragraph)."""
-_NOT_PLAIN = "\\'\"\n\r\t\x00{}"
+NOT_PLAIN = "\\'\"\n\r\t\x00{}"
+"""Characters no restored literal may hold (it is spliced into the source as plain text)."""
 _MAX_SEPARATORS = 8
 """Separators used at most (the program's most used): each one is a pass over the corpus."""
 
@@ -77,7 +78,7 @@ class PieceIndex:
         self.cut: dict[str, Counter[str]] = {}
         for piece, count in pieces.items():
             words = piece.split(" ")
-            if 2 <= len(words) <= _MAX_WORDS and not any(ch in piece for ch in _NOT_PLAIN):
+            if 2 <= len(words) <= _MAX_WORDS and not any(ch in piece for ch in NOT_PLAIN):
                 for i, word in enumerate(words):
                     if re.search(r"[A-Za-z]", word):
                         self.cut.setdefault(" ".join(words[:i] + words[i + 1:]), Counter())[piece] += count
@@ -85,7 +86,7 @@ class PieceIndex:
     def restores(self, value: str, limit: int = 3) -> list[tuple[str, int]]:
         """``(piece, times seen)`` for the pieces that are ``value`` with one word put back, when ``value``
         is no piece itself and has some wording (two letters in a row); most frequent first."""
-        if value in self.pieces or not re.search(r"[A-Za-z]{2,}", value) or any(ch in value for ch in _NOT_PLAIN):
+        if value in self.pieces or not re.search(r"[A-Za-z]{2,}", value) or any(ch in value for ch in NOT_PLAIN):
             return []
         found = self.cut.get(value)
         return sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:limit] if found else []
