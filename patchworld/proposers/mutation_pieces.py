@@ -45,22 +45,25 @@ def split_separators(tree: ast.AST, strings: Mapping[str, str], limit: int = _MA
     return tuple(sorted({"\n", *(sep for sep, _ in sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))[:limit - 1])}))
 
 
+def _ops_beside(compare: ast.Compare, operand: ast.AST) -> list[ast.cmpop]:
+    """The comparison operators on either side of ``operand`` in ``compare`` (``a == b != c``: two for ``b``)."""
+    at = [compare.left, *compare.comparators].index(operand)
+    return compare.ops[max(0, at - 1):at + 1]
+
+
 def whole_compared(node: ast.Constant, parents: Mapping[ast.AST, ast.AST]) -> bool:
     """Whether the string literal ``node`` is compared whole: an operand of ``==``/``!=``, or an element of
     a list, tuple or set that is compared with ``==``/``!=`` or is the container of ``in``/``not in``."""
     parent = parents.get(node)
-    if isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
-        container, compare = parent, parents.get(parent)
-        if isinstance(compare, ast.Compare):
-            at = [compare.left, *compare.comparators].index(container)
-            ops = compare.ops[max(0, at - 1):at + 1]
-            return any(isinstance(op, (ast.Eq, ast.NotEq)) for op in ops) or \
-                (at > 0 and isinstance(compare.ops[at - 1], (ast.In, ast.NotIn)))
+    container = parent if isinstance(parent, (ast.List, ast.Tuple, ast.Set)) else None
+    compare = parents.get(parent) if container is not None else parent
+    if not isinstance(compare, ast.Compare):
         return False
-    if isinstance(parent, ast.Compare):
-        at = [parent.left, *parent.comparators].index(node)
-        return any(isinstance(op, (ast.Eq, ast.NotEq)) for op in parent.ops[max(0, at - 1):at + 1])
-    return False
+    operand = container if container is not None else node
+    if any(isinstance(op, (ast.Eq, ast.NotEq)) for op in _ops_beside(compare, operand)):
+        return True
+    return container is not None and operand is not compare.left and \
+        isinstance(_ops_beside(compare, operand)[0], (ast.In, ast.NotIn))
 
 
 class PieceIndex:
