@@ -7,6 +7,9 @@ follows the data one step back, by syntax alone: the string keys the crash line 
 (``belief["k"]``, ``belief.get("k")``), directly or through a local name assigned in the same
 function, and the lines anywhere in the program that write those keys (``x["k"] = ...``, a dict
 literal's ``"k": ...``) with the test of the ``if`` that guards each write. Stdlib only.
+
+:func:`key_effects` and :func:`linked` answer the wider question of which two statements a key links
+(one writes what the other reads, through the functions it calls too): where two bugs can mask each other.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-__all__ = ["KeyFlow", "crash_writers"]
+__all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked"]
 
 
 def _keys_read(node: ast.AST) -> set[str]:
@@ -101,3 +104,86 @@ def crash_writers(source: str, lines: Iterable[int]) -> dict[int, set[int]]:
     except SyntaxError:
         return {}
     return {line: flow.writers(line) for line in lines}
+
+
+KeyEffects = dict[int, tuple[frozenset[str], frozenset[str]]]
+"""Statement line -> (keys it writes, keys it reads)."""
+
+MAX_FUNCTIONS = 500
+"""A program with more functions gets no links (the closure over calls is quadratic in them)."""
+
+_MUTATORS = frozenset({"append", "extend", "update", "add", "insert", "pop", "remove", "clear", "setdefault",
+                       "discard", "popitem", "sort", "reverse"})
+"""Methods that change the container they are called on (``belief["history"].append(...)`` writes ``history``)."""
+
+
+def _key(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _effects(node: ast.AST) -> tuple[set[str], set[str], set[str]]:
+    """(keys written, keys read (:func:`_keys_read`), names called) anywhere under ``node``."""
+    written: set[str] = set()
+    called: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) and (k := _key(n.slice)):
+            written.add(k)
+        elif isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Name):
+                called.add(f.id)
+            elif isinstance(f, ast.Attribute):
+                called.add(f.attr)
+                if f.attr in ("pop", "setdefault") and n.args and (k := _key(n.args[0])) is not None:
+                    written.add(k)
+                if f.attr in _MUTATORS and isinstance(f.value, ast.Subscript) and (k := _key(f.value.slice)):
+                    written.add(k)
+    return written, _keys_read(node), called
+
+
+def key_effects(source: str) -> KeyEffects:
+    """Per statement line, the keys it writes (the whole statement, a compound statement's body included:
+    a negated ``elif`` test changes what its body writes) and the keys its own line reads (its expression,
+    a compound statement's test or iterable, and the program functions it calls, transitively); {} for a
+    syntax error. Two bugs on lines :func:`linked` this way can mask each other (the wide search's pairs
+    of silent mutants, :func:`patchworld.second_order.second_order`)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):   # ValueError: a null byte; RecursionError: nesting
+        return {}
+    functions = {f.name: f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if len(functions) > MAX_FUNCTIONS:
+        return {}
+    own: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for name, f in functions.items():
+        _, own[name], called = _effects(f)
+        calls[name] = called & functions.keys()
+    reads: dict[str, set[str]] = {}
+    for name in functions:   # what it reads and what every function it reaches by calls reads
+        seen, todo = {name}, [name]
+        reads[name] = set()
+        while todo:
+            here = todo.pop()
+            reads[name] |= own[here]
+            for callee in calls[here] - seen:
+                seen.add(callee)
+                todo.append(callee)
+    out: KeyEffects = {}
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.stmt) or isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        written, _, _ = _effects(n)
+        head = n.test if isinstance(n, (ast.If, ast.While)) else n.iter if isinstance(n, ast.For) else n
+        _, read, called = _effects(head)
+        for callee in called & functions.keys():
+            read |= reads[callee]
+        out[n.lineno] = (frozenset(written), frozenset(read))
+    return out
+
+
+def linked(effects: KeyEffects, a: int, b: int) -> bool:
+    """Whether one of lines ``a`` and ``b`` writes a key the other reads."""
+    none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    (wa, ra), (wb, rb) = effects.get(a, none), effects.get(b, none)
+    return bool(wa & rb or wb & ra)
