@@ -58,7 +58,11 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 10. a program just accepted also gets, next round, itself with one hunk of one earlier accepted edit
     undone (:mod:`patchworld.revert`): an edit accepted as a compensation for a bug (deleting the
     statement that turned a wrong value into wrong predictions) is a bug of its own once a later
-    round fixes the first, and no mutation puts a deleted statement back.
+    round fixes the first, and no mutation puts a deleted statement back;
+11. the first round on a program the search did not make (step 1) also tries, once its single mutants
+    are judged, up to :data:`FIRST_ROUND_PAIRS` pairs of its silent mutants on lines a belief key links
+    (:func:`patchworld.dataflow.key_effects`): a lost history append behind a filter that ignores the
+    history changes nothing alone, and a compensation accepted in that round is then a third edit to undo.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
@@ -95,6 +99,8 @@ UNMASKED_IN_POOL, UNMASKED_ON_TOP = 6, 6
 """Step 9's mutants: the first (most blamed lines) take places of the member's pool, the next ones are tried
 beside it: after a widened first round the silent mutants spread over twice the lines, and taking more
 places of the pool cost other repairs (README, "tried and not kept")."""
+FIRST_ROUND_PAIRS = 48
+"""Step 11: at most this many pairs of silent mutants on linked lines in the first round on a program."""
 EXPOSED_SAME_SITE = 3
 """Step 8: besides the three exposed crashes a round takes (two repairs each at the crash line, two at its guard),
 up to this many other first edits that reached one of their crash sites, each with one repair at the crash line
@@ -130,6 +136,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     screeners: dict[str, Screener] = {}
     propose_seconds = 0.0
     suspicions: dict[str, dict] = {}
+    first_susp = None
 
     def submit(p: Any, member: Member, screener: Screener | None = None) -> None:
         slot = len(cands)
@@ -152,6 +159,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
             continue
         t = time.perf_counter()
         susp = localise(member.program.source, member.replay.steps, _lines(session, member), mutants=member.evidence)
+        if k == 0:
+            first_susp = susp
         suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}
         request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
                                   seed=session.seed + r, train=session.train, suspicion=susp)
@@ -199,11 +208,17 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         combo = combine(member.program, a, b)
         if combo is not None:
             submit(combo, member)
+    gathered = 0
+    if widen > 1 and first_susp is not None:   # the first round on a program: its silent pairs too (step 11)
+        gather_evidence(cands[:n_before], replays)
+        gathered = n_before
+        for p in second_order(current, FIRST_ROUND_PAIRS, first_susp, turns=("quiet",), linked_only=True):
+            submit(p, current)
     send_batches(pending, futures, pool, session)
     if len(cands) > n_before:
         replays.update(collect({h: f for h, f in futures.items() if h not in replays}, children, pool, session,
                                progress, f"round {r}: "))
-    gather_evidence(cands, replays)
+    gather_evidence(cands[gathered:], replays)
     eval_seconds = time.perf_counter() - start - propose_seconds
     verdicts = [c[2] for c in cands]
     parents = {m.program.hash: m for m in beam.members}

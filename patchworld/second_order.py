@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from patchworld.dataflow import key_effects, linked
+
 __all__ = ["combine", "second_order", "unmasked", "gather_evidence", "pairs_to_combine", "changed_rows", "SILENT"]
 
 SILENT = 0.25
@@ -102,24 +104,39 @@ def unmasked(current: Any, replaced: Any, accepted: Any, silent: list, suspicion
     return out
 
 
-def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12) -> list[Any]:
+def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12,
+                 turns: tuple[str, ...] = ("loud", "quiet", "mixed"), linked_only: bool = False) -> list[Any]:
     """Up to ``n`` proposals applying two of the member's single mutations at once, each pair once, taking
     turns: a pair of its most promising ones (highest mutant scores first), a pair of silent ones
     (mutants that changed no prediction) on two of the most suspicious lines, a promising one with a
     silent one. Two bugs on one chain mask each other: fixing the first alone changes nothing or
-    exposes the second (a crash further on), so only both at once shows."""
+    exposes the second (a crash further on), so only both at once shows. ``turns``: which of the three
+    kinds take turns ("loud", "quiet", "mixed"); ``linked_only``: quiet and mixed pairs only on lines a key
+    links."""
     best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
     blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
-    silent = sorted(member.silent, key=lambda lp: -blame(lp[0]))[: 2 * top]
+    silent = _silent_on_top_lines(member.silent, blame, top)   # proposal -> its place among its line's
+    place = {id(p): i for p, i in silent}
     loud = list(itertools.combinations([p for _, p in best], 2))
 
-    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
-        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line")),
-                      key=lambda ab: -(blame(ab[0].extra.get("line", 0)) + blame(ab[1].extra.get("line", 0))))
+    effects = key_effects(member.program.source)
 
-    quiet = by_blame(itertools.combinations([p for _, p in silent], 2))
-    mixed = by_blame(itertools.product([p for _, p in best], [p for _, p in silent]))
-    pairs = [ab for turn in itertools.zip_longest(loud, quiet, mixed) for ab in turn if ab is not None]  # taking turns
+    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
+        """Pairs on two lines: those whose lines a belief key links first (one writes what the other reads:
+        how one bug can mask another, :func:`patchworld.dataflow.key_effects`); then of the lines' first silent mutants
+        first, then those reaching a second one, and so on (a line's mutants are alternatives, the first
+        only the likeliest); then by the two lines' blame."""
+        def key(ab: tuple[Any, Any]) -> tuple[bool, int, float]:
+            la, lb = ab[0].extra.get("line", 0), ab[1].extra.get("line", 0)
+            return (not linked(effects, la, lb), max(place.get(id(ab[0]), 0), place.get(id(ab[1]), 0)),
+                    -(blame(la) + blame(lb)))
+        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line") and not (
+            linked_only and not linked(effects, a.extra.get("line", 0), b.extra.get("line", 0)))), key=key)
+
+    quiet = by_blame(itertools.combinations([p for p, _ in silent], 2))
+    mixed = by_blame(itertools.product([p for _, p in best], [p for p, _ in silent]))
+    kinds = {"loud": loud, "quiet": quiet, "mixed": mixed}
+    pairs = [ab for turn in itertools.zip_longest(*(kinds[t] for t in turns)) for ab in turn if ab is not None]
     out = []
     for a, b in pairs:
         if len(out) >= n:
@@ -132,6 +149,19 @@ def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12) -> l
         if combo is not None:
             out.append(combo)
     return out
+
+
+def _silent_on_top_lines(silent: list, blame: Any, lines: int) -> list[tuple[Any, int]]:
+    """(proposal, its place among its line's silent mutants) for every distinct silent mutant of the
+    ``lines`` most blamed lines, in the order they were evaluated (the proposer's rank) within a line."""
+    by_line: dict[int, list[Any]] = {}
+    seen: set[str] = set()
+    for line, p in silent:
+        if p.patch.id not in seen:   # the same edit proposed again in a later round
+            seen.add(p.patch.id)
+            by_line.setdefault(line, []).append(p)
+    top = sorted(by_line, key=lambda line: -blame(line))[:lines]
+    return [(p, i) for line in top for i, p in enumerate(by_line[line])]
 
 
 def gather_evidence(cands: list, replays: dict) -> None:

@@ -102,13 +102,14 @@ def test_the_most_suspicious_lines_get_one_candidate_per_operator():
 _PROGRAM = "".join(f"X{i} = {i}\n\n\n" for i in range(1, 9))   # statement i on line 3i - 2: edits never touch
 
 
-def _edit(line: int) -> object:
+def _edit(line: int, variant: int = 0) -> object:
     from patchworld.patches import patch_from_sources
     from patchworld.proposers.base import Proposal
 
     lines = _PROGRAM.splitlines()
-    lines[3 * line - 3] = f"X{line} = -{line}"
-    patch = patch_from_sources(_PROGRAM, "\n".join(lines) + "\n", origin="mutation:test", note=f"line {line}")
+    lines[3 * line - 3] = f"X{line} = -{line}{variant or ''}"
+    note = f"line {line}" + (f" variant {variant}" if variant else "")
+    patch = patch_from_sources(_PROGRAM, "\n".join(lines) + "\n", origin="mutation:test", note=note)
     return Proposal(patch, "ast_mutation", extra={"line": line})
 
 
@@ -128,6 +129,30 @@ def test_second_order_takes_turns_between_promising_silent_and_mixed_pairs():
     every = [tuple(sorted(int(s.split()[-1]) for s in p.patch.note.split(" + "))) for p in first + rest]
     assert len(every) == len(set(every)) == 3 + 6 + 12        # each pair once: 3 loud, 6 quiet, 3 x 4 mixed
     assert _second_order(member, 5, blame) == []
+
+
+def test_silent_pairs_take_one_mutant_of_each_line_before_a_second_of_any():
+    """A line with many silent mutants (its operators are alternatives) fills neither the silent pairs
+    nor the list they are drawn from: the lines are the unknown, so every line pair of first mutants
+    comes before a line's second mutant, and an edit proposed again in a later round counts once."""
+    from patchworld.beam import Member
+    from patchworld.program import Program
+    from patchworld.second_order import second_order as _second_order
+
+    member = Member(Program(_PROGRAM), replay=None)
+    first5 = _edit(5)
+    member.silent = [(5, first5), (5, _edit(5, 1)), (5, _edit(5, 2)), (5, _edit(5, 3)),
+                     (6, _edit(6)), (6, _edit(6, 1)), (7, _edit(7)), (8, _edit(8)), (5, first5)]
+    blame = _Blame({5: 0.9, 6: 0.8, 7: 0.3, 8: 0.2})
+    pairs = [p.patch.note.split(" + ") for p in _second_order(member, 100, blame)]
+    assert len(pairs) == len({frozenset(p) for p in pairs}) == 28 - 6 - 1   # 8 distinct mutants, less pairs on one line
+    first_pass = [frozenset(pair) for pair in pairs[:6]]   # the 6 pairs of lines 5-8's first mutants, by blame
+    assert first_pass[0] == {"line 5", "line 6"}
+    assert all(not any("variant" in n for n in pair) for pair in first_pass)
+    assert {frozenset(n.split()[1] for n in pair) for pair in first_pass} == {
+        frozenset(ab) for ab in (("5", "6"), ("5", "7"), ("5", "8"), ("6", "7"), ("6", "8"), ("7", "8"))}
+    second = pairs[6]   # the second pass: pairs reaching a second mutant, of the most blamed lines first
+    assert {n.split()[1] for n in second} == {"5", "6"} and sum("variant 1" in n for n in second) == 1
 
 
 def test_syntax_is_checked_only_for_candidates_that_get_proposed(monkeypatch):
