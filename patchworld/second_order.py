@@ -115,17 +115,17 @@ def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12,
     links."""
     best = sorted(member.promising, key=lambda sp: -sp[0])[:top]
     blame = suspicion.at if suspicion is not None else (lambda line: 0.0)
-    silent = _silent_on_top_lines(member.silent, blame, top)   # proposal -> its place among its line's
+    silent = _silent_on_top_lines(member.silent, blame, top)   # (proposal, its place among its line's)
     place = {id(p): i for p, i in silent}
     loud = list(itertools.combinations([p for _, p in best], 2))
 
     effects = key_effects(member.program.source)
 
-    def by_blame(pairs: Any) -> list[tuple[Any, Any]]:
-        """Pairs on two lines: those whose lines a belief key links first (one writes what the other reads:
-        how one bug can mask another, :func:`patchworld.dataflow.key_effects`); then of the lines' first silent mutants
-        first, then those reaching a second one, and so on (a line's mutants are alternatives, the first
-        only the likeliest); then by the two lines' blame."""
+    def ranked(pairs: Any) -> list[tuple[Any, Any]]:
+        """Pairs on two lines: those whose lines a belief key links first (one writes what the other
+        reads: how one bug can mask another, :func:`patchworld.dataflow.key_effects`); then of the lines'
+        first silent mutants first, then those reaching a second one, and so on (a line's mutants are
+        alternatives, the first only the likeliest); then by the two lines' blame."""
         def key(ab: tuple[Any, Any]) -> tuple[bool, int, float]:
             la, lb = ab[0].extra.get("line", 0), ab[1].extra.get("line", 0)
             return (not linked(effects, la, lb), max(place.get(id(ab[0]), 0), place.get(id(ab[1]), 0)),
@@ -133,8 +133,8 @@ def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12,
         return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line") and not (
             linked_only and not linked(effects, a.extra.get("line", 0), b.extra.get("line", 0)))), key=key)
 
-    quiet = by_blame(itertools.combinations([p for p, _ in silent], 2))
-    mixed = by_blame(itertools.product([p for _, p in best], [p for p, _ in silent]))
+    quiet = ranked(itertools.combinations([p for p, _ in silent], 2))
+    mixed = ranked(itertools.product([p for _, p in best], [p for p, _ in silent]))
     kinds = {"loud": loud, "quiet": quiet, "mixed": mixed}
     pairs = [ab for turn in itertools.zip_longest(*(kinds[t] for t in turns)) for ab in turn if ab is not None]
     out = []
@@ -151,9 +151,10 @@ def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12,
     return out
 
 
-def _silent_on_top_lines(silent: list, blame: Any, lines: int) -> list[tuple[Any, int]]:
-    """(proposal, its place among its line's silent mutants) for every distinct silent mutant of the
-    ``lines`` most blamed lines, in the order they were evaluated (the proposer's rank) within a line."""
+def _silent_on_top_lines(silent: list, blame: Any, lines: int, per_line: int = 8) -> list[tuple[Any, int]]:
+    """(proposal, its place among its line's silent mutants) for the first ``per_line`` distinct silent
+    mutants of each of the ``lines`` most blamed lines, in the order they were evaluated (the proposer's
+    rank) within a line (the cap bounds the pairs a long-lived member sorts)."""
     by_line: dict[int, list[Any]] = {}
     seen: set[str] = set()
     for line, p in silent:
@@ -161,7 +162,7 @@ def _silent_on_top_lines(silent: list, blame: Any, lines: int) -> list[tuple[Any
             seen.add(p.patch.id)
             by_line.setdefault(line, []).append(p)
     top = sorted(by_line, key=lambda line: -blame(line))[:lines]
-    return [(p, i) for line in top for i, p in enumerate(by_line[line])]
+    return [(p, i) for line in top for i, p in enumerate(by_line[line][:per_line])]
 
 
 def gather_evidence(cands: list, replays: dict) -> None:
