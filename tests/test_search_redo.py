@@ -35,9 +35,12 @@ def _traj(*texts: str, actions: tuple[str, ...] = ()) -> SimpleNamespace:
     ("Score (min 0.0, 1.0)", "Score (min 0.0, max 1.0)"),                   # before a number
     ("room has walls", None),                                               # occurs
     ("sees walls around you.", None),                                       # two words off: not one insertion
+    ("WebShop [] Instruction:", "WebShop [SEP] Instruction:"),              # the token brackets held
+    ("WebShop [] Search", None),                                            # brackets held no word there
 ])
 def test_a_literal_that_lost_one_word_finds_it_in_the_observations(literal, restored):
-    corpus = LiteralCorpus([_traj("You look. The room has walls around you. Door.", "Score (min 0.0, max 1.0) 7")])
+    corpus = LiteralCorpus([_traj("You look. The room has walls around you. Door.", "Score (min 0.0, max 1.0) 7",
+                                  "WebShop [SEP] Instruction: [SEP] i need a lamp [SEP] Search")])
     found = corpus.restores(literal)
     assert (found[0][0] if found else None) == restored
 

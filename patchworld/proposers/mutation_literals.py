@@ -33,6 +33,8 @@ __all__ = ["LiteralCorpus", "restore_mutations", "module_strings", "empty_altern
            "rekey_mutations"]
 
 _WORD = r"([A-Za-z][A-Za-z-]*)"
+_OPENERS = {"[": "]", "(": ")", "<": ">", "{": "}"}
+"""Brackets a word can be cut from whole (``"WebShop [] Instruction:"`` from ``[SEP]``)."""
 _MAX_CHARS = 4_000_000
 """Corpus size cap (characters of distinct observation texts): bounds the cost of one search."""
 _MAX_ACTIONS = 20_000
@@ -170,14 +172,17 @@ def _eligible(value: str) -> bool:
 
 
 def _patterns(value: str) -> Iterator[str]:
-    """One regex per place inside ``value`` a word (and its space) could have been cut from (each
-    starts with a piece of the literal, so the search skips ahead; the front is searched apart)."""
+    """One regex per place inside ``value`` a word (and its space, or the whole of what brackets held)
+    could have been cut from (each starts with a piece of the literal, so the search skips ahead; the
+    front is searched apart)."""
     for p in range(len(value) + 1):
         before, after = value[:p], value[p:]
         if p > 0 and before.endswith(" ") and after[:1] not in ("", " "):
             yield re.escape(before) + _WORD + " " + re.escape(after)      # "... W next"
         if p > 0 and not before.endswith(" ") and after[:1] in ("", " ", ".", ",", ":", ";", "!", "?", ")"):
             yield re.escape(before) + " " + _WORD + re.escape(after)      # "prev W..."
+        if p > 0 and before[-1] in _OPENERS and after[:1] == _OPENERS[before[-1]]:
+            yield re.escape(before) + _WORD + re.escape(after)            # "[W]": a bracketed token
 
 
 def restore_mutations(func: ast.AST, idx: SourceIndex, corpus: LiteralCorpus | None,
