@@ -126,12 +126,13 @@ def second_order(member: Any, n: int, suspicion: Any = None, top: int = 12,
         reads: how one bug can mask another, :func:`patchworld.dataflow.key_effects`); then of the lines'
         first silent mutants first, then those reaching a second one, and so on (a line's mutants are
         alternatives, the first only the likeliest); then by the two lines' blame."""
-        def key(ab: tuple[Any, Any]) -> tuple[bool, int, float]:
-            la, lb = ab[0].extra.get("line", 0), ab[1].extra.get("line", 0)
-            return (not linked(effects, la, lb), max(place.get(id(ab[0]), 0), place.get(id(ab[1]), 0)),
-                    -(blame(la) + blame(lb)))
-        return sorted(((a, b) for a, b in pairs if a.extra.get("line") != b.extra.get("line") and not (
-            linked_only and not linked(effects, a.extra.get("line", 0), b.extra.get("line", 0)))), key=key)
+        keyed = []
+        for a, b in pairs:
+            la, lb = a.extra.get("line", 0), b.extra.get("line", 0)
+            link = linked(effects, la, lb)
+            if la != lb and (link or not linked_only):
+                keyed.append(((not link, max(place.get(id(a), 0), place.get(id(b), 0)), -(blame(la) + blame(lb))), a, b))
+        return [(a, b) for _, a, b in sorted(keyed, key=lambda kab: kab[0])]
 
     quiet = ranked(itertools.combinations([p for p, _ in silent], 2))
     mixed = ranked(itertools.product([p for _, p in best], [p for p, _ in silent]))
