@@ -20,16 +20,20 @@ from collections.abc import Iterable
 __all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked"]
 
 
+def _key(node: ast.AST) -> str | None:
+    """The string a key literal holds (None for anything else)."""
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def _keys_read(node: ast.AST) -> set[str]:
     """String keys read in ``node``: ``x["k"]`` (loads) and ``x.get("k", ...)``."""
     keys = set()
     for sub in ast.walk(node):
-        if (isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Load) and isinstance(sub.slice, ast.Constant)
-                and isinstance(sub.slice.value, str)):
-            keys.add(sub.slice.value)
+        if isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Load) and (k := _key(sub.slice)) is not None:
+            keys.add(k)
         elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "get"
-              and sub.args and isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str)):
-            keys.add(sub.args[0].value)
+              and sub.args and (k := _key(sub.args[0])) is not None):
+            keys.add(k)
     return keys
 
 
@@ -62,13 +66,12 @@ class KeyFlow:
             node, (ast.AugAssign, ast.AnnAssign)) else []
         for target in targets:
             for sub in ast.walk(target):
-                if (isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Constant)
-                        and isinstance(sub.slice.value, str)):
-                    self._add(sub.slice.value, node.lineno, guard)
+                if isinstance(sub, ast.Subscript) and (k := _key(sub.slice)) is not None:
+                    self._add(k, node.lineno, guard)
         if isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    self._add(key.value, value.lineno, guard)
+                if key is not None and (k := _key(key)) is not None:
+                    self._add(k, value.lineno, guard)
         for child in ast.iter_child_nodes(node):
             self._visit(child, guard)
 
@@ -115,10 +118,6 @@ MAX_FUNCTIONS = 500
 _MUTATORS = frozenset({"append", "extend", "update", "add", "insert", "pop", "remove", "clear", "setdefault",
                        "discard", "popitem", "sort", "reverse"})
 """Methods that change the container they are called on (``belief["history"].append(...)`` writes ``history``)."""
-
-
-def _key(node: ast.AST) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def _effects(node: ast.AST) -> tuple[set[str], set[str], set[str]]:
@@ -173,9 +172,10 @@ def key_effects(source: str) -> KeyEffects:
     for n in ast.walk(tree):
         if not isinstance(n, ast.stmt) or isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        written, _, _ = _effects(n)
         head = n.test if isinstance(n, (ast.If, ast.While)) else n.iter if isinstance(n, ast.For) else n
-        _, read, called = _effects(head)
+        written, read, called = _effects(n)
+        if head is not n:   # a compound statement writes what its body writes, reads what its own line reads
+            _, read, called = _effects(head)
         for callee in called & functions.keys():
             read |= reads[callee]
         out[n.lineno] = (frozenset(written), frozenset(read))
