@@ -284,9 +284,15 @@ class ForkServer:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def _readable(self, timeout: float) -> bool:
+        try:
+            return bool(select.select([self.sock], [], [], timeout)[0])
+        except ValueError as exc:   # closed by :meth:`stop` on another thread (the pool's shutdown at exit)
+            raise OSError("the fork server is stopped") from exc
+
     def _pump(self, timeout: float) -> None:
-        """Read the server's messages (caller holds the lock)."""
-        while select.select([self.sock], [], [], timeout)[0]:
+        """Read the server's messages (caller holds the lock); OSError once :meth:`stop` closed the socket."""
+        while self._readable(timeout):
             data = self.sock.recv(1 << 16)
             if not data:
                 raise OSError("the fork server closed its socket")
