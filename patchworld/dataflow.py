@@ -10,14 +10,17 @@ literal's ``"k": ...``) with the test of the ``if`` that guards each write. Stdl
 
 :func:`key_effects` and :func:`linked` answer the wider question of which two statements a key links
 (one writes what the other reads, through the functions it calls too): where two bugs can mask each other.
+:func:`carried_writers` follows keys across the steps of a replay: which earlier step's lines wrote what a
+step read (a value stored on the first step and shown on every later one).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
-__all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked"]
+__all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked", "carried_writers"]
 
 
 def _key(node: ast.AST) -> str | None:
@@ -187,3 +190,52 @@ def linked(effects: KeyEffects, a: int, b: int) -> bool:
     none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
     (wa, ra), (wb, rb) = effects.get(a, none), effects.get(b, none)
     return bool(wa & rb or wb & ra)
+
+
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match,
+             ast.TryStar, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@lru_cache(maxsize=16)
+def _step_flow(source: str) -> tuple[dict[int, frozenset[str]], dict[int, frozenset[str]]]:
+    """(line -> keys a simple statement there writes, line -> keys a statement's own line reads) of
+    :func:`key_effects`; a compound statement's line writes nothing here (its body's lines do, when they run)."""
+    effects = key_effects(source)
+    if not effects:
+        return {}, {}
+    compound = {n.lineno for n in ast.walk(ast.parse(source)) if isinstance(n, _COMPOUND)}
+    writes = {line: w for line, (w, _) in effects.items() if w and line not in compound}
+    reads = {line: r for line, (_, r) in effects.items() if r}
+    return writes, reads
+
+
+def carried_writers(source: str, traj_ids: Sequence[object], lines_run: Sequence[Iterable[int] | None]
+                    ) -> list[set[int] | None]:
+    """Per replay row, the lines that last wrote, on an earlier row of the same trajectory, a key the row's own
+    lines read (None where the row has no line record; rows in replay order, a trajectory's rows together).
+
+    A value stored once and read on every later step (an instruction parsed from the first observation) is
+    written on a row that may well pass, and read on rows that fail: the spectrum of lines run never puts the
+    writer on the failing rows, so it cannot blame it. Keys by syntax (:func:`key_effects`); only the latest
+    row that wrote a key counts."""
+    writes, reads = _step_flow(source)
+    readers, writers = frozenset(reads), frozenset(writes)
+    either = readers | writers
+    out: list[set[int] | None] = []
+    last: dict[str, set[int]] = {}
+    previous: object = object()
+    for tid, ran in zip(traj_ids, lines_run, strict=True):
+        if tid != previous:
+            last, previous = {}, tid
+        if ran is None:
+            out.append(None)
+            continue
+        ran = either.intersection(ran)
+        read = set().union(*(reads[line] for line in readers & ran))
+        out.append(set().union(*(last[k] for k in read & last.keys())))
+        mine: dict[str, set[int]] = {}
+        for line in writers & ran:
+            for k in writes[line]:
+                mine.setdefault(k, set()).add(line)
+        last.update(mine)
+    return out

@@ -7,7 +7,9 @@ transitions), or Tarantula. Which lines ran comes from the sandbox's per-transit
 record when the replay has one (``replay(..., trace_lines=True)``: ``Replay.lines``, the line
 numbers each row ran); without it, the lines of every function a transition's traceback names count as run,
 and every other function gets a small prior (so parsing, belief correction and helpers are
-still searched, just later). Traceback frames add evidence on top of the spectrum: the
+still searched, just later). A line that writes a belief key is also scored as if it ran on the later rows
+of its trajectory that read that key (:func:`patchworld.dataflow.carried_writers`), when that scores it
+higher: a value parsed on one step and shown on every later one is blamed where it was written. Traceback frames add evidence on top of the spectrum: the
 innermost frame's line gets the most, and the lines that wrote the belief keys the crash line read
 (and the ``if`` tests guarding those writes: :mod:`patchworld.dataflow`) get nearly as much, since a
 crash is often a bad value stored upstream (line scores only: a function still scores by its own
@@ -29,11 +31,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
-from patchworld.dataflow import crash_writers
+from patchworld.dataflow import carried_writers, crash_writers
 
-__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
+__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS", "CARRIED_WEIGHT",
            "recorded_suspicion", "suspicion_column"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
@@ -97,8 +100,10 @@ def _definitions(source: str) -> tuple[tuple[str, int, int], ...]:
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)))
 
 
-def _body_lines(source: str) -> dict[int, str]:
-    """Line -> innermost enclosing function, for every line holding a statement inside a function."""
+@lru_cache(maxsize=64)
+def _body_lines(source: str) -> Mapping[int, str]:
+    """Line -> innermost enclosing function, for every line holding a statement inside a function (read-only,
+    computed once per source: each round localises every beam member, most of them unchanged)."""
     tree = ast.parse(source)
     owner: dict[int, tuple[int, str]] = {}
     for node in ast.walk(tree):
@@ -109,7 +114,7 @@ def _body_lines(source: str) -> dict[int, str]:
                     for line in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
                         if line not in owner or owner[line][0] < depth:
                             owner[line] = (depth, node.name)
-    return {line: name for line, (_, name) in owner.items()}
+    return MappingProxyType({line: name for line, (_, name) in owner.items()})
 
 
 def program_frames(error: str, spans: Mapping[str, list[tuple[int, int]]]) -> list[tuple[str, int]]:
@@ -194,6 +199,31 @@ def _blend(scores: Mapping[int, float], mutants: Mapping[int, float]) -> dict[in
     return {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in scores.items()}
 
 
+CARRIED_WEIGHT = 0.95
+"""A key's writer blamed through the later rows that read it scores this share of their spectrum score."""
+
+
+def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[object], failed: Sequence[bool],
+                   lines_run: Sequence[Iterable[int] | None], score: Any) -> None:
+    """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_writers`) to
+    its score with those rows counted as running it, when that is higher and higher than a line run on every row
+    scores (the rows reading the key fail more often than rows at large): the writer of an instruction parsed
+    on a passing first step and shown wrong on every failing later step. Without that floor, every writer of a
+    key most rows read would rank with the lines run everywhere. Other lines keep their scores."""
+    carried = carried_writers(source, traj_ids, lines_run)
+    writers = {w for row in carried if row for w in row} & lines.keys()
+    if not writers:
+        return
+    rows = [None if ran is None else writers.intersection(ran) | (writers & extra)
+            for ran, extra in zip(lines_run, carried, strict=True)]
+    ef, ep, f_total, p_total = spectrum(failed, rows)   # counts of the writers only: the totals are the same
+    everywhere = score(f_total, p_total, f_total, p_total)   # a line run on every row: no evidence either way
+    for w in writers:
+        carried_score = CARRIED_WEIGHT * score(ef.get(w, 0), ep.get(w, 0), f_total, p_total)
+        if carried_score > everywhere:
+            lines[w] = max(lines[w], carried_score)
+
+
 def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
              formula: str = "ochiai", mutants: Mapping[int, float] | None = None) -> Suspicion:
     """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``),
@@ -224,6 +254,8 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         score = FORMULAS[formula]
         for line in owner:
             lines[line] = score(ef.get(line, 0), ep.get(line, 0), f_total, p_total) if f_total else 0.0
+        if f_total and "traj_id" in steps.columns:
+            _blame_carried(lines, source, steps.get_column("traj_id").to_list(), failed, lines_run, score)
         method, n_p = "coverage", p_total
     else:
         # no line record: a function named by tracebacks counts as run by those failures; the rest get a prior
