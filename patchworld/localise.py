@@ -8,15 +8,15 @@ record when the replay has one (``replay(..., trace_lines=True)``: ``Replay.line
 numbers each row ran); without it, the lines of every function a transition's traceback names count as run,
 and every other function gets a small prior (so parsing, belief correction and helpers are
 still searched, just later). A line that writes a belief key is also scored as if it ran on the later rows
-of its trajectory that read that key (:func:`patchworld.dataflow.carried_writers`), when that scores it
-higher: a value parsed on one step and shown on every later one is blamed where it was written. Traceback frames add evidence on top of the spectrum: the
-innermost frame's line gets the most, and the lines that wrote the belief keys the crash line read
-(and the ``if`` tests guarding those writes: :mod:`patchworld.dataflow`) get nearly as much, since a
-crash is often a bad value stored upstream (line scores only: a function still scores by its own
-evidence, so the function that crashed stays first when the fault is where it crashed). Mutants the
-search already evaluated add a third kind (Metallaxis): a line whose mutants change the predictions
-of failing transitions but not of passing ones is where the fault most likely is. Scores are in
-[0, 1]; a function scores its best line.
+of its trajectory that read that key (:func:`patchworld.dataflow.carried_writers`) when those rows fail more
+often than rows at large: a value parsed on one step and shown on every later one is blamed where it was
+written. Traceback frames add evidence on top of the spectrum: the innermost frame's line gets the most,
+and the lines that wrote the belief keys the crash line read (and the ``if`` tests guarding those writes:
+:mod:`patchworld.dataflow`) get nearly as much, since a crash is often a bad value stored upstream
+(line scores only: a function still scores by its own evidence, so the function that crashed stays first
+when the fault is where it crashed). Mutants the search already evaluated add a third kind (Metallaxis): a
+line whose mutants change the predictions of failing transitions but not of passing ones is where the fault
+most likely is. Scores are in [0, 1]; a function scores its best line.
 
 :func:`localise` is what the search uses; :func:`line_suspicion` gives line -> score for a
 program and its replay (the notebooks' per-line suspicion column).
@@ -36,8 +36,8 @@ from typing import Any
 
 from patchworld.dataflow import carried_writers, crash_writers
 
-__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS", "CARRIED_WEIGHT",
-           "recorded_suspicion", "suspicion_column"]
+__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
+           "CARRIED_WEIGHT", "recorded_suspicion", "suspicion_column"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
 _COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
@@ -206,10 +206,11 @@ CARRIED_WEIGHT = 0.95
 def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[object], failed: Sequence[bool],
                    lines_run: Sequence[Iterable[int] | None], score: Any) -> None:
     """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_writers`) to
-    its score with those rows counted as running it, when that is higher and higher than a line run on every row
-    scores (the rows reading the key fail more often than rows at large): the writer of an instruction parsed
-    on a passing first step and shown wrong on every failing later step. Without that floor, every writer of a
-    key most rows read would rank with the lines run everywhere. Other lines keep their scores."""
+    :data:`CARRIED_WEIGHT` times its score with those rows counted as running it, when that beats both its own
+    score and the score of a line run on every row (so the rows reading the key fail more often than rows at
+    large): the writer of an instruction parsed on a passing first step and shown wrong on every failing later
+    step. Without that floor every writer of a key most rows read would rank with the lines run everywhere and
+    take pool places from lines that ran on the failures themselves. Other lines keep their scores."""
     carried = carried_writers(source, traj_ids, lines_run)
     writers = {w for row in carried if row for w in row} & lines.keys()
     if not writers:
