@@ -28,7 +28,7 @@ import ast
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -204,7 +204,7 @@ CARRIED_WEIGHT = 0.95
 
 
 def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[object], failed: Sequence[bool],
-                   lines_run: Sequence[Iterable[int] | None], score: Any) -> None:
+                   lines_run: Sequence[Iterable[int] | None], score: Callable[[int, int, int, int], float]) -> None:
     """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_writers`) to
     :data:`CARRIED_WEIGHT` times its score with those rows counted as running it, when that beats both its own
     score and the score of a line run on every row (so the rows reading the key fail more often than rows at
