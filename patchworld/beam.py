@@ -4,7 +4,9 @@ and the rule deciding which programs stay (:class:`Beam`).
 :mod:`patchworld.population` runs the rounds; this module holds only the state a round reads and the
 update it ends with (the diversity rule: distinct sets of exactly predicted transitions, one child of
 a family, a logic edit kept over a string edit right on the same rows, neutral steps for
-``max_age`` rounds).
+``max_age`` rounds, and a place for the child with the most token F1 while it is ahead of the current
+program on F1 though it raises more: the gate ranks fewer exceptions first, so a fix of one crash that
+leaves a second bug raising ranks below an edit that silences both wrongly).
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ class Beam:
 
     def update(self, current: Member, children: list[tuple[Member, Member]]) -> None:
         """Keep ``current`` first, then the best of the old members (one round older) and of the
-        ``(child, parent)`` pairs that are at least as good as their parent and behave differently."""
+        ``(child, parent)`` pairs that are at least as good as their parent and behave differently; with a
+        width of 3 or more, the one with the most token F1 first when it has more than ``current``."""
         pool = [dataclasses.replace(m, age=m.age + 1) for m in self.members if m.program.hash != current.program.hash]
         for child, parent in children:
             if child.key >= parent.key and child.exact != parent.exact:
@@ -115,6 +118,10 @@ class Beam:
         pool = [m for m in pool if m.age <= self.max_age]
         pool.sort(key=lambda m: (m.key, -m.age), reverse=True)
         kept = [current]
+        leader = max(pool, key=lambda m: (m.key[2], m.key), default=None)
+        if self.width >= 3 and leader is not None and leader.key[2] > current.key[2]:
+            pool.remove(leader)
+            pool.insert(0, leader)   # more right than the current though it raises more: keep it a place
         for m in pool:
             if any(m.program.hash == k.program.hash or (m.family and m.family == k.family) for k in kept):
                 continue
