@@ -99,6 +99,22 @@ def test_the_most_suspicious_lines_get_one_candidate_per_operator():
     assert "negate_cond" not in [c.mutation.operator for c in without[:8]]
 
 
+
+def test_a_small_share_still_tries_the_top_line_several_ways():
+    """A beam member's share can be ten candidates: a quarter of it is two, and the crash line's third-ranked
+    operator (the negation that puts an inverted guard right) would wait for a later round."""
+    from patchworld.proposers.mutation import MIN_TOP_OPERATORS
+
+    ops = ["swap_tuple", "int_const", "negate_cond", "delete_stmt", "flip_compare"]
+    ranked = [_cand(7.0 - k, 22, op) for k, op in enumerate(ops)]
+    ranked += [_cand(6.5 - k * 0.01, 30 + k, "swap_vars") for k in range(20)]
+    ranked.sort(key=lambda c: -c.score)
+    blame = _Blame({22: 1.0, **{30 + k: 0.9 for k in range(20)}})
+    pool = MutationProposer._by_function(ranked, 10, blame)[:10]
+    assert [c.mutation.operator for c in pool if c.mutation.node.lineno == 22] == ops[:MIN_TOP_OPERATORS]
+    small = MutationProposer._by_function(ranked, MIN_TOP_OPERATORS, blame)[:MIN_TOP_OPERATORS]   # all on top
+    assert [c.mutation.operator for c in small] == ops[:MIN_TOP_OPERATORS]
+
 _PROGRAM = "".join(f"X{i} = {i}\n\n\n" for i in range(1, 9))   # statement i on line 3i - 2: edits never touch
 
 

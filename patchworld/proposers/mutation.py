@@ -56,6 +56,10 @@ from patchworld.proposers.mutation_pieces import split_separators
 
 __all__ = ["MutationProposer", "Candidate", "mine_phrase_pairs", "mine_insertions", "function_weights"]
 
+MIN_TOP_OPERATORS = 4
+"""Wide search: the most blamed lines get at least this many operators' best mutations, however small the
+pool (a beam member's share can be ten: a quarter of it would try two ways of fixing the crash line)."""
+
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
 
@@ -344,8 +348,8 @@ class MutationProposer:
 
     @staticmethod
     def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None) -> list[Candidate]:
-        """Wide search: a quarter of the pool goes to the most suspicious lines, each getting its best
-        mutation of every operator (a stray ``not`` on the top line is found even when a text edit
+        """Wide search: a quarter of the pool (at least :data:`MIN_TOP_OPERATORS`) goes to the most suspicious
+        lines, each getting its best mutation of every operator (a stray ``not`` on the top line is found even when a text edit
         there ranks higher); up to half round-robin over mutated lines (each line's best mutation
         first, lines in rank order); the rest by global rank. So the lines localisation blames are
         tried several ways at once, and every line, in every function, soon has one mutant tried;
@@ -356,12 +360,13 @@ class MutationProposer:
         head: list[Candidate] = []
         taken: set[int] = set()
         lines_by_blame = sorted(queues, key=lambda k: -suspicion.at(k[1])) if suspicion is not None else []
+        quarter = max(n // 4, min(n, MIN_TOP_OPERATORS))
         for key in lines_by_blame:
-            if len(head) >= n // 4 or suspicion.at(key[1]) <= 0:
+            if len(head) >= quarter or suspicion.at(key[1]) <= 0:
                 break
             ops: set[str] = set()
             for cand in queues[key]:
-                if cand.mutation.operator not in ops and len(head) < n // 4 and cand.parses():
+                if cand.mutation.operator not in ops and len(head) < quarter and cand.parses():
                     ops.add(cand.mutation.operator)
                     head.append(cand)
                     taken.add(id(cand))
@@ -371,6 +376,6 @@ class MutationProposer:
             picks = [v.at(depth) for v in valid.values()]
             head += [c for c in picks if c is not None and id(c) not in taken]
             depth += 1
-        head = head[: n // 2]
+        head = head[: max(n // 2, quarter)]
         taken = {id(c) for c in head}
         return head + [c for c in ranked if id(c) not in taken]
