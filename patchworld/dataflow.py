@@ -20,7 +20,8 @@ import ast
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked", "carried_writers"]
+__all__ = ["KeyFlow", "crash_writers", "KeyEffects", "key_effects", "linked", "carried_reads", "carried_writers",
+           "producers"]
 
 
 def _key(node: ast.AST) -> str | None:
@@ -209,10 +210,11 @@ def _step_flow(source: str) -> tuple[dict[int, frozenset[str]], dict[int, frozen
     return writes, reads
 
 
-def carried_writers(source: str, traj_ids: Sequence[object], lines_run: Sequence[Iterable[int] | None]
-                    ) -> list[set[int] | None]:
-    """Per replay row, the lines that last wrote, on an earlier row of the same trajectory, a key the row's own
-    lines read (None where the row has no line record; rows in replay order, a trajectory's rows together).
+def carried_reads(source: str, traj_ids: Sequence[object], lines_run: Sequence[Iterable[int] | None]
+                  ) -> list[dict[int, set[int]] | None]:
+    """Per replay row, writer line -> the row's own lines that read a key that writer last wrote on an earlier
+    row of the same trajectory (None where the row has no line record; rows in replay order, a trajectory's
+    rows together).
 
     A value stored once and read on every later step (an instruction parsed from the first observation) is
     written on a row that may well pass, and read on rows that fail: the spectrum of lines run never puts the
@@ -221,7 +223,7 @@ def carried_writers(source: str, traj_ids: Sequence[object], lines_run: Sequence
     writes, reads = _step_flow(source)
     readers, writers = frozenset(reads), frozenset(writes)
     either = readers | writers
-    out: list[set[int] | None] = []
+    out: list[dict[int, set[int]] | None] = []
     last: dict[str, set[int]] = {}
     previous: object = object()
     for tid, ran in zip(traj_ids, lines_run, strict=True):
@@ -231,11 +233,66 @@ def carried_writers(source: str, traj_ids: Sequence[object], lines_run: Sequence
             out.append(None)
             continue
         ran = either.intersection(ran)
-        read = set().union(*(reads[line] for line in readers & ran))
-        out.append(set().union(*(last[k] for k in read & last.keys())))
+        row: dict[int, set[int]] = {}
+        for reader in readers & ran:
+            for k in reads[reader] & last.keys():
+                for w in last[k]:
+                    row.setdefault(w, set()).add(reader)
+        out.append(row)
         mine: dict[str, set[int]] = {}
         for line in writers & ran:
             for k in writes[line]:
                 mine.setdefault(k, set()).add(line)
         last.update(mine)
+    return out
+
+
+def carried_writers(source: str, traj_ids: Sequence[object], lines_run: Sequence[Iterable[int] | None]
+                    ) -> list[set[int] | None]:
+    """Per replay row, the lines that last wrote, on an earlier row of the same trajectory, a key the row's own
+    lines read (:func:`carried_reads` without the readers)."""
+    return [None if row is None else set(row) for row in carried_reads(source, traj_ids, lines_run)]
+
+
+@lru_cache(maxsize=16)
+def producers(source: str) -> dict[int, frozenset[str]]:
+    """Writer line -> the program functions that computed what it stores: those its statement calls, and those
+    called where the local names it loads were assigned in its function, with every function they call in
+    turn ({} for a syntax error). ``belief["recipes"] = parsed["recipes"]`` after ``parsed =
+    self.parse_observation(obs)`` is produced by ``parse_observation``: a fault there that only shows once the
+    stored value is read on a later step is blamed through this writer."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+    functions = {f.name: f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if len(functions) > MAX_FUNCTIONS:
+        return {}
+    calls = {name: _effects(f)[2] & functions.keys() for name, f in functions.items()}
+    reach: dict[str, frozenset[str]] = {}   # each function with every function it reaches by calls
+    for name in functions:
+        seen, todo = {name}, [name]
+        while todo:
+            for callee in calls[todo.pop()] - seen:
+                seen.add(callee)
+                todo.append(callee)
+        reach[name] = frozenset(seen)
+    writes, _ = _step_flow(source)
+    out: dict[int, frozenset[str]] = {}
+    for func in functions.values():
+        assigned: dict[str, set[str]] = {}
+        for node in ast.walk(func):
+            if isinstance(node, ast.Assign):
+                called = _effects(node.value)[2] & functions.keys()
+                for target in node.targets:
+                    for name in _names(target, ast.Store):
+                        assigned.setdefault(name, set()).update(called)
+        for stmt in ast.walk(func):
+            if not isinstance(stmt, ast.stmt) or stmt.lineno not in writes or stmt is func:
+                continue
+            direct = _effects(stmt)[2] & functions.keys()
+            for name in _names(stmt, ast.Load):
+                direct |= assigned.get(name, set())
+            if direct:
+                out[stmt.lineno] = frozenset().union(*(reach[f] for f in direct))
     return out

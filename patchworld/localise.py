@@ -8,9 +8,10 @@ record when the replay has one (``replay(..., trace_lines=True)``: ``Replay.line
 numbers each row ran); without it, the lines of every function a transition's traceback names count as run,
 and every other function gets a small prior (so parsing, belief correction and helpers are
 still searched, just later). A line that writes a belief key is also scored as if it ran on the later rows
-of its trajectory that read that key (:func:`patchworld.dataflow.carried_writers`) when those rows fail more
-often than rows at large: a value parsed on one step and shown on every later one is blamed where it was
-written. Traceback frames add evidence on top of the spectrum: the innermost frame's line gets the most,
+of its trajectory that read that key (:func:`patchworld.dataflow.carried_reads`) when those rows fail more
+often than later rows at large: a value parsed on one step and shown on every later one is blamed where it was
+written, and in the lines that computed it on that step (:func:`patchworld.dataflow.producers`). Traceback
+frames add evidence on top of the spectrum: the innermost frame's line gets the most,
 and the lines that wrote the belief keys the crash line read (and the ``if`` tests guarding those writes:
 :mod:`patchworld.dataflow`) get nearly as much, since a crash is often a bad value stored upstream
 (line scores only: a function still scores by its own evidence, so the function that crashed stays first
@@ -34,10 +35,10 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from patchworld.dataflow import carried_writers, crash_writers
+from patchworld.dataflow import carried_reads, crash_writers, producers
 
 __all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
-           "CARRIED_WEIGHT", "recorded_suspicion", "suspicion_column"]
+           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind", "recorded_suspicion", "suspicion_column"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
 _COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
@@ -205,24 +206,94 @@ CARRIED_WEIGHT = 0.95
 
 def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[object], failed: Sequence[bool],
                    lines_run: Sequence[Iterable[int] | None], score: Callable[[int, int, int, int], float]) -> None:
-    """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_writers`) to
-    :data:`CARRIED_WEIGHT` times its score with those rows counted as running it, when that beats both its own
-    score and the score of a line run on every row (so the rows reading the key fail more often than rows at
-    large): the writer of an instruction parsed on a passing first step and shown wrong on every failing later
-    step. Without that floor every writer of a key most rows read would rank with the lines run everywhere and
-    take pool places from lines that ran on the failures themselves. Other lines keep their scores."""
-    carried = carried_writers(source, traj_ids, lines_run)
-    writers = {w for row in carried if row for w in row} & lines.keys()
-    if not writers:
-        return
-    rows = [None if ran is None else writers.intersection(ran) | (writers & extra)
-            for ran, extra in zip(lines_run, carried, strict=True)]
-    ef, ep, f_total, p_total = spectrum(failed, rows)   # counts of the writers only: the totals are the same
-    everywhere = score(f_total, p_total, f_total, p_total)   # a line run on every row: no evidence either way
-    for w in writers:
-        carried_score = CARRIED_WEIGHT * score(ef.get(w, 0), ep.get(w, 0), f_total, p_total)
-        if carried_score > everywhere:
-            lines[w] = max(lines[w], carried_score)
+    """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_reads`) to
+    :data:`CARRIED_WEIGHT` times the score of the rows that read what it wrote (all of them, or those of its
+    most suspicious reader alone), when that beats its own score and the score of a line run on every row
+    after each trajectory's first (so those readers fail more often than later rows at large): the writer of
+    an instruction parsed on a passing first step and shown wrong on every failing later step. Without that
+    floor every writer of a key most rows read would rank with the lines run everywhere and take pool places
+    from lines that ran on the failures themselves. A writer raised so whose own rows tell nothing against it
+    (it scores below a line run on every row) passes :data:`CARRIED_WEIGHT` of its new score on to the lines
+    of the functions that computed what it stored (:func:`patchworld.dataflow.producers`) that ran on its
+    rows and score below such a line too: the parse of that first step. Other lines keep their scores."""
+    carried = carried_reads(source, traj_ids, lines_run)
+    union: dict[int, list[int]] = {}                    # writer -> [failing, passing] rows that read what it wrote
+    per_reader: dict[tuple[int, int], list[int]] = {}   # (writer, reader) -> the same, for one reader's rows
+    later = [0, 0]                                      # rows after their trajectory's first (with a line record)
+    previous: object = object()
+    for tid, bad, row in zip(traj_ids, failed, carried, strict=True):
+        if tid == previous and row is not None:
+            later[0 if bad else 1] += 1
+        previous = tid
+        for w, readers in (row or {}).items():
+            union.setdefault(w, [0, 0])[0 if bad else 1] += 1
+            for reader in readers:
+                per_reader.setdefault((w, reader), [0, 0])[0 if bad else 1] += 1
+    _, _, f_total, p_total = spectrum(failed, lines_run)
+    # no evidence either way: a line run on every row, or on every row that could read a value from an earlier one
+    floor = max(score(f_total, p_total, f_total, p_total), score(*later, f_total, p_total))
+    best = {w: score(*counts, f_total, p_total) for w, counts in union.items() if w in lines}
+    for (w, _), counts in per_reader.items():
+        if w in best:
+            best[w] = max(best[w], score(*counts, f_total, p_total))
+    made = producers(source)
+    owner = _body_lines(source)
+    everywhere = score(f_total, p_total, f_total, p_total)
+    for w, value in best.items():
+        carried_score = CARRIED_WEIGHT * value
+        if carried_score <= floor or carried_score <= lines[w]:
+            continue
+        innocent = lines[w] < everywhere
+        lines[w] = carried_score
+        if not innocent or w not in made:
+            continue
+        ran_with = set().union(*(set(ran) for ran in lines_run if ran is not None and w in ran))
+        for line in ran_with:
+            if owner.get(line) in made[w] and lines.get(line, everywhere) < everywhere:
+                lines[line] = max(lines[line], CARRIED_WEIGHT * carried_score)
+
+
+CLUSTER_WEIGHT = 0.75
+"""A line scored on one kind of action's failures alone (:func:`_blame_clusters`) gets this share of that score."""
+
+CLUSTER_MIN = 3
+"""Fewer failing rows of one kind of action than this make no cluster (one odd row says little)."""
+
+_VERB = re.compile(r"\s*(\S+)")
+
+
+def action_kind(action: object) -> str:
+    """An action's first whitespace-separated token, lower-cased (``examine``, ``move``; ``click[buy`` of
+    ``click[Buy Now]``, apart from ``click[item`` and ``click[next``; "" for none). Finer than the word
+    before a bracket, coarser than two tokens: ``benchmarks/localise_eval.py`` ranked planted bugs' lines
+    best with this key."""
+    m = _VERB.match(str(action or ""))
+    return m.group(1).lower() if m else ""
+
+
+def _blame_clusters(lines: dict[int, float], actions: Sequence[object], failed: Sequence[bool],
+                    lines_run: Sequence[Iterable[int] | None], ep: Mapping[int, int], p_total: int,
+                    score: Callable[[int, int, int, int], float]) -> None:
+    """Raise each line to :data:`CLUSTER_WEIGHT` times its score over the failing rows of one kind of action
+    (:func:`action_kind`) against every passing row, when that beats its score over all failures. A program
+    that already fails on many rows for other reasons (an imperfect model, a second bug) buries a fault that
+    only one action reaches: ALFWorld's ``examine`` answer with an inverted test fails a dozen rows of 132,
+    so its line's Ochiai is 0.3 among lines at 0.8 that the other failures run. A kind holding every
+    failure adds nothing (the global score is the same), nor one of fewer than :data:`CLUSTER_MIN` rows."""
+    groups: dict[str, list[Iterable[int]]] = {}
+    for action, bad, ran in zip(actions, failed, lines_run, strict=True):
+        if bad and ran is not None:
+            groups.setdefault(action_kind(action), []).append(ran)
+    n_fail = sum(len(rows) for rows in groups.values())
+    for rows in groups.values():
+        if len(rows) < CLUSTER_MIN or len(rows) == n_fail:
+            continue
+        ef: Counter[int] = Counter()
+        for ran in rows:
+            ef.update(set(ran))
+        for line, count in ef.items():
+            if line in lines:
+                lines[line] = max(lines[line], CLUSTER_WEIGHT * score(count, ep.get(line, 0), len(rows), p_total))
 
 
 def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
@@ -255,6 +326,8 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         score = FORMULAS[formula]
         for line in owner:
             lines[line] = score(ef.get(line, 0), ep.get(line, 0), f_total, p_total) if f_total else 0.0
+        if f_total and "action" in steps.columns:
+            _blame_clusters(lines, steps.get_column("action").to_list(), failed, lines_run, ep, p_total, score)
         if f_total and "traj_id" in steps.columns:
             _blame_carried(lines, source, steps.get_column("traj_id").to_list(), failed, lines_run, score)
         method, n_p = "coverage", p_total

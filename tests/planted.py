@@ -55,3 +55,16 @@ def usual_first_pool(monkeypatch: Any) -> None:
     """Give the first round the usual pool (``population.FIRST_POOL = 1``) for this test: a test of a
     later-round mechanism (redo, completion, unmasking) whose case the wider first round reaches another way."""
     monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
+
+
+def repaired_only_with(monkeypatch: Any, target: Any, name: str, off: Any, env: str,
+                       bugs: tuple[tuple[str, str], ...], run_dir: Path, seed: int = 0, rounds: int = 1) -> None:
+    """Assert that ``bugs`` planted in ``env``'s hand-written program are repaired within ``rounds`` rounds, and
+    are not once ``target.name`` is set to ``off`` (the mechanism that attribute switches is what repairs them)."""
+    session, original = planted_session(env, bugs, run_dir / "with", seed=seed)
+    accepted = run_until_repaired(session, original, rounds=rounds)
+    assert score_key(session.score) >= original, [r.get("note") for r in accepted]
+    monkeypatch.setattr(target, name, off)
+    session, original = planted_session(env, bugs, run_dir / "without", seed=seed)
+    run_until_repaired(session, original, rounds=rounds)
+    assert score_key(session.score) < original, f"repaired without {name}"

@@ -47,7 +47,7 @@ def test_a_branch_writing_a_key_is_linked_to_a_line_reading_it_through_a_called_
 
 
 def test_a_chain_of_calls_carries_the_reads_and_a_program_of_too_many_functions_gets_no_links():
-    from patchworld.dataflow import MAX_FUNCTIONS
+    from patchworld.dataflow import MAX_FUNCTIONS, producers
 
     def chain(n: int) -> str:   # f0 calls f1 ... calls f(n-1), which reads "deep"; f0 is called on the last line
         body = "".join(f"def f{i}(b):\n    return f{i + 1}(b)\n" for i in range(n - 1))
@@ -58,6 +58,10 @@ def test_a_chain_of_calls_carries_the_reads_and_a_program_of_too_many_functions_
     last = len(source.splitlines())
     assert "deep" in effects[last][1] and linked(effects, last - 1, last)   # read through 500 calls
     assert key_effects(chain(MAX_FUNCTIONS + 1)) == {}
+    store = 'def top(b):\n    b["out"] = f0(b)\n'   # what stored "out": the whole chain
+    line = len(chain(MAX_FUNCTIONS - 1).splitlines()) + 2
+    assert producers(chain(MAX_FUNCTIONS - 1) + store)[line] == {f"f{i}" for i in range(MAX_FUNCTIONS - 1)}
+    assert producers(chain(MAX_FUNCTIONS) + store) == {}
     cyclic = "def f(b):\n    return g(b)\ndef g(b):\n    return f(b) or b['k']\nx = f({})\n"
     assert "k" in key_effects(cyclic)[5][1]                              # calls in a cycle end
 
@@ -67,17 +71,10 @@ def test_two_bugs_that_each_change_nothing_alone_are_repaired_in_the_first_round
     the history but falls back to the whole vocabulary (``or`` -> ``and``). Each fix alone predicts what
     the buggy program predicts; the first round's pairs of silent mutants on linked lines find both,
     where without them it accepts an edit of the index of the guessed candidate (a compensation)."""
-    from planted import planted_session, run_until_repaired
+    from planted import repaired_only_with
 
     import patchworld.population
-    from patchworld.gate import score_key
 
     bugs = (('elif parsed["kind"] == "feedback"', 'elif parsed["kind"] != "feedback"'),
             ('self._candidates(belief) or belief', 'self._candidates(belief) and belief'))
-    session, original = planted_session("wordle", bugs, tmp_path / "run", seed=9001)
-    accepted = run_until_repaired(session, original, rounds=1)
-    assert score_key(session.score) >= original, [r.get("note") for r in accepted]
-    monkeypatch.setattr(patchworld.population, "FIRST_ROUND_PAIRS", 0)
-    session, original = planted_session("wordle", bugs, tmp_path / "without", seed=9001)
-    run_until_repaired(session, original, rounds=1)
-    assert score_key(session.score) < original                # the pairs are what repaired it
+    repaired_only_with(monkeypatch, patchworld.population, "FIRST_ROUND_PAIRS", 0, "wordle", bugs, tmp_path, seed=9001)
