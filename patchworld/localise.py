@@ -230,15 +230,14 @@ def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[obje
             for reader in readers:
                 per_reader.setdefault((w, reader), [0, 0])[0 if bad else 1] += 1
     _, _, f_total, p_total = spectrum(failed, lines_run)
-    # no evidence either way: a line run on every row, or on every row that could read a value from an earlier one
-    floor = max(score(f_total, p_total, f_total, p_total), score(*later, f_total, p_total))
+    everywhere = score(f_total, p_total, f_total, p_total)   # a line run on every row: no evidence either way
+    floor = max(everywhere, score(*later, f_total, p_total))   # nor one run on every row that could read a value
     best = {w: score(*counts, f_total, p_total) for w, counts in union.items() if w in lines}
     for (w, _), counts in per_reader.items():
         if w in best:
             best[w] = max(best[w], score(*counts, f_total, p_total))
     made = producers(source)
     owner = _body_lines(source)
-    everywhere = score(f_total, p_total, f_total, p_total)
     for w, value in best.items():
         carried_score = CARRIED_WEIGHT * value
         if carried_score <= floor or carried_score <= lines[w]:

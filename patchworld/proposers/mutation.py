@@ -60,6 +60,7 @@ MIN_TOP_OPERATORS = 4
 """Wide search: the most blamed lines get at least this many operators' best mutations, however small the
 pool (a beam member's share can be ten: a quarter of it would try two ways of fixing the crash line)."""
 
+
 def _parents(tree: ast.AST) -> dict[int, ast.AST]:
     return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
 
@@ -349,11 +350,11 @@ class MutationProposer:
     @staticmethod
     def _by_function(ranked: list[Candidate], n: int, suspicion: Any = None) -> list[Candidate]:
         """Wide search: a quarter of the pool (at least :data:`MIN_TOP_OPERATORS`) goes to the most suspicious
-        lines, each getting its best mutation of every operator (a stray ``not`` on the top line is found even when a text edit
-        there ranks higher); up to half round-robin over mutated lines (each line's best mutation
-        first, lines in rank order); the rest by global rank. So the lines localisation blames are
-        tried several ways at once, and every line, in every function, soon has one mutant tried;
-        what those do feeds back into localisation next round."""
+        lines, each getting its best mutation of every operator (a stray ``not`` on the top line is found even
+        when a text edit there ranks higher); up to half round-robin over mutated lines (each line's best
+        mutation first, lines in rank order); the rest by global rank. So the lines localisation blames are
+        tried several ways at once, and every line, in every function, soon has one mutant tried; what those do
+        feeds back into localisation next round."""
         queues: dict[tuple[str, int], list[Candidate]] = {}
         for cand in ranked:
             queues.setdefault((cand.function, int(getattr(cand.mutation.node, "lineno", 0))), []).append(cand)
