@@ -205,7 +205,8 @@ CARRIED_WEIGHT = 0.95
 
 
 def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[object], failed: Sequence[bool],
-                   lines_run: Sequence[Iterable[int] | None], score: Callable[[int, int, int, int], float]) -> None:
+                   lines_run: Sequence[Iterable[int] | None], f_total: int, p_total: int,
+                   score: Callable[[int, int, int, int], float]) -> None:
     """Raise each line that wrote a belief key later rows read (:func:`patchworld.dataflow.carried_reads`) to
     :data:`CARRIED_WEIGHT` times the score of the rows that read what it wrote (all of them, or those of its
     most suspicious reader alone), when that beats its own score and the score of a line run on every row
@@ -229,7 +230,6 @@ def _blame_carried(lines: dict[int, float], source: str, traj_ids: Sequence[obje
             union.setdefault(w, [0, 0])[0 if bad else 1] += 1
             for reader in readers:
                 per_reader.setdefault((w, reader), [0, 0])[0 if bad else 1] += 1
-    _, _, f_total, p_total = spectrum(failed, lines_run)
     everywhere = score(f_total, p_total, f_total, p_total)   # a line run on every row: no evidence either way
     floor = max(everywhere, score(*later, f_total, p_total))   # nor one run on every row that could read a value
     best = {w: score(*counts, f_total, p_total) for w, counts in union.items() if w in lines}
@@ -258,16 +258,13 @@ CLUSTER_WEIGHT = 0.75
 CLUSTER_MIN = 3
 """Fewer failing rows of one kind of action than this make no cluster (one odd row says little)."""
 
-_VERB = re.compile(r"\s*(\S+)")
-
-
 def action_kind(action: object) -> str:
     """An action's first whitespace-separated token, lower-cased (``examine``, ``move``; ``click[buy`` of
     ``click[Buy Now]``, apart from ``click[item`` and ``click[next``; "" for none). Finer than the word
     before a bracket, coarser than two tokens: ``benchmarks/localise_eval.py`` ranked planted bugs' lines
     best with this key."""
-    m = _VERB.match(str(action or ""))
-    return m.group(1).lower() if m else ""
+    tokens = str(action or "").split(maxsplit=1)
+    return tokens[0].lower() if tokens else ""
 
 
 def _blame_clusters(lines: dict[int, float], actions: Sequence[object], failed: Sequence[bool],
@@ -328,7 +325,8 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         if f_total and "action" in steps.columns:
             _blame_clusters(lines, steps.get_column("action").to_list(), failed, lines_run, ep, p_total, score)
         if f_total and "traj_id" in steps.columns:
-            _blame_carried(lines, source, steps.get_column("traj_id").to_list(), failed, lines_run, score)
+            _blame_carried(lines, source, steps.get_column("traj_id").to_list(), failed, lines_run, f_total, p_total,
+                           score)
         method, n_p = "coverage", p_total
     else:
         # no line record: a function named by tracebacks counts as run by those failures; the rest get a prior
