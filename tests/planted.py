@@ -57,6 +57,12 @@ def usual_first_pool(monkeypatch: Any) -> None:
     monkeypatch.setattr(patchworld.population, "FIRST_POOL", 1)
 
 
+def no_probes(monkeypatch: Any) -> None:
+    """Switch off the first round's predicate-switch probes (``patchworld.probes``) for this test: a test of
+    another mechanism whose case a probe would repair first."""
+    monkeypatch.setattr(patchworld.population, "switch_probes", lambda *args, **kwargs: [])
+
+
 def repaired_only_with(monkeypatch: Any, target: Any, name: str, off: Any, env: str,
                        bugs: tuple[tuple[str, str], ...], run_dir: Path, seed: int = 0, rounds: int = 1) -> None:
     """Assert that ``bugs`` planted in ``env``'s hand-written program are repaired within ``rounds`` rounds, and

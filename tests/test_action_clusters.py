@@ -60,8 +60,9 @@ def test_an_inverted_examine_test_in_alfworld_is_repaired_in_the_first_round(tmp
     """Hand-written ALFWorld with ``if "clean" in flags and "cool" in flags`` negated in ``_examine``: a dozen
     examine rows fail among the 130 the hand-written program already gets wrong, so the line's Ochiai is 0.3.
     Without the clusters the first round accepts a word swap between the examine strings that fits better."""
-    from planted import repaired_only_with
+    from planted import no_probes, repaired_only_with
 
+    no_probes(monkeypatch)   # the negated test's own probe (patchworld.probes) repairs it too
     bugs = (('        if "clean" in flags and "cool" in flags:',
              '        if not ("clean" in flags and "cool" in flags):'),)
     repaired_only_with(monkeypatch, patchworld.localise, "CLUSTER_WEIGHT", 0.0, "alfworld", bugs, tmp_path, seed=1357)

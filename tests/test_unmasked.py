@@ -11,7 +11,7 @@ broken, and 40 rounds ended at val 0.703 (the original: 0.827).
 
 from __future__ import annotations
 
-from planted import planted_session, run_until_repaired, usual_first_pool
+from planted import no_probes, planted_session, run_until_repaired, usual_first_pool
 
 from patchworld.gate import score_key
 from patchworld.localise import Suspicion
@@ -66,6 +66,7 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
     over more lines and the parse fix is ranked after the 6 that take places of the pool: the next test;
     this one tests the unmasking itself, so the first round gets the usual pool.)"""
     usual_first_pool(monkeypatch)
+    no_probes(monkeypatch)   # round 2's probes of the accepted program negate the parse test back too
     session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:
         first = session.step()
@@ -78,11 +79,13 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
         session.close()
 
 
-def test_after_a_widened_first_round_the_masked_fix_is_among_the_unmasked_mutants_beside_the_pool(tmp_path):
+def test_after_a_widened_first_round_the_masked_fix_is_among_the_unmasked_mutants_beside_the_pool(tmp_path,
+                                                                                                 monkeypatch):
     """The same two bugs with the first round widened (the default): round 1's silent mutants spread over
     twice the lines, and the parse fix is ranked after the 6 that take places of round 2's pool
     (``UNMASKED_IN_POOL``); the next 6, tried beside the pool (``UNMASKED_ON_TOP``), hold it. Without
-    them it took until round 7."""
+    them it took until round 7. (Round 2's probes would negate the parse test back: off here.)"""
+    no_probes(monkeypatch)
     session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:
         session.step()

@@ -1,0 +1,90 @@
+"""Predicate switching: every condition of a program negated once, to find the decisions failures hang on.
+
+A coverage spectrum cannot tell apart lines that run on every transition: ``parse_observation`` runs on
+every step, so an inverted test there scores like every other line of the step, below the downstream
+lines that run mostly on the failures it causes (Wordle's negated feedback match: the parse line 0.92,
+``predict_belief`` 0.94). Switching a predicate (Zhang, Gupta & Gupta, ICSE 2006) asks the program
+instead: a condition whose negation turns failing transitions exact, a larger share of them than of the
+passing ones it breaks, is a decision the failures depend on.
+
+The wide search (:mod:`patchworld.population`) runs these probes once for each new current program,
+before it localises: they are candidates of the round like any other child (screened, judged by the gate,
+recorded; one that is the repair is accepted), and :func:`critical_lines` is the evidence localisation
+blends in (:func:`patchworld.localise.localise`'s ``mutants``). Only critical probes count there: a probe
+that fixed nothing says little about its line (a branch the failures never reach), and counting it would
+lower every condition below the unprobed lines. ``benchmarks/localise_eval.py --probes`` measures it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MAX_PROBES", "CRITICAL", "switch_probes", "critical_lines"]
+
+MAX_PROBES = 64
+"""At most this many probes per program (the most suspicious conditions first when there are more)."""
+
+CRITICAL = 0.6
+"""A probe's :func:`patchworld.localise.mutant_score` above this (a net share of failing transitions made
+exact: MUSE's fail-to-pass less pass-to-fail) makes its line critical."""
+
+
+def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> list[Any]:
+    """One proposal per condition (``if``, ``while``, conditional expression) in the functions of
+    ``program``: that condition negated. With more than ``k``, the ``k`` on the most suspicious lines
+    (``suspicion``: a :class:`patchworld.localise.Suspicion`), in source order. Empty for a program that
+    does not parse."""
+    from patchworld.patches import PatchError, patch_from_sources
+    from patchworld.proposers.base import Proposal
+    from patchworld.proposers.mutation_ops import SourceIndex, op_negate_cond
+
+    source = program.source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    idx = SourceIndex(source)
+    sites: dict[tuple[int, int], tuple[str, Any]] = {}
+    for func in ast.walk(tree):   # outer functions first: a nested function's conditions end up under its name
+        if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for m in op_negate_cond(func, idx):
+                sites[m.splices[0][:2]] = (func.name, m)
+    chosen = sorted(sites.values(), key=lambda fm: fm[1].splices[0][0])
+    if len(chosen) > k:
+        at = suspicion.at if suspicion is not None else (lambda line: 0.0)
+        best = sorted(chosen, key=lambda fm: -at(fm[1].node.lineno))[:k]
+        chosen = [fm for fm in chosen if any(fm is b for b in best)]
+    out = []
+    for name, m in chosen:
+        line = m.node.lineno
+        note = f"{name}:{line} probe: {m.note}"
+        try:
+            patch = patch_from_sources(program, m.apply(source), origin="probe:negate_cond", note=note)
+        except (PatchError, ValueError):
+            continue
+        out.append(Proposal(patch, "ast_mutation", response=note, extra={"line": line, "function": name,
+                                                                          "probe": True}))
+    return out
+
+
+def critical_lines(parent_rows: Mapping[str, tuple[bool, str]], probes: list[tuple[Any, Any]]) -> dict[int, float]:
+    """Line -> best :func:`patchworld.localise.mutant_score` of the probes on it that scored above
+    :data:`CRITICAL`. ``probes``: (proposal, replay) pairs, the replay a
+    :class:`patchworld.replay.Replay`, a :class:`patchworld.screening.Screened` (its sample's rows count) or
+    None; ``parent_rows``: id -> (exact, prediction) of the probed program."""
+    from patchworld.localise import mutant_score
+    from patchworld.screening import Screened, columns
+
+    out: dict[int, float] = {}
+    for proposal, rep in probes:
+        rep = rep.replay if isinstance(rep, Screened) else rep
+        if rep is None or isinstance(rep, BaseException):
+            continue
+        ids, preds, exacts = columns(rep, "id", "predicted", "exact")
+        value = mutant_score(parent_rows, ids, preds, exacts)
+        line = proposal.extra["line"]
+        if value > CRITICAL:
+            out[line] = max(out.get(line, 0.0), round(value, 6))
+    return out
