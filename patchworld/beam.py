@@ -40,7 +40,7 @@ class Member:
     redo: tuple | None = None                      # (program it replaced, line, function) of the edit that made it: next round only
     unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
     revert: bool = False                           # just accepted: next round, undo hunks of earlier accepted edits
-    probes: frozenset | None = None                # sources of its probes once its conditions were switched (patchworld.probes)
+    probed: bool = False                           # its conditions were switched once (patchworld.probes)
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""

@@ -4,9 +4,9 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 ``search="beam"``:
 
 0. a new current program (the one the session started from, one just accepted) first has each of its
-   conditions negated once (:mod:`patchworld.probes`): those probes are the round's first candidates,
-   screened and judged like the rest, and a probe that makes failing rows exact (more of them, in share,
-   than it breaks) marks its line for localisation (the spectrum cannot rank lines run on every row);
+   conditions negated once and screened on its sample (:mod:`patchworld.probes`): a probe that makes
+   failing rows exact (more of them, in share, than it breaks) marks its line for localisation (the
+   spectrum cannot rank lines run on every row); probes are evidence, not candidates;
 1. localise the faults of every beam member (:func:`patchworld.localise.localise`) and ask the
    proposer for candidates of each (the best member gets half the pool, the rest share the other half);
    the first round on a program the search did not make (the one the session started from, a hand
@@ -87,7 +87,7 @@ from patchworld import candidate_jobs
 from patchworld.beam import Beam, Member, shares
 from patchworld.exposed import pop_by_site, second_steps
 from patchworld.gate import RoundResult, judge, replay_summary, score
-from patchworld.probes import critical_lines, switch_probes
+from patchworld.probes import run_probes
 from patchworld.redo import alternatives, redo_of
 from patchworld.revert import reverts
 from patchworld.screening import Screened, Screener, collect, send_batches
@@ -142,7 +142,6 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
     propose_seconds = 0.0
     suspicions: dict[str, dict] = {}
     first_susp = None
-    early: dict[str, Any] = {}   # the probes' results (patchworld.probes), collected before the pool is proposed
 
     def submit(p: Any, member: Member, screener: Screener | None = None) -> None:
         slot = len(cands)
@@ -166,28 +165,19 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         t = time.perf_counter()
         susp = localise(member.program.source, member.replay.steps, _lines(session, member), mutants=member.evidence)
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
-        if k == 0 and member.probes is None:   # a new current program: its conditions switched first (step 0)
-            first = len(cands)
-            for p in switch_probes(member.program, susp):
-                submit(p, member)
-            send_batches(pending, futures, pool, session)
-            propose_seconds += time.perf_counter() - t
-            early.update(collect({h: f for h, f in futures.items() if h not in early}, children, pool, session,
-                                 progress, f"round {r}: "))
-            t = time.perf_counter()
-            probed = [(c[1], early.get(c[3].hash)) for c in cands[first:] if c[3] is not None]
-            member.probes = frozenset(c[3].source for c in cands[first:] if c[3] is not None)
-            for line, value in critical_lines(member.rows(), probed).items():
+        if k == 0 and not member.probed:   # a new current program: its conditions switched first (step 0)
+            member.probed = True
+            found = run_probes(member.program, member.rows(), screeners[member.program.hash], pool, session, susp)
+            for line, value in found.items():
                 member.evidence[line] = max(member.evidence.get(line, 0.0), value)
-            if member.evidence:
+            if found:
                 susp = localise(member.program.source, member.replay.steps, _lines(session, member),
                                 mutants=member.evidence)
         if k == 0:
             first_susp = susp
         suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}
         request = ProposalRequest(env=session.env, program=member.program, counterexamples=shown, n=n, round=r,
-                                  seed=session.seed + r, train=session.train, suspicion=susp,
-                                  tried=member.probes or frozenset())
+                                  seed=session.seed + r, train=session.train, suspicion=susp)
         # a crash in another function than the edit first (a fix that let the program reach a second bug),
         # then first edits on the most blamed lines
         member.exposed.sort(key=lambda e: (e[1] == e[3].extra.get("function"), -susp.at(e[3].extra.get("line", 0))))
@@ -224,8 +214,7 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         for p in proposals:   # the current program's redo and reverts: full val (another member's: screened)
             submit(p, member, unscreened if k == 0 and (p.extra or {}).keys() & {"redo", "revert"} else None)
         send_batches(pending, futures, pool, session)
-    replays = {**early, **collect({h: f for h, f in futures.items() if h not in early}, children, pool, session,
-                                  progress, f"round {r}: ")}   # submission order: the probes were sent first
+    replays = collect(futures, children, pool, session, progress, f"round {r}: ")
     # wave 2: combine two children of one parent that fixed (or improved) different transitions
     n_before = len(cands)
     for a, b, member in pairs_to_combine(cands, replays):

@@ -7,12 +7,16 @@ lines that run mostly on the failures it causes (Wordle's negated feedback match
 instead: a condition whose negation turns failing transitions exact, a larger share of them than of the
 passing ones it breaks, is a decision the failures depend on.
 
-The wide search (:mod:`patchworld.population`) runs these probes once for each new current program,
-before it localises: they are candidates of the round like any other child (screened, judged by the gate,
-recorded; one that is the repair is accepted), and :func:`critical_lines` is the evidence localisation
-blends in (:func:`patchworld.localise.localise`'s ``mutants``). Only critical probes count there: a probe
-that fixed nothing says little about its line (a branch the failures never reach), and counting it would
-lower every condition below the unprobed lines. ``benchmarks/localise_eval.py --probes`` measures it.
+The wide search (:mod:`patchworld.population`) runs these probes once for each new current program
+(the one it starts from, one it just accepted), before it localises (:func:`run_probes`: one screening
+batch per worker on the program's screening sample), and :func:`critical_lines` is the evidence
+localisation blends in (:func:`patchworld.localise.localise`'s ``mutants``). Probes are evidence, not
+candidates: the gate never judges them, so they add no val-fitted acceptance of their own (a probe that
+nudged WebShop's val above the original's program, but not its test score, was accepted when they were);
+the proposer, drawing from the lines they mark, proposes the negation among its other edits there. Only
+critical probes count: a probe that fixed nothing says little about its line (a branch the failures
+never reach), and counting it would lower every condition below the unprobed lines.
+``benchmarks/localise_eval.py --probes`` measures it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MAX_PROBES", "CRITICAL", "switch_probes", "critical_lines"]
+__all__ = ["MAX_PROBES", "CRITICAL", "switch_probes", "critical_lines", "run_probes"]
 
 MAX_PROBES = 64
 """At most this many probes per program (the most suspicious conditions first when there are more)."""
@@ -72,14 +76,14 @@ def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> l
 def critical_lines(parent_rows: Mapping[str, tuple[bool, str]], probes: list[tuple[Any, Any]]) -> dict[int, float]:
     """Line -> best :func:`patchworld.localise.mutant_score` of the probes on it that scored above
     :data:`CRITICAL`. ``probes``: (proposal, replay) pairs, the replay a
-    :class:`patchworld.replay.Replay`, a :class:`patchworld.screening.Screened` (its sample's rows count) or
-    None; ``parent_rows``: id -> (exact, prediction) of the probed program."""
+    :class:`patchworld.replay.Replay`, a :class:`patchworld.screening.Screened` or
+    :class:`patchworld.screening.Survives` (its sample's rows count), an exception or None; ``parent_rows``: id -> (exact, prediction) of the probed program."""
     from patchworld.localise import mutant_score
-    from patchworld.screening import Screened, columns
+    from patchworld.screening import Screened, Survives, columns
 
     out: dict[int, float] = {}
     for proposal, rep in probes:
-        rep = rep.replay if isinstance(rep, Screened) else rep
+        rep = rep.replay if isinstance(rep, (Screened, Survives)) else rep
         if rep is None or isinstance(rep, BaseException):
             continue
         ids, preds, exacts = columns(rep, "id", "predicted", "exact")
@@ -88,3 +92,29 @@ def critical_lines(parent_rows: Mapping[str, tuple[bool, str]], probes: list[tup
         if value > CRITICAL:
             out[line] = max(out.get(line, 0.0), round(value, 6))
     return out
+
+
+def run_probes(program: Any, parent_rows: Mapping[str, tuple[bool, str]], screener: Any, pool: Any, session: Any,
+               suspicion: Any = None) -> dict[int, float]:
+    """:func:`critical_lines` of :func:`switch_probes` of ``program``, the probes screened on ``screener``'s
+    sample (all of val when it screens nothing) in ``session.workers`` batches on ``pool``
+    (:func:`patchworld.screening.evaluate_batch`); ``parent_rows``: id -> (exact, prediction) of ``program``."""
+    from patchworld.patches import apply_patch
+    from patchworld.program import Program
+    from patchworld.sandbox.batch import MAX_BATCH
+    from patchworld.screening import evaluate_batch
+
+    probes = switch_probes(program, suspicion)
+    if not probes:
+        return {}
+    children = [Program(apply_patch(program.source, p.patch).source) for p in probes]
+    size = min(MAX_BATCH, -(-len(children) // max(1, session.workers)))
+    futures = [pool.submit(evaluate_batch, children[i:i + size], screener, session._val_handle(), session.sandbox,
+                           session.residual, session.limits, screener.full) for i in range(0, len(children), size)]
+    results: list[Any] = []
+    for fut in futures:
+        try:
+            results += fut.result()
+        except Exception as exc:  # noqa: BLE001 - a failed batch gives no evidence
+            results += [exc] * min(size, len(children) - len(results))
+    return critical_lines(parent_rows, list(zip(probes, results, strict=True)))

@@ -83,7 +83,10 @@ class Screened:
 class Survives:
     """A child that passed its screen, from a batch sent with ``full=False``: its full val replay is a
     job of its own (:func:`patchworld.candidate_jobs.replay_candidate`, lean), so survivors spread
-    over the workers as they free up."""
+    over the workers as they free up. ``replay``: its rows on the sample (what :mod:`patchworld.probes`
+    reads; None when nothing was screened)."""
+
+    replay: Any = None
 
 
 class Screener:
@@ -192,6 +195,7 @@ def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residu
     An executor job: plain arguments only."""
     from patchworld.replay import replay
 
+    small = None
     try:
         if not screener.full:
             small = replay(child, screener.sample, mode="teacher", sandbox=sandbox, residual=residual,
@@ -201,7 +205,7 @@ def evaluate_one(child: Any, screener: Screener, val: Any, sandbox: bool, residu
                 return Screened(small, reason, screener.n_rows)
     except Exception as exc:  # noqa: BLE001
         return exc
-    return replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives()
+    return replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives(small)
 
 
 def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbox: bool, residual: Any,
@@ -231,7 +235,7 @@ def evaluate_batch(children: Sequence[Any], screener: Screener, val: Any, sandbo
         if reason:
             out.append(Screened(small, reason, screener.n_rows))
         else:
-            out.append(replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives())
+            out.append(replay_candidate(child, val, sandbox, residual, limits, lean=True) if full else Survives(small))
     return out
 
 

@@ -189,8 +189,8 @@ def gather_evidence(cands: list, replays: dict) -> None:
         # a mutant that changed no prediction says its code did not matter here (a branch not taken),
         # not that the line is innocent: it halves the line's unknown prior instead of zeroing it
         member.evidence[line] = max(member.evidence.get(line, 0.0), SILENT if silent else round(value, 6))
-        if p.patch is None or (p.extra or {}).get("combined") or (p.extra or {}).get("probe"):
-            continue   # a probe (patchworld.probes) is evidence only: the proposer's own mutants make the pairs
+        if p.patch is None or (p.extra or {}).get("combined"):
+            continue
         same_lines = child.source.count("\n") == member.program.source.count("\n")
         sites = member.crash_sites()   # by line only while the child's lines are where the parent's were
         crash = exposed_line(child.source, [ids, kinds, errors], sites if same_lines else set(sites),

@@ -58,9 +58,9 @@ def usual_first_pool(monkeypatch: Any) -> None:
 
 
 def no_probes(monkeypatch: Any) -> None:
-    """Switch off the first round's predicate-switch probes (``patchworld.probes``) for this test: a test of
-    another mechanism whose case a probe would repair first."""
-    monkeypatch.setattr(patchworld.population, "switch_probes", lambda *args, **kwargs: [])
+    """Switch off the predicate-switch probes of each new program (``patchworld.probes``) for this test: a test
+    of another mechanism whose faulty line a probe would mark first."""
+    monkeypatch.setattr(patchworld.population, "run_probes", lambda *args, **kwargs: {})
 
 
 def repaired_only_with(monkeypatch: Any, target: Any, name: str, off: Any, env: str,

@@ -62,7 +62,7 @@ def test_an_inverted_examine_test_in_alfworld_is_repaired_in_the_first_round(tmp
     Without the clusters the first round accepts a word swap between the examine strings that fits better."""
     from planted import no_probes, repaired_only_with
 
-    no_probes(monkeypatch)   # the negated test's own probe (patchworld.probes) repairs it too
+    no_probes(monkeypatch)   # the negated test's own probe (patchworld.probes) marks its line too
     bugs = (('        if "clean" in flags and "cool" in flags:',
              '        if not ("clean" in flags and "cool" in flags):'),)
     repaired_only_with(monkeypatch, patchworld.localise, "CLUSTER_WEIGHT", 0.0, "alfworld", bugs, tmp_path, seed=1357)

@@ -73,11 +73,10 @@ def test_a_negated_instruction_parse_on_the_first_step_is_repaired_in_the_first_
     """Hand-written WebShop with the instruction kept only when the index page has no instruction segment:
     the parse runs on each episode's first row, and the lost instruction shows on every later row. Without
     the carried blame the line ranks far down and round 1 accepts a swap of two belief keys that fits better."""
-    from planted import no_probes, repaired_only_with
+    from planted import repaired_only_with
 
     import patchworld.localise
 
-    no_probes(monkeypatch)   # the negated test's own probe (patchworld.probes) repairs it too
     bugs = (('parsed["segments"][2] if len(parsed["segments"]) > 2 else ""',
              'parsed["segments"][2] if not (len(parsed["segments"]) > 2) else ""'),)
     repaired_only_with(monkeypatch, patchworld.localise, "_blame_carried", lambda *args: None, "webshop", bugs,

@@ -12,7 +12,7 @@ from patchworld.gate import score_key
 from patchworld.patches import apply_patch
 from patchworld.probes import critical_lines, switch_probes
 from patchworld.program import Program
-from patchworld.screening import SampleReplay, Screened
+from patchworld.screening import SampleReplay, Screened, Survives
 
 SOURCE = '''\
 def helper(x):
@@ -85,9 +85,10 @@ def test_a_probe_is_critical_only_when_it_fixes_more_failures_than_it_breaks():
                                     (d, RuntimeError("job failed")), (e, None)])
     assert set(found) == {a.extra["line"]}
     assert 0.6 < found[a.extra["line"]] <= 1.0
-    # a screened-out probe counts by its sample's rows
-    again = critical_lines(parent, [(a, Screened(fixes_two, "rejected early", 8))])
-    assert again == found
+    # a probe screened out, or one that survived its screen, counts by its sample's rows
+    assert critical_lines(parent, [(a, Screened(fixes_two, "rejected early", 8))]) == found
+    assert critical_lines(parent, [(a, Survives(fixes_two))]) == found
+    assert critical_lines(parent, [(a, Survives())]) == {}
 
 
 @pytest.mark.slow
@@ -96,7 +97,8 @@ def test_an_inverted_parser_test_that_the_spectrum_ranks_below_its_readers_is_lo
     """Wordle's feedback match negated: every step mispredicts, the parse line runs on every row (0.92) and
     ``predict_belief``'s lines, run on the failures, rank above it (0.94). The probe that negates the test
     back turns the failures exact: round 1 localises with it, ranks ``parse_observation`` first and accepts
-    the probe itself. Without probes the same round ranks another function first."""
+    the proposer's negation there (probes are evidence, never candidates). Without probes the same round
+    ranks another function first."""
     bug = (("        if _FEEDBACK.match(text):", "        if not (_FEEDBACK.match(text)):"),)
     session, original = planted_session("wordle", bug, tmp_path / "with")
     accepted = run_until_repaired(session, original, rounds=1)
@@ -106,6 +108,7 @@ def test_an_inverted_parser_test_that_the_spectrum_ranks_below_its_readers_is_lo
     assert suspicion["method"] == "coverage+mutants"
     assert max(suspicion["functions"], key=suspicion["functions"].get) == "parse_observation"
     assert [r["note"].split(" ")[0] for r in accepted] == ["parse_observation:27"]
+    assert not any(r["origin"].startswith("probe") for r in session.store.candidates())
 
     no_probes(monkeypatch)
     session, original = planted_session("wordle", bug, tmp_path / "without")

@@ -57,18 +57,14 @@ def test_a_revert_giving_back_a_known_program_or_no_longer_applying_is_skipped()
 
 
 @pytest.mark.slow
-def test_a_compensating_deletion_is_undone_once_the_bug_it_hid_is_fixed(tmp_path, monkeypatch):
+def test_a_compensating_deletion_is_undone_once_the_bug_it_hid_is_fixed(tmp_path):
     """Hand-written WebShop with a negated ``elif`` in ``correct_belief`` (seed 77 of the repair
     benchmark). Once, round 1 accepted deleting ``predict_belief``'s reset of reward, done and
     prediction (with the ``elif`` wrong, that scored better) and round 3 fixed the ``elif``; the
     deletion then cost val and no mutation puts a statement back. Which path a search takes to that
     state depends on its pool (since joined beam members get redos, seed 77 repairs the bug another
     way), so the session starts in it: the fixed program without the statement, that history
-    accepted. Only undoing round 1's hunk reaches the original's val in one round. (Probes are off: one of
-    them, combined with the revert, scores above the original on val, and this tests the revert.)"""
-    from planted import no_probes
-
-    no_probes(monkeypatch)
+    accepted. Only undoing round 1's hunk reaches the original's val in one round."""
     from patchworld.beam import Member
     from patchworld.bugs import plant_sites
     from patchworld.data import load_trajectories

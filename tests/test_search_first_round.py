@@ -5,7 +5,7 @@ cannot undo."""
 from __future__ import annotations
 
 import pytest
-from planted import no_probes, planted_session
+from planted import planted_session
 
 import patchworld.population as population
 from patchworld.gate import score_key
@@ -36,7 +36,6 @@ def test_a_negated_parser_test_is_fixed_in_the_first_round_only_with_the_wider_p
     assert pools == [128, 64]
 
     monkeypatch.setattr(population, "FIRST_POOL", 1)
-    no_probes(monkeypatch)   # the negated test's own probe fixes it in any pool (tests/test_probes.py)
     session, original = planted_session("babyai", BUG, tmp_path / "narrow", program="restyled", seed=3)
     try:
         res = session.step()

@@ -241,7 +241,7 @@ def test_a_partial_fix_on_the_faulty_line_is_redone_into_the_real_fix(tmp_path, 
     and only trying that line's other edits on the replaced program reaches it. (The first round's
     wider pool, ``population.FIRST_POOL``, finds the real fix at once; this tests the redo, so the first
     round gets the usual pool.)"""
-    from planted import no_probes, usual_first_pool
+    from planted import usual_first_pool
 
     from patchworld.data import load_trajectories
     from patchworld.gate import score, score_key
@@ -249,7 +249,6 @@ def test_a_partial_fix_on_the_faulty_line_is_redone_into_the_real_fix(tmp_path, 
     from patchworld.synthesis import Session
 
     usual_first_pool(monkeypatch)
-    no_probes(monkeypatch)   # the negation probe of the variable it tests is a compensation that fits val exactly
     source = (ROOT / "data/programs/handwritten/babyai.py").read_text(encoding="utf-8")
     bug = next(b for b in plant_sites(source) if b.operator == "flip_compare" and b.function == "parse_observation"
                and "walls around" in source.splitlines()[b.line - 1])

@@ -66,7 +66,6 @@ def test_a_bug_masked_by_the_one_just_fixed_is_repaired_in_the_next_round(tmp_pa
     over more lines and the parse fix is ranked after the 6 that take places of the pool: the next test;
     this one tests the unmasking itself, so the first round gets the usual pool.)"""
     usual_first_pool(monkeypatch)
-    no_probes(monkeypatch)   # round 2's probes of the accepted program negate the parse test back too
     session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:
         first = session.step()
@@ -84,7 +83,7 @@ def test_after_a_widened_first_round_the_masked_fix_is_among_the_unmasked_mutant
     """The same two bugs with the first round widened (the default): round 1's silent mutants spread over
     twice the lines, and the parse fix is ranked after the 6 that take places of round 2's pool
     (``UNMASKED_IN_POOL``); the next 6, tried beside the pool (``UNMASKED_ON_TOP``), hold it. Without
-    them it took until round 7. (Round 2's probes would negate the parse test back: off here.)"""
+    them it took until round 7. (Round 2's probes of the accepted program would mark the parse test: off here.)"""
     no_probes(monkeypatch)
     session, original = planted_session("wordle", MASKED_PARSE, tmp_path / "run")
     try:

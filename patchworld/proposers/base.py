@@ -38,7 +38,6 @@ class ProposalRequest:
     train: Sequence[Trajectory] = ()
     suspicion: Any = None   # a patchworld.localise.Suspicion: rank every function's lines by it (wide search)
     replay: Any = None      # the parent's whole val replay (the LLM prompt's failure table counts all of it)
-    tried: frozenset[str] = frozenset()   # child sources this round already evaluates (a proposer may skip them)
 
     def __post_init__(self) -> None:
         if self.n < 1:

@@ -314,8 +314,7 @@ class MutationProposer:
             return [Proposal(None, "error", error=msg)]
         seen = self._seen.setdefault(program.hash, set())
         if request.suspicion is not None:
-            known = self._children.setdefault(program.hash, set())
-            fresh = [c for c in ranked if c.child not in known and c.child not in request.tried]
+            fresh = [c for c in ranked if c.child not in self._children.setdefault(program.hash, set())]
             ranked = self._by_function(fresh, request.n, request.suspicion)
         self._programs.add(program.hash)
         chosen: list[Candidate] = []
