@@ -29,7 +29,8 @@ the 2-worker round kept the cores busy).
     .venv/bin/python benchmarks/candidate_eval.py [--runs 5] [--candidates 64] [--greedy-candidates 4] [--one-job]
 
 The beam round's wall is also split by phase (``phase_walls``), 1 worker against 2: proposing
-(localisation included), screening and replaying the candidates, confirming the winner (one job per
+(localisation included), screening and replaying the candidates (and a new program's probes, one
+screening batch per worker, screened before the pool is proposed), confirming the winner (one job per
 trajectory, two at once whatever the workers setting), writing files. Only the second phase runs
 more candidate jobs at once with 2 workers; the others bound what a second worker can save. The line
 after it says how much, run by run (``benchmarks/phase_bound.py``, Amdahl's law): the 1-worker round with its
@@ -125,7 +126,8 @@ thread hand-offs."""
 def phase_walls() -> dict[str, float]:
     """Wrap the functions that do a beam round's phases; returns phase -> wall seconds, filled as they run:
     propose (localisation with its traced replay, mutations, second steps), screen and replay (the
-    screening batches and the survivors' full val replays, combined children included), confirm (the
+    screening batches and the survivors' full val replays, combined children included, a new program's
+    probes), confirm (the
     winner's replay with every trajectory in a job of its own), files (replay summaries, candidate
     lines, the accepted child's diffs)."""
     import patchworld.localise
@@ -147,6 +149,7 @@ def phase_walls() -> dict[str, float]:
         setattr(owner, name, wrapper)
 
     for owner, name, phase in ((population, "_lines", "propose"), (patchworld.localise, "localise", "propose"),
+                               (population, "run_probes", "screen and replay"),
                                (population, "second_steps", "propose"), (population, "collect", "screen and replay"),
                                (synthesis.Session, "_confirm_best", "confirm"), (population, "_persist", "files"),
                                (population, "_render_diff", "files")):
