@@ -33,7 +33,6 @@ from patchworld.bugs import plant_sites  # noqa: E402
 from patchworld.data import load_trajectories  # noqa: E402
 from patchworld.gate import score, score_key  # noqa: E402
 from patchworld.localise import localise  # noqa: E402
-from patchworld.patches import apply_patch  # noqa: E402
 from patchworld.probes import critical_lines, switch_probes  # noqa: E402
 from patchworld.program import Program  # noqa: E402
 from patchworld.replay import replay  # noqa: E402
@@ -60,8 +59,7 @@ def probe_evidence(buggy: str, rep, val: list, susp) -> dict[int, float]:
                                                           steps.get_column("predicted").to_list(), strict=True),
                     strict=True))
     program = Program(buggy)
-    probed = [(p, replay(Program(apply_patch(buggy, p.patch).source), val, lean=True, sandbox=False))
-              for p in switch_probes(program, susp)]
+    probed = [(p, replay(Program(p.child), val, lean=True, sandbox=False)) for p in switch_probes(program, susp)]
     return critical_lines(rows, probed)
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_PROBES", "CRITICAL", "switch_probes", "critical_lines", "run_probes"]
+__all__ = ["MAX_PROBES", "CRITICAL", "Probe", "switch_probes", "critical_lines", "run_probes"]
 
 MAX_PROBES = 64
 """At most this many probes per program (the most suspicious conditions first when there are more)."""
@@ -35,13 +36,21 @@ CRITICAL = 0.6
 exact: MUSE's fail-to-pass less pass-to-fail) makes its line critical."""
 
 
-def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> list[Any]:
-    """One proposal per condition (``if``, ``while``, conditional expression) in the functions of
-    ``program``: that condition negated. With more than ``k``, the ``k`` on the most suspicious lines
-    (``suspicion``: a :class:`patchworld.localise.Suspicion`), in source order. Empty for a program that
-    does not parse."""
-    from patchworld.patches import PatchError, patch_from_sources
-    from patchworld.proposers.base import Proposal
+@dataclass(frozen=True)
+class Probe:
+    """One condition negated: its line and function, what was negated, and the child's source."""
+
+    line: int
+    function: str
+    note: str
+    child: str
+
+
+def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> list[Probe]:
+    """One probe per condition (``if``, ``while``, conditional expression) in the functions of ``program``
+    (:func:`patchworld.proposers.mutation_ops.op_negate_cond`), in source order. With more than ``k``, the
+    ``k`` on the most suspicious lines (``suspicion``: a :class:`patchworld.localise.Suspicion`). Empty for a
+    program that does not parse."""
     from patchworld.proposers.mutation_ops import SourceIndex, op_negate_cond
 
     source = program.source
@@ -60,37 +69,26 @@ def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> l
         at = suspicion.at if suspicion is not None else (lambda line: 0.0)
         best = sorted(chosen, key=lambda fm: -at(fm[1].node.lineno))[:k]
         chosen = [fm for fm in chosen if any(fm is b for b in best)]
-    out = []
-    for name, m in chosen:
-        line = m.node.lineno
-        note = f"{name}:{line} probe: {m.note}"
-        try:
-            patch = patch_from_sources(program, m.apply(source), origin="probe:negate_cond", note=note)
-        except (PatchError, ValueError):
-            continue
-        out.append(Proposal(patch, "ast_mutation", response=note, extra={"line": line, "function": name,
-                                                                          "probe": True}))
-    return out
+    return [Probe(m.node.lineno, name, m.note, m.apply(source)) for name, m in chosen]
 
 
-def critical_lines(parent_rows: Mapping[str, tuple[bool, str]], probes: list[tuple[Any, Any]]) -> dict[int, float]:
+def critical_lines(parent_rows: Mapping[str, tuple[bool, str]], probes: list[tuple[Probe, Any]]) -> dict[int, float]:
     """Line -> best :func:`patchworld.localise.mutant_score` of the probes on it that scored above
-    :data:`CRITICAL`. ``probes``: (proposal, replay) pairs, the replay a
-    :class:`patchworld.replay.Replay`, a :class:`patchworld.screening.Screened` or
-    :class:`patchworld.screening.Survives` (its sample's rows count), an exception or None; ``parent_rows``: id -> (exact, prediction) of the probed program."""
+    :data:`CRITICAL`. ``probes``: (probe, result) pairs, the result a :class:`patchworld.replay.Replay`, a
+    :class:`patchworld.screening.Screened` or :class:`patchworld.screening.Survives` (its sample's rows
+    count), an exception or None; ``parent_rows``: id -> (exact, prediction) of the probed program."""
     from patchworld.localise import mutant_score
     from patchworld.screening import Screened, Survives, columns
 
     out: dict[int, float] = {}
-    for proposal, rep in probes:
+    for probe, rep in probes:
         rep = rep.replay if isinstance(rep, (Screened, Survives)) else rep
         if rep is None or isinstance(rep, BaseException):
             continue
         ids, preds, exacts = columns(rep, "id", "predicted", "exact")
         value = mutant_score(parent_rows, ids, preds, exacts)
-        line = proposal.extra["line"]
         if value > CRITICAL:
-            out[line] = max(out.get(line, 0.0), round(value, 6))
+            out[probe.line] = max(out.get(probe.line, 0.0), round(value, 6))
     return out
 
 
@@ -99,7 +97,6 @@ def run_probes(program: Any, parent_rows: Mapping[str, tuple[bool, str]], screen
     """:func:`critical_lines` of :func:`switch_probes` of ``program``, the probes screened on ``screener``'s
     sample (all of val when it screens nothing) in ``session.workers`` batches on ``pool``
     (:func:`patchworld.screening.evaluate_batch`); ``parent_rows``: id -> (exact, prediction) of ``program``."""
-    from patchworld.patches import apply_patch
     from patchworld.program import Program
     from patchworld.sandbox.batch import MAX_BATCH
     from patchworld.screening import evaluate_batch
@@ -107,7 +104,7 @@ def run_probes(program: Any, parent_rows: Mapping[str, tuple[bool, str]], screen
     probes = switch_probes(program, suspicion)
     if not probes:
         return {}
-    children = [Program(apply_patch(program.source, p.patch).source) for p in probes]
+    children = [Program(p.child) for p in probes]
     size = min(MAX_BATCH, -(-len(children) // max(1, session.workers)))
     futures = [pool.submit(evaluate_batch, children[i:i + size], screener, session._val_handle(), session.sandbox,
                            session.residual, session.limits, screener.full) for i in range(0, len(children), size)]

@@ -9,7 +9,6 @@ import pytest
 from planted import no_probes, planted_session, run_until_repaired
 
 from patchworld.gate import score_key
-from patchworld.patches import apply_patch
 from patchworld.probes import critical_lines, switch_probes
 from patchworld.program import Program
 from patchworld.screening import SampleReplay, Screened, Survives
@@ -34,7 +33,7 @@ class M:
 
 
 def _children(probes: list) -> dict[int, str]:
-    return {p.extra["line"]: apply_patch(SOURCE, p.patch).source for p in probes}
+    return {p.line: p.child for p in probes}
 
 
 def test_every_condition_is_negated_once_in_its_own_child():
@@ -52,8 +51,8 @@ def test_every_condition_is_negated_once_in_its_own_child():
         changed = [k for k, (a, b) in enumerate(zip(SOURCE.splitlines(), child.splitlines(), strict=True), 1)
                    if a != b]
         assert changed == [line]
-    assert {p.extra["function"] for p in probes} == {"inner", "helper", "parse_observation"}
-    assert all(p.patch.origin == "probe:negate_cond" and p.extra["probe"] for p in probes)
+    assert {p.function for p in probes} == {"inner", "helper", "parse_observation"}
+    assert [p.note for p in probes][-1] == "negate '\"b\" in text'"
     assert switch_probes(Program("def f(:\n")) == []
 
 
@@ -63,7 +62,7 @@ def test_with_too_many_conditions_the_most_suspicious_lines_are_probed():
             return {11: 0.9, 15: 0.8, 3: 0.1}.get(line, 0.0)
 
     probes = switch_probes(Program(SOURCE), Suspicion(), k=2)
-    assert [p.extra["line"] for p in probes] == [11, 15]   # the two most suspicious, in source order
+    assert [p.line for p in probes] == [11, 15]   # the two most suspicious, in source order
 
 
 def _replay(ids: list[str], preds: list[str], exact: list[bool]) -> SampleReplay:
@@ -83,8 +82,8 @@ def test_a_probe_is_critical_only_when_it_fixes_more_failures_than_it_breaks():
                                    [True, False, False, False, False, False, True, True])
     found = critical_lines(parent, [(a, fixes_two), (b, changes_without_fixing), (c, fixes_one_breaks_two),
                                     (d, RuntimeError("job failed")), (e, None)])
-    assert set(found) == {a.extra["line"]}
-    assert 0.6 < found[a.extra["line"]] <= 1.0
+    assert set(found) == {a.line}
+    assert 0.6 < found[a.line] <= 1.0
     # a probe screened out, or one that survived its screen, counts by its sample's rows
     assert critical_lines(parent, [(a, Screened(fixes_two, "rejected early", 8))]) == found
     assert critical_lines(parent, [(a, Survives(fixes_two))]) == found
