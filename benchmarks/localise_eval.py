@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from patchworld.beam import Member  # noqa: E402
 from patchworld.bugs import plant_sites  # noqa: E402
 from patchworld.data import load_trajectories  # noqa: E402
 from patchworld.gate import score, score_key  # noqa: E402
@@ -54,13 +55,9 @@ def _rank(lines: dict[int, float], target: int) -> float:
 def probe_evidence(buggy: str, rep, val: list, susp) -> dict[int, float]:
     """Line -> critical probe score of ``buggy`` (:func:`patchworld.probes.critical_lines`), each probe
     replayed on all of ``val`` in this process."""
-    steps = rep.steps
-    rows = dict(zip(steps.get_column("id").to_list(), zip(steps.get_column("exact").to_list(),
-                                                          steps.get_column("predicted").to_list(), strict=True),
-                    strict=True))
     program = Program(buggy)
     probed = [(p, replay(Program(p.child), val, lean=True, sandbox=False)) for p in switch_probes(program, susp)]
-    return critical_lines(rows, probed)
+    return critical_lines(Member(program, rep).rows(), probed)
 
 
 def _print_ranks(rows: list, label: str) -> None:

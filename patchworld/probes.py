@@ -67,8 +67,8 @@ def switch_probes(program: Any, suspicion: Any = None, k: int = MAX_PROBES) -> l
     chosen = sorted(sites.values(), key=lambda fm: fm[1].splices[0][0])
     if len(chosen) > k:
         at = suspicion.at if suspicion is not None else (lambda line: 0.0)
-        best = sorted(chosen, key=lambda fm: -at(fm[1].node.lineno))[:k]
-        chosen = [fm for fm in chosen if any(fm is b for b in best)]
+        keep = {id(fm) for fm in sorted(chosen, key=lambda fm: -at(fm[1].node.lineno))[:k]}
+        chosen = [fm for fm in chosen if id(fm) in keep]
     return [Probe(m.node.lineno, name, m.note, m.apply(source)) for name, m in chosen]
 
 
@@ -106,12 +106,13 @@ def run_probes(program: Any, parent_rows: Mapping[str, tuple[bool, str]], screen
         return {}
     children = [Program(p.child) for p in probes]
     size = min(MAX_BATCH, -(-len(children) // max(1, session.workers)))
-    futures = [pool.submit(evaluate_batch, children[i:i + size], screener, session._val_handle(), session.sandbox,
-                           session.residual, session.limits, screener.full) for i in range(0, len(children), size)]
+    chunks = [children[i:i + size] for i in range(0, len(children), size)]
+    futures = [pool.submit(evaluate_batch, chunk, screener, session._val_handle(), session.sandbox, session.residual,
+                           session.limits, screener.full) for chunk in chunks]
     results: list[Any] = []
-    for fut in futures:
+    for chunk, fut in zip(chunks, futures, strict=True):
         try:
             results += fut.result()
         except Exception as exc:  # noqa: BLE001 - a failed batch gives no evidence
-            results += [exc] * min(size, len(children) - len(results))
+            results += [exc] * len(chunk)
     return critical_lines(parent_rows, list(zip(probes, results, strict=True)))
