@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                          susp.ranked_functions()[0][0]))
             if args.probes:
                 evidence = probe_evidence(buggy, rep, val, susp)
-                with_probes = localise(buggy, rep.steps, rep.lines, mutants=evidence) if evidence else susp
+                with_probes = localise(buggy, rep.steps, rep.lines, critical=evidence) if evidence else susp
                 probed.append((*rows[-1][:3], _rank(with_probes.lines, bug.line),
                                with_probes.ranked_functions()[0][0]))
     print(f"{len(rows)} planted bugs that lower val, in {len(PROGRAMS)} programs (seed {args.seed})")

@@ -41,6 +41,7 @@ class Member:
     unmask: tuple | None = None                    # (program it replaced, the edit that made it, mutants of that program): next round only
     revert: bool = False                           # just accepted: next round, undo hunks of earlier accepted edits
     probed: bool = False                           # its conditions were switched once (patchworld.probes)
+    critical: dict = field(default_factory=dict)   # line -> score of the probes that marked it (patchworld.probes)
 
     def spans(self) -> dict:
         """:func:`patchworld.localise.function_spans` of this member's program (built once)."""

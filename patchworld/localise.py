@@ -200,6 +200,15 @@ def _blend(scores: Mapping[int, float], mutants: Mapping[int, float]) -> dict[in
     return {line: 0.6 * value + 0.4 * float(mutants.get(line, 0.5)) for line, value in scores.items()}
 
 
+def _lift(scores: Mapping[int, float], critical: Mapping[int, float]) -> dict[int, float]:
+    """Line scores with only the critical lines raised: by :func:`_blend`'s margin of a line with mutant
+    evidence ``m`` over an unmutated one (``0.4 (m - 0.5)`` on its ``0.6`` scale), capped at 1. The order is
+    the blend's; the other lines keep their own scores, where the blend would compress them all into
+    [0.2, 0.8] and flatten the proposer's weighting of every line no probe marked."""
+    return {line: min(1.0, value + (2 / 3) * (float(critical[line]) - 0.5)) if line in critical else value
+            for line, value in scores.items()}
+
+
 CARRIED_WEIGHT = 0.95
 """A key's writer blamed through the later rows that read it scores this share of their spectrum score."""
 
@@ -293,11 +302,14 @@ def _blame_clusters(lines: dict[int, float], actions: Sequence[object], failed: 
 
 
 def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] | None = None,
-             formula: str = "ochiai", mutants: Mapping[int, float] | None = None) -> Suspicion:
+             formula: str = "ochiai", mutants: Mapping[int, float] | None = None,
+             critical: Mapping[int, float] | None = None) -> Suspicion:
     """Suspicion of every line of ``source`` from a replay's ``steps`` frame (``exact``, ``error``),
     when given the lines each row ran (aligned with ``steps``), and ``mutants``: line -> best
     :func:`mutant_score` of the mutants already evaluated there (mutation-based evidence, which
-    the search gathers for free while it screens candidates)."""
+    the search gathers for free while it screens candidates). ``critical``: line -> score of the
+    predicate-switch probes that marked it (:mod:`patchworld.probes`); with mutant evidence it counts as
+    more of it, without, it raises only its own lines (:func:`_lift`; method ``+probes``)."""
     spans = function_spans(source)
     owner = _body_lines(source)
     exact = [bool(x) for x in steps.get_column("exact").to_list()]
@@ -345,8 +357,14 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
                     blamed = min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail)
                     lines[w] = max(lines.get(w, 0.0), blamed)
     if mutants:
+        evidence = {**(critical or {})}
+        for line, value in mutants.items():
+            evidence[line] = max(evidence.get(line, 0.0), value)
         method += "+mutants"
-        lines, before_writers = _blend(lines, mutants), _blend(before_writers, mutants)
+        lines, before_writers = _blend(lines, evidence), _blend(before_writers, evidence)
+    elif critical:
+        method += "+probes"
+        lines, before_writers = _lift(lines, critical), _lift(before_writers, critical)
     functions: dict[str, float] = {}
     for line, value in before_writers.items():   # writers rank lines, not functions: the crash's own stays first
         name = owner[line]

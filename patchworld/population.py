@@ -163,16 +163,16 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         if not shown:
             continue
         t = time.perf_counter()
-        susp = localise(member.program.source, member.replay.steps, _lines(session, member), mutants=member.evidence)
+        susp = localise(member.program.source, member.replay.steps, _lines(session, member), mutants=member.evidence,
+                        critical=member.critical)
         screeners[member.program.hash] = Screener(member.replay, session.val, seed=session.seed * 1000 + r * 10 + k)
         if k == 0 and not member.probed:   # a new current program: its conditions switched first (step 0)
             member.probed = True
-            found = run_probes(member.program, member.rows(), screeners[member.program.hash], pool, session, susp)
-            for line, value in found.items():
-                member.evidence[line] = max(member.evidence.get(line, 0.0), value)
-            if found:
+            member.critical = run_probes(member.program, member.rows(), screeners[member.program.hash], pool,
+                                         session, susp)
+            if member.critical:
                 susp = localise(member.program.source, member.replay.steps, _lines(session, member),
-                                mutants=member.evidence)
+                                mutants=member.evidence, critical=member.critical)
         if k == 0:
             first_susp = susp
         suspicions[member.program.hash] = {"method": susp.method, "lines": susp.lines, "functions": susp.functions}

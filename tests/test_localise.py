@@ -86,6 +86,22 @@ def test_mutant_evidence_fix_beats_change_beats_nothing():
     assert s.method == "coverage+mutants" and s.lines[7] > s.lines[8]
 
 
+def test_probe_evidence_raises_only_its_own_lines_in_the_blends_order():
+    """Critical probes without mutant evidence lift their lines by the blend's margin and leave every other
+    line's score alone (the blend would compress them all); with mutant evidence they count as more of it."""
+    steps, ran = _steps([False, False, True, True]), [[6, 7], [6, 8], [6, 8], [6]]
+    plain = localise(SOURCE, steps, ran)
+    lifted = localise(SOURCE, steps, ran, critical={6: 0.9})
+    blended = localise(SOURCE, steps, ran, mutants={6: 0.9})
+    assert lifted.method == "coverage+probes" and blended.method == "coverage+mutants"
+    assert lifted.lines[6] > plain.lines[6]
+    assert {k: v for k, v in lifted.lines.items() if k != 6} == {k: v for k, v in plain.lines.items() if k != 6}
+    assert sorted(lifted.lines, key=lambda k: (-lifted.lines[k], k)) == sorted(blended.lines,
+                                                                            key=lambda k: (-blended.lines[k], k))
+    both = localise(SOURCE, steps, ran, mutants={7: 0.0}, critical={6: 0.9})
+    assert both.lines == localise(SOURCE, steps, ran, mutants={7: 0.0, 6: 0.9}).lines
+
+
 def test_line_suspicion_of_a_real_traced_replay():
     from patchworld.data import load_trajectories
     from patchworld.program import Program

@@ -104,7 +104,7 @@ def test_an_inverted_parser_test_that_the_spectrum_ranks_below_its_readers_is_lo
     assert score_key(session.score) >= original
     first = session.store.rounds()[1]
     (suspicion,) = first["suspicion"].values()
-    assert suspicion["method"] == "coverage+mutants"
+    assert suspicion["method"] == "coverage+probes"
     assert max(suspicion["functions"], key=suspicion["functions"].get) == "parse_observation"
     assert [r["note"].split(" ")[0] for r in accepted] == ["parse_observation:27"]
     assert not any(r["origin"].startswith("probe") for r in session.store.candidates())
