@@ -18,8 +18,9 @@ import io
 import itertools
 import keyword
 import tokenize
+from collections.abc import Mapping
 
-__all__ = ["side_by_side_html", "DIFF_CSS"]
+__all__ = ["side_by_side_html", "suspicion_html", "DIFF_CSS"]
 
 _ADD = "background-color:#acf2bd"
 _SUB = "background-color:#fdb8c0"
@@ -49,6 +50,8 @@ _PART_STYLE = {
     "pw-skip": "color:#57606a;background-color:#ddf4ff;text-align:center;padding:1px 6px",
     "pw-name": "font-family:sans-serif;text-align:left;padding:3px 6px;background-color:#eaeef2;"
                "border-bottom:1px solid #d0d7de",
+    "pw-susp": "color:#1f2328;text-align:right;vertical-align:top;padding:0 4px;width:1%;user-select:none;"
+               "border-right:1px solid #d0d7de",
 }
 _DIV_STYLE = "overflow-x:auto"  # long unwrapped lines scroll inside the diff, not the page
 # cells inherit the font, colours and nowrap from the table (white background: readable in dark themes too)
@@ -216,6 +219,15 @@ def _cells(number: str, code: str, tint: str) -> str:
     return f'<td {_attr("diff_header")}>{number}</td><td class="{f"pw-code {tint}".strip()}" style="{style}">{code}</td>'
 
 
+def _susp_cell(value: float | None) -> str:
+    """A suspicion cell: the score to two decimals on a red tint as strong as the score (empty: no score)."""
+    if value is None:
+        return f'<td {_attr("pw-susp")}></td>'
+    alpha = 0.06 + 0.6 * max(0.0, min(1.0, float(value)))
+    return (f'<td class="pw-susp" style="{_PART_STYLE["pw-susp"]};background-color:rgba(207,34,46,{alpha:.2f})" '
+            f'title="suspicion {float(value):.3f}">{float(value):.2f}</td>')
+
+
 class _Side:
     """One source as display lines (tabs expanded), per-character token classes, and diff lines."""
 
@@ -236,15 +248,23 @@ class _Side:
         return [(str(i + 1) if k == 0 else "&gt;", p) for k, p in enumerate(pieces)]
 
 
-def _table(left: _Side, right: _Side, parent_name: str, child_name: str, context: int, wrap: int) -> str:
-    """The diff ``<table>``: one row per shown line pair, hunks of ``context`` lines, skip rows between."""
-    rows = [f'<thead><tr><th colspan="2" {_attr("pw-name")}>{html.escape(parent_name)}</th>'
+def _table(left: _Side, right: _Side, parent_name: str, child_name: str, context: int, wrap: int,
+           suspicion: Mapping[int, float] | None = None) -> str:
+    """The diff ``<table>``: one row per shown line pair, hunks of ``context`` lines, skip rows between;
+    with ``suspicion`` (parent line number -> score), a column of it beside the parent's line numbers."""
+    susp = suspicion is not None
+    rows = [f'<thead><tr><th colspan="{3 if susp else 2}" {_attr("pw-name")}>{html.escape(parent_name)}</th>'
             f'<th colspan="2" {_attr("pw-name")}>{html.escape(child_name)}</th></tr></thead><tbody>']
 
     def skip(n: int) -> None:
         if n > 0:
-            rows.append(f'<tr class="pw-row-skip"><td colspan="4" {_attr("pw-skip")}>'
+            rows.append(f'<tr class="pw-row-skip"><td colspan="{5 if susp else 4}" {_attr("pw-skip")}>'
                         f'&#8943; {n} unchanged line{"s" if n != 1 else ""} &#8943;</td></tr>')
+
+    def score(i: int | None, first: bool) -> str:
+        if not susp:
+            return ""
+        return _susp_cell(suspicion.get(i + 1) if i is not None and first else None)
 
     def row(kind: str, i: int | None, j: int | None, similar: bool) -> None:
         ma = mb = None
@@ -256,7 +276,8 @@ def _table(left: _Side, right: _Side, parent_name: str, child_name: str, context
         lcls = "pw-line-none" if i is None else "pw-line-sub" if kind != "equal" else ""
         rcls = "pw-line-none" if j is None else "pw-line-add" if kind != "equal" else ""
         pairs = itertools.zip_longest(left.cells(i, ma, wrap), right.cells(j, mb, wrap), fillvalue=("", ""))
-        rows.extend(f'<tr class="pw-row-{kind}">{_cells(*lc, lcls)}{_cells(*rc, rcls)}</tr>' for lc, rc in pairs)
+        rows.extend(f'<tr class="pw-row-{kind}">{score(i, k == 0)}{_cells(*lc, lcls)}{_cells(*rc, rcls)}</tr>'
+                    for k, (lc, rc) in enumerate(pairs))
 
     shown_to = 0
     matcher = difflib.SequenceMatcher(None, left.lines, right.lines, autojunk=False)
@@ -282,13 +303,15 @@ def side_by_side_html(
     child_name: str = "child",
     context: int = 3,
     wrapcolumn: int | None = 72,
+    suspicion: Mapping[int, float] | None = None,
 ) -> str:
     """An HTML fragment (``<div class="pw-diff">`` with its own styles) showing the two sources side by side.
 
     Python syntax is coloured; removed/added lines are tinted and their changed characters marked
     (``diff_sub``/``diff_add``/``diff_chg``); unchanged stretches are collapsed to ``context`` lines
     around each change; lines longer than ``wrapcolumn`` wrap onto ``>`` rows. Identical sources give a
-    short "no differences" note.
+    short "no differences" note. ``suspicion`` (parent line number -> fault-localisation score in [0, 1],
+    :mod:`patchworld.localise`) adds a column of it before the parent's line numbers, tinted by score.
     """
     left, right = _Side(parent_source), _Side(child_source)
     header = (
@@ -301,5 +324,26 @@ def side_by_side_html(
     if left.lines == right.lines:
         body = '<p style="font-family:sans-serif;font-size:12px;color:#555">No differences.</p>'
     else:
-        body = _table(left, right, parent_name, child_name, context, wrapcolumn or 0)
+        body = _table(left, right, parent_name, child_name, context, wrapcolumn or 0, suspicion)
     return f'<div class="pw-diff" style="{_DIV_STYLE}"><style>{DIFF_CSS}</style>{header}{body}</div>'
+
+
+def suspicion_html(source: str, suspicion: Mapping[int, float], title: str = "", top: int = 8,
+                   wrapcolumn: int | None = 72) -> str:
+    """The whole of ``source`` with its suspicion beside every line (``suspicion``: line number -> score in
+    [0, 1]; lines without one, outside functions, get an empty cell), in a ``<details>`` block closed by
+    default whose summary is ``title`` and the ``top`` most suspicious lines: where the search looked."""
+    side = _Side(source)
+    ranked = sorted(suspicion.items(), key=lambda kv: (-kv[1], kv[0]))[:max(top, 0)]
+    best = ", ".join(f"line {n} ({v:.2f})" for n, v in ranked)
+    rows: list[str] = []
+    for i in range(len(side.lines)):
+        for k, (number, code) in enumerate(side.cells(i, None, wrapcolumn or 0)):
+            rows.append(f'<tr class="pw-row-equal">{_susp_cell(suspicion.get(i + 1) if k == 0 else None)}'
+                        f'{_cells(number, code, "")}</tr>')
+    head = (f'<thead><tr><th {_attr("pw-name")}>suspicion</th><th colspan="2" {_attr("pw-name")}>line</th></tr>'
+            "</thead>")
+    summary = html.escape(title) + (f" &mdash; most suspicious: {html.escape(best)}" if best else "")
+    return (f'<details class="pw-suspicion"><summary style="font-family:sans-serif;font-size:12px;cursor:pointer">'
+            f'{summary}</summary><div class="pw-diff" style="{_DIV_STYLE}"><style>{DIFF_CSS}</style>'
+            f'<table class="diff" style="{_TABLE_STYLE}">{head}<tbody>{"".join(rows)}</tbody></table></div></details>')

@@ -38,7 +38,8 @@ from typing import Any
 from patchworld.dataflow import carried_reads, crash_writers, producers
 
 __all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
-           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind", "recorded_suspicion", "suspicion_column"]
+           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind", "recorded_localisation", "recorded_suspicion",
+           "suspicion_column"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
 _COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
@@ -386,16 +387,24 @@ def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[in
     return localise(source, replay.steps, lines_run, formula).lines
 
 
-def recorded_suspicion(rounds: Sequence[Mapping[str, Any]], round_no: int, parent: str) -> dict[int, float] | None:
-    """Line -> suspicion the wide search used in round ``round_no`` for program ``parent`` (the
-    parent of that round's candidates), from a run's round records (``RunStore.rounds()`` or
+def recorded_localisation(rounds: Sequence[Mapping[str, Any]], round_no: int,
+                          parent: str) -> Mapping[str, Any] | None:
+    """What the wide search recorded of its localisation of program ``parent`` in round ``round_no``
+    (``method``, ``lines``, ``functions``), from a run's round records (``RunStore.rounds()`` or
     ``rounds.jsonl``); None when that round recorded none (greedy rounds, hand edits)."""
     for record in rounds:
         if int(record.get("round", -1)) == int(round_no):
             entry = (record.get("suspicion") or {}).get(parent)
             if entry:
-                return {int(k): float(v) for k, v in entry.get("lines", {}).items()}
+                return entry
     return None
+
+
+def recorded_suspicion(rounds: Sequence[Mapping[str, Any]], round_no: int, parent: str) -> dict[int, float] | None:
+    """Line -> suspicion the wide search used in round ``round_no`` for program ``parent`` (the
+    parent of that round's candidates): :func:`recorded_localisation`'s lines, or None."""
+    entry = recorded_localisation(rounds, round_no, parent)
+    return {int(k): float(v) for k, v in entry.get("lines", {}).items()} if entry else None
 
 
 def suspicion_column(source: str, scores: Mapping[int, float] | None) -> list[float | None]:

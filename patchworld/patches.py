@@ -22,7 +22,7 @@ import hashlib
 import json
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -383,9 +383,11 @@ def unified_diff(parent_source: str, child_source: str, parent_name: str = "pare
 
 
 def side_by_side_html(
-    parent_source: str, child_source: str, parent_name: str = "parent", child_name: str = "child", context: int = 3
+    parent_source: str, child_source: str, parent_name: str = "parent", child_name: str = "child", context: int = 3,
+    suspicion: Mapping[int, float] | None = None,
 ) -> str:
-    """Self-contained side-by-side HTML diff (see :mod:`patchworld.diffview`)."""
+    """Self-contained side-by-side HTML diff (see :mod:`patchworld.diffview`); ``suspicion``: parent line ->
+    score, shown as a column beside the parent's lines."""
     from patchworld.diffview import side_by_side_html as _html
 
-    return _html(parent_source, child_source, parent_name, child_name, context=context)
+    return _html(parent_source, child_source, parent_name, child_name, context=context, suspicion=suspicion)

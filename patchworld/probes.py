@@ -10,7 +10,8 @@ passing ones it breaks, is a decision the failures depend on.
 The wide search (:mod:`patchworld.population`) runs these probes once for each new current program
 (the one it starts from, one it just accepted), before it localises (:func:`run_probes`: one screening
 batch per worker on the program's screening sample), and :func:`critical_lines` is the evidence
-localisation blends in (:func:`patchworld.localise.localise`'s ``mutants``). Probes are evidence, not
+localisation raises those lines by (:func:`patchworld.localise.localise`'s ``critical``: only the marked
+lines move, the others keep their spectrum scores, which the proposer weighs). Probes are evidence, not
 candidates: the gate never judges them, so they add no val-fitted acceptance of their own (a probe that
 nudged WebShop's val above the original's program, but not its test score, was accepted when they were);
 the proposer, drawing from the lines they mark, proposes the negation among its other edits there. Only

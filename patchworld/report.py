@@ -95,7 +95,7 @@ def _accepted_patches(run: Run) -> str:
             f"<p>val token F1 {row['score_before']:.3f} &rarr; {row['score_after']:.3f}; fixed {row['n_fixed']}, "
             f"broken {row['n_broken']} transitions. <span class='muted'>{html.escape(row['reason'] or '')}</span></p>"
             + "".join(f"<p class='flag'>&#9888; {html.escape(flag)}</p>" for flag in view.flags)
-            + f"{view.diff_html}{_examples(view.summary)}"
+            + f"{view.diff_html}{view.suspicion_html}{_examples(view.summary)}"
             + (view.prompt_html if view.prompt or view.response else "") + "</div>")
     if blocks:
         from patchworld.views import FIXED_BROKEN_NOTE

@@ -318,6 +318,7 @@ class Run:
     candidates: pl.DataFrame
     rounds: pl.DataFrame
     records: list[dict[str, Any]] = field(default_factory=list)   # raw candidate lines (full score dicts)
+    round_log: list[dict[str, Any]] = field(default_factory=list)  # raw round lines (a beam round's suspicion)
 
     def program(self, program_hash: str) -> Any:
         return RunStore(self.path).load_program(program_hash)
@@ -335,6 +336,6 @@ class Run:
 def load_run(run_dir: str | os.PathLike[str]) -> Run:
     """Load a run folder written by :class:`RunStore` (tolerates a torn last log line)."""
     store = RunStore(run_dir)
-    records = store.candidates()
+    records, round_log = store.candidates(), store.rounds()
     return Run(path=store.path, header=store.header, candidates=candidates_frame(records),
-               rounds=rounds_frame(records, store.rounds()), records=records)
+               rounds=rounds_frame(records, round_log), records=records, round_log=round_log)

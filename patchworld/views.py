@@ -157,6 +157,23 @@ class CandidateView:
     rows: list[dict[str, Any]] = field(default_factory=list)
     prompt: str = ""
     response: str = ""
+    suspicion: dict[int, float] | None = None   # parent line -> score the round localised with (beam rounds)
+    suspicion_method: str = ""                  # how: "coverage", "+mutants", "+probes" (patchworld.localise)
+    parent_source: str = ""
+
+    @property
+    def suspicion_html(self) -> str:
+        """The parent's whole source with the suspicion the round localised it with beside every line
+        (folded, its most suspicious lines in the summary); empty when the round recorded none (greedy
+        rounds, hand edits): where the search looked."""
+        if not self.suspicion or not self.parent_source:
+            return ""
+        from patchworld.diffview import suspicion_html
+
+        row = self.row or {}
+        title = (f"Where the search looked: suspicion per line of the parent {row.get('parent', '')} as round "
+                 f"{row.get('round', '?')} localised it ({self.suspicion_method or 'recorded'})")
+        return suspicion_html(self.parent_source, self.suspicion, title)
 
     @property
     def anchor(self) -> str:
@@ -214,12 +231,19 @@ def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
     counterexamples, and the prompt and reply that produced it."""
     if row is None:
         return CandidateView(None, "No candidate selected")
+    from patchworld.localise import recorded_localisation
     from patchworld.patches import side_by_side_html
 
     verdict = "accepted" if row["accepted"] else "rejected"
     title = f"Candidate {row['candidate_id']} (round {row['round']}): {verdict} \u2014 {row['reason']}"
     folder = run.patch_dir(row["patch_id"] or row["candidate_id"])
-    if row["child"] and (folder / "side_by_side.html").exists():
+    found = recorded_localisation(getattr(run, "round_log", ()), row["round"], row["parent"]) if row["parent"] else None
+    lines = {int(k): float(v) for k, v in found.get("lines", {}).items()} if found else None
+    parent = run.program(row["parent"]).source if lines and row["parent"] else ""
+    if row["child"] and lines:   # the diff with the round's suspicion beside the parent's lines
+        diff = side_by_side_html(parent, run.program(row["child"]).source, row["parent"], row["child"],
+                                 suspicion=lines)
+    elif row["child"] and (folder / "side_by_side.html").exists():
         diff = (folder / "side_by_side.html").read_text(encoding="utf-8")
     elif row["child"]:
         diff = side_by_side_html(run.program(row["parent"]).source, run.program(row["child"]).source,
@@ -231,7 +255,8 @@ def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
     path = folder / "replay_summary.json"
     summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     return CandidateView(dict(row), title, diff, summary, counterexample_rows(summary),
-                         _read(folder / "prompt.txt"), _read(folder / "response.txt"))
+                         _read(folder / "prompt.txt"), _read(folder / "response.txt"), lines,
+                         str(found.get("method", "")) if found else "", parent)
 
 
 def metric_deltas(before: Any, after: Any, names: tuple[str, str] = ("loaded", "edited")) -> pl.DataFrame:

@@ -193,3 +193,25 @@ def test_long_lines_wrap_onto_continuation_rows_and_context_is_collapsed() -> No
     assert "17 unchanged lines" in shown and "16 unchanged lines" in shown  # 0-16 and 24-39 hidden
     assert "V_16 = 16" not in shown and "V_17 = 17" in shown and "V_23 = 23" in shown and "V_24 = 24" not in shown
     assert "No differences" in side_by_side_html(parent, parent)
+
+
+def test_suspicion_column_scores_each_shown_parent_line_and_the_full_listing_ranks_them() -> None:
+    """Where the search looked: the parent side of the diff carries each shown line's score (tinted by it,
+    none on continuation rows or lines without one), and the folded listing shows the whole parent with
+    its most suspicious lines named first."""
+    from patchworld.diffview import suspicion_html
+
+    parent = "def f(x):\n    y = x + 1\n    return y\n"
+    child = "def f(x):\n    y = x - 1\n    return y\n"
+    scores = {2: 0.9, 3: 0.25}
+    page = side_by_side_html(parent, child, suspicion=scores)
+    cells = re.findall(r'<td class="pw-susp"[^>]*rgba\(207,34,46,([0-9.]+)\)[^>]*>([0-9.]+)</td>', page)
+    assert [value for _, value in cells] == ["0.90", "0.25"]          # lines 2 and 3; line 1 has none
+    assert float(cells[0][0]) > float(cells[1][0])                     # the stronger the score, the redder
+    assert page.count("<tr") == parent.count("\n") + 1                 # header row + one row per line
+    assert 'colspan="3"' in page and 'class="pw-susp"' not in side_by_side_html(parent, child)
+    listing = suspicion_html("def g():\n" + parent, {3: 0.9, 4: 0.25, 1: 0.1}, "round 1", top=2)
+    summary = re.search(r"<summary[^>]*>(.*?)</summary>", listing).group(1)
+    assert "round 1" in summary and "line 3 (0.90), line 4 (0.25)" in summary and "line 1" not in summary
+    assert unescape(re.sub(r"<[^>]+>", "", listing)).replace("\xa0", " ").count("y = x + 1") == 1
+    assert re.findall(r'title="suspicion ([0-9.]+)"', listing) == ["0.100", "0.900", "0.250"]   # in line order
