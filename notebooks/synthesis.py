@@ -43,18 +43,26 @@ def _(mo):
 
 @app.cell
 def _(ENVS, RUNS_DIR, mo):
-    from patchworld.workbench import available_proposers, run_folders
+    from patchworld.workbench import SEARCH_LABELS, available_proposers, run_folders
 
     llm_ready = "llm" in available_proposers()
     env_pick = mo.ui.dropdown(ENVS, value="maze" if "maze" in ENVS else ENVS[0], label="Environment")
     variant_pick = mo.ui.radio(["simple", "residual"], value="simple", label="Variant", inline=True)
     proposer_pick = mo.ui.dropdown(["mutation"] + (["llm"] if llm_ready else []), value="mutation", label="Proposer")
-    n_candidates = mo.ui.slider(1, 8, value=4, label="Candidates per round", show_value=True)
+    n_candidates = mo.ui.slider(steps=[1, 2, 3, 4, 6, 8, 16, 32, 64, 128], value=4, label="Candidates per round",
+                                show_value=True)
     resume_pick = mo.ui.dropdown(["(the run folder below)"] + run_folders(RUNS_DIR), value="(the run folder below)",
                                  label="Resume an existing run")
     executor_pick = mo.ui.dropdown(["local", "dask"], value="local", label="Candidate replays on")
     address_text = mo.ui.text(value="", label="Dask scheduler (empty: a local cluster)")
-    return address_text, env_pick, executor_pick, llm_ready, n_candidates, proposer_pick, resume_pick, variant_pick
+    return (SEARCH_LABELS, address_text, env_pick, executor_pick, llm_ready, n_candidates, proposer_pick,
+            resume_pick, variant_pick)
+
+
+@app.cell
+def _(SEARCH_LABELS, mo):
+    search_pick = mo.ui.radio(list(SEARCH_LABELS), value="greedy", label="Search", inline=True)
+    return (search_pick,)
 
 
 @app.cell
@@ -68,28 +76,33 @@ def _(PROGRAMS_DIR, env_pick, mo):
 
 
 @app.cell
-def _(PROGRAMS_DIR, RUNS_DIR, env_pick, mo, n_candidates, program_pick, proposer_pick, variant_pick):
+def _(PROGRAMS_DIR, RUNS_DIR, SEARCH_LABELS, env_pick, mo, n_candidates, program_pick, proposer_pick, search_pick,
+      variant_pick):
     from patchworld.workbench import default_run_folder
 
     _env = env_pick.value
     _program = PROGRAMS_DIR / program_pick.value
     run_folder = mo.ui.text(value=str(default_run_folder(RUNS_DIR, _env, variant_pick.value, proposer_pick.value,
-                                                         _program, n_candidates.value)),
+                                                         _program, n_candidates.value,
+                                                         SEARCH_LABELS[search_pick.value])),
                             label="Run folder (new, or existing to resume)", full_width=True)
     return (run_folder,)
 
 
 @app.cell
 def _(address_text, env_pick, executor_pick, llm_ready, mo, n_candidates, program_pick, proposer_pick, resume_pick,
-      run_folder, variant_pick):
+      run_folder, search_pick, variant_pick):
     _llm_note = "" if llm_ready else (" (LLM proposer: not configured; set PATCHWORLD_LLM_MODEL and "
                                       "OPENAI_BASE_URL or OPENAI_API_KEY)")
     mo.vstack([
-        mo.hstack([env_pick, variant_pick, proposer_pick, program_pick, n_candidates], justify="start", wrap=True),
+        mo.hstack([env_pick, variant_pick, proposer_pick, program_pick, search_pick, n_candidates], justify="start",
+                  wrap=True),
         resume_pick,
         run_folder,
         mo.hstack([executor_pick, address_text], justify="start"),
-        mo.md(f"<small>Proposers available: mutation{', llm' if llm_ready else ''}{_llm_note}</small>"),
+        mo.md(f"<small>Proposers available: mutation{', llm' if llm_ready else ''}{_llm_note}. The wide search "
+              "screens tens of candidates a round (64 is its usual pool) and records where it looked: the candidate "
+              "view shows each line's suspicion.</small>"),
     ])
     return
 
@@ -103,15 +116,16 @@ def _():
 
 
 @app.cell
-def _(PROGRAMS_DIR, Path, TRAJ_DIR, env_pick, n_candidates, program_pick, proposer_pick, resume_pick, run_folder,
-      tab, variant_pick):
+def _(PROGRAMS_DIR, Path, SEARCH_LABELS, TRAJ_DIR, env_pick, n_candidates, program_pick, proposer_pick, resume_pick,
+      run_folder, search_pick, tab, variant_pick):
     from patchworld.workbench import plan_run
 
     # What Step will do with the chosen folder; nothing is created or locked here.
     _resume = resume_pick.value if resume_pick.value != "(the run folder below)" else None
     run_dir = Path(_resume or run_folder.value).expanduser()
     settings = {"env": env_pick.value, "variant": variant_pick.value, "proposer": proposer_pick.value,
-                "program_file": PROGRAMS_DIR / program_pick.value, "n_candidates": int(n_candidates.value)}
+                "program_file": PROGRAMS_DIR / program_pick.value, "n_candidates": int(n_candidates.value),
+                "search": SEARCH_LABELS[search_pick.value]}
     plan = plan_run(run_dir, traj_dir=TRAJ_DIR, own=tab["session"], **settings)
     return plan, run_dir, settings
 
@@ -278,6 +292,7 @@ def _(counterexamples_html, diff_html, mo, view):
         mo.md(f"### {view.title}"),
         *[mo.callout(mo.md(f"**{_flag}**"), kind="warn") for _flag in view.flags],
         mo.Html(f'<div class="pw-patch-diff" style="overflow-x:auto">{diff_html}</div>'),
+        mo.Html(view.suspicion_html) if view.suspicion_html else mo.md(""),
         mo.md(f"#### Counterexamples ({len(view.rows)} rows: {_n['shown']} shown to the proposer; {_n['fixed']} "
               f"fixed, {_n['broken']} broken, token F1 up in {_n['f1_up']}, down in {_n['f1_down']}; on all of val "
               f"{_n['val_fixed']} fixed / {_n['val_broken']} broken exactly, token F1 up in {_n['val_f1_up']} / "

@@ -85,12 +85,19 @@ def run_folders(runs_dir: str | os.PathLike[str]) -> list[str]:
     return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
+SEARCH_LABELS = {"greedy": "greedy", "wide (beam)": "beam"}
+"""The notebooks' search choices -> ``Session(search=...)``: greedy (every candidate on all of val, one
+incumbent) or the wide search (:mod:`patchworld.population`: screened pools, a beam, fault localisation
+whose suspicion per line the candidate view shows)."""
+
+
 def default_run_folder(runs_dir: str | os.PathLike[str], env: str, variant: str, proposer: str,
-                       program_file: str | os.PathLike[str] | None, n_candidates: int) -> Path:
+                       program_file: str | os.PathLike[str] | None, n_candidates: int, search: str = "greedy") -> Path:
     """The notebook's default folder: its name follows every setting that shapes a run (env, variant,
-    proposer, starting program, candidates per round), so a default never resumes another run."""
+    proposer, starting program, candidates per round, search), so a default never resumes another run."""
     stem = Path(program_file).stem if program_file and Path(program_file).is_file() else "llm-written"
-    return Path(runs_dir) / f"notebook-{env}-{variant}-{proposer}-{stem}-c{int(n_candidates)}"
+    tail = "" if search == "greedy" else f"-{search}"
+    return Path(runs_dir) / f"notebook-{env}-{variant}-{proposer}-{stem}-c{int(n_candidates)}{tail}"
 
 
 @dataclass
@@ -107,7 +114,7 @@ class RunPlan:
 
 def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str], variant: str = "simple",
              proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
-             n_candidates: int = 4, own: Any | None = None) -> RunPlan:
+             n_candidates: int = 4, own: Any | None = None, search: str = "greedy") -> RunPlan:
     """Describe, without side effects, what :func:`open_session` would do: start a new run or resume the
     existing one (listing each picker setting the resumed run ignores), and who holds the folder if
     another session writes it (:func:`patchworld.runlock.lock_holder`); ``own`` (this notebook's open
@@ -127,8 +134,10 @@ def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathL
                 f"No trajectories for {env} in {traj_dir}: make them with `patchworld generate --env {env} "
                 f"--out {Path(traj_dir) / env}`, or pick another env."))
         start = Path(program_file).name if program_file and Path(program_file).is_file() else "a program the LLM writes"
+        how = "greedy search" if search == "greedy" else "wide search"
         return RunPlan(folder, False, f"**Step** starts a new run in **{folder}** (env {env}, variant {variant}, "
-                                      f"{proposer} proposer, {n_candidates} candidates per round, from {start})."
+                                      f"{proposer} proposer, {how}, {n_candidates} candidates per round, from "
+                                      f"{start})."
                        + busy, [], holder)
     from patchworld.program import Program  # only an existing run needs these (the store imports polars)
     from patchworld.store import RunStore, RunStoreError
@@ -139,7 +148,8 @@ def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathL
         return RunPlan(folder, True, "", [], holder, problem=str(exc))
     ignored = []
     for name, mine, theirs in (("env", env, h.get("env")), ("variant", variant, h.get("variant", "simple")),
-                               ("candidates per round", int(n_candidates), h.get("n_candidates"))):
+                               ("candidates per round", int(n_candidates), h.get("n_candidates")),
+                               ("search", search, h.get("search", "greedy"))):
         if theirs is not None and mine != theirs:
             ignored.append(f"{name} {mine} (the run uses {theirs})")
     if program_file and Path(program_file).is_file():
@@ -150,7 +160,7 @@ def plan_run(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathL
     swap = f" The {proposer} proposer is used in place of the run's {saved} proposer." if saved and saved != proposer \
         else ""
     note = (f"**Step** resumes **{folder}** (env {h.get('env')}, variant {h.get('variant', 'simple')}, "
-            f"{h.get('n_candidates')} candidates per round)."
+            f"{h.get('search', 'greedy')} search, {h.get('n_candidates')} candidates per round)."
             + (" Picker settings it ignores: " + "; ".join(ignored) + "." if ignored else "") + swap + busy)
     return RunPlan(folder, True, note, ignored, holder)
 
@@ -184,14 +194,15 @@ def executor_for(name: str, address: str, held: dict) -> tuple[Any, str]:
 def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.PathLike[str],
                  variant: str = "simple", proposer: str = "mutation", program_file: str | os.PathLike[str] | None = None,
                  n_candidates: int = 4, seed: int = 0, previous: Any | None = None,
-                 executor: Any | None = None) -> OpenedSession:
+                 executor: Any | None = None, search: str = "greedy") -> OpenedSession:
     """Resume ``run_dir`` if it holds a run (its own env, variant and data win over the arguments; the
     note lists what was ignored), else start a new run there on ``traj_dir``'s train and val splits of
     ``env``, from ``program_file`` (``None`` or a missing file: the proposer writes the first program).
     ``previous`` (this notebook's earlier session) is closed first, giving its folder's lock back.
     Raises ``OSError``/``ValueError`` with the reason when the folder or data cannot be used, and
     :class:`patchworld.runlock.RunLockedError` naming the holder when another session writes the folder.
-    ``executor`` (:func:`executor_for`) is where candidate replays run (default: local threads)."""
+    ``executor`` (:func:`executor_for`) is where candidate replays run (default: local threads); ``search``:
+    ``"greedy"`` or ``"beam"`` (:data:`SEARCH_LABELS`; a resumed run keeps its own)."""
     from patchworld.program import Program
     from patchworld.synthesis import Session
 
@@ -199,7 +210,7 @@ def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.P
         previous.close()
     folder = Path(run_dir).expanduser()
     if (folder / "header.json").exists():
-        plan = plan_run(folder, env, traj_dir, variant, proposer, program_file, n_candidates)
+        plan = plan_run(folder, env, traj_dir, variant, proposer, program_file, n_candidates, search=search)
         session = Session.resume(folder, proposer=make_proposer(proposer, seed), executor=executor)
         note = f"Resumed **{folder}** (env {session.env}, variant {session.variant}, round {session.round})." + (
             " Ignored: " + "; ".join(plan.ignored) + "." if plan.ignored else "")
@@ -208,8 +219,8 @@ def open_session(run_dir: str | os.PathLike[str], env: str, traj_dir: str | os.P
     session = Session(env, train=split_path(traj_dir, env, "train"), val=split_path(traj_dir, env, "val"),
                       program=Program.from_file(path) if path is not None and path.is_file() else None,
                       proposer=make_proposer(proposer, seed), variant=variant, run_dir=folder,
-                      n_candidates=int(n_candidates), seed=seed, executor=executor)
-    return OpenedSession(session, f"New run in **{folder}** (env {env}, variant {variant}).", False)
+                      n_candidates=int(n_candidates), seed=seed, executor=executor, search=search)
+    return OpenedSession(session, f"New run in **{folder}** (env {env}, variant {variant}, {search} search).", False)
 
 
 @dataclass

@@ -139,6 +139,21 @@ def test_synthesis_step_round_fills_table_diff_and_counterexamples(nb_env: dict[
     again["session"].close()
 
 
+def test_synthesis_wide_search_shows_where_it_looked(nb_env: dict[str, str]) -> None:
+    """The Search picker's wide search runs a beam round in its own folder, and the selected candidate's
+    view carries the round's suspicion: a column beside the parent's lines and the folded listing."""
+    from types import SimpleNamespace
+
+    app = _load("synthesis.py").app
+    _, defs = app.run(defs={"n_requested": 1, "search_pick": SimpleNamespace(value="wide (beam)")})
+    assert defs["step_error"] == "" and Path(defs["run_dir"]).name.endswith("-beam")
+    assert defs["session"].search == "beam"
+    view = defs["view"]
+    assert view.suspicion and 'class="pw-susp"' in defs["diff_html"]
+    assert "Where the search looked" in view.suspicion_html and view.suspicion_method.startswith("coverage")
+    defs["session"].close()
+
+
 def test_synthesis_second_writer_gets_the_lock_message(nb_env: dict[str, str]) -> None:
     import threading
 
@@ -365,6 +380,12 @@ def test_workbench_ipynb_executes_headless(nb_env: dict[str, str]) -> None:
         "move(+1)\n"
         "assert 'Transition 2 of' in stepper_w.value\n"
         "print('STEPPED', result.round, len(pick_w.options))\n"
+        "search_w.value = 'wide (beam)'\n"
+        "assert run_w.value.endswith('-beam') and 'wide search' in plan_w.value, run_w.value + plan_w.value\n"
+        "wide = on_step()\n"
+        "assert wide is not None and wide.candidates > 0, error_w.value\n"
+        "assert 'class=\"pw-susp\"' in diff_w.value and 'Where the search looked' in diff_w.value, diff_w.value[:300]\n"
+        "print('WIDE', wide.round)\n"
         "(RUNS_DIR / 'a-file').write_text('x')\n"
         "run_w.value = str(RUNS_DIR / 'a-file' / 'run')\n"
         "assert on_step() is None\n"
@@ -374,9 +395,9 @@ def test_workbench_ipynb_executes_headless(nb_env: dict[str, str]) -> None:
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
     client.execute()
     out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
-    assert "STEPPED 1" in out and "FAILURE SHOWN" in out
+    assert "STEPPED 1" in out and "WIDE 1" in out and "FAILURE SHOWN" in out
     runs = list(Path(nb_env["PATCHWORLD_RUNS_DIR"]).glob("*/candidates.jsonl"))
-    assert len(runs) == 1
+    assert len(runs) == 2 and sum(p.parent.name.endswith("-beam") for p in runs) == 1
 
 
 def test_committed_notebooks_are_stripped() -> None:

@@ -152,6 +152,34 @@ def test_candidate_table_and_views_of_a_real_run(run_after_one_round) -> None:
     assert default_candidate(run.candidates.clear()) is None
 
 
+def test_a_beam_rounds_candidate_shows_where_the_search_looked(data, tmp_path, run_after_one_round) -> None:
+    """Issue 14: the candidate view shows the suspicion the round localised the parent with, as a column
+    beside the parent's lines in the diff and beside every line of the whole parent (folded); a greedy
+    round recorded none, so its views show none."""
+    from patchworld.proposers.mutation import MutationProposer
+
+    train, val = data
+    s = Session("maze", train, val, program=Program.from_file(FLAWED), proposer=MutationProposer(seed=0),
+                run_dir=tmp_path / "beam", n_candidates=16, search="beam", sandbox=False)
+    s.step()
+    s.close()
+    run = load_run(s.store.path)
+    row = next(r for r in run.candidates.iter_rows(named=True) if r["child"])
+    recorded = s.store.rounds()[-1]["suspicion"][row["parent"]]
+    view = candidate_view(run, row)
+    assert view.suspicion == {int(k): v for k, v in recorded["lines"].items()} and view.suspicion
+    assert view.suspicion_method == recorded["method"] and recorded["method"] in view.suspicion_html
+    shown = re.findall(r'<td class="pw-susp"[^>]*title="suspicion ([0-9.]+)"', view.diff_html)
+    assert shown and set(map(float, shown)) <= {round(v, 3) for v in view.suspicion.values()}
+    listed = [float(v) for v in re.findall(r'title="suspicion ([0-9.]+)"', view.suspicion_html)]
+    assert listed == [round(v, 3) for _, v in sorted(view.suspicion.items())]      # every scored line, in order
+    top = max(view.suspicion.items(), key=lambda kv: (kv[1], -kv[0]))
+    assert f"most suspicious: line {top[0]} ({top[1]:.2f})" in view.suspicion_html
+    _, greedy = run_after_one_round
+    plain = candidate_view(greedy, greedy.candidates.filter(pl.col("accepted")).row(0, named=True))
+    assert plain.suspicion is None and plain.suspicion_html == "" and 'class="pw-susp"' not in plain.diff_html
+
+
 def test_metric_deltas_remaining_and_id_list(run_after_one_round) -> None:
     session, _ = run_after_one_round
     from patchworld.replay import replay
@@ -237,6 +265,9 @@ def test_plan_run_creates_nothing_names_follow_settings_and_resume_lists_what_it
     a = default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 4)
     assert a != default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 2)
     assert a != default_run_folder(tmp_path, "maze", "simple", "mutation", ROOT / "data/programs/maze_reference.py", 4)
+    assert a == default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 4, "greedy")   # names kept
+    assert a != default_run_folder(tmp_path, "maze", "simple", "mutation", FLAWED, 4, "beam")
+    assert "wide search" in plan_run(tmp_path / "w", "maze", traj, program_file=FLAWED, search="beam").note
     plan = plan_run(a, "maze", traj, program_file=FLAWED)
     assert not plan.resumes and "new run" in plan.note and not a.exists()       # looking creates nothing
     assert "no-env" not in available_envs(traj) and {"maze", "wordle"} <= set(available_envs(traj))
@@ -245,8 +276,9 @@ def test_plan_run_creates_nothing_names_follow_settings_and_resume_lists_what_it
 
     opened = open_session(a, "maze", traj, program_file=FLAWED, n_candidates=2)   # what Step does
     other = plan_run(a, "maze", traj, variant="residual", program_file=ROOT / "data/programs/maze_reference.py",
-                     n_candidates=3)
+                     n_candidates=3, search="beam")
     assert other.resumes and "variant residual (the run uses simple)" in other.note
+    assert "search beam (the run uses greedy)" in other.note
     assert "candidates per round 3 (the run uses 2)" in other.note and "maze_reference.py" in other.note
     assert other.holder and other.holder["pid"] == os.getpid()                  # the open session holds it
     mine = plan_run(a, "maze", traj, program_file=FLAWED, n_candidates=2, own=opened.session)
