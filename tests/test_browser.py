@@ -219,6 +219,20 @@ def test_synthesis_step_round_in_browser(browser_context, notebook_env: dict[str
         expect(other.get_by_text(re.compile(r"is being written by pid \d+ on host"))).to_be_visible()
         assert _lines(folder / "candidates.jsonl") == logged        # the refused tab wrote nothing
         other.close()
+
+        # the wide search in a folder of its own: the candidate view shows where its round looked
+        page.get_by_text("wide (beam)", exact=True).click()
+        expect(page.get_by_text(re.compile(r"^Step starts a new run in .*-beam "))).to_be_visible()
+        page.get_by_role("button", name="Step round").click()
+        expect(page.get_by_text(re.compile(r"^Where the search looked"))).to_be_visible()
+        cell = page.locator(".pw-patch-diff td.pw-susp[title]").first
+        expect(cell).to_be_visible()
+        tint = cell.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert tint.startswith("rgba(207, 34, 46"), tint
+        assert (runs / "notebook-maze-simple-mutation-maze_flawed-c4-beam" / "candidates.jsonl").exists()
+        page.get_by_text(re.compile(r"^Where the search looked")).click()     # unfold the whole parent
+        expect(page.locator("details.pw-suspicion td.pw-susp[title]").first).to_be_visible()
+        _shot(page, "synthesis_wide")
         page.close()
 
     # the trajectory stepper on the run just made: step through a trajectory, parent beside child
@@ -239,6 +253,7 @@ def _click_round_curve_point(page: Page, avoid: str) -> None:
     """Hover the curve's candidate points until one of another candidate shows its id, click it (retried:
     plotly wires its click handler after the first render) and expect the detail view to switch to it."""
     plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()   # mouse positions are the viewport's: the curve must be in it
     points = plot.locator(".scatterlayer .trace .points path")
     hover = plot.locator(".hoverlayer .hovertext")
     for i in range(points.count()):
