@@ -19,8 +19,8 @@ when the fault is where it crashed). Mutants the search already evaluated add a 
 line whose mutants change the predictions of failing transitions but not of passing ones is where the fault
 most likely is. Scores are in [0, 1]; a function scores its best line.
 
-:func:`localise` is what the search uses; :func:`line_suspicion` gives line -> score for a
-program and its replay (the notebooks' per-line suspicion column).
+:func:`localise` is what the search uses; :mod:`patchworld.suspicion` reads what a run recorded of it
+and computes it for any program and its replay (the candidate view's per-line suspicion column).
 """
 
 from __future__ import annotations
@@ -37,9 +37,8 @@ from typing import Any
 
 from patchworld.dataflow import carried_reads, crash_writers, producers
 
-__all__ = ["Suspicion", "localise", "line_suspicion", "spectrum", "function_spans", "mutant_score", "FORMULAS",
-           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind", "recorded_localisation", "recorded_suspicion",
-           "suspicion_column"]
+__all__ = ["Suspicion", "localise", "spectrum", "function_spans", "mutant_score", "FORMULAS",
+           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
 _COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
@@ -377,39 +376,3 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
         functions.setdefault(name, 0.0)
     return Suspicion({k: round(v, 6) for k, v in sorted(lines.items())},
                      {k: round(v, 6) for k, v in functions.items()}, method, n_fail, n_p, spans)
-
-
-def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[int, float]:
-    """Line number -> suspicion in [0, 1] of ``source`` given its val ``replay`` (a
-    :class:`patchworld.replay.Replay`); lines outside functions are left out. For the
-    notebooks' candidate view: the column beside the source."""
-    lines_run = getattr(replay, "lines", None) or (getattr(replay, "extra", None) or {}).get("lines")
-    return localise(source, replay.steps, lines_run, formula).lines
-
-
-def recorded_localisation(rounds: Sequence[Mapping[str, Any]], round_no: int,
-                          parent: str) -> Mapping[str, Any] | None:
-    """What the wide search recorded of its localisation of program ``parent`` in round ``round_no``
-    (``method``, ``lines``, ``functions``), from a run's round records (``RunStore.rounds()`` or
-    ``rounds.jsonl``); None when that round recorded none (greedy rounds, hand edits)."""
-    for record in rounds:
-        if int(record.get("round", -1)) == int(round_no):
-            entry = (record.get("suspicion") or {}).get(parent)
-            if entry:
-                return entry
-    return None
-
-
-def recorded_suspicion(rounds: Sequence[Mapping[str, Any]], round_no: int, parent: str) -> dict[int, float] | None:
-    """Line -> suspicion the wide search used in round ``round_no`` for program ``parent`` (the
-    parent of that round's candidates): :func:`recorded_localisation`'s lines, or None."""
-    entry = recorded_localisation(rounds, round_no, parent)
-    return {int(k): float(v) for k, v in entry.get("lines", {}).items()} if entry else None
-
-
-def suspicion_column(source: str, scores: Mapping[int, float] | None) -> list[float | None]:
-    """One value per line of ``source`` (None where no score: outside functions, or no record), to
-    show beside the source."""
-    n = len(source.splitlines())
-    scores = scores or {}
-    return [scores.get(i) for i in range(1, n + 1)]

@@ -231,8 +231,8 @@ def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
     counterexamples, and the prompt and reply that produced it."""
     if row is None:
         return CandidateView(None, "No candidate selected")
-    from patchworld.localise import recorded_localisation
     from patchworld.patches import side_by_side_html
+    from patchworld.suspicion import recorded_localisation
 
     verdict = "accepted" if row["accepted"] else "rejected"
     title = f"Candidate {row['candidate_id']} (round {row['round']}): {verdict} \u2014 {row['reason']}"

@@ -9,14 +9,12 @@ import pytest
 
 from patchworld.localise import (
     function_spans,
-    line_suspicion,
     localise,
     mutant_score,
     ochiai,
-    recorded_suspicion,
-    suspicion_column,
     tarantula,
 )
+from patchworld.suspicion import line_suspicion, recorded_suspicion, suspicion_column
 
 ROOT = Path(__file__).resolve().parents[1]
 
