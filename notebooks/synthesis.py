@@ -292,7 +292,7 @@ def _(counterexamples_html, diff_html, mo, view):
         mo.md(f"### {view.title}"),
         *[mo.callout(mo.md(f"**{_flag}**"), kind="warn") for _flag in view.flags],
         mo.Html(f'<div class="pw-patch-diff" style="overflow-x:auto">{diff_html}</div>'),
-        mo.Html(view.suspicion_html) if view.suspicion_html else mo.md(""),
+        mo.Html(_where) if (_where := view.suspicion_html) else mo.md(""),
         mo.md(f"#### Counterexamples ({len(view.rows)} rows: {_n['shown']} shown to the proposer; {_n['fixed']} "
               f"fixed, {_n['broken']} broken, token F1 up in {_n['f1_up']}, down in {_n['f1_down']}; on all of val "
               f"{_n['val_fixed']} fixed / {_n['val_broken']} broken exactly, token F1 up in {_n['val_f1_up']} / "
