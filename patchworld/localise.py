@@ -357,7 +357,7 @@ def localise(source: str, steps: Any, lines_run: Sequence[Iterable[int] | None] 
                     blamed = min(1.0, lines.get(w, 0.0) * 0.5 + 0.4 + 0.5 * crash[line] / n_fail)
                     lines[w] = max(lines.get(w, 0.0), blamed)
     if mutants:
-        evidence = {**(critical or {})}
+        evidence = dict(critical or {})
         for line, value in mutants.items():
             evidence[line] = max(evidence.get(line, 0.0), value)
         method += "+mutants"

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["line_suspicion", "recorded_localisation", "recorded_suspicion", "suspicion_column"]
+__all__ = ["line_suspicion", "recorded_localisation", "recorded_suspicion", "scored_lines", "suspicion_column"]
 
 
 def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[int, float]:
     """Line number -> suspicion in [0, 1] of ``source`` given its val ``replay`` (a
     :class:`patchworld.replay.Replay`); lines outside functions are left out. For the
     notebooks' candidate view: the column beside the source."""
-    lines_run = getattr(replay, "lines", None) or (getattr(replay, "extra", None) or {}).get("lines")
     from patchworld.localise import localise
 
+    lines_run = getattr(replay, "lines", None) or (getattr(replay, "extra", None) or {}).get("lines")
     return localise(source, replay.steps, lines_run, formula).lines
 
 
@@ -41,7 +41,12 @@ def recorded_suspicion(rounds: Sequence[Mapping[str, Any]], round_no: int, paren
     """Line -> suspicion the wide search used in round ``round_no`` for program ``parent`` (the
     parent of that round's candidates): :func:`recorded_localisation`'s lines, or None."""
     entry = recorded_localisation(rounds, round_no, parent)
-    return {int(k): float(v) for k, v in entry.get("lines", {}).items()} if entry else None
+    return scored_lines(entry) if entry else None
+
+
+def scored_lines(entry: Mapping[str, Any]) -> dict[int, float]:
+    """Line number -> score of one recorded localisation (JSON keeps the line numbers as strings)."""
+    return {int(k): float(v) for k, v in entry.get("lines", {}).items()}
 
 
 def suspicion_column(source: str, scores: Mapping[int, float] | None) -> list[float | None]:

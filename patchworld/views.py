@@ -232,22 +232,19 @@ def candidate_view(run: Any, row: Mapping[str, Any] | None) -> CandidateView:
     if row is None:
         return CandidateView(None, "No candidate selected")
     from patchworld.patches import side_by_side_html
-    from patchworld.suspicion import recorded_localisation
+    from patchworld.suspicion import recorded_localisation, scored_lines
 
     verdict = "accepted" if row["accepted"] else "rejected"
     title = f"Candidate {row['candidate_id']} (round {row['round']}): {verdict} \u2014 {row['reason']}"
     folder = run.patch_dir(row["patch_id"] or row["candidate_id"])
     found = recorded_localisation(getattr(run, "round_log", ()), row["round"], row["parent"]) if row["parent"] else None
-    lines = {int(k): float(v) for k, v in found.get("lines", {}).items()} if found else None
-    parent = run.program(row["parent"]).source if lines and row["parent"] else ""
-    if row["child"] and lines:   # the diff with the round's suspicion beside the parent's lines
-        diff = side_by_side_html(parent, run.program(row["child"]).source, row["parent"], row["child"],
-                                 suspicion=lines)
-    elif row["child"] and (folder / "side_by_side.html").exists():
+    lines = (scored_lines(found) or None) if found else None
+    parent = run.program(row["parent"]).source if lines else ""
+    if row["child"] and not lines and (folder / "side_by_side.html").exists():   # the diff recorded as it was
         diff = (folder / "side_by_side.html").read_text(encoding="utf-8")
-    elif row["child"]:
-        diff = side_by_side_html(run.program(row["parent"]).source, run.program(row["child"]).source,
-                                 row["parent"], row["child"])
+    elif row["child"]:   # made from the programs, with the round's suspicion beside the parent's lines if any
+        diff = side_by_side_html(parent or run.program(row["parent"]).source, run.program(row["child"]).source,
+                                 row["parent"], row["child"], suspicion=lines)
     elif (folder / "edits.json").exists():
         diff = "<pre>" + html.escape((folder / "edits.json").read_text(encoding="utf-8")) + "</pre>"
     else:
