@@ -220,7 +220,8 @@ def _cells(number: str, code: str, tint: str) -> str:
 
 
 def _susp_cell(value: float | None) -> str:
-    """A suspicion cell: the score to two decimals on a red tint as strong as the score (empty: no score)."""
+    """A suspicion cell: the score to two decimals on a red tint as strong as the score, full from 1 up
+    (empty: no score)."""
     if value is None:
         return f'<td {_attr("pw-susp")}></td>'
     alpha = 0.06 + 0.6 * max(0.0, min(1.0, float(value)))
@@ -310,7 +311,7 @@ def side_by_side_html(
     Python syntax is coloured; removed/added lines are tinted and their changed characters marked
     (``diff_sub``/``diff_add``/``diff_chg``); unchanged stretches are collapsed to ``context`` lines
     around each change; lines longer than ``wrapcolumn`` wrap onto ``>`` rows. Identical sources give a
-    short "no differences" note. ``suspicion`` (parent line number -> fault-localisation score in [0, 1],
+    short "no differences" note. ``suspicion`` (parent line number -> fault-localisation score,
     :mod:`patchworld.localise`) adds a column of it before the parent's line numbers, tinted by score.
     """
     left, right = _Side(parent_source), _Side(child_source)
@@ -330,8 +331,8 @@ def side_by_side_html(
 
 def suspicion_html(source: str, suspicion: Mapping[int, float], title: str = "", top: int = 8,
                    wrapcolumn: int | None = 72) -> str:
-    """The whole of ``source`` with its suspicion beside every line (``suspicion``: line number -> score in
-    [0, 1]; lines without one, outside functions, get an empty cell), in a ``<details>`` block closed by
+    """The whole of ``source`` with its suspicion beside every line (``suspicion``: line number -> score,
+    :mod:`patchworld.localise`; lines without one, outside functions, get an empty cell), in a ``<details>`` block closed by
     default whose summary is ``title`` and the ``top`` most suspicious lines: where the search looked."""
     side = _Side(source)
     ranked = sorted(suspicion.items(), key=lambda kv: (-kv[1], kv[0]))[:max(top, 0)]

@@ -17,7 +17,8 @@ and the lines that wrote the belief keys the crash line read (and the ``if`` tes
 (line scores only: a function still scores by its own evidence, so the function that crashed stays first
 when the fault is where it crashed). Mutants the search already evaluated add a third kind (Metallaxis): a
 line whose mutants change the predictions of failing transitions but not of passing ones is where the fault
-most likely is. Scores are in [0, 1]; a function scores its best line.
+most likely is. Scores are in [0, 1], but a line a critical probe marked (:mod:`patchworld.probes`) is lifted
+above the rest, up to :data:`SUSPICION_CEILING`; a function scores its best line.
 
 :func:`localise` is what the search uses; :mod:`patchworld.suspicion` reads what a run recorded of it
 and computes it for any program and its replay (the candidate view's per-line suspicion column).
@@ -38,7 +39,7 @@ from typing import Any
 from patchworld.dataflow import carried_reads, crash_writers, producers
 
 __all__ = ["Suspicion", "localise", "spectrum", "function_spans", "mutant_score", "FORMULAS",
-           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "action_kind"]
+           "CARRIED_WEIGHT", "CLUSTER_WEIGHT", "SUSPICION_CEILING", "action_kind"]
 
 _FRAME = re.compile(r'File "([^"]*)", line (\d+), in (\S+)')  # Python's own traceback format
 _COMPACT_FRAME = re.compile(r"^(?:in \w+: )?line (\d+), in (\w+): ", re.MULTILINE)
@@ -63,10 +64,14 @@ def tarantula(ef: int, ep: int, total_failed: int, total_passed: int) -> float:
 
 FORMULAS = {"ochiai": ochiai, "tarantula": tarantula}
 
+SUSPICION_CEILING = 4 / 3
+"""The highest line score: 1 from the spectrum and its blames, plus a critical probe's lift of at most 1/3."""
+
 
 @dataclass
 class Suspicion:
-    """Per-line and per-function suspicion in [0, 1], and how it was obtained."""
+    """Per-line and per-function suspicion in [0, 1] (up to :data:`SUSPICION_CEILING` for a line a
+    critical probe raised, method ``+probes``), and how it was obtained."""
 
     lines: dict[int, float]
     functions: dict[str, float]
@@ -202,10 +207,12 @@ def _blend(scores: Mapping[int, float], mutants: Mapping[int, float]) -> dict[in
 
 def _lift(scores: Mapping[int, float], critical: Mapping[int, float]) -> dict[int, float]:
     """Line scores with only the critical lines raised: by :func:`_blend`'s margin of a line with mutant
-    evidence ``m`` over an unmutated one (``0.4 (m - 0.5)`` on its ``0.6`` scale), capped at 1. The order is
-    the blend's; the other lines keep their own scores, where the blend would compress them all into
-    [0.2, 0.8] and flatten the proposer's weighting of every line no probe marked."""
-    return {line: min(1.0, value + (2 / 3) * (float(critical[line]) - 0.5)) if line in critical else value
+    evidence ``m`` over an unmutated one (``0.4 (m - 0.5)`` on its ``0.6`` scale), not capped, so a raised
+    line can reach :data:`SUSPICION_CEILING` and the order is exactly the blend's (a cap at 1 tied a raised
+    line with every line the spectrum already scores 1). The other lines keep their own scores, where the
+    blend would compress them all into [0.2, 0.8] and flatten the proposer's weighting of every line no
+    probe marked."""
+    return {line: value + (2 / 3) * (float(critical[line]) - 0.5) if line in critical else value
             for line, value in scores.items()}
 
 

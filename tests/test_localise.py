@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from patchworld.localise import (
+    SUSPICION_CEILING,
     function_spans,
     localise,
     mutant_score,
@@ -98,6 +99,19 @@ def test_probe_evidence_raises_only_its_own_lines_in_the_blends_order():
                                                                             key=lambda k: (-blended.lines[k], k))
     both = localise(SOURCE, steps, ran, mutants={7: 0.0}, critical={6: 0.9})
     assert both.lines == localise(SOURCE, steps, ran, mutants={7: 0.0, 6: 0.9}).lines
+
+
+def test_a_probe_lifts_its_line_above_lines_the_spectrum_already_scores_one():
+    """Lines 7 and 8 run only on the failing row (both 1.0): the probe's line 7 must rank above 8, as the
+    blend ranks them, not tie with it at a cap; no line goes past the ceiling."""
+    steps, ran = _steps([False, True]), [[6, 7, 8], [6]]
+    assert localise(SOURCE, steps, ran).lines[7] == localise(SOURCE, steps, ran).lines[8] == 1.0
+    lifted = localise(SOURCE, steps, ran, critical={7: 1.0})
+    blended = localise(SOURCE, steps, ran, mutants={7: 1.0})
+    assert lifted.lines[7] > lifted.lines[8] == 1.0
+    assert lifted.lines[7] <= SUSPICION_CEILING and lifted.ranked_functions()[0][0] == "parse_observation"
+    assert sorted(lifted.lines, key=lambda k: (-lifted.lines[k], k)) == sorted(blended.lines,
+                                                                            key=lambda k: (-blended.lines[k], k))
 
 
 def test_line_suspicion_of_a_real_traced_replay():

@@ -14,6 +14,7 @@ import pytest
 
 from patchworld.data import Trajectory
 from patchworld.gate import beats, compare, score_key
+from patchworld.localise import SUSPICION_CEILING
 from patchworld.patches import Edit, Patch
 from patchworld.program import Program
 from patchworld.proposers.base import Proposal
@@ -327,7 +328,7 @@ def test_beam_round_screens_gates_and_records_every_candidate(tmp_path):
     rnd = session.store.rounds()[-1]
     assert rnd["search"] == "beam" and rnd["screened_out"] == len(early)
     lines = rnd["suspicion"][program.hash]["lines"]
-    assert lines and all(0.0 <= v <= 1.0 for v in lines.values())
+    assert lines and all(0.0 <= v <= SUSPICION_CEILING for v in lines.values())
     again = Session.resume(tmp_path / "run", proposer=MutationProposer(seed=0))
     assert again.search == "beam" and again.current.hash == session.current.hash
     again.close()
