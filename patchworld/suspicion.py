@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["line_suspicion", "recorded_localisation", "recorded_suspicion", "scored_lines", "suspicion_column"]
+__all__ = ["line_suspicion", "recorded_localisation", "recorded_suspicion", "scored_lines"]
 
 
 def line_suspicion(source: str, replay: Any, formula: str = "ochiai") -> dict[int, float]:
@@ -48,10 +48,3 @@ def scored_lines(entry: Mapping[str, Any]) -> dict[int, float]:
     """Line number -> score of one recorded localisation (JSON keeps the line numbers as strings)."""
     return {int(k): float(v) for k, v in entry.get("lines", {}).items()}
 
-
-def suspicion_column(source: str, scores: Mapping[int, float] | None) -> list[float | None]:
-    """One value per line of ``source`` (None where no score: outside functions, or no record), to
-    show beside the source."""
-    n = len(source.splitlines())
-    scores = scores or {}
-    return [scores.get(i) for i in range(1, n + 1)]

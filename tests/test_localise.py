@@ -15,7 +15,7 @@ from patchworld.localise import (
     ochiai,
     tarantula,
 )
-from patchworld.suspicion import line_suspicion, recorded_suspicion, suspicion_column
+from patchworld.suspicion import line_suspicion, recorded_suspicion
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,13 +133,11 @@ def test_line_suspicion_of_a_real_traced_replay():
     assert all(any(a <= ln <= b for ln in scores) for a, b in spans["readout_observation"])
 
 
-def test_recorded_suspicion_and_column():
+def test_recorded_suspicion_reads_the_round_and_parent_asked_for():
     rounds = [{"round": 0}, {"round": 1, "suspicion": {"abc": {"method": "coverage", "lines": {"2": 0.5, "7": 1.0},
                                                                "functions": {}}}}]
     assert recorded_suspicion(rounds, 1, "abc") == {2: 0.5, 7: 1.0}
     assert recorded_suspicion(rounds, 1, "other") is None and recorded_suspicion(rounds, 0, "abc") is None
-    column = suspicion_column(SOURCE, {2: 0.5, 7: 1.0})
-    assert len(column) == len(SOURCE.splitlines()) and column[1] == 0.5 and column[6] == 1.0 and column[0] is None
 
 
 CRASHING = '''\
