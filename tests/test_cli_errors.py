@@ -50,6 +50,19 @@ def test_generate_with_an_unknown_env(tmp_path: Path) -> None:
     assert not (tmp_path / "gen").exists()
 
 
+@pytest.mark.parametrize("command", [("evaluate", "--envs", "maze", "--rqs", "rq1"), ("generate", "--env", "maze")])
+def test_an_output_path_through_a_file_is_refused_before_any_work(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A file where the output folder (or one of its parents) should be: one line naming the path, before
+    evaluating or generating anything (a finished evaluation once ended in a traceback at its save)."""
+    blocker = tmp_path / "results"
+    blocker.write_text("a file the user keeps\n", encoding="utf-8")
+    proc = _cli(*command, "--out", str(blocker))
+    _one_line_error(proc, f"patchworld {command[0]}: ", str(blocker), "is a file, not a folder")
+    proc = _cli(*command, "--out", str(blocker / "sub"))
+    _one_line_error(proc, str(blocker / "sub"), "cannot create the output folder")
+    assert "evaluating" not in proc.stderr and blocker.read_text(encoding="utf-8") == "a file the user keeps\n"
+
+
 def test_llm_proposer_without_an_llm(tmp_path: Path) -> None:
     unset = {k: "" for k in ("PATCHWORLD_LLM_MODEL", "PATCHWORLD_LLM_BASE_URL", "OPENAI_BASE_URL",
                              "PATCHWORLD_LLM_API_KEY", "OPENAI_API_KEY")}

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 __all__ = ["positive", "program_problem", "env_problem", "llm_problem", "one_line", "USER_ERRORS", "induce_problem",
-           "load_problem"]
+           "load_problem", "out_problem"]
 
 
 def one_line(command: str, problem: object) -> str:
@@ -48,6 +48,22 @@ def program_problem(path: str | os.PathLike[str]) -> str | None:
                 "fix it before spending a round")
     except ValueError as exc:   # e.g. a null byte
         return f"{p}: the starting program does not parse: {exc}"
+    return None
+
+
+def out_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot hold a command's output folder (a file is there or on the way to it, or the folder
+    cannot be created), or ``None``. Creates the folder, as the command would, so that a long evaluation
+    never finishes only to find nowhere to write."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        return f"{p} is a file, not a folder: pick a folder for the output"
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{p}: cannot create the output folder: {exc.strerror or exc}"
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p}: no permission to write in the output folder"
     return None
 
 

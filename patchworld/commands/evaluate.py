@@ -207,6 +207,12 @@ def run(args: argparse.Namespace) -> int:
     for env in no_simulator:
         print(f"patchworld evaluate: planning skipped for {env}: no simulator registered (RQ1/RQ2 only)",
               file=sys.stderr)
+    from patchworld.commands.checks import one_line, out_problem
+
+    problem = out_problem(args.out)
+    if problem:
+        print(one_line("evaluate", problem), file=sys.stderr)
+        return 2
     llm = LLMSettings.resolve(base_url=args.llm_base_url, model=args.llm_model)
     trusted: set[str] = set()
     if args.llm_direct is not None:

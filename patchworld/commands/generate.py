@@ -22,13 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchworld.commands.checks import env_problem, one_line
+    from patchworld.commands.checks import env_problem, one_line, out_problem
     from patchworld.envs.generate import DEFAULT_CONFIGS, TooFewTasks, generate
 
     problem = env_problem(args.env, need_simulator=True)
     if problem is None and args.env not in DEFAULT_CONFIGS:
         problem = (f"no generation settings for {args.env!r} (its trajectories are recorded, not generated); "
                    f"envs that generate: {', '.join(sorted(DEFAULT_CONFIGS))}")
+    if problem:
+        print(one_line("generate", problem), file=sys.stderr)
+        return 2
+    problem = out_problem(args.out)
     if problem:
         print(one_line("generate", problem), file=sys.stderr)
         return 2
