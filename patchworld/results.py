@@ -171,12 +171,18 @@ def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
         p = p / "results.parquet"
     if not p.exists():
         raise FileNotFoundError(f"{p}: no results file (run `patchworld evaluate --out {p.parent}` first)")
-    frame = pl.read_parquet(p)
+    try:
+        frame = pl.read_parquet(p)
+        meta = json.loads(pl.read_parquet_metadata(p).get("patchworld", "{}"))
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:   # truncated, not parquet, bad metadata
+        raise ValueError(f"{p}: not a readable results file ({' '.join(str(exc).split())[:160]})") from None
     for column in ("round", "lo", "hi"):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, RESULT_SCHEMA[column]).alias(column))
     missing = [c for c in RESULT_SCHEMA if c not in frame.columns]
     if missing:
         raise ValueError(f"{p}: not a results frame, missing columns {missing}")
-    meta = json.loads(pl.read_parquet_metadata(p).get("patchworld", "{}"))
-    return frame.select(list(RESULT_SCHEMA)).cast(RESULT_SCHEMA), meta
+    try:
+        return frame.select(list(RESULT_SCHEMA)).cast(RESULT_SCHEMA), meta
+    except pl.exceptions.PolarsError as exc:
+        raise ValueError(f"{p}: a results column has the wrong type ({' '.join(str(exc).split())[:160]})") from None

@@ -63,6 +63,27 @@ def test_an_output_path_through_a_file_is_refused_before_any_work(tmp_path: Path
     assert "evaluating" not in proc.stderr and blocker.read_text(encoding="utf-8") == "a file the user keeps\n"
 
 
+def test_figures_from_a_damaged_results_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A results.parquet cut short (a copy interrupted, a disk filled) gets one line naming the file."""
+    import polars as pl
+
+    from patchworld.results import RESULT_SCHEMA
+
+    good = tmp_path / "good" / "results.parquet"
+    good.parent.mkdir()
+    pl.DataFrame(schema=RESULT_SCHEMA).write_parquet(good)
+    damaged = tmp_path / "damaged" / "results.parquet"
+    damaged.parent.mkdir()
+    damaged.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    proc = _cli("figures", "--results", str(damaged.parent), "--out", str(tmp_path / "figs"))
+    _one_line_error(proc, "patchworld figures: ", str(damaged), "not a readable results file")
+    wrong = tmp_path / "wrong" / "results.parquet"
+    wrong.parent.mkdir()
+    pl.DataFrame({name: pl.Series([[1, 2]], dtype=pl.List(pl.Int8)) for name in RESULT_SCHEMA}).write_parquet(wrong)
+    proc = _cli("figures", "--results", str(wrong), "--out", str(tmp_path / "figs"))
+    _one_line_error(proc, str(wrong), "wrong type")
+
+
 def test_llm_proposer_without_an_llm(tmp_path: Path) -> None:
     unset = {k: "" for k in ("PATCHWORLD_LLM_MODEL", "PATCHWORLD_LLM_BASE_URL", "OPENAI_BASE_URL",
                              "PATCHWORLD_LLM_API_KEY", "OPENAI_API_KEY")}
