@@ -104,6 +104,7 @@ class Beam:
         self.width, self.max_age = max(1, width), max_age
         self.members: list[Member] = []
         self.accepted: list[tuple[str, str, str]] = []   # (source before, source after, candidate id), oldest first
+        self.retired: list[Member] = []   # programs that left the beam, first to leave first (:meth:`revive`)
 
     def reset(self, current: Member) -> None:
         self.members = [current]
@@ -132,7 +133,32 @@ class Beam:
                 kept.append(m)
             elif twin is not None and text_edit(kept[twin]) and not text_edit(m):   # never the current (no family)
                 kept[twin] = m   # the same rows exactly right: a change of logic over a string fitted to them
+        here = {k.program.hash for k in kept}
+        for m in self.members:
+            if m.program.hash not in here:
+                self._retire(m)
         self.members = kept
+
+    def _retire(self, member: Member) -> None:
+        """Keep ``member``, which leaves the beam, if fewer than :data:`RETIRED_KEPT` left it before."""
+        if all(m.program.hash != member.program.hash for m in self.retired) and len(self.retired) < RETIRED_KEPT:
+            self.retired.append(member)
+
+    def revive(self) -> list[Member]:
+        """After a round that proposed nothing (every member's mutations and pairs used up, so every later
+        round would too): the first programs to leave the beam (the one the search started from, the
+        earliest steps) replace the members beside the current one,
+        each to be expanded with what it has not tried yet (an edit accepted early, fitted to a bug's
+        symptoms, can leave the fix reachable only from a program before it). Returns the revived ones."""
+        here = {m.program.hash for m in self.members}
+        back = [m for m in self.retired if m.program.hash not in here][: self.width - 1]
+        self.retired = [m for m in self.retired if m not in back]
+        self.members = self.members[:1] + [dataclasses.replace(m, age=0) for m in back]
+        return back
+
+
+RETIRED_KEPT = 12
+"""How many programs that left the beam :meth:`Beam.revive` can bring back."""
 
 
 TEXT_EDITS = frozenset({"replace_string", "insert_word", "swap_strings"})

@@ -268,6 +268,8 @@ def beam_step(session: Any, progress: Progress | None = None) -> RoundResult:
         beam.accepted.append((replaced.program.source, session.current.source, winner.candidate_id))
         current.revert = True
     beam.update(current, new_members)
+    if not cands:   # nothing left to try from any member: go on from programs the beam let go (Beam.revive)
+        beam.revive()
     kept = {m.program.hash: m for m in beam.members[1:]}
     for _, _, v, child, member in cands:
         if child is not None and child.hash in kept and not v.accepted and v.reason and "beam" not in v.reason:
