@@ -66,7 +66,11 @@ One :func:`beam_step` is one round of a :class:`patchworld.synthesis.Session` wi
 11. the first round on a program the search did not make (step 1) also tries, once its single mutants
     are judged, up to :data:`FIRST_ROUND_PAIRS` pairs of its silent mutants on lines a belief key links
     (:func:`patchworld.dataflow.key_effects`): a lost history append behind a filter that ignores the
-    history changes nothing alone, and a compensation accepted in that round is then a third edit to undo.
+    history changes nothing alone, and a compensation accepted in that round is then a third edit to undo;
+12. a round that proposed nothing (every member's mutations and pairs used up: every later round would
+    propose nothing too) brings back the first programs to leave the beam, the start program first
+    (:meth:`patchworld.beam.Beam.revive`): edits accepted early, fitted to a bug's symptoms, can leave the
+    fix reachable only from a program before them, and its children still have to beat the current one.
 
 Every candidate gets its verdict line (fixed/broken against its own parent; on the sample when
 rejected early) and its patch folder (the proposer's reply, the edits when no child came out;
