@@ -147,12 +147,13 @@ class Beam:
     def revive(self) -> list[Member]:
         """After a round that proposed nothing (every member's mutations and pairs used up, so every later
         round would too): the first programs to leave the beam (the one the search started from, the
-        earliest steps) replace the members beside the current one,
-        each to be expanded with what it has not tried yet (an edit accepted early, fitted to a bug's
-        symptoms, can leave the fix reachable only from a program before it). Returns the revived ones."""
+        earliest steps) replace the members beside the current one, each to be expanded with what it has
+        not tried yet (an edit accepted early, fitted to a bug's symptoms, can leave the fix reachable only
+        from a program before it). One that leaves again joins the end of the list. Returns the revived ones."""
         here = {m.program.hash for m in self.members}
         back = [m for m in self.retired if m.program.hash not in here][: self.width - 1]
-        self.retired = [m for m in self.retired if m not in back]
+        gone = {m.program.hash for m in back}
+        self.retired = [m for m in self.retired if m.program.hash not in gone]
         self.members = self.members[:1] + [dataclasses.replace(m, age=0) for m in back]
         return back
 

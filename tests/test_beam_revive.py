@@ -32,7 +32,7 @@ def test_programs_leaving_the_beam_are_kept_in_order_and_revived_beside_the_curr
     assert [m.program.hash for m in back] == [start.program.hash, hack.program.hash]   # first to leave first
     assert [m.program.hash for m in beam.members] == [better.program.hash, start.program.hash, hack.program.hash]
     assert all(m.age == 0 for m in beam.members[1:]) and beam.members[0] is better   # the current stays first
-    assert beam.retired == [] and beam.revive() == []   # each comes back once; nothing left: the beam as it is
+    assert beam.retired == [] and beam.revive() == []   # nothing left to revive: only the current stays
     assert [m.program.hash for m in beam.members] == [better.program.hash]
 
 
