@@ -162,6 +162,11 @@ def save_results(results: pl.DataFrame, out_dir: str | Path, metadata: dict[str,
     return path
 
 
+def _brief(exc: BaseException) -> str:
+    """``exc``'s message on one line, at most 160 characters (polars' messages run over several)."""
+    return " ".join(str(exc).split())[:160]
+
+
 def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read a results parquet (a file, or a folder holding ``results.parquet``) and its metadata.
 
@@ -175,7 +180,7 @@ def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
         frame = pl.read_parquet(p)
         meta = json.loads(pl.read_parquet_metadata(p).get("patchworld", "{}"))
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:   # truncated, not parquet, bad metadata
-        raise ValueError(f"{p}: not a readable results file ({' '.join(str(exc).split())[:160]})") from None
+        raise ValueError(f"{p}: not a readable results file ({_brief(exc)})") from None
     for column in ("round", "lo", "hi"):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, RESULT_SCHEMA[column]).alias(column))
@@ -185,4 +190,4 @@ def load_results(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     try:
         return frame.select(list(RESULT_SCHEMA)).cast(RESULT_SCHEMA), meta
     except pl.exceptions.PolarsError as exc:
-        raise ValueError(f"{p}: a results column has the wrong type ({' '.join(str(exc).split())[:160]})") from None
+        raise ValueError(f"{p}: a results column has the wrong type ({_brief(exc)})") from None

@@ -29,10 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if problem is None and args.env not in DEFAULT_CONFIGS:
         problem = (f"no generation settings for {args.env!r} (its trajectories are recorded, not generated); "
                    f"envs that generate: {', '.join(sorted(DEFAULT_CONFIGS))}")
-    if problem:
-        print(one_line("generate", problem), file=sys.stderr)
-        return 2
-    problem = out_problem(args.out)
+    problem = problem or out_problem(args.out)   # the output folder only once the env is known to generate
     if problem:
         print(one_line("generate", problem), file=sys.stderr)
         return 2
